@@ -1,0 +1,65 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# vduse-asid top-level build.
+#
+#   make            library, tools, devices and the kernel module
+#   make check      unit tests, then the VM suites on every kernel
+#   make demo       the main job, with readable output
+#   make bench      benchmarks (bench/)
+#   make install    install library, header, tools (PREFIX, DESTDIR)
+#   make clean
+
+CC      ?= gcc
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter -Werror=implicit-function-declaration
+CPPFLAGS += -Iinclude/uapi -Itests/include
+PREFIX  ?= /usr/local
+BUILD   := build
+
+# Guest test programs: linked statically so the initramfs needs no libc.
+VM_SRCS  := $(wildcard tests/vm/guest/*.c)
+VM_PROGS := $(patsubst tests/vm/guest/%.c,$(BUILD)/vm/progs/%,$(VM_SRCS))
+UNIT_SRCS  := $(wildcard tests/unit/*.c)
+UNIT_PROGS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
+
+# The module is built against Debian's 6.12 headers, fetched into the cache
+# unless KDIR names another tree (for example /lib/modules/$(uname -r)/build).
+KENV := .cache/vmtest/k612.env
+KDIR ?= $(shell [ -r $(KENV) ] || tests/vm/fetch-kernels 6.12 >&2; . ./$(KENV) && echo $$HDR)
+
+.PHONY: all check demo bench install clean vm-progs unit-progs module
+
+all: unit-progs vm-progs module
+
+$(BUILD)/vm/progs/%: tests/vm/guest/%.c include/uapi/linux/vduse.h tests/include/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Werror $(CPPFLAGS) -static -o $@ $<
+
+$(BUILD)/unit/%: tests/unit/%.c include/uapi/linux/vduse.h tests/include/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Werror $(CPPFLAGS) -o $@ $<
+
+vm-progs: $(VM_PROGS)
+unit-progs: $(UNIT_PROGS)
+
+module:
+	@if [ -f kernel/Kbuild ]; then \
+		$(MAKE) -C "$(KDIR)" M=$(CURDIR)/kernel modules; \
+	else echo "kernel/: no module yet"; fi
+
+check:
+	tests/check
+
+demo:
+	tests/demo
+
+bench:
+	@if [ -x bench/run ]; then bench/run; else echo "bench: nothing to measure yet"; fi
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/include/linux
+	install -m 644 include/uapi/linux/vduse.h $(DESTDIR)$(PREFIX)/include/linux/vduse.h
+
+clean:
+	rm -rf $(BUILD)
+	@if [ -f kernel/Kbuild ] && [ -r $(KENV) ]; then $(MAKE) -C "$(KDIR)" M=$(CURDIR)/kernel clean; fi

@@ -1,0 +1,38 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: GPL-2.0
+# /init of the test guest: run the suites, scan dmesg, power off.
+/bin/busybox --install -s /bin
+export PATH=/progs:/usr/bin:/usr/sbin:/bin:/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
+ip link set lo up 2>/dev/null
+. /etc/vmtest.conf
+. /etc/lib.sh
+
+echo "# guest: $(uname -r), vduse: $VM_MODULE"
+for s in $SUITES; do
+	echo "# suite $s"
+	( cd /run && . "/suites/$s.sh" ) 2>&1
+done
+for e in /extra/*; do
+	[ -x "$e" ] || continue
+	echo "# extra ${e##*/}"
+	( cd /run && timeout 300 "$e" ) 2>&1 || true
+done
+
+# Any kernel warning during the run fails it.
+dmesg > /run/dmesg
+bad=$(grep -E 'BUG:|WARNING:|Oops|general protection|KASAN|hung_task|blocked for more than|soft lockup|Call Trace' /run/dmesg | head -n 3 | tr '\n' '|')
+if [ -n "$bad" ]; then
+	echo "not ok 1 - dmesg clean # $bad"
+	echo "# ---- dmesg ----"
+	sed 's/^/# /' /run/dmesg | tail -n 80
+else
+	echo "ok 1 - dmesg clean"
+fi
+echo "VMTEST-END"
+poweroff -f

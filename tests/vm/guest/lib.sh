@@ -1,0 +1,36 @@
+# SPDX-License-Identifier: GPL-2.0
+# Helpers for guest suites (sourced by /init).
+
+# load_mod NAME: insmod NAME and its dependencies (from /etc/modules.dep).
+load_mod() {
+	local m=$1 d
+	grep -qx "$m" /run/.loaded 2>/dev/null && return 0
+	for d in $(sed -n "s/^$m: //p" /etc/modules.dep); do load_mod "$d" || return 1; done
+	if [ -f "/lib/modules/$m.ko" ]; then
+		insmod "/lib/modules/$m.ko" || { echo "not ok 1 - insmod $m"; return 1; }
+	fi
+	echo "$m" >> /run/.loaded
+}
+
+# unload_mod NAME: rmmod if loaded.
+unload_mod() {
+	if grep -q "^$1 " /proc/modules; then
+		rmmod "$1" || { echo "not ok 1 - rmmod $1"; return 1; }
+	fi
+	sed -i "/^$1\$/d" /run/.loaded 2>/dev/null
+	return 0
+}
+
+# tap_ok COND-EXIT-STATUS NAME [DETAIL]: print one TAP line for a shell check.
+tap_ok() {
+	if [ "$1" = 0 ]; then echo "ok 1 - $2"; else echo "not ok 1 - $2 # ${3:-exit $1}"; fi
+}
+
+# wait_for PATH [SECONDS]: wait until PATH exists.
+wait_for() {
+	local i=0 n=$(( ${2:-20} * 10 ))
+	while [ ! -e "$1" ]; do
+		i=$((i + 1)); [ $i -gt $n ] && return 1
+		usleep 100000
+	done
+}
