@@ -27,9 +27,16 @@ UNIT_PROGS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 KENV := .cache/vmtest/k612.env
 KDIR ?= $(shell [ -r $(KENV) ] || tests/vm/fetch-kernels 6.12 >&2; . ./$(KENV) && echo $$HDR)
 
-.PHONY: all check demo bench install clean vm-progs unit-progs module
+.PHONY: all check demo bench install clean vm-progs unit-progs module fuzz
 
-all: unit-progs vm-progs module
+# Each part adds its targets to ALL_TARGETS, INSTALL_TARGETS and CLEAN_FILES.
+ALL_TARGETS :=
+INSTALL_TARGETS :=
+CLEAN_FILES :=
+FUZZ_TARGETS :=
+-include lib/lib.mk devices/devices.mk tools/tools.mk bench/bench.mk
+
+all: $(ALL_TARGETS) unit-progs vm-progs module
 
 $(BUILD)/vm/progs/%: tests/vm/guest/%.c include/uapi/linux/vduse.h tests/include/tap.h
 	@mkdir -p $(dir $@)
@@ -56,10 +63,13 @@ demo:
 bench:
 	@if [ -x bench/run ]; then bench/run; else echo "bench: nothing to measure yet"; fi
 
-install: all
+# lib/lib.mk adds its fuzz targets (FUZZ_SECONDS bounds each run).
+fuzz: $(FUZZ_TARGETS)
+
+install: all $(INSTALL_TARGETS)
 	install -d $(DESTDIR)$(PREFIX)/include/linux
 	install -m 644 include/uapi/linux/vduse.h $(DESTDIR)$(PREFIX)/include/linux/vduse.h
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(CLEAN_FILES)
 	@if [ -f kernel/Kbuild ] && [ -r $(KENV) ]; then $(MAKE) -C "$(KDIR)" M=$(CURDIR)/kernel clean; fi
