@@ -20,6 +20,7 @@ for s in $SUITES; do
 done
 for e in /extra/*; do
 	[ -x "$e" ] || continue
+	load_mod vduse	# extras get the VDUSE stack; bus drivers are theirs to load
 	echo "# extra ${e##*/}"
 	( cd /run && timeout 300 "$e" ) 2>&1 || true
 done
