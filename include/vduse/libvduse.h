@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libvduse - write virtio devices in userspace with VDUSE (API v0 and v1).
+ *
+ * Licensed LGPL-2.1-or-later, not GPL, so that device authors can link
+ * proprietary devices against the library; changes to the library itself
+ * stay free.
+ *
+ * Model: one opaque struct vduse_dev per device, created from an options
+ * struct that carries its own size (new fields are only ever appended, so
+ * a program built against an older header keeps working), functions that
+ * return 0 or a negative errno, a log callback instead of printing, and no
+ * global state and no threads inside the library.
+ *
+ * Event loop: poll vduse_dev_fd() (kernel messages) and each queue's
+ * vduse_vq_kick_fd(), or let vduse_dev_run_once() do it. Messages are always
+ * answered at once; the device's I/O never runs inside the message handler.
+ *
+ * Thread safety: one device (and its queues and requests) must be used by
+ * one thread at a time; separate devices are independent. The memory a
+ * request's iovecs point to stays mapped until that request is pushed, even
+ * if the kernel invalidates the mapping meanwhile, so another thread may
+ * fill or read the buffers while the owning thread keeps handling messages.
+ * See docs/library.md.
+ */
+#ifndef LIBVDUSE_H
+#define LIBVDUSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LIBVDUSE_MAJOR_VERSION 0
+#define LIBVDUSE_MINOR_VERSION 1
+
+struct vduse_dev;
+struct vduse_vq;
+
+/* Log levels, most severe first. */
+enum vduse_log_level {
+	VDUSE_LOG_ERROR = 0,
+	VDUSE_LOG_WARN = 1,
+	VDUSE_LOG_INFO = 2,
+	VDUSE_LOG_DEBUG = 3,
+};
+
+/* One formatted line (no trailing newline) for the device's log. */
+typedef void (*vduse_log_fn)(void *user, enum vduse_log_level level, const char *msg);
+
+/* vduse_dev_opts.flags */
+#define VDUSE_DEV_F_API_V0	(1u << 0)	/* never use API v1, even if offered */
+
+/**
+ * struct vduse_dev_opts - how to create (or attach to) a device
+ *
+ * Declare it with LIBVDUSE_OPTS() so that @sz is set and the rest zeroed.
+ * Zero means "default" for every field.
+ */
+struct vduse_dev_opts {
+	size_t sz;			/* sizeof(struct vduse_dev_opts) */
+	const char *name;		/* device name: /dev/vduse/NAME */
+	uint32_t device_id;		/* virtio device ID (1 net, 2 block, ...) */
+	uint32_t vendor_id;
+	uint64_t features;		/* VIRTIO_F_ACCESS_PLATFORM is always added */
+	const void *config;		/* initial config space */
+	uint32_t config_size;
+	uint32_t num_queues;
+	uint16_t queue_size;		/* max size of every queue (default 256) */
+	const uint16_t *queue_sizes;	/* optional: per-queue max size */
+	uint32_t ngroups;		/* virtqueue groups (default 1) */
+	uint32_t nas;			/* address spaces (default 1) */
+	const uint32_t *queue_group;	/* optional: group of each queue (default 0) */
+	uint32_t vq_align;		/* default 4096 */
+	uint32_t flags;			/* VDUSE_DEV_F_* */
+
+	/*
+	 * Callbacks, all optional, all called from vduse_dev_handle_msgs()
+	 * or vduse_dev_run_once() in the caller's thread. None may block on
+	 * device I/O: the kernel waits for the answer.
+	 */
+	/* DRIVER_OK: queues are mapped. Non-zero refuses (answers FAILED). */
+	int (*started)(struct vduse_dev *dev, void *user);
+	/* The data path stopped (reset, or DRIVER_OK cleared). */
+	void (*stopped)(struct vduse_dev *dev, void *user);
+	/* The driver reset the device (SET_STATUS 0). */
+	void (*reset)(struct vduse_dev *dev, void *user);
+	/* A queue became usable (at DRIVER_OK, or later when enabled). */
+	void (*queue_ready)(struct vduse_dev *dev, struct vduse_vq *vq, void *user);
+	/* The driver kicked a started queue (vduse_dev_run_once() only). */
+	void (*queue_kick)(struct vduse_dev *dev, struct vduse_vq *vq, void *user);
+	/*
+	 * API v1: the driver moves @group to address space @asid. Return 0 to
+	 * accept, a negative errno to refuse (the driver's call fails, and
+	 * nothing changes).
+	 */
+	int (*group_asid)(struct vduse_dev *dev, uint32_t group, uint32_t asid, void *user);
+	/* The driver wrote the status byte (any value), before the above. */
+	void (*status)(struct vduse_dev *dev, uint8_t status, void *user);
+
+	vduse_log_fn log;		/* nothing is logged without it */
+	enum vduse_log_level log_level;	/* most verbose level passed to @log */
+	void *user;			/* passed to every callback */
+
+	/*
+	 * Optional in-flight log (vduse_inflight_size() bytes, zeroed the
+	 * first time, e.g. a memfd or file that survives the daemon): keeps
+	 * group bindings and requests popped but not pushed, so that a
+	 * restarted daemon (vduse_dev_attach()) resubmits them.
+	 */
+	void *inflight;
+	size_t inflight_size;
+};
+
+/* Declare an options struct with its size set and every other field zero. */
+#define LIBVDUSE_OPTS(TYPE, NAME, ...) \
+	struct TYPE NAME = { .sz = sizeof(struct TYPE), __VA_ARGS__ }
+
+/**
+ * vduse_dev_create() - create a VDUSE device and open it
+ *
+ * Negotiates API v1 when the kernel offers it; falls back to v0 when the
+ * device needs one group and one address space and the kernel is v0-only;
+ * otherwise fails with -EOPNOTSUPP (reason logged). Sets up every queue.
+ * The device exists in the kernel until vduse_dev_destroy().
+ */
+int vduse_dev_create(const struct vduse_dev_opts *opts, struct vduse_dev **devp);
+
+/**
+ * vduse_dev_attach() - reopen an existing device (daemon restart)
+ *
+ * @opts gives the name, the queue layout and the callbacks as at creation.
+ * The API version is probed from the device. If the driver is running, the
+ * queues are re-read with VQ_GET_INFO and resume where the rings say (or
+ * where the in-flight log says, when one is given).
+ */
+int vduse_dev_attach(const struct vduse_dev_opts *opts, struct vduse_dev **devp);
+
+/* Close the device fd and free @dev; the kernel device stays. */
+void vduse_dev_close(struct vduse_dev *dev);
+
+/*
+ * Close and destroy the kernel device; @dev is freed in every case.
+ * -EBUSY while the device is still on the vDPA bus.
+ */
+int vduse_dev_destroy(struct vduse_dev *dev);
+
+/* Destroy a device by name (for example one left by a crashed daemon). */
+int vduse_destroy_by_name(const char *name);
+
+int vduse_dev_fd(const struct vduse_dev *dev);		/* poll for POLLIN */
+const char *vduse_dev_name(const struct vduse_dev *dev);
+int vduse_dev_api_version(const struct vduse_dev *dev);	/* 0 or 1 */
+uint64_t vduse_dev_features(const struct vduse_dev *dev);	/* negotiated, once started */
+uint8_t vduse_dev_status(const struct vduse_dev *dev);
+void *vduse_dev_user(const struct vduse_dev *dev);
+unsigned int vduse_dev_num_queues(const struct vduse_dev *dev);
+struct vduse_vq *vduse_dev_vq(struct vduse_dev *dev, unsigned int index);
+/* Current address space of a group (API v0: always 0); -EINVAL if none. */
+int vduse_dev_group_asid(const struct vduse_dev *dev, uint32_t group);
+
+/*
+ * Read and answer every pending kernel message without blocking. Returns
+ * the number handled, or a negative errno (-EIO: the device is broken).
+ */
+int vduse_dev_handle_msgs(struct vduse_dev *dev);
+
+/*
+ * Wait up to @timeout_ms (-1: forever) for a message or a kick, handle the
+ * messages, clear the kicks and call queue_kick for each kicked queue.
+ * Returns the number of events, 0 on timeout, or a negative errno.
+ */
+int vduse_dev_run_once(struct vduse_dev *dev, int timeout_ms);
+
+/* Write config space bytes, then raise the config interrupt. */
+int vduse_dev_update_config(struct vduse_dev *dev, uint32_t offset,
+			    const void *data, uint32_t len);
+
+/*
+ * Back the bounce region of address space @asid with @addr (page aligned,
+ * the size the kernel asks for), so that it survives the daemon.
+ */
+int vduse_dev_reg_umem(struct vduse_dev *dev, uint32_t asid, void *addr, size_t len);
+int vduse_dev_dereg_umem(struct vduse_dev *dev, uint32_t asid);
+
+/* Bytes needed for the in-flight log of a device with this layout. */
+size_t vduse_inflight_size(unsigned int num_queues, unsigned int queue_size,
+			   unsigned int ngroups);
+
+/* ---- virtqueues ---- */
+
+unsigned int vduse_vq_index(const struct vduse_vq *vq);
+int vduse_vq_kick_fd(const struct vduse_vq *vq);	/* eventfd, always valid */
+bool vduse_vq_started(const struct vduse_vq *vq);
+bool vduse_vq_broken(const struct vduse_vq *vq);	/* malformed ring seen */
+bool vduse_vq_packed(const struct vduse_vq *vq);
+unsigned int vduse_vq_size(const struct vduse_vq *vq);	/* driver's ring size */
+uint32_t vduse_vq_group(const struct vduse_vq *vq);
+uint32_t vduse_vq_asid(const struct vduse_vq *vq);	/* via its group */
+unsigned int vduse_vq_inflight(const struct vduse_vq *vq); /* popped, not pushed */
+
+/* Clear the queue's kick eventfd (vduse_dev_run_once() does it). */
+void vduse_vq_ack_kick(struct vduse_vq *vq);
+
+/**
+ * struct vduse_req - one buffer taken from a queue
+ *
+ * @iov holds @nr_readable device-readable segments (driver to device) first,
+ * then @nr_writable device-writable ones, already translated through the
+ * queue's current address space. The library owns the memory; @user is
+ * the device's.
+ */
+struct vduse_req {
+	struct vduse_vq *vq;
+	struct iovec *iov;
+	unsigned int nr_readable;
+	unsigned int nr_writable;
+	uint64_t readable_len;
+	uint64_t writable_len;
+	uint16_t id;			/* head (split) or buffer id (packed) */
+	void *user;
+};
+
+/*
+ * Take the next available buffer. Returns 1 and sets *@reqp, 0 if the
+ * queue is empty or not started, -EIO if the queue is broken (a malformed
+ * ring or chain; it stays broken until the driver resets), -ENOMEM.
+ */
+int vduse_vq_pop(struct vduse_vq *vq, struct vduse_req **reqp);
+
+/*
+ * Return a buffer as used with @written bytes, and free @req. Returns
+ * -ESTALE (and still frees) if the queue was reset since the pop.
+ */
+int vduse_vq_push(struct vduse_req *req, uint32_t written);
+
+/* Free a request without returning it (it stays in flight). */
+void vduse_req_free(struct vduse_req *req);
+
+/*
+ * Raise the queue's interrupt if the driver wants one (event index or
+ * flags). Returns 1 if injected, 0 if suppressed, or a negative errno.
+ */
+int vduse_vq_notify(struct vduse_vq *vq);
+
+/* Copy between a flat buffer and the readable / writable parts. */
+size_t vduse_req_read(const struct vduse_req *req, uint64_t offset, void *buf, size_t len);
+size_t vduse_req_write(const struct vduse_req *req, uint64_t offset, const void *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBVDUSE_H */

@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libvduse internals, shared by the library's files and its unit tests.
+ * Nothing here is part of the public API or exported from libvduse.so.
+ */
+#ifndef LIBVDUSE_INTERNAL_H
+#define LIBVDUSE_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <linux/vduse.h>
+#include "vduse/libvduse.h"
+
+#define HIDDEN __attribute__((visibility("hidden")))
+#define EXPORT __attribute__((visibility("default")))
+
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
+
+#define VDUSE_MAX_QUEUE_SIZE	32768u	/* virtio's largest ring */
+#define VDUSE_MAX_INDIRECT	4096u	/* descriptors in one indirect table */
+#define VDUSE_MAX_SEGS		8192u	/* iovecs in one request */
+#define VDUSE_MAX_REGIONS	4096u	/* cached mappings per address space */
+#define VDUSE_DEFAULT_QSIZE	256u
+
+/* Feature bits the library itself interprets (virtio numbering). */
+#define VF_INDIRECT_DESC	28
+#define VF_EVENT_IDX		29
+#define VF_VERSION_1		32
+#define VF_ACCESS_PLATFORM	33
+#define VF_RING_PACKED		34
+
+/*
+ * The kernel calls the library makes, as a table so that the unit tests can
+ * put a fake kernel behind them (ioctls cannot travel over a socketpair).
+ * read(2)/write(2)/poll(2)/mmap(2) stay real: the tests give the library a
+ * socket as the device fd and memfds as the mapped memory.
+ */
+struct vduse_backend {
+	int (*open)(void *ctx, const char *path, int flags);
+	int (*ioctl)(void *ctx, int fd, unsigned long request, void *arg);
+};
+
+extern const struct vduse_backend vduse_sys_backend HIDDEN;
+
+int vduse__dev_create(const struct vduse_dev_opts *opts, const struct vduse_backend *be,
+		      void *ctx, struct vduse_dev **devp) HIDDEN;
+int vduse__dev_attach(const struct vduse_dev_opts *opts, const struct vduse_backend *be,
+		      void *ctx, struct vduse_dev **devp) HIDDEN;
+
+/* One cached IOTLB mapping of one address space. */
+struct vduse_region {
+	uint64_t start, last;		/* IOVA range, inclusive */
+	uint8_t *addr;			/* host address of @start */
+	size_t len;
+	int prot;			/* PROT_READ and/or PROT_WRITE */
+	unsigned int refs;		/* requests and rings using it */
+	bool dead;			/* invalidated: unmap when refs hits 0 */
+	bool external;			/* umem: memory is not ours to unmap */
+	struct vduse_as *as;		/* owner */
+	struct vduse_region *next_dead;
+};
+
+struct vduse_as {
+	struct vduse_region **reg;	/* sorted by start, non-overlapping */
+	unsigned int nr, cap;
+	struct vduse_region *dead;	/* invalidated but still referenced */
+	uint32_t gen;			/* bumped on each invalidation */
+	void *umem;			/* registered umem, if any */
+	uint64_t umem_iova, umem_len;
+	uint64_t hits, misses;		/* statistics (tests) */
+};
+
+struct vduse_inflight_vq;
+
+struct vduse_vq {
+	struct vduse_dev *dev;
+	unsigned int index;
+	uint16_t max_size;
+	uint32_t group;
+	int kickfd;
+
+	bool started;
+	bool broken;
+	bool packed;
+	bool event_idx;
+	bool indirect;
+	bool need_notify;		/* pushed since the last interrupt */
+	bool signalled_valid;
+
+	uint32_t num;
+	uint64_t desc_iova, driver_iova, device_iova;
+
+	/* Ring mapping, valid while ring_asid/ring_gen match the AS. */
+	bool ring_ok;
+	uint32_t ring_asid, ring_gen;
+	struct vduse_region *ring_reg[3];
+	void *desc, *driver, *device;
+
+	uint16_t last_avail_idx;
+	uint16_t used_idx;
+	bool avail_wrap, used_wrap;	/* packed wrap counters */
+	uint16_t signalled_used;
+	unsigned int inflight;
+	uint32_t generation;		/* bumped at each stop */
+
+	/* In-flight log: requests to resubmit after a daemon restart. */
+	struct vduse_inflight_vq *log;
+	uint16_t *resubmit;
+	unsigned int nr_resubmit;
+
+	/* Scratch for building a request. */
+	struct iovec *seg;
+	struct vduse_region **segreg;
+	uint8_t *indbuf;
+};
+
+/* The library's view of a popped request. */
+struct vduse_req_int {
+	struct vduse_req pub;
+	uint32_t generation;
+	uint16_t ndesc;			/* packed: ring slots the chain used */
+	uint16_t pos;			/* packed: ring slot of the head */
+	unsigned int nseg;
+	struct vduse_region **reg;
+};
+
+struct vduse_dev {
+	struct vduse_dev_opts o;	/* copy, zero-extended to our size */
+	char name[VDUSE_NAME_MAX];
+	const struct vduse_backend *be;
+	void *bctx;
+	int fd;
+	int api;
+	uint32_t nvqs, ngroups, nas;
+	uint64_t features;
+	uint8_t status;
+	bool running;			/* DRIVER_OK seen and accepted */
+	bool msg_failed_hooks;		/* spec §7: vq-ready / suspend not negotiated */
+	struct vduse_vq *vqs;
+	uint32_t *group_as;		/* group -> ASID */
+	struct vduse_as *as;
+	uint16_t *queue_sizes;
+	uint32_t *queue_group;
+	struct vduse_inflight_hdr *log;
+};
+
+/* log.c */
+void vduse_log(const struct vduse_dev *dev, enum vduse_log_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4))) HIDDEN;
+#define vd_err(d, ...)	vduse_log(d, VDUSE_LOG_ERROR, __VA_ARGS__)
+#define vd_warn(d, ...)	vduse_log(d, VDUSE_LOG_WARN, __VA_ARGS__)
+#define vd_info(d, ...)	vduse_log(d, VDUSE_LOG_INFO, __VA_ARGS__)
+#define vd_dbg(d, ...)	vduse_log(d, VDUSE_LOG_DEBUG, __VA_ARGS__)
+
+static inline int vd_ioctl(struct vduse_dev *dev, unsigned long req, void *arg)
+{
+	return dev->be->ioctl(dev->bctx, dev->fd, req, arg);
+}
+
+/* iotlb.c */
+int vduse_as_init(struct vduse_as *as) HIDDEN;
+void vduse_as_release(struct vduse_as *as) HIDDEN;
+struct vduse_region *vduse_iotlb_lookup(struct vduse_dev *dev, uint32_t asid, uint64_t iova) HIDDEN;
+int vduse_iotlb_translate(struct vduse_dev *dev, uint32_t asid, uint64_t iova, uint64_t len,
+			  int prot, struct iovec *iov, struct vduse_region **reg,
+			  unsigned int max, unsigned int *n) HIDDEN;
+void *vduse_iotlb_map_contig(struct vduse_dev *dev, uint32_t asid, uint64_t iova, uint64_t len,
+			     int prot, struct vduse_region **reg) HIDDEN;
+int vduse_iotlb_copy_from(struct vduse_dev *dev, uint32_t asid, uint64_t iova,
+			  void *buf, uint64_t len) HIDDEN;
+void vduse_region_get(struct vduse_region *r) HIDDEN;
+void vduse_region_put(struct vduse_region *r) HIDDEN;
+void vduse_iotlb_invalidate(struct vduse_dev *dev, uint32_t asid, uint64_t start,
+			    uint64_t last) HIDDEN;
+
+/* vq.c */
+int vduse_vq_start(struct vduse_vq *vq, const struct vduse_vq_info *info) HIDDEN;
+void vduse_vq_stop(struct vduse_vq *vq) HIDDEN;
+int vduse_vq_try_start(struct vduse_vq *vq) HIDDEN;
+int vduse_vq_map_ring(struct vduse_vq *vq) HIDDEN;
+void vduse_vq_unmap_ring(struct vduse_vq *vq) HIDDEN;
+void vduse_vq_set_broken(struct vduse_vq *vq, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3))) HIDDEN;
+struct vduse_req_int *vduse_req_build(struct vduse_vq *vq, unsigned int nseg,
+				      unsigned int nr_readable) HIDDEN;
+void vduse_vq_drop_segs(struct vduse_vq *vq, unsigned int nseg) HIDDEN;
+void vduse_req_release(struct vduse_req_int *r) HIDDEN;
+uint32_t vduse_vq_cur_asid(const struct vduse_vq *vq) HIDDEN;
+
+/* Chain walking state shared by split.c and packed.c. */
+struct vduse_chain {
+	unsigned int nseg, nr_readable;
+	uint64_t total;
+	bool writable_seen;
+};
+int vduse_chain_add(struct vduse_vq *vq, struct vduse_chain *c, uint64_t addr,
+		    uint32_t len, bool writable) HIDDEN;
+
+/* split.c */
+int vduse_split_pop(struct vduse_vq *vq, struct vduse_req **reqp) HIDDEN;
+int vduse_split_push(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len) HIDDEN;
+int vduse_split_need_irq(struct vduse_vq *vq) HIDDEN;
+int vduse_split_ring_size(uint32_t num, uint64_t *desc, uint64_t *drv, uint64_t *devsz) HIDDEN;
+int vduse_split_parse(struct vduse_vq *vq, uint16_t head, struct vduse_req **reqp) HIDDEN;
+
+/* packed.c */
+int vduse_packed_pop(struct vduse_vq *vq, struct vduse_req **reqp) HIDDEN;
+int vduse_packed_push(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len) HIDDEN;
+int vduse_packed_need_irq(struct vduse_vq *vq) HIDDEN;
+int vduse_packed_parse(struct vduse_vq *vq, uint16_t pos, bool wrap, bool resubmit,
+		       struct vduse_req **reqp) HIDDEN;
+
+/* msg.c */
+int vduse_msg_handle(struct vduse_dev *dev, const struct vduse_dev_request *req,
+		     struct vduse_dev_response *resp) HIDDEN;
+void vduse_dev_stop_queues(struct vduse_dev *dev) HIDDEN;
+
+/* inflight.c */
+#define VDUSE_INFLIGHT_MAGIC	0x6c667644u	/* "Dvfl" */
+struct vduse_inflight_hdr {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t num_queues;
+	uint32_t queue_size;
+	uint32_t ngroups;
+	uint32_t pad;
+	/* uint32_t group_asid[ngroups]; then per queue: vduse_inflight_vq */
+};
+struct vduse_inflight_vq {
+	uint16_t last_avail_idx;
+	uint16_t used_idx;
+	uint8_t avail_wrap, used_wrap, valid, pad;
+	/* per descriptor head (split) or buffer id (packed): */
+	/* uint8_t inflight[queue_size]; uint16_t pos[queue_size] (packed slot) */
+	uint8_t data[];
+};
+int vduse_inflight_setup(struct vduse_dev *dev, bool attach) HIDDEN;
+void vduse_inflight_pop(struct vduse_vq *vq, uint16_t id, uint16_t pos) HIDDEN;
+void vduse_inflight_push(struct vduse_vq *vq, uint16_t id) HIDDEN;
+void vduse_inflight_group(struct vduse_dev *dev, uint32_t group, uint32_t asid) HIDDEN;
+void vduse_inflight_reset(struct vduse_vq *vq) HIDDEN;
+int vduse_inflight_resume(struct vduse_vq *vq) HIDDEN;
+
+static inline uint16_t ld16_acq(const void *p)
+{
+	return __atomic_load_n((const uint16_t *)p, __ATOMIC_ACQUIRE);
+}
+
+static inline void st16_rel(void *p, uint16_t v)
+{
+	__atomic_store_n((uint16_t *)p, v, __ATOMIC_RELEASE);
+}
+
+/* True if an interrupt is due: @event lies in (old, new] (mod 2^16). */
+static inline bool vduse_need_event(uint16_t event, uint16_t new_idx, uint16_t old)
+{
+	return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old);
+}
+
+#endif

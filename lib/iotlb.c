@@ -1,0 +1,329 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Per-address-space IOTLB cache.
+ *
+ * Each address space keeps a sorted array of the mappings it has mmapped, so
+ * a lookup is a binary search. A miss asks the kernel (IOTLB_GET_FD2 with the
+ * ASID, or GET_FD on API v0 where only ASID 0 exists) for the mapping that
+ * holds the address and mmaps it with the permission the kernel reports.
+ *
+ * Invalidation (UPDATE_IOTLB) removes the mappings of that address space
+ * only. A mapping still used by an in-flight request or a ring is kept
+ * mapped on a "dead" list and unmapped when its last reference goes, so a
+ * device that is still copying into a buffer never faults.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include "internal.h"
+
+int vduse_as_init(struct vduse_as *as)
+{
+	memset(as, 0, sizeof(*as));
+	return 0;
+}
+
+static void region_unmap(struct vduse_region *r)
+{
+	if (!r->external)
+		munmap(r->addr, r->len);
+	free(r);
+}
+
+void vduse_as_release(struct vduse_as *as)
+{
+	struct vduse_region *r, *n;
+	unsigned int i;
+
+	for (i = 0; i < as->nr; i++)
+		region_unmap(as->reg[i]);
+	for (r = as->dead; r; r = n) {
+		n = r->next_dead;
+		region_unmap(r);
+	}
+	free(as->reg);
+	memset(as, 0, sizeof(*as));
+}
+
+void vduse_region_get(struct vduse_region *r)
+{
+	r->refs++;
+}
+
+void vduse_region_put(struct vduse_region *r)
+{
+	struct vduse_as *as = r->as;
+	struct vduse_region **pp;
+
+	if (--r->refs || !r->dead)
+		return;
+	for (pp = &as->dead; *pp; pp = &(*pp)->next_dead) {
+		if (*pp == r) {
+			*pp = r->next_dead;
+			break;
+		}
+	}
+	region_unmap(r);
+}
+
+/* Index of the first region whose last >= iova (nr if none). */
+static unsigned int as_search(const struct vduse_as *as, uint64_t iova)
+{
+	unsigned int lo = 0, hi = as->nr;
+
+	while (lo < hi) {
+		unsigned int mid = lo + (hi - lo) / 2;
+
+		if (as->reg[mid]->last < iova)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void as_remove_at(struct vduse_as *as, unsigned int i)
+{
+	struct vduse_region *r = as->reg[i];
+
+	memmove(&as->reg[i], &as->reg[i + 1], (as->nr - i - 1) * sizeof(as->reg[0]));
+	as->nr--;
+	if (r->refs) {
+		r->dead = true;
+		r->next_dead = as->dead;
+		as->dead = r;
+	} else {
+		region_unmap(r);
+	}
+}
+
+static int as_insert(struct vduse_dev *dev, struct vduse_as *as, struct vduse_region *r)
+{
+	unsigned int i;
+
+	if (as->nr == as->cap) {
+		unsigned int cap = as->cap ? as->cap * 2 : 16;
+		struct vduse_region **n;
+
+		if (as->nr >= VDUSE_MAX_REGIONS) {
+			/* Make room by dropping an idle mapping; it is refetched on use. */
+			for (i = 0; i < as->nr && as->reg[i]->refs; i++)
+				;
+			if (i == as->nr) {
+				vd_err(dev, "iotlb: %u mappings in use, cannot cache more", as->nr);
+				return -ENOSPC;
+			}
+			as_remove_at(as, i);
+		} else {
+			n = realloc(as->reg, cap * sizeof(*n));
+			if (!n)
+				return -ENOMEM;
+			as->reg = n;
+			as->cap = cap;
+		}
+	}
+	i = as_search(as, r->start);
+	if ((i < as->nr && as->reg[i]->start <= r->last)) {
+		vd_err(dev, "iotlb: kernel mapping [%#llx, %#llx] overlaps a cached one",
+		       (unsigned long long)r->start, (unsigned long long)r->last);
+		return -EIO;
+	}
+	memmove(&as->reg[i + 1], &as->reg[i], (as->nr - i) * sizeof(as->reg[0]));
+	as->reg[i] = r;
+	as->nr++;
+	return 0;
+}
+
+static struct vduse_region *as_fetch(struct vduse_dev *dev, uint32_t asid, uint64_t iova)
+{
+	struct vduse_as *as = &dev->as[asid];
+	struct vduse_iotlb_entry_v2 e;
+	struct vduse_region *r;
+	uint64_t len;
+	int fd, prot, err;
+	void *p;
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->as = as;
+	if (as->umem && iova - as->umem_iova < as->umem_len) {
+		r->start = as->umem_iova;
+		r->last = as->umem_iova + as->umem_len - 1;
+		r->addr = as->umem;
+		r->len = as->umem_len;
+		r->prot = PROT_READ | PROT_WRITE;
+		r->external = true;
+		goto insert;
+	}
+
+	memset(&e, 0, sizeof(e));
+	e.start = iova;
+	e.last = iova;
+	e.asid = asid;
+	if (dev->api >= 1)
+		fd = vd_ioctl(dev, VDUSE_IOTLB_GET_FD2, &e);
+	else
+		fd = vd_ioctl(dev, VDUSE_IOTLB_GET_FD, &e);
+	if (fd < 0) {
+		vd_dbg(dev, "iotlb: no mapping for %#llx in ASID %u: %s",
+		       (unsigned long long)iova, asid, strerror(errno));
+		free(r);
+		return NULL;
+	}
+	/* The kernel's answer is checked like any other input. */
+	len = e.last - e.start + 1;
+	if (e.start > iova || e.last < iova || len == 0 || len > SIZE_MAX ||
+	    e.offset + len < e.offset || (e.offset & (getpagesize() - 1)) ||
+	    !(e.perm & VDUSE_ACCESS_RW) || (e.perm & ~VDUSE_ACCESS_RW)) {
+		vd_err(dev, "iotlb: bad entry for %#llx: [%#llx, %#llx] offset %#llx perm %u",
+		       (unsigned long long)iova, (unsigned long long)e.start,
+		       (unsigned long long)e.last, (unsigned long long)e.offset, e.perm);
+		close(fd);
+		free(r);
+		return NULL;
+	}
+	prot = (e.perm & VDUSE_ACCESS_RO ? PROT_READ : 0) |
+	       (e.perm & VDUSE_ACCESS_WO ? PROT_WRITE : 0);
+	p = mmap(NULL, len, prot, MAP_SHARED, fd, e.offset);
+	err = errno;
+	close(fd);
+	if (p == MAP_FAILED) {
+		vd_err(dev, "iotlb: mmap of [%#llx, %#llx] failed: %s",
+		       (unsigned long long)e.start, (unsigned long long)e.last, strerror(err));
+		free(r);
+		return NULL;
+	}
+	r->start = e.start;
+	r->last = e.last;
+	r->addr = p;
+	r->len = len;
+	r->prot = prot;
+insert:
+	if (as_insert(dev, as, r)) {
+		region_unmap(r);
+		return NULL;
+	}
+	return r;
+}
+
+struct vduse_region *vduse_iotlb_lookup(struct vduse_dev *dev, uint32_t asid, uint64_t iova)
+{
+	struct vduse_as *as;
+	unsigned int i;
+
+	if (asid >= dev->nas)
+		return NULL;
+	as = &dev->as[asid];
+	i = as_search(as, iova);
+	if (i < as->nr && as->reg[i]->start <= iova) {
+		as->hits++;
+		return as->reg[i];
+	}
+	as->misses++;
+	return as_fetch(dev, asid, iova);
+}
+
+/*
+ * Translate [iova, iova + len) into at most @max segments, each with a
+ * reference on its region. Returns 0, -EFAULT (unmapped, wrapping or
+ * forbidden range) or -E2BIG (more than @max segments).
+ */
+int vduse_iotlb_translate(struct vduse_dev *dev, uint32_t asid, uint64_t iova, uint64_t len,
+			  int prot, struct iovec *iov, struct vduse_region **reg,
+			  unsigned int max, unsigned int *n)
+{
+	unsigned int start_n = *n;
+
+	if (len && iova + (len - 1) < iova)
+		return -EFAULT;
+	while (len) {
+		struct vduse_region *r = vduse_iotlb_lookup(dev, asid, iova);
+		uint64_t chunk;
+
+		if (!r || (r->prot & prot) != prot)
+			goto fail;
+		if (*n >= max) {
+			while (*n > start_n) {
+				--*n;
+				vduse_region_put(reg[*n]);
+			}
+			return -E2BIG;
+		}
+		chunk = r->last - iova;
+		if (chunk >= len - 1)
+			chunk = len;
+		else
+			chunk++;
+		iov[*n].iov_base = r->addr + (iova - r->start);
+		iov[*n].iov_len = chunk;
+		reg[*n] = r;
+		vduse_region_get(r);
+		++*n;
+		iova += chunk;
+		len -= chunk;
+	}
+	return 0;
+fail:
+	while (*n > start_n) {
+		--*n;
+		vduse_region_put(reg[*n]);
+	}
+	return -EFAULT;
+}
+
+/* A pointer to [iova, iova + len) if one mapping holds all of it; takes a ref. */
+void *vduse_iotlb_map_contig(struct vduse_dev *dev, uint32_t asid, uint64_t iova, uint64_t len,
+			     int prot, struct vduse_region **reg)
+{
+	struct vduse_region *r;
+
+	if (!len || iova + (len - 1) < iova)
+		return NULL;
+	r = vduse_iotlb_lookup(dev, asid, iova);
+	if (!r || (r->prot & prot) != prot || r->last - iova < len - 1)
+		return NULL;
+	vduse_region_get(r);
+	*reg = r;
+	return r->addr + (iova - r->start);
+}
+
+/* Copy guest memory out (indirect tables: read once, no double fetch). */
+int vduse_iotlb_copy_from(struct vduse_dev *dev, uint32_t asid, uint64_t iova,
+			  void *buf, uint64_t len)
+{
+	uint8_t *out = buf;
+
+	if (len && iova + (len - 1) < iova)
+		return -EFAULT;
+	while (len) {
+		struct vduse_region *r = vduse_iotlb_lookup(dev, asid, iova);
+		uint64_t chunk;
+
+		if (!r || !(r->prot & PROT_READ))
+			return -EFAULT;
+		chunk = r->last - iova;
+		chunk = chunk >= len - 1 ? len : chunk + 1;
+		memcpy(out, r->addr + (iova - r->start), chunk);
+		out += chunk;
+		iova += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+void vduse_iotlb_invalidate(struct vduse_dev *dev, uint32_t asid, uint64_t start, uint64_t last)
+{
+	struct vduse_as *as;
+	unsigned int i;
+
+	if (asid >= dev->nas || start > last)
+		return;
+	as = &dev->as[asid];
+	i = as_search(as, start);
+	while (i < as->nr && as->reg[i]->start <= last)
+		as_remove_at(as, i);
+	as->gen++;
+}

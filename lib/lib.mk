@@ -1,0 +1,105 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# libvduse: included by the top-level Makefile.
+#
+#   build/lib/libvduse.a, build/lib/libvduse.so.0 (version script, hidden
+#   visibility), build/lib/libvduse.pc; unit tests in build/unit/lib_*;
+#   static VM test programs in build/vm/progs/; fuzz targets (clang).
+
+LIBVDUSE_VERSION := 0.1.0
+LIB_SRCS   := $(wildcard lib/*.c)
+LIB_HDRS   := include/vduse/libvduse.h lib/internal.h include/uapi/linux/vduse.h
+LIB_OBJS   := $(patsubst lib/%.c,$(BUILD)/lib/obj/%.o,$(LIB_SRCS))
+LIB_CPPFLAGS := -Iinclude -Iinclude/uapi -Ilib
+LIB_CFLAGS := $(CFLAGS) $(WARN) -Werror -fPIC -fvisibility=hidden -D_GNU_SOURCE
+LIB_A      := $(BUILD)/lib/libvduse.a
+LIB_SO     := $(BUILD)/lib/libvduse.so.$(LIBVDUSE_VERSION)
+LIB_PC     := $(BUILD)/lib/libvduse.pc
+
+LIB_UNIT_SRCS  := $(wildcard tests/unit/lib/test_*.c)
+LIB_UNIT_PROGS := $(patsubst tests/unit/lib/test_%.c,$(BUILD)/unit/lib_%,$(LIB_UNIT_SRCS))
+LIB_UNIT_HELP  := $(wildcard tests/unit/lib/*.h)
+LIB_UNIT_CFLAGS := $(CFLAGS) $(WARN) -Werror -D_GNU_SOURCE $(LIB_CPPFLAGS) -Itests/include -Itests/unit/lib
+
+LIB_VM_SRCS  := $(wildcard tests/vm/lib/*.c)
+LIB_VM_PROGS := $(patsubst tests/vm/lib/%.c,$(BUILD)/vm/progs/%,$(LIB_VM_SRCS))
+
+FUZZ_SECONDS ?= 60
+FUZZ_CC    ?= clang
+LIB_FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+LIB_FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(LIB_FUZZ_SRCS))
+LIB_FUZZ_RUNS := $(patsubst tests/fuzz/%.c,lib-run-%,$(LIB_FUZZ_SRCS))
+
+ALL_TARGETS += $(LIB_A) $(BUILD)/lib/libvduse.so.0 $(BUILD)/lib/libvduse.so $(LIB_PC)
+INSTALL_TARGETS += lib-install
+FUZZ_TARGETS += $(LIB_FUZZ_RUNS)
+CLEAN_FILES +=
+
+.PHONY: lib-install $(LIB_FUZZ_RUNS)
+
+$(BUILD)/lib/obj/%.o: lib/%.c $(LIB_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) $(LIB_CPPFLAGS) -c -o $@ $<
+
+$(LIB_A): $(LIB_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJS) lib/libvduse.map
+	$(CC) -shared -Wl,-soname,libvduse.so.0 -Wl,--version-script=lib/libvduse.map \
+		-Wl,--no-undefined -o $@ $(LIB_OBJS)
+
+$(BUILD)/lib/libvduse.so.0: $(LIB_SO)
+	ln -sf $(notdir $<) $@
+
+$(BUILD)/lib/libvduse.so: $(BUILD)/lib/libvduse.so.0
+	ln -sf $(notdir $<) $@
+
+$(LIB_PC): lib/libvduse.pc.in lib/lib.mk
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(LIBVDUSE_VERSION)|' $< > $@
+
+# Unit tests: one program per feature, linked with the static library and
+# the fake kernel of tests/unit/lib/fake_kernel.h.
+$(BUILD)/unit/lib_%: tests/unit/lib/test_%.c $(LIB_UNIT_HELP) $(LIB_A) tests/include/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_UNIT_CFLAGS) -o $@ $< $(LIB_A)
+
+# The bounded fuzz pass of make check: the fuzz targets built with the
+# regular compiler, replaying the seed corpus plus a few seconds of random
+# inputs (see tests/fuzz/replay.c).
+$(BUILD)/unit/lib_fuzz_replay: tests/fuzz/replay.c $(LIB_FUZZ_SRCS) tests/fuzz/fuzz_common.h $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_UNIT_CFLAGS) -Itests/fuzz -o $@ $< $(LIB_A)
+
+unit-progs: $(LIB_UNIT_PROGS) $(if $(wildcard tests/fuzz/replay.c),$(BUILD)/unit/lib_fuzz_replay)
+
+# VM test programs: static, on the public API only.
+$(BUILD)/vm/progs/%: tests/vm/lib/%.c $(LIB_A) include/vduse/libvduse.h tests/include/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Werror -D_GNU_SOURCE -Iinclude -Iinclude/uapi -Itests/include \
+		-static -pthread -o $@ $< $(LIB_A)
+
+vm-progs: $(LIB_VM_PROGS)
+
+# libFuzzer targets: the library rebuilt with clang and sanitizers.
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(LIB_SRCS) $(LIB_HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined $(LIB_CPPFLAGS) -Itests/fuzz -o $@ $< $(LIB_SRCS)
+
+lib-run-%: $(BUILD)/fuzz/%
+	@mkdir -p $(BUILD)/fuzz/corpus-$*
+	$< -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		$(BUILD)/fuzz/corpus-$* tests/fuzz/corpus/$*
+
+lib-install: $(LIB_A) $(BUILD)/lib/libvduse.so.0 $(BUILD)/lib/libvduse.so $(LIB_PC)
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/vduse \
+		$(DESTDIR)$(PREFIX)/share/man/man3
+	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf $(notdir $(LIB_SO)) $(DESTDIR)$(PREFIX)/lib/libvduse.so.0
+	ln -sf libvduse.so.0 $(DESTDIR)$(PREFIX)/lib/libvduse.so
+	install -m 644 include/vduse/libvduse.h $(DESTDIR)$(PREFIX)/include/vduse/
+	install -m 644 $(LIB_PC) $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -m 644 $(wildcard docs/man/man3/*.3) $(DESTDIR)$(PREFIX)/share/man/man3/

@@ -1,0 +1,324 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The message loop: read each kernel request from the device fd, handle it
+ * at once, write the answer. The kernel waits synchronously for every
+ * answer (msg_timeout, 30 s by default, then the device is broken for good),
+ * so nothing here waits for device I/O. Unknown request types are answered
+ * FAILED so a newer kernel never stalls on us.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/virtio_config.h>
+#include "internal.h"
+
+/* Request types queued upstream after 7.0 (vduse-v1.md §7; unconfirmed). */
+#define VDUSE_REQ_SET_VQ_READY	4
+#define VDUSE_REQ_SUSPEND	5
+
+void vduse_dev_stop_queues(struct vduse_dev *dev)
+{
+	uint32_t i;
+
+	for (i = 0; i < dev->nvqs; i++)
+		if (dev->vqs[i].started)
+			vduse_vq_stop(&dev->vqs[i]);
+}
+
+static int dev_start(struct vduse_dev *dev)
+{
+	struct vduse_vq_eventfd ev;
+	struct vduse_vq_info info;
+	uint32_t i;
+
+	if (vd_ioctl(dev, VDUSE_DEV_GET_FEATURES, &dev->features) < 0) {
+		vd_err(dev, "DEV_GET_FEATURES: %s", strerror(errno));
+		return -errno;
+	}
+	for (i = 0; i < dev->nvqs; i++) {
+		struct vduse_vq *vq = &dev->vqs[i];
+
+		/* every queue gets its kick fd: one enabled later kicks it too */
+		ev.index = i;
+		ev.fd = vq->kickfd;
+		if (vd_ioctl(dev, VDUSE_VQ_SETUP_KICKFD, &ev) < 0) {
+			vd_err(dev, "VQ_SETUP_KICKFD(%u): %s", i, strerror(errno));
+			return -errno;
+		}
+		memset(&info, 0, sizeof(info));
+		info.index = i;
+		if (vd_ioctl(dev, VDUSE_VQ_GET_INFO, &info) < 0) {
+			vd_err(dev, "VQ_GET_INFO(%u): %s", i, strerror(errno));
+			return -errno;
+		}
+		if (info.ready && vduse_vq_start(vq, &info) == -ENOMEM)
+			return -ENOMEM;
+		/* a queue with a bad ring is broken, not fatal for the device */
+	}
+	dev->running = true;
+	if (dev->o.started) {
+		int err = dev->o.started(dev, dev->o.user);
+
+		if (err) {
+			vd_warn(dev, "device refused DRIVER_OK (%d)", err);
+			dev->running = false;
+			vduse_dev_stop_queues(dev);
+			return err < 0 ? err : -EIO;
+		}
+	}
+	for (i = 0; i < dev->nvqs && dev->o.queue_ready; i++)
+		if (dev->vqs[i].started)
+			dev->o.queue_ready(dev, &dev->vqs[i], dev->o.user);
+	return 0;
+}
+
+static void dev_stop(struct vduse_dev *dev)
+{
+	if (!dev->running)
+		return;
+	dev->running = false;
+	vduse_dev_stop_queues(dev);
+	if (dev->o.stopped)
+		dev->o.stopped(dev, dev->o.user);
+}
+
+static int handle_status(struct vduse_dev *dev, uint8_t status)
+{
+	int ret = 0;
+
+	vd_dbg(dev, "SET_STATUS %#x", status);
+	if (dev->o.status)
+		dev->o.status(dev, status, dev->o.user);
+	if (status & VIRTIO_CONFIG_S_DRIVER_OK) {
+		if (!dev->running)
+			ret = dev_start(dev);
+	} else {
+		dev_stop(dev);
+	}
+	if (status == 0) {
+		uint32_t i;
+
+		/* Group bindings survive a reset (vduse-v1.md §3.10). */
+		for (i = 0; i < dev->nvqs; i++) {
+			dev->vqs[i].broken = false;
+			vduse_inflight_reset(&dev->vqs[i]);
+		}
+		dev->features = 0;
+		if (dev->o.reset)
+			dev->o.reset(dev, dev->o.user);
+	}
+	dev->status = ret ? dev->status : status;
+	return ret;
+}
+
+static int handle_vq_state(struct vduse_dev *dev, const struct vduse_dev_request *req,
+			   struct vduse_dev_response *resp)
+{
+	uint32_t idx = req->vq_state.index;
+	struct vduse_vq *vq;
+
+	if (idx >= dev->nvqs) {
+		vd_warn(dev, "GET_VQ_STATE for vq %u of %u", idx, dev->nvqs);
+		return -EINVAL;
+	}
+	vq = &dev->vqs[idx];
+	resp->vq_state.index = idx;
+	if (vq->packed) {
+		resp->vq_state.packed.last_avail_counter = vq->avail_wrap;
+		resp->vq_state.packed.last_avail_idx = vq->last_avail_idx;
+		resp->vq_state.packed.last_used_counter = vq->used_wrap;
+		resp->vq_state.packed.last_used_idx = vq->used_idx;
+	} else {
+		resp->vq_state.split.avail_index = vq->last_avail_idx;
+	}
+	return 0;
+}
+
+static int handle_update_iotlb(struct vduse_dev *dev, const struct vduse_dev_request *req)
+{
+	/* iova_v2 starts with the same {start, last} as iova */
+	uint64_t start = req->iova.start, last = req->iova.last;
+	uint32_t asid = dev->api >= 1 ? req->iova_v2.asid : 0;
+
+	vd_dbg(dev, "UPDATE_IOTLB ASID %u [%#llx, %#llx]", asid,
+	       (unsigned long long)start, (unsigned long long)last);
+	if (asid >= dev->nas) {
+		vd_warn(dev, "UPDATE_IOTLB for ASID %u of %u", asid, dev->nas);
+		return -EINVAL;
+	}
+	if (start > last) {
+		vd_warn(dev, "UPDATE_IOTLB with start %#llx > last %#llx",
+			(unsigned long long)start, (unsigned long long)last);
+		return -EINVAL;
+	}
+	/* Queues using that AS remap their rings lazily (as->gen moves). */
+	vduse_iotlb_invalidate(dev, asid, start, last);
+	return 0;
+}
+
+static int handle_group_asid(struct vduse_dev *dev, const struct vduse_dev_request *req)
+{
+	uint32_t group = req->vq_group_asid.group, asid = req->vq_group_asid.asid;
+	int err;
+
+	vd_dbg(dev, "SET_VQ_GROUP_ASID group %u -> ASID %u", group, asid);
+	if (dev->api < 1 || group >= dev->ngroups || asid >= dev->nas) {
+		vd_warn(dev, "SET_VQ_GROUP_ASID group %u ASID %u refused (%u groups, %u ASes, API v%d)",
+			group, asid, dev->ngroups, dev->nas, dev->api);
+		return -EINVAL;
+	}
+	if (dev->o.group_asid) {
+		err = dev->o.group_asid(dev, group, asid, dev->o.user);
+		if (err) {
+			vd_info(dev, "device refused group %u -> ASID %u (%d)", group, asid, err);
+			return err < 0 ? err : -EPERM;
+		}
+	}
+	/* queues of the group see the new AS at their next ring access */
+	dev->group_as[group] = asid;
+	vduse_inflight_group(dev, group, asid);
+	return 0;
+}
+
+/*
+ * Hooks for requests queued upstream after 7.0 (vduse-v1.md §7). They are
+ * only sent after the device negotiates VDUSE_F_QUEUE_READY / VDUSE_F_SUSPEND
+ * on the control fd, which this version does not do, so they are refused
+ * like any unknown request. Their handlers belong here once the UAPI lands.
+ */
+static int handle_vq_ready(struct vduse_dev *dev, const struct vduse_dev_request *req)
+{
+	vd_warn(dev, "SET_VQ_READY request without VDUSE_F_QUEUE_READY; refused");
+	return -EOPNOTSUPP;
+}
+
+static int handle_suspend(struct vduse_dev *dev, const struct vduse_dev_request *req)
+{
+	vd_warn(dev, "SUSPEND request without VDUSE_F_SUSPEND; refused");
+	return -EOPNOTSUPP;
+}
+
+int vduse_msg_handle(struct vduse_dev *dev, const struct vduse_dev_request *req,
+		     struct vduse_dev_response *resp)
+{
+	int err;
+
+	memset(resp, 0, sizeof(*resp));
+	resp->request_id = req->request_id;
+	switch (req->type) {
+	case VDUSE_GET_VQ_STATE:
+		err = handle_vq_state(dev, req, resp);
+		break;
+	case VDUSE_SET_STATUS:
+		err = handle_status(dev, req->s.status);
+		break;
+	case VDUSE_UPDATE_IOTLB:
+		err = handle_update_iotlb(dev, req);
+		break;
+	case VDUSE_SET_VQ_GROUP_ASID:
+		err = handle_group_asid(dev, req);
+		break;
+	case VDUSE_REQ_SET_VQ_READY:
+		err = handle_vq_ready(dev, req);
+		break;
+	case VDUSE_REQ_SUSPEND:
+		err = handle_suspend(dev, req);
+		break;
+	default:
+		vd_warn(dev, "unknown request type %u; answered FAILED", req->type);
+		err = -EOPNOTSUPP;
+	}
+	resp->result = err ? VDUSE_REQ_RESULT_FAILED : VDUSE_REQ_RESULT_OK;
+	return err;
+}
+
+EXPORT int vduse_dev_handle_msgs(struct vduse_dev *dev)
+{
+	struct vduse_dev_request req;
+	struct vduse_dev_response resp;
+	int handled = 0;
+
+	for (;;) {
+		ssize_t n = read(dev->fd, &req, sizeof(req));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return handled;
+			vd_err(dev, "reading a request: %s", strerror(errno));
+			return -errno;
+		}
+		if (n == 0)
+			return handled;
+		if (n != sizeof(req)) {
+			vd_err(dev, "short request (%zd bytes)", n);
+			return -EIO;
+		}
+		vduse_msg_handle(dev, &req, &resp);
+		do {
+			n = write(dev->fd, &resp, sizeof(resp));
+		} while (n < 0 && errno == EINTR);
+		if (n < 0 && errno == ENOENT) {
+			/* the kernel gave up on this request (timeout) */
+			vd_warn(dev, "request %u expired before its answer", req.request_id);
+		} else if (n != sizeof(resp)) {
+			vd_err(dev, "writing a response: %s", n < 0 ? strerror(errno) : "short");
+			return n < 0 ? -errno : -EIO;
+		}
+		handled++;
+	}
+}
+
+EXPORT int vduse_dev_run_once(struct vduse_dev *dev, int timeout_ms)
+{
+	struct pollfd stackp[17], *p = stackp;
+	uint32_t i;
+	int n, events = 0, err;
+
+	if (dev->nvqs + 1 > ARRAY_SIZE(stackp)) {
+		p = calloc(dev->nvqs + 1, sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+	}
+	p[0].fd = dev->fd;
+	p[0].events = POLLIN;
+	for (i = 0; i < dev->nvqs; i++) {
+		p[i + 1].fd = dev->vqs[i].kickfd;
+		p[i + 1].events = POLLIN;
+		p[i + 1].revents = 0;
+	}
+	n = poll(p, dev->nvqs + 1, timeout_ms);
+	if (n <= 0) {
+		err = n < 0 && errno != EINTR ? -errno : 0;
+		goto out;
+	}
+	if (p[0].revents & POLLERR) {
+		vd_err(dev, "device is broken (a message timed out)");
+		err = -EIO;
+		goto out;
+	}
+	if (p[0].revents & POLLIN) {
+		err = vduse_dev_handle_msgs(dev);
+		if (err < 0)
+			goto out;
+		events += err;
+	}
+	for (i = 0; i < dev->nvqs; i++) {
+		struct vduse_vq *vq = &dev->vqs[i];
+
+		if (!(p[i + 1].revents & POLLIN))
+			continue;
+		vduse_vq_ack_kick(vq);
+		events++;
+		if (vq->started && dev->o.queue_kick)
+			dev->o.queue_kick(dev, vq, dev->o.user);
+	}
+	err = events;
+out:
+	if (p != stackp)
+		free(p);
+	return err;
+}

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Split virtqueue: descriptor chains (direct and indirect), used ring and
+ * interrupt suppression (flags or event index).
+ *
+ * Everything the driver wrote is read once into local copies and checked:
+ * head and next indexes, chain length (loops), indirect tables (size, no
+ * nesting, no NEXT alongside INDIRECT), address wrap-around and the total
+ * length. A bad chain marks the queue broken; nothing is read outside a
+ * mapping the kernel handed us.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <string.h>
+#include <linux/virtio_ring.h>
+#include "internal.h"
+
+#define AVAIL_RING(vq)	((uint16_t *)((uint8_t *)(vq)->driver + 4))
+#define USED_RING(vq)	((struct vring_used_elem *)((uint8_t *)(vq)->device + 4))
+
+int vduse_split_parse(struct vduse_vq *vq, uint16_t head, struct vduse_req **reqp)
+{
+	const struct vring_desc *table = vq->desc;
+	struct vduse_chain c = { 0 };
+	struct vduse_req_int *r;
+	uint32_t tnum = vq->num, count = 0;
+	bool in_indirect = false;
+	uint16_t i = head;
+
+	if (head >= vq->num) {
+		vduse_vq_set_broken(vq, "head index %u out of range (size %u)", head, vq->num);
+		return -EIO;
+	}
+	for (;;) {
+		struct vring_desc d;
+		uint16_t flags;
+
+		if (++count > tnum) {
+			vduse_vq_set_broken(vq, "descriptor chain at head %u loops or exceeds %u",
+					    head, tnum);
+			goto bad;
+		}
+		memcpy(&d, &table[i], sizeof(d));
+		flags = le16toh(d.flags);
+		if (flags & VRING_DESC_F_INDIRECT) {
+			uint32_t len = le32toh(d.len);
+
+			if (in_indirect) {
+				vduse_vq_set_broken(vq, "indirect descriptor inside an indirect table");
+				goto bad;
+			}
+			if (!vq->indirect) {
+				vduse_vq_set_broken(vq, "indirect descriptor without INDIRECT_DESC");
+				goto bad;
+			}
+			if (flags & VRING_DESC_F_NEXT) {
+				vduse_vq_set_broken(vq, "descriptor has both INDIRECT and NEXT");
+				goto bad;
+			}
+			if (!len || len % 16 || len / 16 > VDUSE_MAX_INDIRECT) {
+				vduse_vq_set_broken(vq, "indirect table of %u bytes", len);
+				goto bad;
+			}
+			if (vduse_iotlb_copy_from(vq->dev, vduse_vq_cur_asid(vq),
+						  le64toh(d.addr), vq->indbuf, len)) {
+				vduse_vq_set_broken(vq, "indirect table at %#llx is outside every mapping",
+						    (unsigned long long)le64toh(d.addr));
+				goto bad;
+			}
+			table = (const struct vring_desc *)vq->indbuf;
+			tnum = len / 16;
+			count = 0;
+			i = 0;
+			in_indirect = true;
+			continue;
+		}
+		if (vduse_chain_add(vq, &c, le64toh(d.addr), le32toh(d.len),
+				    flags & VRING_DESC_F_WRITE))
+			goto bad;
+		if (!(flags & VRING_DESC_F_NEXT))
+			break;
+		i = le16toh(d.next);
+		if (i >= tnum) {
+			vduse_vq_set_broken(vq, "next index %u out of range (%u)", i, tnum);
+			goto bad;
+		}
+	}
+	r = vduse_req_build(vq, c.nseg, c.nr_readable);
+	if (!r) {
+		vduse_vq_drop_segs(vq, c.nseg);
+		return -ENOMEM;
+	}
+	r->pub.id = head;
+	*reqp = &r->pub;
+	return 1;
+bad:
+	vduse_vq_drop_segs(vq, c.nseg);
+	return -EIO;
+}
+
+int vduse_split_pop(struct vduse_vq *vq, struct vduse_req **reqp)
+{
+	uint16_t avail_idx, head, *avail_event;
+	int ret;
+
+	avail_idx = le16toh(ld16_acq((uint8_t *)vq->driver + 2));
+	if ((uint16_t)(avail_idx - vq->last_avail_idx) > vq->num) {
+		vduse_vq_set_broken(vq, "available index moved from %u to %u (size %u)",
+				    vq->last_avail_idx, avail_idx, vq->num);
+		return -EIO;
+	}
+	if (avail_idx == vq->last_avail_idx)
+		return 0;
+	head = le16toh(__atomic_load_n(&AVAIL_RING(vq)[vq->last_avail_idx % vq->num],
+				       __ATOMIC_RELAXED));
+	ret = vduse_split_parse(vq, head, reqp);
+	if (ret <= 0)
+		return ret;
+	vq->last_avail_idx++;
+	vduse_inflight_pop(vq, head, vq->last_avail_idx - 1);
+	if (vq->event_idx) {
+		/* avail_event: kick us again once the driver passes this index */
+		avail_event = (uint16_t *)&USED_RING(vq)[vq->num];
+		st16_rel(avail_event, htole16(vq->last_avail_idx));
+	}
+	return 1;
+}
+
+int vduse_split_push(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len)
+{
+	struct vring_used_elem *e = &USED_RING(vq)[vq->used_idx % vq->num];
+
+	e->id = htole32(r->pub.id);
+	e->len = htole32(len);
+	vq->used_idx++;
+	st16_rel((uint8_t *)vq->device + 2, htole16(vq->used_idx));
+	return 0;
+}
+
+int vduse_split_need_irq(struct vduse_vq *vq)
+{
+	uint16_t old = vq->signalled_used, used_event;
+	bool valid = vq->signalled_valid;
+
+	vq->signalled_used = vq->used_idx;
+	vq->signalled_valid = true;
+	if (!vq->event_idx)
+		return !(le16toh(ld16_acq(vq->driver)) & VRING_AVAIL_F_NO_INTERRUPT);
+	used_event = le16toh(ld16_acq(&AVAIL_RING(vq)[vq->num]));
+	return !valid || vduse_need_event(used_event, vq->used_idx, old);
+}

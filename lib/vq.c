@@ -1,0 +1,411 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Virtqueue life cycle and the parts shared by the split and packed rings:
+ * ring mapping through the queue's current address space, request building,
+ * pop/push/notify dispatch and the copy helpers.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include "internal.h"
+
+uint32_t vduse_vq_cur_asid(const struct vduse_vq *vq)
+{
+	return vq->dev->group_as[vq->group];
+}
+
+void vduse_vq_set_broken(struct vduse_vq *vq, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (!vq->broken)
+		vd_err(vq->dev, "vq %u: %s; queue marked broken until reset", vq->index, buf);
+	vq->broken = true;
+}
+
+void vduse_vq_unmap_ring(struct vduse_vq *vq)
+{
+	unsigned int i;
+
+	for (i = 0; i < 3; i++) {
+		if (vq->ring_reg[i])
+			vduse_region_put(vq->ring_reg[i]);
+		vq->ring_reg[i] = NULL;
+	}
+	vq->desc = vq->driver = vq->device = NULL;
+	vq->ring_ok = false;
+}
+
+static void ring_sizes(const struct vduse_vq *vq, uint64_t *d, uint64_t *dr, uint64_t *dv)
+{
+	if (vq->packed) {
+		*d = 16ull * vq->num;
+		*dr = 4;
+		*dv = 4;
+	} else {
+		/* avail/used rings carry the event index words at their ends */
+		*d = 16ull * vq->num;
+		*dr = 6 + 2ull * vq->num;
+		*dv = 6 + 8ull * vq->num;
+	}
+}
+
+/* (Re)resolve the ring areas through the queue's current address space. */
+int vduse_vq_map_ring(struct vduse_vq *vq)
+{
+	struct vduse_dev *dev = vq->dev;
+	uint32_t asid = vduse_vq_cur_asid(vq);
+	uint64_t dsz, drsz, dvsz;
+
+	if (vq->ring_ok && vq->ring_asid == asid && vq->ring_gen == dev->as[asid].gen)
+		return 0;
+	vduse_vq_unmap_ring(vq);
+	vq->ring_asid = asid;
+	vq->ring_gen = dev->as[asid].gen;
+	ring_sizes(vq, &dsz, &drsz, &dvsz);
+	vq->desc = vduse_iotlb_map_contig(dev, asid, vq->desc_iova, dsz,
+					  vq->packed ? PROT_READ | PROT_WRITE : PROT_READ,
+					  &vq->ring_reg[0]);
+	vq->driver = vduse_iotlb_map_contig(dev, asid, vq->driver_iova, drsz, PROT_READ,
+					    &vq->ring_reg[1]);
+	vq->device = vduse_iotlb_map_contig(dev, asid, vq->device_iova, dvsz,
+					    PROT_READ | PROT_WRITE, &vq->ring_reg[2]);
+	if (!vq->desc || !vq->driver || !vq->device) {
+		vduse_vq_unmap_ring(vq);
+		vduse_vq_set_broken(vq, "ring at desc %#llx driver %#llx device %#llx (size %u) "
+				    "is outside every mapping of ASID %u",
+				    (unsigned long long)vq->desc_iova,
+				    (unsigned long long)vq->driver_iova,
+				    (unsigned long long)vq->device_iova, vq->num, asid);
+		return -EIO;
+	}
+	vq->ring_ok = true;
+	return 0;
+}
+
+int vduse_vq_start(struct vduse_vq *vq, const struct vduse_vq_info *info)
+{
+	struct vduse_dev *dev = vq->dev;
+	size_t segs = VDUSE_MAX_SEGS;
+
+	vq->packed = dev->features & (1ull << VF_RING_PACKED);
+	vq->event_idx = dev->features & (1ull << VF_EVENT_IDX);
+	vq->indirect = dev->features & (1ull << VF_INDIRECT_DESC);
+	vq->num = info->num;
+	vq->desc_iova = info->desc_addr;
+	vq->driver_iova = info->driver_addr;
+	vq->device_iova = info->device_addr;
+	vq->broken = false;
+	vq->need_notify = false;
+	vq->signalled_valid = false;
+	vq->inflight = 0;
+	vq->started = true;
+	if (!vq->num || vq->num > vq->max_size || vq->num > VDUSE_MAX_QUEUE_SIZE ||
+	    (!vq->packed && (vq->num & (vq->num - 1)))) {
+		vduse_vq_set_broken(vq, "bad ring size %u (max %u)", vq->num, vq->max_size);
+		return -EIO;
+	}
+	if (!vq->seg) {
+		vq->seg = calloc(segs, sizeof(*vq->seg));
+		vq->segreg = calloc(segs, sizeof(*vq->segreg));
+		vq->indbuf = malloc(16 * VDUSE_MAX_INDIRECT);
+		if (!vq->seg || !vq->segreg || !vq->indbuf)
+			return -ENOMEM;
+	}
+	if (vq->packed) {
+		vq->last_avail_idx = info->packed.last_avail_idx & 0x7fff;
+		vq->avail_wrap = !!info->packed.last_avail_counter;
+		vq->used_idx = info->packed.last_used_idx & 0x7fff;
+		vq->used_wrap = !!info->packed.last_used_counter;
+		if (vq->last_avail_idx >= vq->num || vq->used_idx >= vq->num) {
+			vduse_vq_set_broken(vq, "packed ring position beyond size %u", vq->num);
+			return -EIO;
+		}
+	} else {
+		vq->last_avail_idx = info->split.avail_index;
+	}
+	if (vduse_vq_map_ring(vq))
+		return -EIO;
+	if (!vq->packed)	/* the used index in memory is the truth on resume */
+		vq->used_idx = le16toh(ld16_acq((uint8_t *)vq->device + 2));
+	vduse_inflight_resume(vq);
+	vd_dbg(dev, "vq %u started: %s size %u avail %u used %u ASID %u", vq->index,
+	       vq->packed ? "packed" : "split", vq->num, vq->last_avail_idx, vq->used_idx,
+	       vduse_vq_cur_asid(vq));
+	return 0;
+}
+
+void vduse_vq_stop(struct vduse_vq *vq)
+{
+	vduse_vq_unmap_ring(vq);
+	vq->started = false;
+	vq->broken = false;
+	vq->generation++;
+	vq->inflight = 0;
+	vq->nr_resubmit = 0;
+}
+
+/* Start a queue the driver enabled after DRIVER_OK (no message says so). */
+int vduse_vq_try_start(struct vduse_vq *vq)
+{
+	struct vduse_dev *dev = vq->dev;
+	struct vduse_vq_info info;
+	int err;
+
+	if (vq->started || !dev->running)
+		return 0;
+	memset(&info, 0, sizeof(info));
+	info.index = vq->index;
+	if (vd_ioctl(dev, VDUSE_VQ_GET_INFO, &info) < 0) {
+		err = -errno;
+		vd_err(dev, "VQ_GET_INFO(%u): %s", vq->index, strerror(errno));
+		return err;
+	}
+	if (!info.ready)
+		return 0;
+	err = vduse_vq_start(vq, &info);
+	if (err)
+		return err;
+	if (dev->o.queue_ready)
+		dev->o.queue_ready(dev, vq, dev->o.user);
+	return 1;
+}
+
+/* Drop the references taken on scratch segments of a rejected chain. */
+void vduse_vq_drop_segs(struct vduse_vq *vq, unsigned int nseg)
+{
+	while (nseg)
+		vduse_region_put(vq->segreg[--nseg]);
+}
+
+int vduse_chain_add(struct vduse_vq *vq, struct vduse_chain *c, uint64_t addr,
+		    uint32_t len, bool writable)
+{
+	int err;
+
+	if (!writable && c->writable_seen) {
+		vduse_vq_set_broken(vq, "readable descriptor after a writable one");
+		return -EIO;
+	}
+	if (len && addr + (len - 1) < addr) {
+		vduse_vq_set_broken(vq, "descriptor [%#llx + %u] wraps around",
+				    (unsigned long long)addr, len);
+		return -EIO;
+	}
+	c->total += len;
+	if (c->total > UINT32_MAX) {
+		vduse_vq_set_broken(vq, "chain longer than 4 GiB");
+		return -EIO;
+	}
+	if (writable)
+		c->writable_seen = true;
+	if (!len)
+		return 0;
+	err = vduse_iotlb_translate(vq->dev, vduse_vq_cur_asid(vq), addr, len,
+				    writable ? PROT_WRITE : PROT_READ, vq->seg, vq->segreg,
+				    VDUSE_MAX_SEGS, &c->nseg);
+	if (err == -E2BIG) {
+		vduse_vq_set_broken(vq, "chain needs more than %u segments", VDUSE_MAX_SEGS);
+		return -EIO;
+	}
+	if (err) {
+		vduse_vq_set_broken(vq, "%s buffer [%#llx + %u] is outside every mapping of ASID %u",
+				    writable ? "writable" : "readable",
+				    (unsigned long long)addr, len, vduse_vq_cur_asid(vq));
+		return -EIO;
+	}
+	if (!writable)
+		c->nr_readable = c->nseg;
+	return 0;
+}
+
+struct vduse_req_int *vduse_req_build(struct vduse_vq *vq, unsigned int nseg,
+				      unsigned int nr_readable)
+{
+	struct vduse_req_int *r;
+	unsigned int i;
+
+	r = malloc(sizeof(*r) + nseg * (sizeof(struct iovec) + sizeof(struct vduse_region *)));
+	if (!r)
+		return NULL;
+	memset(r, 0, sizeof(*r));
+	r->pub.vq = vq;
+	r->pub.iov = (struct iovec *)(r + 1);
+	r->reg = (struct vduse_region **)(r->pub.iov + nseg);
+	r->nseg = nseg;
+	r->generation = vq->generation;
+	memcpy(r->pub.iov, vq->seg, nseg * sizeof(struct iovec));
+	memcpy(r->reg, vq->segreg, nseg * sizeof(struct vduse_region *));
+	r->pub.nr_readable = nr_readable;
+	r->pub.nr_writable = nseg - nr_readable;
+	for (i = 0; i < nseg; i++) {
+		if (i < nr_readable)
+			r->pub.readable_len += r->pub.iov[i].iov_len;
+		else
+			r->pub.writable_len += r->pub.iov[i].iov_len;
+	}
+	return r;
+}
+
+/* Drop the request's mapping references and free it. */
+void vduse_req_release(struct vduse_req_int *r)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->nseg; i++)
+		vduse_region_put(r->reg[i]);
+	free(r);
+}
+
+EXPORT int vduse_vq_pop(struct vduse_vq *vq, struct vduse_req **reqp)
+{
+	int ret;
+
+	*reqp = NULL;
+	if (!vq->started)
+		return 0;
+	if (vq->broken)
+		return -EIO;
+	if (vduse_vq_map_ring(vq))
+		return -EIO;
+	if (vq->nr_resubmit) {
+		uint16_t id = vq->resubmit[--vq->nr_resubmit];
+
+		if (vq->packed)
+			ret = vduse_packed_parse(vq, id, false, true, reqp);
+		else
+			ret = vduse_split_parse(vq, id, reqp);
+		if (ret > 0)
+			vq->inflight++;
+		return ret;
+	}
+	ret = vq->packed ? vduse_packed_pop(vq, reqp) : vduse_split_pop(vq, reqp);
+	if (ret > 0)
+		vq->inflight++;
+	return ret;
+}
+
+EXPORT int vduse_vq_push(struct vduse_req *req, uint32_t written)
+{
+	struct vduse_req_int *r = (struct vduse_req_int *)req;
+	struct vduse_vq *vq = req->vq;
+	int ret;
+
+	if (r->generation != vq->generation || !vq->started) {
+		vduse_req_release(r);
+		return -ESTALE;
+	}
+	vq->inflight--;
+	if (written > req->writable_len)
+		written = req->writable_len;
+	if (vq->broken || vduse_vq_map_ring(vq)) {
+		vduse_req_release(r);
+		return -EIO;
+	}
+	ret = vq->packed ? vduse_packed_push(vq, r, written) : vduse_split_push(vq, r, written);
+	vduse_inflight_push(vq, req->id);
+	vq->need_notify = true;
+	vduse_req_release(r);
+	return ret;
+}
+
+EXPORT void vduse_req_free(struct vduse_req *req)
+{
+	struct vduse_req_int *r = (struct vduse_req_int *)req;
+
+	if (r->generation == req->vq->generation && req->vq->inflight)
+		req->vq->inflight--;
+	vduse_req_release(r);
+}
+
+EXPORT int vduse_vq_notify(struct vduse_vq *vq)
+{
+	uint32_t idx = vq->index;
+	int need;
+
+	if (!vq->started || !vq->need_notify)
+		return 0;
+	if (vq->broken || vduse_vq_map_ring(vq))
+		return -EIO;
+	/* The used index must be visible before we read the driver's wish. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	need = vq->packed ? vduse_packed_need_irq(vq) : vduse_split_need_irq(vq);
+	vq->need_notify = false;
+	if (!need)
+		return 0;
+	if (vd_ioctl(vq->dev, VDUSE_VQ_INJECT_IRQ, &idx) < 0) {
+		int err = -errno;
+
+		vd_err(vq->dev, "VQ_INJECT_IRQ(%u): %s", idx, strerror(errno));
+		return err;
+	}
+	return 1;
+}
+
+EXPORT void vduse_vq_ack_kick(struct vduse_vq *vq)
+{
+	uint64_t v;
+
+	while (read(vq->kickfd, &v, sizeof(v)) == sizeof(v))
+		;
+	if (!vq->started)
+		vduse_vq_try_start(vq);
+}
+
+EXPORT unsigned int vduse_vq_index(const struct vduse_vq *vq) { return vq->index; }
+EXPORT int vduse_vq_kick_fd(const struct vduse_vq *vq) { return vq->kickfd; }
+EXPORT bool vduse_vq_started(const struct vduse_vq *vq) { return vq->started; }
+EXPORT bool vduse_vq_broken(const struct vduse_vq *vq) { return vq->broken; }
+EXPORT bool vduse_vq_packed(const struct vduse_vq *vq) { return vq->packed; }
+EXPORT unsigned int vduse_vq_size(const struct vduse_vq *vq) { return vq->started ? vq->num : 0; }
+EXPORT uint32_t vduse_vq_group(const struct vduse_vq *vq) { return vq->group; }
+EXPORT uint32_t vduse_vq_asid(const struct vduse_vq *vq) { return vduse_vq_cur_asid(vq); }
+EXPORT unsigned int vduse_vq_inflight(const struct vduse_vq *vq) { return vq->inflight; }
+
+static size_t req_copy(const struct vduse_req *req, bool to, uint64_t offset, void *buf,
+		       size_t len)
+{
+	unsigned int i = to ? req->nr_readable : 0;
+	unsigned int end = to ? req->nr_readable + req->nr_writable : req->nr_readable;
+	uint8_t *b = buf;
+	size_t done = 0;
+
+	for (; i < end && done < len; i++) {
+		const struct iovec *v = &req->iov[i];
+		size_t n;
+
+		if (offset >= v->iov_len) {
+			offset -= v->iov_len;
+			continue;
+		}
+		n = v->iov_len - offset;
+		if (n > len - done)
+			n = len - done;
+		if (to)
+			memcpy((uint8_t *)v->iov_base + offset, b + done, n);
+		else
+			memcpy(b + done, (uint8_t *)v->iov_base + offset, n);
+		done += n;
+		offset = 0;
+	}
+	return done;
+}
+
+EXPORT size_t vduse_req_read(const struct vduse_req *req, uint64_t offset, void *buf, size_t len)
+{
+	return req_copy(req, false, offset, buf, len);
+}
+
+EXPORT size_t vduse_req_write(const struct vduse_req *req, uint64_t offset, const void *buf,
+			      size_t len)
+{
+	return req_copy(req, true, offset, (void *)buf, len);
+}
