@@ -68,7 +68,7 @@ $(BUILD)/unit/lib_%: tests/unit/lib/test_%.c $(LIB_UNIT_HELP) $(LIB_A) tests/inc
 # The bounded fuzz pass of make check: the fuzz targets built with the
 # regular compiler, replaying the seed corpus plus a few seconds of random
 # inputs (see tests/fuzz/replay.c).
-$(BUILD)/unit/lib_fuzz_replay: tests/fuzz/replay.c $(LIB_FUZZ_SRCS) tests/fuzz/fuzz_common.h $(LIB_A)
+$(BUILD)/unit/lib_fuzz_replay: tests/fuzz/replay.c $(LIB_FUZZ_SRCS) tests/fuzz/fuzz_common.h $(LIB_UNIT_HELP) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_UNIT_CFLAGS) -Itests/fuzz -o $@ $< $(LIB_A)
 
@@ -85,10 +85,10 @@ vm-progs: $(LIB_VM_PROGS)
 # libFuzzer targets: the library rebuilt with clang and sanitizers.
 $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(LIB_SRCS) $(LIB_HDRS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Itests/unit/lib -Itests/include \
 		-fno-sanitize-recover=undefined $(LIB_CPPFLAGS) -Itests/fuzz -o $@ $< $(LIB_SRCS)
 
-lib-run-%: $(BUILD)/fuzz/%
+$(LIB_FUZZ_RUNS): lib-run-%: $(BUILD)/fuzz/%
 	@mkdir -p $(BUILD)/fuzz/corpus-$*
 	$< -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 		$(BUILD)/fuzz/corpus-$* tests/fuzz/corpus/$*

@@ -40,7 +40,6 @@ struct fake_kernel {
 	int api_max;			/* highest version SET_API_VERSION accepts */
 	uint64_t ctl_api;
 	bool created;
-	struct vduse_dev_config cfg;
 	uint8_t config[4096];
 	uint32_t dev_api;
 	struct vduse_vq_config vqcfg[FK_VQS];
@@ -62,6 +61,7 @@ struct fake_kernel {
 	int fail_errno;
 	unsigned long last_req;
 	int bogus;			/* GET_FD answers: 1 wrong range, 2 no perm, 3 huge */
+	struct vduse_dev_config cfg;	/* last: it ends in a flexible array */
 };
 
 static inline int fk_open(void *ctx, const char *path, int flags)

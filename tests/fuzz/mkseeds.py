@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Write the seed corpus of the libvduse fuzz targets (tests/fuzz/corpus/).
+
+Each seed is a well-formed (or deliberately malformed) input in the layout
+the target expects, so that mutations start from inputs that reach deep
+into the ring parser and the message handler.
+"""
+import os
+import struct
+import sys
+
+WIN = 0x100000
+root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus")
+
+
+def put(buf, off, data):
+    if len(buf) < off + len(data):
+        buf.extend(b"\0" * (off + len(data) - len(buf)))
+    buf[off:off + len(data)] = data
+
+
+def sdesc(addr, length, flags, nxt):
+    return struct.pack("<QIHH", addr, length, flags, nxt)
+
+
+def pdesc(addr, length, bid, flags):
+    return struct.pack("<QIHH", addr, length, bid, flags)
+
+
+def split_ring(heads, descs, event=False, base=0, drv=0x1000, num=8, avail=None):
+    """Window bytes for a split ring: descriptor table, avail ring with heads."""
+    w = bytearray()
+    for i, d in descs.items():
+        put(w, base + 16 * i, sdesc(*d))
+    idx = len(heads) if avail is None else avail
+    ring = struct.pack("<HH", 0, idx) + b"".join(struct.pack("<H", h) for h in heads)
+    put(w, drv, ring)
+    if event:
+        put(w, drv + 4 + 2 * num, struct.pack("<H", 1))
+    put(w, 0x3000, bytes(range(256)) * 4)
+    return w
+
+
+def write(target, name, data):
+    d = os.path.join(root, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(bytes(data))
+
+
+B = WIN + 0x3000
+# ---- fuzz_ring: mode byte, size selector, position (2 bytes), window ----
+# split, 8 entries (1 << 3), indirect + event idx
+chain = {0: (B, 16, 1, 1), 1: (B + 0x100, 512, 3, 2), 2: (B + 0x400, 1, 2, 0),
+         3: (B + 0x500, 64, 2, 0), 4: (B + 0x600, 48, 4, 0)}
+ind = b"".join([sdesc(B, 8, 1, 1), sdesc(B + 0x100, 64, 3, 2), sdesc(B + 0x400, 1, 2, 0)])
+w = split_ring([0, 3, 4], chain, event=True)
+put(w, 0x600, ind)
+write("fuzz_ring", "split-chains", bytes([2 | 4, 3, 0, 0]) + w)
+write("fuzz_ring", "split-rewrite", bytes([2 | 4 | 128, 3, 0, 0]) + w)
+write("fuzz_ring", "split-asid1", bytes([2 | 64, 3, 0, 0]) + w)
+w2 = split_ring([0], {0: (B, 16, 1, 1), 1: (B, 16, 1, 0)})
+write("fuzz_ring", "split-loop", bytes([2, 3, 0, 0]) + w2)
+w3 = split_ring([0, 1, 2, 3, 4, 5, 6, 7], {i: (B + 16 * i, 16, 2, 0) for i in range(8)})
+write("fuzz_ring", "split-full", bytes([0, 3, 0, 0]) + w3)
+w4 = split_ring([0], {0: (B, 16, 1, 1), 1: (WIN + 0x10000, 16, 2, 0)})
+write("fuzz_ring", "split-ro-write", bytes([0, 3, 0, 0]) + w4)
+# packed, 8 entries, driver area at +0x1000, device at +0x2000
+AV, US = 1 << 7, 1 << 15
+pw = bytearray()
+put(pw, 0, pdesc(B, 16, 3, 1 | AV))
+put(pw, 16, pdesc(B + 0x100, 512, 3, 1 | 2 | AV))
+put(pw, 32, pdesc(B + 0x400, 1, 3, 2 | AV))
+put(pw, 48, pdesc(B + 0x600, 48, 1, 4 | AV))
+put(pw, 64, pdesc(B + 0x500, 64, 2, 2 | AV))
+put(pw, 0x600, ind)
+put(pw, 0x1000, struct.pack("<HH", 0, 0))
+put(pw, 0x3000, bytes(range(256)))
+write("fuzz_ring", "packed-chains", bytes([1 | 2 | 4, 7, 0, 1]) + pw)
+write("fuzz_ring", "packed-rewrite", bytes([1 | 2 | 128, 7, 0, 1]) + pw)
+pw2 = bytearray(pw)
+put(pw2, 0, pdesc(B, 16, 3, 1 | AV))
+put(pw2, 16, pdesc(B, 16, 3, 1 | AV))
+write("fuzz_ring", "packed-unavail", bytes([1, 7, 0, 3]) + pw2)
+
+# ---- fuzz_msg: features, ring-bytes/128, flags, pad, ring memory, requests ----
+def req(rtype, payload=b"", rid=1):
+    return struct.pack("<II4I", rtype, rid, 0, 0, 0, 0) + payload.ljust(128, b"\0")
+
+
+mem = bytearray()
+for q in range(3):
+    descs = {i: (B + 0x40 * i, 32, 2 if i % 2 else 0, 0) for i in range(4)}
+    for i, d in descs.items():
+        put(mem, q * 0x1000 + 16 * i, sdesc(*d))
+    put(mem, 0x4000 + q * 0x100, struct.pack("<HH4H", 0, 4, 0, 1, 2, 3))
+put(mem, 0x3000, bytes(range(256)))
+mem = bytes(mem[:0x5000]).ljust(0x5000, b"\0")
+nblk = len(mem) // 128
+msgs = [req(3, struct.pack("<II", 1, 1)), req(1, bytes([0x0f])),
+        req(0, struct.pack("<I", 0)), req(0, struct.pack("<I", 2)),
+        req(2, struct.pack("<QQI", 0, 2**64 - 1, 1)), req(0, struct.pack("<I", 2)),
+        req(2, struct.pack("<QQI", 0x100000, 0x100fff, 0)), req(3, struct.pack("<II", 1, 0)),
+        req(4, struct.pack("<II", 1, 1)), req(5), req(9), req(1, bytes([0]))]
+write("fuzz_msg", "split-sequence", bytes([2, nblk, 0, 0, 0, 0, 0, 0]) + mem + b"".join(msgs))
+write("fuzz_msg", "raw-types", bytes([0, nblk, 1, 0, 0, 0, 0, 0]) + mem + b"".join(msgs))
+write("fuzz_msg", "packed-sequence", bytes([8 | 2, nblk, 0, 0, 0, 0, 0, 0]) + mem + b"".join(msgs))
+write("fuzz_msg", "status-only", bytes([0, 0, 0, 0, 0, 0, 0, 0]) +
+      req(1, bytes([0x0f])) + req(1, bytes([0x8b])) + req(1, bytes([0])))

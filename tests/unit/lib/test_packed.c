@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libvduse packed virtqueue: chains in ring order with wrap counters,
+ * buffer ids, indirect tables, used descriptors and ring skipping, event
+ * suppression (enable, disable, descriptor event with wrap), GET_VQ_STATE,
+ * and malformed rings (bad ids, chains longer than the ring, unavailable
+ * slots in a chain, indirect misuse, unmapped addresses).
+ */
+#include "fake_kernel.h"
+
+#define RING	0x100000ull
+#define DRV	0x101000ull
+#define DEVA	0x102000ull
+#define BUF	0x200000ull
+#define N	8
+
+#define PN	1
+#define PW	2
+#define PI	4
+#define PA	(1 << 7)
+#define PU	(1 << 15)
+
+struct pd {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t id;
+	uint16_t flags;
+};
+
+static struct fake_kernel fk;
+static struct fk_log lg;
+static struct vduse_dev *dev;
+static struct vduse_vq *vq;
+static uint16_t slot;	/* driver's next slot */
+static bool wrap;	/* driver's wrap counter */
+
+static struct pd *ring(void) { return fk_ptr(&fk, 0, RING); }
+static uint16_t *drv_evt(void) { return fk_ptr(&fk, 0, DRV); }
+
+/* Driver: post a chain of @n descriptors with buffer id @id. */
+static void post(uint16_t id, unsigned int n, const uint64_t *addr, const uint32_t *len,
+		 const uint16_t *flags)
+{
+	uint16_t head = slot, head_flags = 0;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		struct pd *d = &ring()[slot];
+		uint16_t f = flags[i] | (i + 1 < n ? PN : 0) | (wrap ? PA : PU);
+
+		d->addr = addr[i];
+		d->len = len[i];
+		d->id = id;
+		if (slot == head)
+			head_flags = f;
+		else
+			d->flags = f;
+		if (++slot == N) {
+			slot = 0;
+			wrap = !wrap;
+		}
+	}
+	/* the head goes last, as a driver does */
+	__atomic_store_n(&ring()[head].flags, head_flags, __ATOMIC_RELEASE);
+}
+
+static void post1(uint16_t id, uint64_t addr, uint32_t len, uint16_t flags)
+{
+	post(id, 1, &addr, &len, &flags);
+}
+
+static void restart(uint64_t extra)
+{
+	fk_status(&fk, dev, 0);
+	memset(fk_ptr(&fk, 0, RING), 0, 0x3000);
+	fk.features = (1ull << 32) | (1ull << 33) | (1ull << 34) | extra;
+	fk.vqinfo[0].index = 0;
+	fk.vqinfo[0].num = N;
+	fk.vqinfo[0].desc_addr = RING;
+	fk.vqinfo[0].driver_addr = DRV;
+	fk.vqinfo[0].device_addr = DEVA;
+	fk.vqinfo[0].packed.last_avail_counter = 1;
+	fk.vqinfo[0].packed.last_avail_idx = 0;
+	fk.vqinfo[0].packed.last_used_counter = 1;
+	fk.vqinfo[0].packed.last_used_idx = 0;
+	fk.vqinfo[0].ready = 1;
+	slot = 0;
+	wrap = true;
+	fk_status(&fk, dev, 0x0f);
+	lg.last[0] = 0;
+}
+
+static void expect_broken(const char *name, const char *why)
+{
+	struct vduse_req *req = NULL;
+	int ret = vduse_vq_pop(vq, &req);
+
+	TAP_OK(ret == -EIO && !req && vduse_vq_broken(vq) && strstr(lg.last, why),
+	       name, "ret %d log '%s'", ret, lg.last);
+}
+
+/* Device's used descriptor at @s: returns its id, or -1 if not used in lap @w. */
+static int used_id(uint16_t s, bool w, uint32_t *len)
+{
+	struct pd *d = &ring()[s];
+	uint16_t f = __atomic_load_n(&d->flags, __ATOMIC_ACQUIRE);
+
+	if (!!(f & PA) != w || !!(f & PU) != w)
+		return -1;
+	*len = d->len;
+	return d->id;
+}
+
+int main(void)
+{
+	LIBVDUSE_OPTS(vduse_dev_opts, o, .name = "packed", .device_id = 2, .num_queues = 1,
+		      .queue_size = N, .log = fk_logger, .user = &lg, .log_level = VDUSE_LOG_WARN);
+	struct vduse_req *req, *reqs[N];
+	struct vduse_dev_request rq;
+	struct vduse_dev_response rs;
+	uint32_t len;
+	int ret, i;
+
+	fk_init(&fk, 1);
+	TAP_EQ(vduse__dev_create(&o, &fk_backend, &fk, &dev), 0, "create");
+	if (!dev)
+		return tap_done();
+	vq = vduse_dev_vq(dev, 0);
+	fk_map(&fk, 0, RING, 0x100000, 0, VDUSE_ACCESS_RW);
+	fk_map(&fk, 0, BUF, 0x10000, 0x100000, VDUSE_ACCESS_RW);
+	restart(1ull << 28);
+	TAP_OK(vduse_vq_started(vq) && vduse_vq_packed(vq), "packed queue started", " ");
+	TAP_EQ(vduse_vq_pop(vq, &req), 0, "empty ring pops nothing");
+
+	{
+		uint64_t a[3] = { BUF, BUF + 0x100, BUF + 0x400 };
+		uint32_t l[3] = { 16, 512, 1 };
+		uint16_t f[3] = { 0, PW, PW };
+
+		memcpy(fk_ptr(&fk, 0, BUF), "packed-header!!!", 16);
+		post(5, 3, a, l, f);
+	}
+	ret = vduse_vq_pop(vq, &req);
+	TAP_OK(ret == 1 && req->id == 5 && req->nr_readable == 1 && req->nr_writable == 2 &&
+	       req->writable_len == 513 && !memcmp(req->iov[0].iov_base, "packed-header!!!", 16),
+	       "3-descriptor chain popped with buffer id 5", "ret %d", ret);
+	if (ret != 1)
+		return tap_done();
+	TAP_EQ(vduse_vq_pop(vq, &reqs[0]), 0, "nothing more");
+	vduse_vq_push(req, 100);
+	TAP_OK(used_id(0, true, &len) == 5 && len == 100, "used descriptor at slot 0: id 5, len 100",
+	       " ");
+	TAP_OK(ring()[0].flags & PW, "used descriptor flags WRITE when len > 0", " ");
+	drv_evt()[1] = 0;	/* enable */
+	TAP_EQ(vduse_vq_notify(vq), 1, "interrupt with events enabled");
+	TAP_EQ(fk.irqs[0], 1, "VQ_INJECT_IRQ");
+
+	/* next used descriptor goes to slot 3 (the chain took three) */
+	post1(6, BUF, 8, 0);
+	TAP_EQ(vduse_vq_pop(vq, &req), 1, "pop id 6");
+	vduse_vq_push(req, 0);
+	TAP_OK(used_id(3, true, &len) == 6 && len == 0 && !(ring()[3].flags & PW),
+	       "used descriptor for id 6 at slot 3 (ring skipped by chain length)", " ");
+	drv_evt()[1] = 1;	/* disable */
+	TAP_EQ(vduse_vq_notify(vq), 0, "events disabled: no interrupt");
+
+	/* indirect */
+	{
+		struct pd *t = fk_ptr(&fk, 0, BUF + 0x1000);
+
+		t[0] = (struct pd){ .addr = BUF, .len = 16 };
+		t[1] = (struct pd){ .addr = BUF + 0x100, .len = 64, .flags = PW };
+		post1(2, BUF + 0x1000, 32, PI);
+	}
+	ret = vduse_vq_pop(vq, &req);
+	TAP_OK(ret == 1 && req->id == 2 && req->nr_readable == 1 && req->writable_len == 64,
+	       "indirect table", "ret %d", ret);
+	if (ret == 1)
+		vduse_vq_push(req, 64);
+
+	/* wrap around the ring: post 6 single descriptors (slots 5..7, 0..2) */
+	for (i = 0; i < 6; i++)
+		post1(i, BUF + i * 16, 16, PW);
+	for (i = 0, ret = 0; i < 6; i++)
+		ret += vduse_vq_pop(vq, &reqs[i]) == 1 && reqs[i]->id == i;
+	TAP_EQ(ret, 6, "six buffers popped across the wrap");
+	memset(&rq, 0, sizeof(rq));
+	rq.type = VDUSE_GET_VQ_STATE;
+	ret = fk_msg(&fk, dev, &rq, &rs);
+	TAP_OK(ret == 0 && rs.vq_state.packed.last_avail_idx == 3 &&
+	       rs.vq_state.packed.last_avail_counter == 0 && rs.vq_state.packed.last_used_idx == 5 &&
+	       rs.vq_state.packed.last_used_counter == 1, "GET_VQ_STATE packed positions and counters",
+	       "avail %u/%u used %u/%u", rs.vq_state.packed.last_avail_idx,
+	       rs.vq_state.packed.last_avail_counter, rs.vq_state.packed.last_used_idx,
+	       rs.vq_state.packed.last_used_counter);
+	/* complete out of order: 3 first */
+	vduse_vq_push(reqs[3], 1);
+	TAP_OK(used_id(5, true, &len) == 3, "out-of-order completion: id 3 in slot 5", " ");
+	for (i = 0; i < 6; i++)
+		if (i != 3)
+			vduse_vq_push(reqs[i], 1);
+	TAP_OK(used_id(2, false, &len) == 5, "used descriptors wrap with the used counter", " ");
+
+	/* descriptor event: interrupt only when the used index passes off_wrap */
+	drv_evt()[1] = 2;
+	restart((1ull << 28) | (1ull << 29));
+	drv_evt()[1] = 2;
+	drv_evt()[0] = 2 | 0x8000;	/* slot 2, wrap 1 */
+	post1(0, BUF, 8, 0);
+	vduse_vq_pop(vq, &req);
+	vduse_vq_push(req, 0);
+	TAP_EQ(vduse_vq_notify(vq), 1, "first interrupt always sent");
+	post1(1, BUF, 8, 0);
+	vduse_vq_pop(vq, &req);
+	vduse_vq_push(req, 0);
+	TAP_EQ(vduse_vq_notify(vq), 0, "used 1->2 does not pass event slot 2: suppressed");
+	post1(2, BUF, 8, 0);
+	vduse_vq_pop(vq, &req);
+	vduse_vq_push(req, 0);
+	TAP_EQ(vduse_vq_notify(vq), 1, "used 2->3 passes event slot 2: interrupt");
+	drv_evt()[0] = 1 | 0x0000;	/* slot 1 of the next lap (wrap 0) */
+	for (i = 3; i < 8; i++) {
+		post1(i, BUF, 8, 0);
+		vduse_vq_pop(vq, &req);
+		vduse_vq_push(req, 0);
+	}
+	TAP_EQ(vduse_vq_notify(vq), 0, "used 3->0 (wrapped) has not reached next-lap slot 1");
+	post1(0, BUF, 8, 0);
+	vduse_vq_pop(vq, &req);
+	vduse_vq_push(req, 0);
+	post1(1, BUF, 8, 0);
+	vduse_vq_pop(vq, &req);
+	vduse_vq_push(req, 0);
+	TAP_EQ(vduse_vq_notify(vq), 1, "used 0->2 in the new lap passes slot 1: interrupt");
+
+	/* ---- malformed ---- */
+	restart(1ull << 28);
+	post1(N, BUF, 8, 0);
+	expect_broken("buffer id beyond the ring size", "buffer id");
+
+	restart(1ull << 28);
+	{
+		/* every slot chained with NEXT: the chain never ends */
+		for (i = 0; i < N; i++) {
+			ring()[i] = (struct pd){ .addr = BUF, .len = 8, .id = 0, .flags = PN | PA };
+		}
+	}
+	expect_broken("chain longer than the ring", "exceeds the ring");
+
+	restart(1ull << 28);
+	ring()[1] = (struct pd){ .addr = BUF, .len = 8, .flags = 0 };	/* not available */
+	__atomic_store_n(&ring()[0].flags, 0, __ATOMIC_RELAXED);
+	ring()[0] = (struct pd){ .addr = BUF, .len = 8, .flags = PN | PA };
+	expect_broken("chain running into an unavailable slot", "unavailable slot");
+
+	restart(1ull << 28);
+	post1(0, BUF + 0x1000, 32, PI | PN);
+	expect_broken("INDIRECT with NEXT", "both INDIRECT and NEXT");
+
+	restart(1ull << 28);
+	{
+		struct pd *t = fk_ptr(&fk, 0, BUF + 0x1000);
+
+		t[0] = (struct pd){ .addr = BUF + 0x2000, .len = 16, .flags = PI };
+		post1(0, BUF + 0x1000, 16, PI);
+	}
+	expect_broken("indirect inside indirect", "inside an indirect");
+
+	restart(1ull << 28);
+	post1(0, BUF + 0x1000, 24, PI);
+	expect_broken("indirect table size not a multiple of 16", "indirect table of 24");
+
+	restart(0);
+	post1(0, BUF + 0x1000, 32, PI);
+	expect_broken("indirect without the feature", "without INDIRECT_DESC");
+
+	restart(1ull << 28);
+	post1(0, 0x9000000, 32, 0);
+	expect_broken("address outside every mapping", "outside every mapping");
+
+	restart(1ull << 28);
+	post1(0, UINT64_MAX - 7, 32, 0);
+	expect_broken("address wrapping around", "wraps around");
+
+	restart(1ull << 28);
+	{
+		uint64_t a[2] = { BUF, BUF };
+		uint32_t l[2] = { 8, 8 };
+		uint16_t f[2] = { PW, 0 };
+
+		post(0, 2, a, l, f);
+	}
+	expect_broken("readable after writable", "readable descriptor after");
+
+	/* packed state beyond the ring at start */
+	fk_status(&fk, dev, 0);
+	fk.vqinfo[0].packed.last_avail_idx = N;
+	fk_status(&fk, dev, 0x0f);
+	TAP_OK(vduse_vq_broken(vq), "start position beyond the ring refused", " ");
+	fk.vqinfo[0].packed.last_avail_idx = 0;
+
+	/* packed ring size need not be a power of two */
+	fk_status(&fk, dev, 0);
+	fk.vqinfo[0].num = 6;
+	fk_status(&fk, dev, 0x0f);
+	TAP_OK(!vduse_vq_broken(vq) && vduse_vq_size(vq) == 6, "packed ring of 6 accepted", " ");
+
+	vduse_dev_destroy(dev);
+	fk_fini(&fk);
+	return tap_done();
+}
