@@ -230,6 +230,16 @@ static inline int vdpa_del(const char *name)
 		       "test ! -e /sys/bus/vdpa/devices/%s", name, name);
 }
 
+/*
+ * The tests bind their devices to vhost_vdpa; with virtio_vdpa loaded the
+ * kernel's virtio driver would claim them instead (and may wait forever for
+ * I/O the raw test device never completes).
+ */
+static inline int virtio_vdpa_loaded(void)
+{
+	return access("/sys/module/virtio_vdpa", F_OK) == 0;
+}
+
 /* Find /dev/vhost-vdpa-N of vDPA device NAME (bound to vhost_vdpa). */
 static inline int vhost_path(const char *name, char *path, size_t len)
 {

@@ -858,6 +858,10 @@ int main(int argc, char **argv)
 	}
 	X = &expect_tab[impl];
 	tap_diag("conformance against %s", X->name);
+	if (virtio_vdpa_loaded()) {
+		TAP_OK(0, "virtio_vdpa is not loaded (devices must bind to vhost_vdpa)", "unload it first");
+		return tap_done();
+	}
 	ctl = ctl_open();
 	if (ctl < 0) {
 		TAP_SYS(ctl, "open /dev/vduse/control");
