@@ -402,6 +402,7 @@ int vduse__dev_attach(const struct vduse_dev_opts *opts, const struct vduse_back
 	if (dev->nas > 1 && !dev->log)
 		vd_warn(dev, "attached without an in-flight log: group bindings assumed ASID 0");
 	/* The driver may be running: resume the queues it enabled. */
+	dev->attaching = true;
 	for (i = 0; i < dev->nvqs; i++) {
 		struct vduse_vq_info info;
 
@@ -432,6 +433,7 @@ int vduse__dev_attach(const struct vduse_dev_opts *opts, const struct vduse_back
 		if (err == -ENOMEM)
 			goto fail;
 	}
+	dev->attaching = false;
 	if (dev->running) {
 		/* queues not yet enabled get their kick fd too */
 		for (i = 0; i < dev->nvqs; i++) {

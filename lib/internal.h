@@ -139,6 +139,7 @@ struct vduse_dev {
 	uint64_t features;
 	uint8_t status;
 	bool running;			/* DRIVER_OK seen and accepted */
+	bool attaching;			/* inside vduse_dev_attach() */
 	bool msg_failed_hooks;		/* spec §7: vq-ready / suspend not negotiated */
 	struct vduse_vq *vqs;
 	uint32_t *group_as;		/* group -> ASID */

@@ -136,6 +136,18 @@ int vduse_vq_start(struct vduse_vq *vq, const struct vduse_vq_info *info)
 		return -EIO;
 	if (!vq->packed)	/* the used index in memory is the truth on resume */
 		vq->used_idx = le16toh(ld16_acq((uint8_t *)vq->device + 2));
+	if (dev->attaching && !vq->log) {
+		/*
+		 * A restarted daemon without an in-flight log: the kernel's
+		 * avail index is where the driver started, not where the old
+		 * daemon got to. Assume it completed everything it took.
+		 */
+		if (!vq->packed)
+			vq->last_avail_idx = vq->used_idx;
+		else
+			vd_warn(dev, "vq %u: packed ring resumed without an in-flight log; "
+				"position from VQ_GET_INFO", vq->index);
+	}
 	vduse_inflight_resume(vq);
 	vd_dbg(dev, "vq %u started: %s size %u avail %u used %u ASID %u", vq->index,
 	       vq->packed ? "packed" : "split", vq->num, vq->last_avail_idx, vq->used_idx,

@@ -200,6 +200,35 @@ int main(void)
 	vduse_dev_destroy(dev);
 	fk_fini(&fk);
 
+	/* attach without a log: resume where the used ring says */
+	fk_init(&fk, 1);
+	o.inflight = NULL;
+	TAP_EQ(create(&o, &dev), 0, "create without a log");
+	fk_map(&fk, 0, 0x100000, 0x100000, 0, VDUSE_ACCESS_RW);
+	fk.features = (1ull << 32) | (1ull << 33);
+	fk_split_init(&fk, &r, 0, 0, 0x100000, 8);
+	fk.vqinfo[1].index = 1;
+	for (i = 0; i < 4; i++)
+		fk_set_desc(&fk_split_desc(&r)[i], 0x180000 + i * 16, 16, VRING_DESC_F_WRITE, 0);
+	fk_status(&fk, dev, 0x0f);
+	for (i = 0; i < 3; i++) {
+		fk_split_publish(&r, i);
+		vduse_vq_pop(vduse_dev_vq(dev, 0), &req[i]);
+		vduse_vq_push(req[i], 1);
+	}
+	vduse_dev_close(dev);
+	fk_split_publish(&r, 3);
+	TAP_EQ(vduse__dev_attach(&o, &fk_backend, &fk, &dev), 0, "attach without a log");
+	ret = dev ? vduse_vq_pop(vduse_dev_vq(dev, 0), &req[0]) : -1;
+	TAP_OK(ret == 1 && req[0]->id == 3,
+	       "resumes after the used index, not the kernel's stale avail index",
+	       "ret %d id %d", ret, ret == 1 ? req[0]->id : -1);
+	if (ret == 1)
+		vduse_vq_push(req[0], 1);
+	TAP_EQ(fk_split_used(&r)[1], 4, "no request completed twice");
+	vduse_dev_destroy(dev);
+	fk_fini(&fk);
+
 	/* attach to a v0 device; an in-flight log keeps group bindings */
 	fk_init(&fk, 0);
 	o.inflight = NULL;
