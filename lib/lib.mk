@@ -101,5 +101,6 @@ lib-install: $(LIB_A) $(BUILD)/lib/libvduse.so.0 $(BUILD)/lib/libvduse.so $(LIB_
 	ln -sf $(notdir $(LIB_SO)) $(DESTDIR)$(PREFIX)/lib/libvduse.so.0
 	ln -sf libvduse.so.0 $(DESTDIR)$(PREFIX)/lib/libvduse.so
 	install -m 644 include/vduse/libvduse.h $(DESTDIR)$(PREFIX)/include/vduse/
-	install -m 644 $(LIB_PC) $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(LIBVDUSE_VERSION)|' lib/libvduse.pc.in \
+		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/libvduse.pc
 	install -m 644 $(wildcard docs/man/man3/*.3) $(DESTDIR)$(PREFIX)/share/man/man3/
