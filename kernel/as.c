@@ -141,6 +141,10 @@ out:
 	return ret;
 }
 
+/**
+ * vduse_umem_release() - unpin and free a umem registration
+ * @umem: the registration, no longer used by its domain
+ */
 static void vduse_umem_release(struct vduse_umem *umem)
 {
 	unpin_user_pages_dirty_lock(umem->pages, umem->npages, true);

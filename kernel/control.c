@@ -100,6 +100,15 @@ struct vduse_dev *vduse_find_dev(const char *name)
 	return NULL;
 }
 
+/**
+ * vduse_features_valid() - step 11 of CREATE_DEV
+ * @c: the configuration
+ * @api_version: the control fd's version
+ *
+ * Return: false without ACCESS_PLATFORM, for block with CONFIG_WCE, for
+ * net without VERSION_1, and for net with CTRL_VQ unless the CVQ policy is
+ * "isolated" and the device uses API v1.
+ */
 static bool vduse_features_valid(const struct vduse_dev_config *c,
 				 u64 api_version)
 {
@@ -155,6 +164,10 @@ static bool vduse_config_valid(const struct vduse_dev_config *c,
 	return vduse_features_valid(c, ctl->api_version);
 }
 
+/**
+ * vduse_dev_free() - free a device's memory
+ * @dev: a device no longer reachable
+ */
 static void vduse_dev_free(struct vduse_dev *dev)
 {
 	u32 i;
@@ -277,6 +290,13 @@ static int vduse_destroy_dev(const char *name)
 	return 0;
 }
 
+/**
+ * vduse_ctrl_create() - VDUSE_CREATE_DEV
+ * @ctl: the control fd's state
+ * @argp: struct vduse_dev_config followed by the config space
+ *
+ * Return: 0 or the errno of the first failing step of spec section 3.1.
+ */
 static long vduse_ctrl_create(struct vduse_control *ctl, void __user *argp)
 {
 	size_t fixed = offsetof(struct vduse_dev_config, config);
@@ -299,6 +319,14 @@ static long vduse_ctrl_create(struct vduse_control *ctl, void __user *argp)
 	return ret;
 }
 
+/**
+ * vduse_ctrl_ioctl() - ioctls of /dev/vduse/control
+ * @file: the control file
+ * @cmd: ioctl number
+ * @arg: its argument
+ *
+ * Return: per ioctl; -EINVAL for unknown numbers (as upstream).
+ */
 static long vduse_ctrl_ioctl(struct file *file, unsigned int cmd,
 			     unsigned long arg)
 {
@@ -342,6 +370,13 @@ static long vduse_ctrl_ioctl(struct file *file, unsigned int cmd,
 	return ret;
 }
 
+/**
+ * vduse_ctrl_open() - open of /dev/vduse/control
+ * @inode: its inode
+ * @file: the file, given its own API version state
+ *
+ * Return: 0 or -ENOMEM.
+ */
 static int vduse_ctrl_open(struct inode *inode, struct file *file)
 {
 	struct vduse_control *ctl = kzalloc(sizeof(*ctl), GFP_KERNEL);
@@ -369,6 +404,12 @@ static const struct file_operations vduse_ctrl_fops = {
 	.llseek = noop_llseek,
 };
 
+/**
+ * vduse_init() - register the class, char devices, workqueues and the
+ *	management device
+ *
+ * Return: 0 or a negative errno with everything undone.
+ */
 static int __init vduse_init(void)
 {
 	struct device *ctrl;
@@ -436,6 +477,10 @@ err_class:
 }
 module_init(vduse_init);
 
+/**
+ * vduse_exit() - undo vduse_init(); no device exists (each holds a
+ *	module reference)
+ */
 static void __exit vduse_exit(void)
 {
 	vduse_mgmt_exit();

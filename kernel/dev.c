@@ -93,6 +93,13 @@ void vduse_dev_reset(struct vduse_dev *dev)
 	up_write(&dev->rwsem);
 }
 
+/**
+ * vduse_kickfd_setup() - VDUSE_VQ_SETUP_KICKFD
+ * @dev: the device
+ * @efd: queue index and eventfd (VDUSE_EVENTFD_DEASSIGN removes it)
+ *
+ * Return: 0, -EINVAL for a bad index, or the eventfd lookup error.
+ */
 static int vduse_kickfd_setup(struct vduse_dev *dev,
 			      struct vduse_vq_eventfd *efd)
 {
@@ -124,6 +131,10 @@ static int vduse_kickfd_setup(struct vduse_dev *dev,
 	return 0;
 }
 
+/**
+ * vduse_config_inject_work() - run the driver's config-change callback
+ * @work: dev->inject
+ */
 static void vduse_config_inject_work(struct work_struct *work)
 {
 	struct vduse_dev *dev = container_of(work, struct vduse_dev, inject);
@@ -134,6 +145,10 @@ static void vduse_config_inject_work(struct work_struct *work)
 	spin_unlock_bh(&dev->irq_lock);
 }
 
+/**
+ * vduse_vq_inject_work() - run a queue's used-buffer callback
+ * @work: vq->inject
+ */
 static void vduse_vq_inject_work(struct work_struct *work)
 {
 	struct vduse_vq *vq = container_of(work, struct vduse_vq, inject);
@@ -144,6 +159,10 @@ static void vduse_vq_inject_work(struct work_struct *work)
 	spin_unlock_bh(&vq->irq_lock);
 }
 
+/**
+ * vduse_vq_kick_work() - deferred kick, from a context allowed to signal
+ * @work: vq->kick
+ */
 static void vduse_vq_kick_work(struct work_struct *work)
 {
 	struct vduse_vq *vq = container_of(work, struct vduse_vq, kick);
@@ -191,6 +210,14 @@ static void vduse_vq_next_cpu(struct vduse_vq *vq)
 	vq->irq_cpu = VDUSE_CPU_UNBOUND;
 }
 
+/**
+ * vduse_queue_irq() - queue an interrupt injection
+ * @dev: the device
+ * @work: injection work item
+ * @cpu: CPU to run it on, or VDUSE_CPU_UNBOUND
+ *
+ * Return: 0, or -EINVAL before DRIVER_OK.
+ */
 static int vduse_queue_irq(struct vduse_dev *dev, struct work_struct *work,
 			   int cpu)
 {
@@ -208,6 +235,15 @@ static int vduse_queue_irq(struct vduse_dev *dev, struct work_struct *work,
 	return ret;
 }
 
+/**
+ * vduse_ioctl_get_fd() - VDUSE_IOTLB_GET_FD and VDUSE_IOTLB_GET_FD2
+ * @dev: the device
+ * @argp: struct vduse_iotlb_entry (ASID 0) or struct vduse_iotlb_entry_v2
+ * @v2: the GET_FD2 form (API v1 only, else -ENOTTY)
+ *
+ * Return: a new fd for the first map overlapping [start, last], opened
+ * with the map's permission, or a negative errno.
+ */
 static long vduse_ioctl_get_fd(struct vduse_dev *dev, void __user *argp,
 			       bool v2)
 {
@@ -268,6 +304,14 @@ static long vduse_ioctl_get_fd(struct vduse_dev *dev, void __user *argp,
 	return ret;
 }
 
+/**
+ * vduse_ioctl_get_info() - VDUSE_IOTLB_GET_INFO
+ * @dev: the device
+ * @argp: struct vduse_iova_info
+ *
+ * Return: 0 with start, last, capability filled and asid echoed; -EINVAL
+ * for bad arguments or no map; -EFAULT on copy failures.
+ */
 static long vduse_ioctl_get_info(struct vduse_dev *dev, void __user *argp)
 {
 	struct vduse_iova_info info;
@@ -293,6 +337,14 @@ static long vduse_ioctl_get_info(struct vduse_dev *dev, void __user *argp)
 	return 0;
 }
 
+/**
+ * vduse_ioctl_umem() - VDUSE_IOTLB_REG_UMEM and VDUSE_IOTLB_DEREG_UMEM
+ * @dev: the device
+ * @argp: struct vduse_iova_umem
+ * @reg: register (else deregister)
+ *
+ * Return: 0 or a negative errno (see vduse_as_reg_umem()).
+ */
 static long vduse_ioctl_umem(struct vduse_dev *dev, void __user *argp,
 			     bool reg)
 {
@@ -310,6 +362,13 @@ static long vduse_ioctl_umem(struct vduse_dev *dev, void __user *argp,
 	return vduse_as_dereg_umem(dev, umem.asid, umem.iova, umem.size);
 }
 
+/**
+ * vduse_ioctl_set_config() - VDUSE_DEV_SET_CONFIG
+ * @dev: the device
+ * @argp: struct vduse_config_data followed by the bytes
+ *
+ * Return: 0, -EINVAL for an empty or out-of-range write, -EFAULT.
+ */
 static long vduse_ioctl_set_config(struct vduse_dev *dev, void __user *argp)
 {
 	size_t hdr = offsetof(struct vduse_config_data, buffer);
@@ -325,6 +384,16 @@ static long vduse_ioctl_set_config(struct vduse_dev *dev, void __user *argp)
 	return 0;
 }
 
+/**
+ * vduse_ioctl_vq_setup() - VDUSE_VQ_SETUP
+ * @dev: the device
+ * @argp: struct vduse_vq_config
+ *
+ * Checks in the spec's order: index, group (0 on v0, < ngroups on v1),
+ * not after DRIVER_OK (v1), reserved words.
+ *
+ * Return: 0, -EINVAL or -EFAULT.
+ */
 static long vduse_ioctl_vq_setup(struct vduse_dev *dev, void __user *argp)
 {
 	struct vduse_vq_config cfg;
@@ -352,6 +421,13 @@ static long vduse_ioctl_vq_setup(struct vduse_dev *dev, void __user *argp)
 	return 0;
 }
 
+/**
+ * vduse_ioctl_vq_info() - VDUSE_VQ_GET_INFO
+ * @dev: the device
+ * @argp: struct vduse_vq_info
+ *
+ * Return: 0, -EINVAL for a bad index, -EFAULT.
+ */
 static long vduse_ioctl_vq_info(struct vduse_dev *dev, void __user *argp)
 {
 	struct vduse_vq_info info;
@@ -382,6 +458,16 @@ static long vduse_ioctl_vq_info(struct vduse_dev *dev, void __user *argp)
 	return 0;
 }
 
+/**
+ * vduse_ioctl_vq_irq() - VDUSE_VQ_INJECT_IRQ
+ * @dev: the device
+ * @argp: __u32 queue index
+ *
+ * Signals the irqfd directly when vhost-vdpa set one, else queues the
+ * callback on the next CPU of the queue's affinity.
+ *
+ * Return: 0, -EINVAL for a bad index or before DRIVER_OK, -EFAULT.
+ */
 static long vduse_ioctl_vq_irq(struct vduse_dev *dev, void __user *argp)
 {
 	struct vduse_vq *vq;
@@ -398,6 +484,15 @@ static long vduse_ioctl_vq_irq(struct vduse_dev *dev, void __user *argp)
 	return vduse_queue_irq(dev, &vq->inject, vq->irq_cpu);
 }
 
+/**
+ * vduse_dev_ioctl() - ioctls of the device fd
+ * @file: the device file
+ * @cmd: ioctl number
+ * @arg: its argument
+ *
+ * Return: per ioctl; -EPERM once the device is broken; -ENOTTY for unknown
+ * numbers.
+ */
 static long vduse_dev_ioctl(struct file *file, unsigned int cmd,
 			    unsigned long arg)
 {
@@ -477,6 +572,16 @@ static int vduse_dev_open(struct inode *inode, struct file *file)
 	return ret;
 }
 
+/**
+ * vduse_dev_release() - close of the device fd
+ * @inode: its inode
+ * @file: the file
+ *
+ * Deregisters the umem of every AS and re-queues unanswered requests for
+ * the next opener.
+ *
+ * Return: 0.
+ */
 static int vduse_dev_release(struct inode *inode, struct file *file)
 {
 	struct vduse_dev *dev = file->private_data;
@@ -511,6 +616,15 @@ static ssize_t msg_timeout_show(struct device *d, struct device_attribute *a,
 	return sysfs_emit(buf, "%u\n", READ_ONCE(dev->msg_timeout));
 }
 
+/**
+ * msg_timeout_store() - set the message timeout in seconds (0 = forever)
+ * @d: class device
+ * @a: attribute
+ * @buf: decimal value
+ * @count: its length
+ *
+ * Return: @count or -EINVAL.
+ */
 static ssize_t msg_timeout_store(struct device *d, struct device_attribute *a,
 				 const char *buf, size_t count)
 {
@@ -534,6 +648,15 @@ static ssize_t bounce_size_show(struct device *d, struct device_attribute *a,
 	return sysfs_emit(buf, "%u\n", READ_ONCE(dev->bounce_size));
 }
 
+/**
+ * bounce_size_store() - set the total bounce size before the first add
+ * @d: class device
+ * @a: attribute
+ * @buf: decimal bytes in [1 MiB, 1 GiB], rounded down to pages
+ * @count: its length
+ *
+ * Return: @count; -EPERM once the domains exist; -EINVAL out of range.
+ */
 static ssize_t bounce_size_store(struct device *d, struct device_attribute *a,
 				 const char *buf, size_t count)
 {
@@ -587,6 +710,14 @@ static ssize_t irq_cb_affinity_show(struct vduse_vq *vq, char *buf)
 	return sysfs_emit(buf, "%*pb\n", cpumask_pr_args(&vq->irq_affinity));
 }
 
+/**
+ * irq_cb_affinity_store() - set the CPUs that run a queue's callback
+ * @vq: the queue
+ * @buf: CPU mask
+ * @count: its length
+ *
+ * Return: @count; -EINVAL without an online CPU in the mask.
+ */
 static ssize_t irq_cb_affinity_store(struct vduse_vq *vq, const char *buf,
 				     size_t count)
 {

@@ -277,6 +277,17 @@ static void vduse_bounce(struct vduse_domain *d, dma_addr_t iova,
 	}
 }
 
+/**
+ * vduse_domain_map() - streaming mapping through the bounce area
+ * @d: the domain (AS 0)
+ * @pa: physical address of the buffer
+ * @size: its length
+ * @dir: DMA direction
+ * @attrs: DMA attributes (DMA_ATTR_SKIP_CPU_SYNC skips the copy)
+ *
+ * Return: the IOVA, or DMA_MAPPING_ERROR when the area is full or a bounce
+ * page cannot be allocated.
+ */
 static dma_addr_t vduse_domain_map(struct vduse_domain *d, phys_addr_t pa,
 				   size_t size, enum dma_data_direction dir,
 				   unsigned long attrs)
@@ -317,6 +328,14 @@ err:
 	return DMA_MAPPING_ERROR;
 }
 
+/**
+ * vduse_domain_unmap() - end a streaming mapping
+ * @d: the domain
+ * @iova: IOVA from vduse_domain_map()
+ * @size: its length
+ * @dir: DMA direction; device-to-memory data is copied back
+ * @attrs: DMA attributes
+ */
 static void vduse_domain_unmap(struct vduse_domain *d, dma_addr_t iova,
 			       size_t size, enum dma_data_direction dir,
 			       unsigned long attrs)
@@ -336,6 +355,13 @@ static void vduse_domain_unmap(struct vduse_domain *d, dma_addr_t iova,
 	vduse_range_free(&d->stream, iova & PAGE_MASK, npages);
 }
 
+/**
+ * vduse_domain_sync() - copy a streaming mapping one way
+ * @d: the domain
+ * @iova: IOVA inside a mapping
+ * @size: bytes
+ * @to_dev: original to bounce (else back)
+ */
 static void vduse_domain_sync(struct vduse_domain *d, dma_addr_t iova,
 			      size_t size, bool to_dev)
 {
@@ -346,6 +372,18 @@ static void vduse_domain_sync(struct vduse_domain *d, dma_addr_t iova,
 	read_unlock(&d->bounce_lock);
 }
 
+/**
+ * vduse_domain_alloc_coherent() - coherent buffer above the bounce area
+ * @d: the domain
+ * @size: bytes
+ * @handle: returns the IOVA
+ * @gfp: allocation flags
+ *
+ * The pages are mapped 1:1 for userspace through an IOTLB entry whose file
+ * offset is the IOVA.
+ *
+ * Return: kernel address or NULL.
+ */
 static void *vduse_domain_alloc_coherent(struct vduse_domain *d, size_t size,
 					 dma_addr_t *handle, gfp_t gfp)
 {
@@ -378,6 +416,13 @@ err_free:
 	return NULL;
 }
 
+/**
+ * vduse_domain_free_coherent() - free a coherent buffer
+ * @d: the domain
+ * @size: bytes
+ * @va: kernel address
+ * @iova: its IOVA; unknown IOVAs are ignored
+ */
 static void vduse_domain_free_coherent(struct vduse_domain *d, size_t size,
 				       void *va, dma_addr_t iova)
 {
@@ -429,6 +474,12 @@ static struct page *vduse_domain_page(struct vduse_domain *d, u64 iova)
 	return page;
 }
 
+/**
+ * vduse_domain_fault() - fault handler of a domain file mapping
+ * @vmf: the fault; the file offset is the IOVA
+ *
+ * Return: 0 with vmf->page referenced, or VM_FAULT_SIGBUS.
+ */
 static vm_fault_t vduse_domain_fault(struct vm_fault *vmf)
 {
 	struct vduse_domain *d = vmf->vma->vm_private_data;
@@ -447,6 +498,13 @@ static const struct vm_operations_struct vduse_domain_vm_ops = {
 	.fault = vduse_domain_fault,
 };
 
+/**
+ * vduse_domain_mmap() - mmap of a domain file
+ * @file: the domain file
+ * @vma: the mapping; pages come from vduse_domain_fault()
+ *
+ * Return: 0.
+ */
 static int vduse_domain_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	vm_flags_set(vma, VM_DONTDUMP | VM_DONTEXPAND);
@@ -601,6 +659,16 @@ static void vduse_dma_unmap_page(struct device *dev, dma_addr_t addr,
 	vduse_domain_unmap(vduse_dma_domain(dev), addr, size, dir, attrs);
 }
 
+/**
+ * vduse_dma_map_sg() - map_sg op: map each entry through the bounce area
+ * @dev: the vDPA device
+ * @sgl: scatterlist
+ * @nents: entries
+ * @dir: DMA direction
+ * @attrs: DMA attributes
+ *
+ * Return: @nents, or -ENOMEM with nothing left mapped.
+ */
 static int vduse_dma_map_sg(struct device *dev, struct scatterlist *sgl,
 			    int nents, enum dma_data_direction dir,
 			    unsigned long attrs)
@@ -667,6 +735,12 @@ static void vduse_dma_free(struct device *dev, size_t size, void *va,
 	vduse_domain_free_coherent(vduse_dma_domain(dev), size, va, handle);
 }
 
+/**
+ * vduse_dma_max_mapping_size() - max_mapping_size op
+ * @dev: the vDPA device
+ *
+ * Return: the largest streaming mapping AS 0's bounce area can hold.
+ */
 static size_t vduse_dma_max_mapping_size(struct device *dev)
 {
 	struct vduse_domain *d = vduse_dma_domain(dev);
