@@ -682,6 +682,17 @@ static void test_bound(int ctl, int *fdp, int ver, const char *name, uint32_t nv
 	TAP_EQ(check_status_msg(&r, mark, 3), 0, N("SET_STATUS message carries status 3"));
 	TAP_EQ(vh_get_status(vh), 3, N("the status the device accepted reads back"));
 
+	{
+		uint64_t want = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_ACCESS_PLATFORM), f = 0;
+
+		TAP_SYS(ioctl(vh, VHOST_GET_FEATURES, &f), N("VHOST_GET_FEATURES"));
+		TAP_EQ(f, want, N("the driver sees the features given at CREATE_DEV"));
+		TAP_SYS(ioctl(vh, VHOST_SET_FEATURES, &want), N("VHOST_SET_FEATURES"));
+		f = 0;
+		TAP_SYS(ioctl(fd, VDUSE_DEV_GET_FEATURES, &f), N("VDUSE_DEV_GET_FEATURES"));
+		TAP_EQ(f, want, N("DEV_GET_FEATURES mirrors what the driver set"));
+	}
+
 	st.index = 0;
 	st.num = 32;
 	TAP_SYS(ioctl(vh, VHOST_SET_VRING_NUM, &st), N("VHOST_SET_VRING_NUM vq 0 = 32"));
@@ -756,6 +767,27 @@ static void test_bound(int ctl, int *fdp, int ver, const char *name, uint32_t nv
 	e.start = 0x200000;
 	e.last = 0x2fffff;
 	TAP_ERRNO(ioctl(fd, VDUSE_IOTLB_GET_FD, &e), EINVAL, N("GET_FD with no overlapping map: EINVAL"));
+	{
+		/* the entry is readable but not writable: the copy-out fails */
+		struct vduse_iotlb_entry *ro = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+						    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		int probe, before, after;
+
+		if (ro != MAP_FAILED) {
+			memset(ro, 0, sizeof(*ro));
+			ro->start = 0x100000;
+			ro->last = 0x100000;
+			mprotect(ro, PAGE, PROT_READ);
+			probe = dup(0);
+			close(probe);
+			before = probe;
+			TAP_ERRNO(ioctl(fd, VDUSE_IOTLB_GET_FD, ro), EFAULT, N("GET_FD whose copy-out fails: EFAULT"));
+			after = dup(0);
+			close(after);
+			TAP_EQ(after, before, N("... and no file descriptor is left installed"));
+			munmap(ro, PAGE);
+		}
+	}
 	if (ver == 1) {
 		memset(&e2, 0, sizeof(e2));
 		e2.start = 0x10fff0;

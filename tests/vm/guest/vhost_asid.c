@@ -16,6 +16,7 @@
  * not exist (Debian 6.12's own vduse).
  */
 #define _GNU_SOURCE
+#include <signal.h>
 #include <sys/mman.h>
 #include "tap.h"
 #include "vduse_test.h"
@@ -46,6 +47,7 @@ struct dev {
 	int ctl, fd, vh;
 	struct responder r;
 	int r_started;
+	char vpath[300];
 };
 
 static void *membuf(int fill)
@@ -154,7 +156,6 @@ static int dev_up(struct dev *d, const char *name, int ver)
 	uint32_t nvqs = ver ? 3 : 2;
 	struct vduse_vq_config vq;
 	struct devcfg cfg;
-	char vpath[300];
 	uint32_t i;
 
 	memset(d, 0, sizeof(*d));
@@ -187,11 +188,11 @@ static int dev_up(struct dev *d, const char *name, int ver)
 	if (responder_start(&d->r, d->fd))
 		return -1;
 	d->r_started = 1;
-	if (vdpa_add(name) || vhost_path(name, vpath, sizeof(vpath))) {
+	if (vdpa_add(name) || vhost_path(name, d->vpath, sizeof(d->vpath))) {
 		TAP_OK(0, "vdpa dev add, bound to vhost_vdpa", "v%d", ver);
 		return -1;
 	}
-	d->vh = vh_open(vpath);
+	d->vh = vh_open(d->vpath);
 	TAP_SYS(d->vh, ver ? "v1: open vhost-vdpa, SET_OWNER, backend features MSG_V2|BATCH|ASID"
 			   : "v0: open vhost-vdpa, SET_OWNER, backend features MSG_V2|BATCH|ASID");
 	return d->vh < 0 ? -1 : 0;
@@ -275,6 +276,117 @@ static int call_set_group_asid(struct dev *d)
 	return vh_set_group_asid(d->vh, 1, 0);
 }
 
+/*
+ * A fatal signal while the kernel waits for the device's answer: the call
+ * fails, the device is not marked broken (§3.5), and a late answer to the
+ * abandoned request is ENOENT. A child process owns the vhost-vdpa fd for
+ * the call (vhost-vdpa allows one opener).
+ */
+static void check_killed(struct dev *d, uint32_t type, int (*call)(struct dev *), const char *what)
+{
+	struct vduse_vq_info info = { .index = 0 };
+	struct vduse_dev_request q;
+	struct vduse_dev_response resp;
+	char nm[200];
+	int mark, st, ev, got;
+	double end;
+	pid_t pid;
+
+	close(d->vh);
+	d->vh = -1;
+	responder_set_policy(&d->r, type, REPLY_NONE);
+	mark = responder_mark(&d->r);
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		d->vh = vh_open(d->vpath);
+		if (d->vh >= 0)
+			call(d);
+		_exit(0);
+	}
+	end = now_s() + 10;
+	while (!(got = responder_count(&d->r, mark, type)) && now_s() < end)
+		msleep_(5);
+	snprintf(nm, sizeof(nm), "%s: the request reaches the device", what);
+	TAP_OK(got == 1, nm, "%d requests", got);
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+	responder_set_policy(&d->r, type, REPLY_OK);
+	responder_pause(&d->r);
+	ev = poll_wait(d->fd, POLLIN, 0);
+	snprintf(nm, sizeof(nm), "%s, caller killed: the device is not broken (no POLLERR)", what);
+	TAP_OK(!(ev & POLLERR), nm, "revents 0x%x", ev);
+	snprintf(nm, sizeof(nm), "%s, caller killed: device ioctls still work", what);
+	TAP_SYS(ioctl(d->fd, VDUSE_VQ_GET_INFO, &info), nm);
+	memset(&q, 0, sizeof(q));
+	responder_find(&d->r, mark, type, &q);
+	memset(&resp, 0, sizeof(resp));
+	resp.request_id = q.request_id;
+	snprintf(nm, sizeof(nm), "%s, caller killed: a late answer is ENOENT", what);
+	TAP_ERRNO(write(d->fd, &resp, sizeof(resp)), ENOENT, nm);
+	responder_resume(&d->r, d->fd);
+	d->vh = vh_open(d->vpath);
+	snprintf(nm, sizeof(nm), "%s, caller killed: vhost-vdpa opens again", what);
+	TAP_SYS(d->vh, nm);
+}
+
+/*
+ * The device refuses an UPDATE_IOTLB: the update fails (vhost-vdpa reports
+ * EFAULT) and the map is not in the device's domain (§3.6 step 3), while
+ * the other AS keeps its maps.
+ */
+static void check_update_refused(struct dev *d, uint32_t asid, const void *buf, const char *what)
+{
+	char nm[200];
+	ssize_t r;
+	int mark;
+
+	responder_set_policy(&d->r, VDUSE_UPDATE_IOTLB, REPLY_FAILED);
+	mark = responder_mark(&d->r);
+	errno = 0;
+	r = vh_iotlb(d->vh, asid, VHOST_IOTLB_UPDATE, 0x500000, BUFSZ, buf, VHOST_ACCESS_RW);
+	snprintf(nm, sizeof(nm), "%s: UPDATE refused by the device: the write fails (EFAULT)", what);
+	TAP_OK(r < 0 && errno == EFAULT, nm, "returned %zd errno %d", r, errno);
+	/* vhost-vdpa then rolls its own IOTLB back with one more set_map */
+	snprintf(nm, sizeof(nm), "%s: the refused UPDATE_IOTLB did reach the device", what);
+	TAP_OK(responder_count(&d->r, mark, VDUSE_UPDATE_IOTLB) >= 1, nm, "no message");
+	responder_set_policy(&d->r, VDUSE_UPDATE_IOTLB, REPLY_OK);
+	if (d->ver) {
+		snprintf(nm, sizeof(nm), "%s: the refused map is not in the domain", what);
+		check_absent(d, asid, 0x500000, nm);
+	} else {
+		struct vduse_iotlb_entry e;
+
+		memset(&e, 0, sizeof(e));
+		e.start = 0x500000;
+		e.last = 0x500000 + BUFSZ - 1;
+		snprintf(nm, sizeof(nm), "%s: the refused map is not in the domain", what);
+		TAP_ERRNO(ioctl(d->fd, VDUSE_IOTLB_GET_FD, &e), EINVAL, nm);
+	}
+}
+
+/*
+ * GET_FD2 reports the map's permission. (The returned fd shares the
+ * consumer's file, so its access mode is that file's: the kernel passes the
+ * permission-derived flags to receive_fd(), where only O_CLOEXEC matters.)
+ */
+static void check_perm(struct dev *d, uint32_t asid, uint64_t iova, uint8_t vperm, const char *what)
+{
+	struct vduse_iotlb_entry_v2 e;
+	int fd;
+
+	memset(&e, 0, sizeof(e));
+	e.start = e.last = iova;
+	e.asid = asid;
+	fd = ioctl(d->fd, VDUSE_IOTLB_GET_FD2, &e);
+	if (fd >= 0)
+		close(fd);
+	TAP_OK(fd >= 0 && e.perm == vperm && e.start == iova && e.last == iova + BUFSZ - 1, what,
+	       "fd %d perm %u start 0x%llx", fd, e.perm, (unsigned long long)e.start);
+}
+
 static void test_v0(void)
 {
 	struct dev d;
@@ -319,8 +431,10 @@ static void test_v0(void)
 	TAP_EQ(vh_map(d.vh, 0, 0x100000, BUFSZ, a, VHOST_ACCESS_RW), 0, "v0: IOTLB batch UPDATE in ASID 0");
 	check_update_msg(&d, mark, 0, "v0: one UPDATE_IOTLB (iova) for the batch");
 	check_read(&d, 0, 0x100000, 1, a, "v0: the device reads the consumer's bytes with GET_FD");
+	check_update_refused(&d, 0, a, "v0");
 	munmap(a, BUFSZ);
 
+	check_killed(&d, VDUSE_GET_VQ_STATE, call_get_vring_base, "v0: GET_VQ_STATE");
 	check_timeout(&d, VDUSE_GET_VQ_STATE, call_get_vring_base, "v0: GET_VQ_STATE");
 out:
 	dev_down(&d);
@@ -461,6 +575,16 @@ static void test_v1(void)
 	check_read(&d, 1, 0x100000, 0, b, "v1: ASID 1's other map is still there");
 	check_read(&d, 0, 0x300000, 0, dd, "v1: ASID 0 is untouched by ASID 1's invalidation");
 
+	/* the map's permission is reported per ASID */
+	TAP_EQ(vh_map(d.vh, 1, 0x600000, BUFSZ, c, VHOST_ACCESS_RO), 0, "v1: map read-only in ASID 1");
+	TAP_EQ(vh_map(d.vh, 0, 0x700000, BUFSZ, c, VHOST_ACCESS_WO), 0, "v1: map write-only in ASID 0");
+	check_perm(&d, 1, 0x600000, VDUSE_ACCESS_RO, "v1: GET_FD2 of a read-only map reports perm RO");
+	check_perm(&d, 0, 0x700000, VDUSE_ACCESS_WO, "v1: GET_FD2 of a write-only map reports perm WO");
+	check_perm(&d, 1, 0x100000, VDUSE_ACCESS_RW, "v1: GET_FD2 of a read-write map reports perm RW");
+
+	check_update_refused(&d, 1, c, "v1 ASID 1");
+	check_read(&d, 0, 0x100000, 0, a, "v1: ASID 0 keeps its map when ASID 1's update is refused");
+
 	/* umem per ASID: no bounce map under vhost-vdpa */
 	memset(&um, 0, sizeof(um));
 	um.uaddr = (uintptr_t)a;
@@ -490,6 +614,7 @@ static void test_v1(void)
 	TAP_EQ(responder_count(&d.r, mark, VDUSE_SET_VQ_GROUP_ASID), 0, "v1: no message after DRIVER_OK");
 	TAP_SYS(vh_set_status(d.vh, 0), "v1: reset");
 
+	check_killed(&d, VDUSE_SET_VQ_GROUP_ASID, call_set_group_asid, "v1: SET_GROUP_ASID");
 	check_timeout(&d, VDUSE_SET_VQ_GROUP_ASID, call_set_group_asid, "v1: SET_GROUP_ASID");
 out:
 	if (a)
