@@ -40,8 +40,8 @@ static int vduse_cvq_policy_set(const char *val, const struct kernel_param *kp)
 
 static int vduse_cvq_policy_get(char *buf, const struct kernel_param *kp)
 {
-	return sysfs_emit(buf, "%s\n",
-			  vduse_cvq_policy_names[*(int *)kp->arg]);
+	return scnprintf(buf, PAGE_SIZE, "%s\n",
+			 vduse_cvq_policy_names[*(int *)kp->arg]);
 }
 
 static const struct kernel_param_ops vduse_cvq_policy_ops = {

@@ -295,7 +295,8 @@ static dma_addr_t vduse_domain_map(struct vduse_domain *d, phys_addr_t pa,
 	unsigned long i, first, npages = PFN_UP(size);
 	dma_addr_t iova;
 
-	if (!d || !d->dma || !size || vduse_domain_bounce_publish(d))
+	if (!d || !d->dma || !size || !d->nslots ||
+	    vduse_domain_bounce_publish(d))
 		return DMA_MAPPING_ERROR;
 	iova = vduse_range_alloc(&d->stream, npages);
 	if (!iova)
