@@ -29,11 +29,15 @@ static const struct expect {
 	int v0_vring_group;
 	/* SET_GROUP_ASID(0, 0) on a v0 device: errno */
 	int v0_set_group_asid_errno;
+	/* a v1 net device with CTRL_VQ alone in its group exists (§5d) */
+	int net_cvq;
 } expect_tab[] = {
-	[IMPL_UPSTREAM] = { "upstream", 1, 0, EINVAL },	/* §3.3: v0 -> EINVAL, no message */
+	/* §3.3: v0 -> EINVAL, no message; CTRL_VQ refused since 56e71885b034 */
+	[IMPL_UPSTREAM] = { "upstream", 1, 0, EINVAL, 0 },
 	/* 6.12's vduse has no get_vq_group/set_group_asid ops: vhost-vdpa says EOPNOTSUPP */
-	[IMPL_STOCK612] = { "stock612", 0, -EOPNOTSUPP, EOPNOTSUPP },
-	[IMPL_OURS] = { "ours", 1, 0, EINVAL },		/* §5c check 1 */
+	[IMPL_STOCK612] = { "stock612", 0, -EOPNOTSUPP, EOPNOTSUPP, 0 },
+	/* §5c check 1; §5d cvq_policy=isolated (the default) */
+	[IMPL_OURS] = { "ours", 1, 0, EINVAL, 1 },
 };
 
 static enum impl impl;
@@ -151,11 +155,13 @@ static void check_update_msg(struct dev *d, int mark, uint32_t asid, const char 
 		       (unsigned long long)q.iova_v2.start, (unsigned long long)q.iova_v2.last);
 }
 
-static int dev_up(struct dev *d, const char *name, int ver)
+/* A block device, or with NET a v1 virtio-net device whose CVQ (vq 2) is alone in group 1. */
+static int dev_up(struct dev *d, const char *name, int ver, int net)
 {
 	uint32_t nvqs = ver ? 3 : 2;
 	struct vduse_vq_config vq;
 	struct devcfg cfg;
+	char nm[200];
 	uint32_t i;
 
 	memset(d, 0, sizeof(*d));
@@ -165,6 +171,10 @@ static int dev_up(struct dev *d, const char *name, int ver)
 	d->ctl = ctl_open();
 	ctl_set_version(d->ctl, ver);
 	blk_cfg(&cfg, name, nvqs, ver ? 2 : 0, ver ? 2 : 0);
+	if (net) {
+		net_cfg(&cfg, name, nvqs, 2, 2);
+		cfg.c.features |= (1ull << VIRTIO_NET_F_CTRL_VQ) | (1ull << VIRTIO_NET_F_CTRL_RX);
+	}
 	if (ioctl(d->ctl, VDUSE_CREATE_DEV, &cfg)) {
 		TAP_OK(0, "CREATE_DEV", "v%d: %s", ver, strerror(errno));
 		return -1;
@@ -193,14 +203,14 @@ static int dev_up(struct dev *d, const char *name, int ver)
 		return -1;
 	}
 	d->vh = vh_open(d->vpath);
-	TAP_SYS(d->vh, ver ? "v1: open vhost-vdpa, SET_OWNER, backend features MSG_V2|BATCH|ASID"
-			   : "v0: open vhost-vdpa, SET_OWNER, backend features MSG_V2|BATCH|ASID");
+	snprintf(nm, sizeof(nm), "%s: open vhost-vdpa, SET_OWNER, backend features MSG_V2|BATCH|ASID", name);
+	TAP_SYS(d->vh, nm);
 	return d->vh < 0 ? -1 : 0;
 }
 
 static void dev_down(struct dev *d)
 {
-	char path[300];
+	char path[300], nm[100];
 
 	if (d->vh >= 0)
 		close(d->vh);
@@ -211,7 +221,8 @@ static void dev_down(struct dev *d)
 		responder_stop(&d->r);
 	if (d->fd >= 0)
 		close(d->fd);
-	TAP_SYS(dev_destroy(d->ctl, d->name), d->ver ? "v1: DESTROY_DEV" : "v0: DESTROY_DEV");
+	snprintf(nm, sizeof(nm), "%s: DESTROY_DEV", d->name);
+	TAP_SYS(dev_destroy(d->ctl, d->name), nm);
 	close(d->ctl);
 }
 
@@ -396,7 +407,7 @@ static void test_v0(void)
 	long g;
 	int mark, r;
 
-	if (dev_up(&d, "va-v0", 0))
+	if (dev_up(&d, "va-v0", 0, 0))
 		goto out;
 	n = 99;
 	TAP_SYS(ioctl(d.vh, VHOST_VDPA_GET_GROUP_NUM, &n), "v0: GET_GROUP_NUM");
@@ -453,7 +464,7 @@ static void test_v1(void)
 	uint32_t n;
 	int mark, r;
 
-	if (dev_up(&d, "va-v1", 1))
+	if (dev_up(&d, "va-v1", 1, 0))
 		goto out;
 	n = 99;
 	TAP_SYS(ioctl(d.vh, VHOST_VDPA_GET_GROUP_NUM, &n), "v1: GET_GROUP_NUM");
@@ -628,6 +639,28 @@ out:
 	dev_down(&d);
 }
 
+/*
+ * §5d: an isolated CVQ is offered to vhost-vdpa, which sees CTRL_VQ and the
+ * groups QEMU's isolation probe needs (vhost-vdpa-cvq.md §3).
+ */
+static void test_net_cvq(void)
+{
+	struct dev d;
+	uint64_t f = 0;
+
+	if (dev_up(&d, "va-net", 1, 1))
+		goto out;
+	TAP_SYS(ioctl(d.vh, VHOST_GET_FEATURES, &f), "net: VHOST_GET_FEATURES");
+	TAP_OK((f & (1ull << VIRTIO_NET_F_CTRL_VQ)) && (f & (1ull << VIRTIO_NET_F_CTRL_RX)),
+	       "net: vhost-vdpa is offered CTRL_VQ and CTRL_RX", "features 0x%llx", (unsigned long long)f);
+	TAP_OK(vh_vring_group(d.vh, 2) == 1 && vh_vring_group(d.vh, 0) == 0 && vh_vring_group(d.vh, 1) == 0,
+	       "net: the CVQ (vq 2) is alone in its group", "groups %ld %ld %ld", vh_vring_group(d.vh, 0),
+	       vh_vring_group(d.vh, 1), vh_vring_group(d.vh, 2));
+	TAP_SYS(vh_set_group_asid(d.vh, 1, 1), "net: the CVQ group moves to ASID 1");
+out:
+	dev_down(&d);
+}
+
 int main(int argc, char **argv)
 {
 	int ctl;
@@ -656,12 +689,20 @@ int main(int argc, char **argv)
 		dev_destroy(ctl, "va-v0");
 	if (access("/dev/vduse/va-v1", F_OK) == 0)
 		dev_destroy(ctl, "va-v1");
+	if (access("/sys/bus/vdpa/devices/va-net", F_OK) == 0)
+		vdpa_del("va-net");
+	if (access("/dev/vduse/va-net", F_OK) == 0)
+		dev_destroy(ctl, "va-net");
 
 	test_v0();
 	if (X->has_v1)
 		test_v1();
 	else
 		tap_result(1, "v1: groups, address spaces and SET_GROUP_ASID through vhost-vdpa # SKIP no API v1", NULL);
+	if (X->net_cvq)
+		test_net_cvq();
+	else
+		tap_result(1, "net: isolated CVQ offered to vhost-vdpa # SKIP VDUSE CTRL_VQ not supported here", NULL);
 	close(ctl);
 	return tap_done();
 }
