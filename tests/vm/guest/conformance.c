@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include <linux/capability.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include "tap.h"
@@ -477,6 +478,29 @@ static void test_devfd_unbound(int ctl, int fd, int ver, const char *name, uint3
 		TAP_SYS(ioctl(fd, VDUSE_VQ_SETUP, &vq), N("VQ_SETUP a valid vq"));
 	}
 
+	{
+		struct vduse_vq_eventfd ev = { .index = nvqs, .fd = VDUSE_EVENTFD_DEASSIGN };
+		uint32_t idx = nvqs;
+		struct {
+			struct vduse_config_data d;
+			uint8_t b[8];
+		} cd;
+
+		TAP_ERRNO(ioctl(fd, VDUSE_VQ_SETUP_KICKFD, &ev), EINVAL, N("VQ_SETUP_KICKFD index == vq_num: EINVAL"));
+		TAP_ERRNO(ioctl(fd, VDUSE_VQ_INJECT_IRQ, &idx), EINVAL, N("VQ_INJECT_IRQ index == vq_num: EINVAL"));
+		TAP_ERRNO(ioctl(fd, VDUSE_DEV_INJECT_CONFIG_IRQ), EINVAL, N("INJECT_CONFIG_IRQ before DRIVER_OK: EINVAL"));
+		memset(&cd, 0, sizeof(cd));
+		cd.d.offset = sizeof(struct virtio_blk_config) + 1;
+		cd.d.length = 1;
+		TAP_ERRNO(ioctl(fd, VDUSE_DEV_SET_CONFIG, &cd), EINVAL, N("SET_CONFIG offset beyond config_size: EINVAL"));
+		cd.d.offset = 0;
+		cd.d.length = 0;
+		TAP_ERRNO(ioctl(fd, VDUSE_DEV_SET_CONFIG, &cd), EINVAL, N("SET_CONFIG length 0: EINVAL"));
+		cd.d.offset = sizeof(struct virtio_blk_config) - 4;
+		cd.d.length = 8;
+		TAP_ERRNO(ioctl(fd, VDUSE_DEV_SET_CONFIG, &cd), EINVAL, N("SET_CONFIG past the end: EINVAL"));
+	}
+
 	memset(&info, 0, sizeof(info));
 	info.index = nvqs;
 	TAP_ERRNO(ioctl(fd, VDUSE_VQ_GET_INFO, &info), EINVAL, N("VQ_GET_INFO index == vq_num: EINVAL"));
@@ -648,7 +672,7 @@ static void test_bound(int ctl, int *fdp, int ver, const char *name, uint32_t nv
 	struct vhost_vring_addr va;
 	char nm[200], vpath[300];
 	uint8_t *buf, *m;
-	int vh, mark, mfd, gfd, fd = *fdp;
+	int vh, mark, mfd, gfd, fd = *fdp, dkick = -1, vkick = -1, vcall = -1, vcfg = -1;
 
 	memset(&q, 0, sizeof(q));
 	TAP_OK(vdpa_add(name) != 0, N("vdpa dev add fails while a vq has no max_size"), "it worked");
@@ -714,6 +738,44 @@ static void test_bound(int ctl, int *fdp, int ver, const char *name, uint32_t nv
 	       "num %u desc 0x%llx drv 0x%llx dev 0x%llx ready %u avail %u", info.num,
 	       (unsigned long long)info.desc_addr, (unsigned long long)info.driver_addr,
 	       (unsigned long long)info.device_addr, info.ready, info.split.avail_index);
+
+	/* notifications: a driver kick reaches the device's kickfd */
+	{
+		struct vduse_vq_eventfd ev = { .index = 0 };
+		struct vhost_vring_file vf = { .index = 0 };
+		uint64_t one = 1;
+
+		dkick = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		vkick = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		vcall = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		vcfg = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		ev.fd = dkick;
+		TAP_SYS(ioctl(fd, VDUSE_VQ_SETUP_KICKFD, &ev), N("VQ_SETUP_KICKFD vq 0"));
+		vf.fd = vkick;
+		TAP_SYS(ioctl(vh, VHOST_SET_VRING_KICK, &vf), N("VHOST_SET_VRING_KICK vq 0"));
+		vf.fd = vcall;
+		TAP_SYS(ioctl(vh, VHOST_SET_VRING_CALL, &vf), N("VHOST_SET_VRING_CALL vq 0"));
+		TAP_SYS(ioctl(vh, VHOST_VDPA_SET_CONFIG_CALL, &vcfg), N("VHOST_VDPA_SET_CONFIG_CALL"));
+		if (write(vkick, &one, sizeof(one)) != sizeof(one))
+			tap_diag("kick write failed");
+		TAP_OK(poll_wait(dkick, POLLIN, 3000) & POLLIN, N("a vhost kick signals the device's kickfd"), "no kick");
+	}
+
+	/* config space written by the device is what the driver reads */
+	{
+		struct {
+			struct vduse_config_data d;
+			uint64_t cap;
+		} cd = { .d = { .offset = 0, .length = 8 }, .cap = 0x123456 };
+		struct {
+			struct vhost_vdpa_config c;
+			uint64_t cap;
+		} vc = { .c = { .off = 0, .len = 8 } };
+
+		TAP_SYS(ioctl(fd, VDUSE_DEV_SET_CONFIG, &cd), N("SET_CONFIG capacity"));
+		TAP_SYS(ioctl(vh, VHOST_VDPA_GET_CONFIG, &vc), N("VHOST_VDPA_GET_CONFIG capacity"));
+		TAP_EQ(vc.cap, 0x123456, N("the driver reads the config the device wrote"));
+	}
 
 	mark = responder_mark(&r);
 	st.index = 1;
@@ -819,6 +881,16 @@ static void test_bound(int ctl, int *fdp, int ver, const char *name, uint32_t nv
 	mark = responder_mark(&r);
 	TAP_SYS(vh_set_status(vh, 0xf), N("VHOST_VDPA_SET_STATUS ...|FEATURES_OK|DRIVER_OK"));
 	TAP_EQ(check_status_msg(&r, mark, 0xf), 0, N("SET_STATUS message carries status 0xf"));
+	{
+		uint32_t idx = 0;
+
+		TAP_SYS(ioctl(fd, VDUSE_VQ_INJECT_IRQ, &idx), N("VQ_INJECT_IRQ vq 0 after DRIVER_OK"));
+		TAP_OK(poll_wait(vcall, POLLIN, 3000) & POLLIN, N("the vq interrupt signals the driver's call eventfd"),
+		       "no call");
+		TAP_SYS(ioctl(fd, VDUSE_DEV_INJECT_CONFIG_IRQ), N("INJECT_CONFIG_IRQ after DRIVER_OK"));
+		TAP_OK(poll_wait(vcfg, POLLIN, 3000) & POLLIN, N("the config interrupt signals the driver's config eventfd"),
+		       "no config call");
+	}
 	vq.index = 0;
 	vq.group = 0;
 	if (ver == 1)
@@ -847,6 +919,10 @@ out_vh:
 	mark = responder_mark(&r);
 	close(vh);
 	TAP_EQ(check_status_msg(&r, mark, 0), 0, N("closing vhost-vdpa resets: SET_STATUS 0"));
+	close(dkick);
+	close(vkick);
+	close(vcall);
+	close(vcfg);
 out:
 	TAP_EQ(vdpa_del(name), 0, N("vdpa dev del"));
 	TAP_ERRNO(ioctl(ctl, VDUSE_DESTROY_DEV, name), EBUSY, N("DESTROY_DEV after unbind, fd still open: EBUSY"));
