@@ -556,7 +556,8 @@ EXPORT int vduse_dev_reg_umem(struct vduse_dev *dev, uint32_t asid, void *addr, 
 	if (vd_ioctl(dev, VDUSE_IOTLB_REG_UMEM, &u) < 0) {
 		int err = -errno;
 
-		vd_err(dev, "IOTLB_REG_UMEM(ASID %u, %zu bytes): %s", asid, len, strerror(errno));
+		vd_err(dev, "IOTLB_REG_UMEM(ASID %u, %zu bytes): %s%s", asid, len, strerror(errno),
+		       errno == ENOMEM ? " (the pages count against RLIMIT_MEMLOCK)" : "");
 		return err;
 	}
 	/* cached mappings of the bounce range now point at stale pages */
@@ -564,6 +565,24 @@ EXPORT int vduse_dev_reg_umem(struct vduse_dev *dev, uint32_t asid, void *addr, 
 	as->umem = addr;
 	as->umem_iova = 0;
 	as->umem_len = len;
+	return 0;
+}
+
+EXPORT int vduse_dev_umem_size(struct vduse_dev *dev, uint32_t asid, uint64_t *size)
+{
+	struct vduse_iova_info info;
+
+	if (asid >= dev->nas || !size)
+		return -EINVAL;
+	memset(&info, 0, sizeof(info));
+	info.start = 0;
+	info.last = 0;
+	info.asid = asid;
+	if (vd_ioctl(dev, VDUSE_IOTLB_GET_INFO, &info) < 0)
+		return errno == EINVAL ? -ENOENT : -errno;
+	if (!(info.capability & VDUSE_IOVA_CAP_UMEM) || info.start != 0 || info.last == UINT64_MAX)
+		return -ENOENT;
+	*size = info.last + 1;
 	return 0;
 }
 

@@ -92,8 +92,11 @@ static int handle_status(struct vduse_dev *dev, uint8_t status)
 	if (dev->o.status)
 		dev->o.status(dev, status, dev->o.user);
 	if (status & VIRTIO_CONFIG_S_DRIVER_OK) {
-		if (!dev->running)
+		if (!dev->running) {
 			ret = dev_start(dev);
+			if (ret)	/* nothing half-started stays behind */
+				vduse_dev_stop_queues(dev);
+		}
 	} else {
 		dev_stop(dev);
 	}

@@ -183,9 +183,17 @@ int vduse_dev_update_config(struct vduse_dev *dev, uint32_t offset,
 
 /*
  * Back the bounce region of address space @asid with @addr (page aligned,
- * the size the kernel asks for), so that it survives the daemon.
+ * vduse_dev_umem_size() bytes; pinned against RLIMIT_MEMLOCK), so that the
+ * bounced data lives in memory the device owns. The kernel drops it when
+ * the device fd is closed.
  */
 int vduse_dev_reg_umem(struct vduse_dev *dev, uint32_t asid, void *addr, size_t len);
+/*
+ * Size the bounce region of @asid takes as umem (IOTLB_GET_INFO), in
+ * *@size; -ENOENT while there is none (before the kernel's virtio driver
+ * made its first mapping, or under vhost-vdpa).
+ */
+int vduse_dev_umem_size(struct vduse_dev *dev, uint32_t asid, uint64_t *size);
 int vduse_dev_dereg_umem(struct vduse_dev *dev, uint32_t asid);
 
 /* Bytes needed for the in-flight log of a device with this layout. */

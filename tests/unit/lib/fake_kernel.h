@@ -61,6 +61,7 @@ struct fake_kernel {
 	int fail_errno;
 	unsigned long last_req;
 	int bogus;			/* GET_FD answers: 1 wrong range, 2 no perm, 3 huge */
+	uint64_t bounce_size[FK_NAS];	/* a map [0, bounce_size - 1] takes umem */
 	struct vduse_dev_config cfg;	/* last: it ends in a flexible array */
 };
 
@@ -250,6 +251,21 @@ static inline int fk_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 			goto inval;
 		fk->irqs[*(uint32_t *)arg]++;
 		return 0;
+	case VDUSE_IOTLB_GET_INFO: {
+		struct vduse_iova_info *v = arg;
+		struct fk_map *m;
+
+		if (v->asid >= FK_NAS || (!fk->dev_api && v->asid) || v->start > v->last)
+			goto inval;
+		m = fk_find(fk, v->asid, v->start, v->last);
+		if (!m)
+			goto inval;
+		v->start = m->start;
+		v->last = m->last;
+		v->capability = fk->bounce_size[v->asid] && m->start == 0 &&
+				m->last == fk->bounce_size[v->asid] - 1 ? VDUSE_IOVA_CAP_UMEM : 0;
+		return 0;
+	}
 	case VDUSE_IOTLB_REG_UMEM:
 	case VDUSE_IOTLB_DEREG_UMEM: {
 		struct vduse_iova_umem *u = arg;

@@ -181,7 +181,16 @@ int main(void)
 		void *um = mmap(NULL, 0x10000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		struct vduse_region *r;
 
+		uint64_t usz = 0;
+
+		TAP_EQ(vduse_dev_umem_size(dev, 1, &usz), -ENOENT, "no bounce region yet: -ENOENT");
 		fk_map(&fk, 1, 0, 0x10000, 0x600000, VDUSE_ACCESS_RW);
+		TAP_EQ(vduse_dev_umem_size(dev, 1, &usz), -ENOENT,
+		       "a map without the UMEM capability: -ENOENT");
+		fk.bounce_size[1] = 0x10000;
+		TAP_OK(vduse_dev_umem_size(dev, 1, &usz) == 0 && usz == 0x10000,
+		       "umem size of ASID 1 from IOTLB_GET_INFO", "size %llx", (unsigned long long)usz);
+		TAP_EQ(fk.last_req, VDUSE_IOTLB_GET_INFO, "asked with IOTLB_GET_INFO");
 		TAP_EQ(vduse_dev_reg_umem(dev, 1, um, 0x10000), 0, "REG_UMEM on ASID 1");
 		TAP_EQ(fk.umem[1].size, 0x10000, "kernel saw the umem for ASID 1");
 		calls = fk.getfd_calls;

@@ -126,6 +126,13 @@ int main(void)
 	       "DRIVER_OK refused by the started callback answered FAILED");
 	TAP_OK(!vduse_vq_started(vduse_dev_vq(dev, 0)), "refused start leaves queues stopped", " ");
 	ev.refuse_start = 0;
+	fk.fail_req = VDUSE_VQ_SETUP_KICKFD;
+	fk.fail_errno = EINVAL;
+	TAP_EQ(fk_status(&fk, dev, 0x0f), VDUSE_REQ_RESULT_FAILED,
+	       "DRIVER_OK with a failing VQ_SETUP_KICKFD answered FAILED");
+	TAP_OK(!vduse_vq_started(vduse_dev_vq(dev, 0)) && ev.started == 1,
+	       "nothing half-started stays behind", " ");
+	fk.fail_req = 0;
 	ev.started = 0;
 	TAP_EQ(fk_status(&fk, dev, 0x0f), VDUSE_REQ_RESULT_OK, "DRIVER_OK answered OK");
 	TAP_OK(ev.started == 1 && ev.status_calls >= 2 && ev.last_status == 0x0f,

@@ -4,13 +4,14 @@
  * API, driven by the kernel's virtio-blk through virtio-vdpa.
  *
  *   libblk [--expect-api 0|1] [--packed] [--indirect] [--event-idx]
- *          [--corrupt] NAME
+ *          [--umem] [--corrupt] NAME
  *
  * Creates the device (the library negotiates v1, or v0 on a v0-only
  * kernel), binds it with "vdpa dev add", writes a pattern through /dev/vda
  * with O_DIRECT, reads it back and compares it with the device's memory;
- * then closes the device and reattaches to it (daemon restart) and does it
- * again; finally "vdpa dev del" and destroy. --corrupt flips a byte on
+ * with --umem, registers userspace memory as the bounce region and checks
+ * that I/O goes through it; then closes the device and reattaches to it
+ * (daemon restart) and does it again; finally "vdpa dev del" and destroy. --corrupt flips a byte on
  * every read, so the comparison must fail.
  */
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/virtio_blk.h>
@@ -176,7 +178,7 @@ int main(int argc, char **argv)
 	struct vduse_dev *dev = NULL;
 	uint64_t features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_BLK_F_FLUSH) |
 			    (1ull << VIRTIO_BLK_F_SEG_MAX);
-	int expect_api = -1, i, ret;
+	int expect_api = -1, umem = 0, i, ret;
 	pthread_t th;
 	char cmd[400];
 	const char *name;
@@ -192,6 +194,8 @@ int main(int argc, char **argv)
 			features |= 1ull << VIRTIO_RING_F_EVENT_IDX;
 		else if (!strcmp(argv[i], "--corrupt"))
 			corrupt = 1;
+		else if (!strcmp(argv[i], "--umem"))
+			umem = 1;
 	}
 	if (argc < 2) {
 		fprintf(stderr, "usage: libblk [--expect-api N] [--packed] [--indirect] "
@@ -234,6 +238,37 @@ int main(int argc, char **argv)
 	       !!(features & (1ull << VIRTIO_F_RING_PACKED)), "ring layout negotiated as offered",
 	       "features %#llx", (unsigned long long)vduse_dev_features(dev));
 	io_round("first daemon", 1 << 20);
+
+	if (umem) {
+		uint64_t usz = 0;
+		uint8_t *ub, *pat;
+
+		/* the device is single-threaded: stop the loop while we touch it */
+		stop = 1;
+		pthread_join(th, NULL);
+		ret = vduse_dev_umem_size(dev, 0, &usz);
+		TAP_OK(ret == 0 && usz >= (1 << 20), "umem size of ASID 0 from the kernel",
+		       "ret %d size %llu", ret, (unsigned long long)usz);
+		/* the kernel pins umem against RLIMIT_MEMLOCK (8 MiB by default) */
+		TAP_SYS(setrlimit(RLIMIT_MEMLOCK, &(struct rlimit){ RLIM_INFINITY, RLIM_INFINITY }),
+			"raise RLIMIT_MEMLOCK for umem");
+		ub = mmap(NULL, usz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		ret = ub == MAP_FAILED ? -ENOMEM : vduse_dev_reg_umem(dev, 0, ub, usz);
+		TAP_EQ(ret, 0, "vduse_dev_reg_umem: bounce region in our memory");
+		stop = 0;
+		pthread_create(&th, NULL, loop, dev);
+		io_round("umem", 3 << 20);
+		/* the last pattern written passed through the bounce pages */
+		pat = disk + (3 << 20);
+		TAP_OK(ret == 0 && memmem(ub, usz, pat, 4096) != NULL,
+		       "written data went through the registered umem", "pattern not found");
+		stop = 1;
+		pthread_join(th, NULL);
+		TAP_EQ(vduse_dev_dereg_umem(dev, 0), 0, "vduse_dev_dereg_umem");
+		stop = 0;
+		pthread_create(&th, NULL, loop, dev);
+		io_round("after umem", 4 << 20);
+	}
 
 	/* daemon restart: close, attach by name, serve again */
 	stop = 1;

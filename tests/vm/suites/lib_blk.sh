@@ -7,7 +7,7 @@ case "$VM_KERNEL/$VM_MODULE" in
 6.12/stock) api=0 ;;
 *) api=1 ;;
 esac
-timeout 120 libblk --expect-api $api libblk0
+timeout 120 libblk --expect-api $api --umem libblk0
 timeout 120 libblk --expect-api $api --indirect --event-idx libblk1
 timeout 120 libblk --expect-api $api --packed --indirect --event-idx libblk2
 
