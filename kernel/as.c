@@ -110,6 +110,7 @@ static u8 vduse_perm(u32 perm)
 int vduse_as_lookup(struct vduse_dev *dev, u32 asid, u64 start, u64 last,
 		    bool want_file, struct vduse_lookup *out)
 {
+	unsigned long flags;
 	struct vduse_domain *d;
 	struct vhost_iotlb_map *map;
 	struct vduse_map_ref *ref;
@@ -122,7 +123,7 @@ int vduse_as_lookup(struct vduse_dev *dev, u32 asid, u64 start, u64 last,
 	d = dev->as[asid].domain;
 	if (!d)
 		goto out;
-	spin_lock(&d->iotlb_lock);
+	spin_lock_irqsave(&d->iotlb_lock, flags);
 	map = vhost_iotlb_itree_first(d->iotlb, start, last);
 	if (map) {
 		ref = map->opaque;
@@ -135,7 +136,7 @@ int vduse_as_lookup(struct vduse_dev *dev, u32 asid, u64 start, u64 last,
 		out->file = want_file ? get_file(ref->file) : NULL;
 		ret = 0;
 	}
-	spin_unlock(&d->iotlb_lock);
+	spin_unlock_irqrestore(&d->iotlb_lock, flags);
 out:
 	mutex_unlock(&dev->domain_lock);
 	return ret;

@@ -148,11 +148,12 @@ static void vduse_iotlb_remove_foreign(struct vduse_domain *d)
 int vduse_domain_set_map(struct vduse_domain *domain,
 			 struct vhost_iotlb *iotlb)
 {
+	unsigned long flags;
 	struct vhost_iotlb_map *map;
 	struct vdpa_map_file *mf;
 	int ret = 0;
 
-	spin_lock(&domain->iotlb_lock);
+	spin_lock_irqsave(&domain->iotlb_lock, flags);
 	vduse_iotlb_remove_foreign(domain);
 	for (map = vhost_iotlb_itree_first(iotlb, 0, ULLONG_MAX); map;
 	     map = vhost_iotlb_itree_next(map, 0, ULLONG_MAX)) {
@@ -168,7 +169,7 @@ int vduse_domain_set_map(struct vduse_domain *domain,
 	}
 	if (ret)
 		vduse_iotlb_remove_foreign(domain);
-	spin_unlock(&domain->iotlb_lock);
+	spin_unlock_irqrestore(&domain->iotlb_lock, flags);
 	return ret;
 }
 
@@ -178,26 +179,29 @@ int vduse_domain_set_map(struct vduse_domain *domain,
  */
 void vduse_domain_clear_map(struct vduse_domain *domain)
 {
-	spin_lock(&domain->iotlb_lock);
+	unsigned long flags;
+
+	spin_lock_irqsave(&domain->iotlb_lock, flags);
 	vduse_iotlb_remove_foreign(domain);
-	spin_unlock(&domain->iotlb_lock);
+	spin_unlock_irqrestore(&domain->iotlb_lock, flags);
 }
 
 /* Publish the bounce area in the IOTLB on first use. */
 static int vduse_domain_bounce_publish(struct vduse_domain *d)
 {
+	unsigned long flags;
 	int ret = 0;
 
 	if (READ_ONCE(d->bounce_mapped))
 		return 0;
-	spin_lock(&d->iotlb_lock);
+	spin_lock_irqsave(&d->iotlb_lock, flags);
 	if (!d->bounce_mapped) {
 		ret = vduse_iotlb_add(d, 0, d->bounce_size - 1, 0,
 				      VHOST_MAP_RW, d->file, 0);
 		if (!ret)
 			WRITE_ONCE(d->bounce_mapped, true);
 	}
-	spin_unlock(&d->iotlb_lock);
+	spin_unlock_irqrestore(&d->iotlb_lock, flags);
 	return ret;
 }
 
@@ -209,9 +213,10 @@ static int vduse_domain_bounce_publish(struct vduse_domain *d)
  */
 void vduse_domain_reset_bounce(struct vduse_domain *domain)
 {
+	unsigned long flags;
 	struct vhost_iotlb_map *map;
 
-	spin_lock(&domain->iotlb_lock);
+	spin_lock_irqsave(&domain->iotlb_lock, flags);
 	if (domain->bounce_mapped) {
 		map = vhost_iotlb_itree_first(domain->iotlb, 0,
 					      domain->bounce_size - 1);
@@ -226,7 +231,7 @@ void vduse_domain_reset_bounce(struct vduse_domain *domain)
 		}
 		domain->bounce_mapped = false;
 	}
-	spin_unlock(&domain->iotlb_lock);
+	spin_unlock_irqrestore(&domain->iotlb_lock, flags);
 }
 
 /* Copy between a bounce buffer and physical memory that may span pages. */
@@ -388,6 +393,7 @@ static void vduse_domain_sync(struct vduse_domain *d, dma_addr_t iova,
 static void *vduse_domain_alloc_coherent(struct vduse_domain *d, size_t size,
 					 dma_addr_t *handle, gfp_t gfp)
 {
+	unsigned long flags;
 	unsigned long npages = PFN_UP(size);
 	dma_addr_t iova;
 	void *va;
@@ -402,10 +408,10 @@ static void *vduse_domain_alloc_coherent(struct vduse_domain *d, size_t size,
 	iova = vduse_range_alloc(&d->coherent, npages);
 	if (!iova)
 		goto err_free;
-	spin_lock(&d->iotlb_lock);
+	spin_lock_irqsave(&d->iotlb_lock, flags);
 	ret = vduse_iotlb_add(d, iova, iova + (npages << PAGE_SHIFT) - 1,
 			      virt_to_phys(va), VHOST_MAP_RW, d->file, iova);
-	spin_unlock(&d->iotlb_lock);
+	spin_unlock_irqrestore(&d->iotlb_lock, flags);
 	if (ret)
 		goto err_iova;
 	*handle = iova;
@@ -427,19 +433,20 @@ err_free:
 static void vduse_domain_free_coherent(struct vduse_domain *d, size_t size,
 				       void *va, dma_addr_t iova)
 {
+	unsigned long flags;
 	unsigned long npages = PFN_UP(size);
 	struct vhost_iotlb_map *map;
 
 	if (!d || !d->dma || !vduse_range_contains(&d->coherent, iova))
 		return;
-	spin_lock(&d->iotlb_lock);
+	spin_lock_irqsave(&d->iotlb_lock, flags);
 	map = vhost_iotlb_itree_first(d->iotlb, iova, iova);
 	if (map && map->start == iova &&
 	    ((struct vduse_map_ref *)map->opaque)->own)
 		vduse_iotlb_remove(d, map);
 	else
 		map = NULL;
-	spin_unlock(&d->iotlb_lock);
+	spin_unlock_irqrestore(&d->iotlb_lock, flags);
 	if (!map)
 		return;
 	vduse_range_free(&d->coherent, iova, npages);
@@ -452,6 +459,7 @@ static void vduse_domain_free_coherent(struct vduse_domain *d, size_t size,
  */
 static struct page *vduse_domain_page(struct vduse_domain *d, u64 iova)
 {
+	unsigned long flags;
 	struct vhost_iotlb_map *map;
 	struct page *page = NULL;
 
@@ -465,13 +473,13 @@ static struct page *vduse_domain_page(struct vduse_domain *d, u64 iova)
 		read_unlock(&d->bounce_lock);
 		return page;
 	}
-	spin_lock(&d->iotlb_lock);
+	spin_lock_irqsave(&d->iotlb_lock, flags);
 	map = vhost_iotlb_itree_first(d->iotlb, iova, iova);
 	if (map && ((struct vduse_map_ref *)map->opaque)->own) {
 		page = pfn_to_page(PHYS_PFN(map->addr + (iova - map->start)));
 		get_page(page);
 	}
-	spin_unlock(&d->iotlb_lock);
+	spin_unlock_irqrestore(&d->iotlb_lock, flags);
 	return page;
 }
 
@@ -517,14 +525,15 @@ static int vduse_domain_mmap(struct file *file, struct vm_area_struct *vma)
 /* Last reference to the domain file: free the domain. */
 static int vduse_domain_release(struct inode *inode, struct file *file)
 {
+	unsigned long flags;
 	struct vduse_domain *d = file->private_data;
 	struct vhost_iotlb_map *map;
 	unsigned long i;
 
-	spin_lock(&d->iotlb_lock);
+	spin_lock_irqsave(&d->iotlb_lock, flags);
 	while ((map = vhost_iotlb_itree_first(d->iotlb, 0, ULLONG_MAX)))
 		vduse_iotlb_remove(d, map);
-	spin_unlock(&d->iotlb_lock);
+	spin_unlock_irqrestore(&d->iotlb_lock, flags);
 	vhost_iotlb_free(d->iotlb);
 	for (i = 0; i < d->nslots; i++)
 		if (d->slots[i].kpage)
@@ -617,10 +626,11 @@ void vduse_domain_destroy(struct vduse_domain *domain)
  */
 void vduse_domain_set_upages(struct vduse_domain *domain, struct page **pages)
 {
+	unsigned long flags;
 	struct page *from, *to;
 	unsigned long i;
 
-	write_lock(&domain->bounce_lock);
+	write_lock_irqsave(&domain->bounce_lock, flags);
 	for (i = 0; i < domain->nslots; i++) {
 		struct vduse_slot *s = &domain->slots[i];
 
@@ -632,7 +642,7 @@ void vduse_domain_set_upages(struct vduse_domain *domain, struct page **pages)
 			copy_highpage(to, from);
 	}
 	domain->upages = pages;
-	write_unlock(&domain->bounce_lock);
+	write_unlock_irqrestore(&domain->bounce_lock, flags);
 }
 
 /* DMA ops of the vDPA device, used by virtio-vdpa through virtio_ring. */

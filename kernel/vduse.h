@@ -21,8 +21,11 @@
  *   dev->domain_lock      (mutex) creation and use of the per-AS domains,
  *                         bounce_size
  *     as->mem_lock        (mutex) umem of one AS
- *       domain->bounce_lock (rwlock) which pages back the bounce area
- *     domain->iotlb_lock  (spinlock) the domain's IOTLB
+ *       domain->bounce_lock (rwlock) which pages back the bounce area;
+ *                         the writer disables interrupts because DMA
+ *                         mappings (readers) may come from any context
+ *     domain->iotlb_lock  (spinlock, irqsave) the domain's IOTLB; the DMA
+ *                         path publishes the bounce entry under it
  *   dev->rwsem            (rw_semaphore) status vs. interrupt injection
  *   dev->group_lock       (rwlock) group -> AS bindings
  *   dev->msg_lock         (spinlock) message lists, broken flag
