@@ -55,7 +55,8 @@ int vduse__dev_attach(const struct vduse_dev_opts *opts, const struct vduse_back
 struct vduse_region {
 	uint64_t start, last;		/* IOVA range, inclusive */
 	uint8_t *addr;			/* host address of @start */
-	size_t len;
+	void *map;			/* what mmap returned (page aligned) */
+	size_t len;			/* mapped length from @map */
 	int prot;			/* PROT_READ and/or PROT_WRITE */
 	unsigned int refs;		/* requests and rings using it */
 	bool dead;			/* invalidated: unmap when refs hits 0 */

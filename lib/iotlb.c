@@ -28,7 +28,7 @@ int vduse_as_init(struct vduse_as *as)
 static void region_unmap(struct vduse_region *r)
 {
 	if (!r->external)
-		munmap(r->addr, r->len);
+		munmap(r->map, r->len);
 	free(r);
 }
 
@@ -141,7 +141,7 @@ static struct vduse_region *as_fetch(struct vduse_dev *dev, uint32_t asid, uint6
 	struct vduse_as *as = &dev->as[asid];
 	struct vduse_iotlb_entry_v2 e;
 	struct vduse_region *r;
-	uint64_t len;
+	uint64_t len, delta;
 	int fd, prot, err;
 	void *p;
 
@@ -153,6 +153,7 @@ static struct vduse_region *as_fetch(struct vduse_dev *dev, uint32_t asid, uint6
 		r->start = as->umem_iova;
 		r->last = as->umem_iova + as->umem_len - 1;
 		r->addr = as->umem;
+		r->map = as->umem;
 		r->len = as->umem_len;
 		r->prot = PROT_READ | PROT_WRITE;
 		r->external = true;
@@ -175,8 +176,10 @@ static struct vduse_region *as_fetch(struct vduse_dev *dev, uint32_t asid, uint6
 	}
 	/* The kernel's answer is checked like any other input. */
 	len = e.last - e.start + 1;
-	if (e.start > iova || e.last < iova || len == 0 || len > SIZE_MAX ||
-	    e.offset + len < e.offset || (e.offset & (getpagesize() - 1)) ||
+	/* mmap wants a page-aligned offset; a consumer may map from mid-page */
+	delta = e.offset & (getpagesize() - 1);
+	if (e.start > iova || e.last < iova || len == 0 || len > SIZE_MAX - delta ||
+	    e.offset + len < e.offset ||
 	    !(e.perm & VDUSE_ACCESS_RW) || (e.perm & ~VDUSE_ACCESS_RW)) {
 		vd_err(dev, "iotlb: bad entry for %#llx: [%#llx, %#llx] offset %#llx perm %u",
 		       (unsigned long long)iova, (unsigned long long)e.start,
@@ -187,7 +190,7 @@ static struct vduse_region *as_fetch(struct vduse_dev *dev, uint32_t asid, uint6
 	}
 	prot = (e.perm & VDUSE_ACCESS_RO ? PROT_READ : 0) |
 	       (e.perm & VDUSE_ACCESS_WO ? PROT_WRITE : 0);
-	p = mmap(NULL, len, prot, MAP_SHARED, fd, e.offset);
+	p = mmap(NULL, len + delta, prot, MAP_SHARED, fd, e.offset - delta);
 	err = errno;
 	close(fd);
 	if (p == MAP_FAILED) {
@@ -198,8 +201,9 @@ static struct vduse_region *as_fetch(struct vduse_dev *dev, uint32_t asid, uint6
 	}
 	r->start = e.start;
 	r->last = e.last;
-	r->addr = p;
-	r->len = len;
+	r->map = p;
+	r->addr = (uint8_t *)p + delta;
+	r->len = len + delta;
 	r->prot = prot;
 insert:
 	if (as_insert(dev, as, r)) {

@@ -149,6 +149,8 @@ int vduse_vq_start(struct vduse_vq *vq, const struct vduse_vq_info *info)
 				"position from VQ_GET_INFO", vq->index);
 	}
 	vduse_inflight_resume(vq);
+	if (!vq->packed && vq->event_idx)	/* kick us at the next new buffer */
+		st16_rel((uint8_t *)vq->device + 4 + 8ull * vq->num, htole16(vq->last_avail_idx));
 	vd_dbg(dev, "vq %u started: %s size %u avail %u used %u ASID %u", vq->index,
 	       vq->packed ? "packed" : "split", vq->num, vq->last_avail_idx, vq->used_idx,
 	       vduse_vq_cur_asid(vq));

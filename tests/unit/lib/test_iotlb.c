@@ -124,6 +124,16 @@ int main(void)
 	ret = vduse_iotlb_translate(dev, 0, 0x2001000, 16, PROT_READ, iov, reg, 8, &n);
 	TAP_EQ(ret, -EFAULT, "read of a write-only mapping refused");
 
+	/* a mapping whose file offset is not page aligned (consumer mapped mid-page) */
+	fk_map(&fk, 0, 0x3000000, 0x100, 0x700010, VDUSE_ACCESS_RW);
+	memcpy(fk.mem + 0x700010, "mid-page", 8);
+	{
+		struct vduse_region *r = vduse_iotlb_lookup(dev, 0, 0x3000000);
+
+		TAP_OK(r && !memcmp(r->addr, "mid-page", 8), "unaligned file offset mapped correctly",
+		       " ");
+	}
+
 	/* invalidation of ASID 1 leaves ASID 0 cached */
 	r1 = vduse_iotlb_lookup(dev, 1, 0x100000);
 	calls = fk.getfd_calls;
