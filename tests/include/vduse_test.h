@@ -281,6 +281,8 @@ struct responder {
 	int fd;			/* changed only while paused */
 	int stop, paused, idle;	/* accessed with __atomic */
 	int policy[8];		/* per request type */
+	int packed;		/* answer GET_VQ_STATE with packed_reply */
+	struct vduse_vq_state_packed packed_reply;
 	struct vduse_dev_request log[RLOG_MAX];
 	int nlog;
 	int write_errors;
@@ -324,7 +326,10 @@ static inline void *responder_main(void *arg)
 			resp.result = pol == REPLY_OK ? VDUSE_REQ_RESULT_OK : VDUSE_REQ_RESULT_FAILED;
 			if (req.type == VDUSE_GET_VQ_STATE) {
 				resp.vq_state.index = req.vq_state.index;
-				resp.vq_state.split.avail_index = AVAIL_BASE + req.vq_state.index;
+				if (r->packed)
+					resp.vq_state.packed = r->packed_reply;
+				else
+					resp.vq_state.split.avail_index = AVAIL_BASE + req.vq_state.index;
 			}
 			if (write(r->fd, &resp, sizeof(resp)) != sizeof(resp))
 				r->write_errors++;

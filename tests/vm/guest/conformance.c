@@ -84,7 +84,7 @@ static const struct expect *X;
 /* Names this run may leave behind on a failure; destroyed at exit. */
 static const char *const all_names[] = {
 	"cf-untouched", "cf-asked", "cf-asked22", "cf-set0", "cf-val", "cf-net1",
-	"cf-nocap", "cf-v0", "cf-v1",
+	"cf-nocap", "cf-v0", "cf-v1", "cf-pk", "cf-keep",
 };
 
 static void cleanup_all(int ctl)
@@ -221,6 +221,20 @@ static void test_version(void)
 	blk_cfg(&cfg, "cf-set0", 1, 0, 0);
 	expect_create(a, &cfg, 0, "CREATE_DEV 0/0 after SET(0)");
 	close(a);
+
+	if (X->has_v1) {
+		a = ctl_open();
+		ctl_set_version(a, 1);
+		blk_cfg(&cfg, "cf-keep", 2, 2, 2);
+		TAP_SYS(create(a, &cfg), "CREATE_DEV v1, then SET(0) on the same fd");
+		ctl_set_version(a, 0);
+		b = dev_open("cf-keep");
+		TAP_EQ(b >= 0 ? dev_api_version(b) : -1, 1, "the device keeps the version it was created with");
+		if (b >= 0)
+			close(b);
+		dev_destroy(a, "cf-keep");
+		close(a);
+	}
 }
 
 /* ---- CREATE_DEV validation ---------------------------------------------- */
@@ -930,6 +944,71 @@ out:
 	TAP_EQ(r.write_errors, 0, N("every reply was accepted"));
 }
 
+/*
+ * Packed rings: GET_VQ_STATE is answered in vq_state.packed (the kernel keeps
+ * the 15-bit index and 1-bit counter of each), and a driver-set packed base
+ * reaches VQ_GET_INFO.
+ */
+static void test_packed(void)
+{
+	const char *name = "cf-pk";
+	struct vduse_vq_config vq = { .max_size = 64 };
+	struct vduse_vq_info info;
+	struct vhost_vring_state st;
+	struct responder r;
+	struct devcfg cfg;
+	uint64_t f = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_ACCESS_PLATFORM) |
+		     (1ull << VIRTIO_F_RING_PACKED);
+	char vpath[300];
+	int ctl, fd, vh = -1;
+
+	ctl = ctl_open();
+	ctl_set_version(ctl, 0);
+	blk_cfg(&cfg, name, 1, 0, 0);
+	cfg.c.features = f;
+	TAP_SYS(create(ctl, &cfg), "packed: CREATE_DEV with VIRTIO_F_RING_PACKED");
+	fd = dev_open(name);
+	if (fd < 0 || ioctl(fd, VDUSE_VQ_SETUP, &vq) || responder_start(&r, fd)) {
+		TAP_OK(0, "packed: device set up", "%s", strerror(errno));
+		goto out;
+	}
+	/* garbage in the unused bits must not reach the driver */
+	r.packed_reply.last_avail_counter = 0xfe;
+	r.packed_reply.last_avail_idx = 0x9234;
+	r.packed_reply.last_used_counter = 3;
+	r.packed_reply.last_used_idx = 0x8555;
+	r.packed = 1;
+	if (vdpa_add(name) || vhost_path(name, vpath, sizeof(vpath)) || (vh = vh_open(vpath)) < 0) {
+		TAP_OK(0, "packed: bound and opened through vhost-vdpa", "%s", strerror(errno));
+		goto out_r;
+	}
+	vh_set_status(vh, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+	TAP_SYS(ioctl(vh, VHOST_SET_FEATURES, &f), "packed: driver negotiates RING_PACKED");
+	st.index = 0;
+	st.num = 0;
+	TAP_SYS(ioctl(vh, VHOST_GET_VRING_BASE, &st), "packed: VHOST_GET_VRING_BASE");
+	/* avail: idx 0x1234, counter 0; used: idx 0x0555, counter 1 */
+	TAP_EQ(st.num, 0x85551234u, "packed: GET_VQ_STATE's packed reply, 15-bit indices and 1-bit counters");
+	st.num = 0x80070003;	/* avail idx 3 counter 0, used idx 7 counter 1 */
+	TAP_SYS(ioctl(vh, VHOST_SET_VRING_BASE, &st), "packed: VHOST_SET_VRING_BASE");
+	memset(&info, 0, sizeof(info));
+	ioctl(fd, VDUSE_VQ_GET_INFO, &info);
+	TAP_OK(info.packed.last_avail_idx == 3 && info.packed.last_avail_counter == 0 &&
+	       info.packed.last_used_idx == 7 && info.packed.last_used_counter == 1,
+	       "packed: VQ_GET_INFO reports the packed base the driver set",
+	       "avail %u/%u used %u/%u", info.packed.last_avail_idx, info.packed.last_avail_counter,
+	       info.packed.last_used_idx, info.packed.last_used_counter);
+	close(vh);
+	vdpa_del(name);
+out_r:
+	responder_stop(&r);
+out:
+	if (fd >= 0)
+		close(fd);
+	TAP_SYS(dev_destroy(ctl, name), "packed: DESTROY_DEV");
+	close(ctl);
+}
+
 static void test_device(int ver)
 {
 	const char *name = ver ? "cf-v1" : "cf-v0";
@@ -980,6 +1059,7 @@ int main(int argc, char **argv)
 	test_version();
 	test_create();
 	test_device(0);
+	test_packed();
 	if (X->has_v1)
 		test_device(1);
 	else
