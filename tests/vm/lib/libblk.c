@@ -11,8 +11,10 @@
  * with O_DIRECT, reads it back and compares it with the device's memory;
  * with --umem, registers userspace memory as the bounce region and checks
  * that I/O goes through it; then closes the device and reattaches to it
- * (daemon restart) and does it again; finally "vdpa dev del" and destroy. --corrupt flips a byte on
- * every read, so the comparison must fail.
+ * (daemon restart) and does it again; then drops a write in flight and
+ * restarts, so the in-flight log must resubmit it (split rings); finally
+ * "vdpa dev del" and destroy. --corrupt flips a byte on every read, so the
+ * comparison must fail.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -36,6 +38,10 @@ static int corrupt;
 static volatile int stop;
 static unsigned long served, bad_chains;
 static void *inflight_log;
+static struct vduse_dev_opts *gopts;
+static volatile int crash_armed, crashed;
+static uint64_t crash_sector = ~0ull;
+static int restarts, restart_ret, crash_served;
 static size_t inflight_size;
 
 static void log_cb(void *user, enum vduse_log_level lvl, const char *msg)
@@ -96,8 +102,21 @@ static void on_kick(struct vduse_dev *dev, struct vduse_vq *vq, void *user)
 	struct vduse_req *req;
 	int ret;
 
-	while ((ret = vduse_vq_pop(vq, &req)) == 1)
+	while ((ret = vduse_vq_pop(vq, &req)) == 1) {
+		struct virtio_blk_outhdr hdr = { 0 };
+
+		vduse_req_read(req, 0, &hdr, sizeof(hdr));
+		if (hdr.type == VIRTIO_BLK_T_OUT && hdr.sector == crash_sector) {
+			if (crash_armed) {
+				/* "crash": keep the request, never answer it */
+				crash_armed = 0;
+				crashed = 1;
+				return;
+			}
+			crash_served++;
+		}
 		vduse_vq_push(req, blk_request(req));
+	}
 	if (ret < 0)
 		printf("# libblk: vq %u: pop failed: %s\n", vduse_vq_index(vq), strerror(-ret));
 	vduse_vq_notify(vq);
@@ -109,16 +128,30 @@ static void on_ready(struct vduse_dev *dev, struct vduse_vq *vq, void *user)
 	on_kick(dev, vq, user);
 }
 
+/*
+ * The device thread. *arg is the device; after a simulated crash (a request
+ * taken and never returned) it closes the device and attaches again, as a
+ * restarted daemon would, and the in-flight log brings the request back.
+ */
 static void *loop(void *arg)
 {
-	struct vduse_dev *dev = arg;
+	struct vduse_dev **devp = arg;
 	int ret;
 
 	while (!stop) {
-		ret = vduse_dev_run_once(dev, 100);
+		ret = vduse_dev_run_once(*devp, 100);
 		if (ret < 0) {
 			printf("# libblk: run_once: %s\n", strerror(-ret));
 			break;
+		}
+		if (crashed) {
+			crashed = 0;
+			vduse_dev_close(*devp);	/* the popped request is lost with it */
+			*devp = NULL;
+			restart_ret = vduse_dev_attach(gopts, devp);
+			if (restart_ret)
+				break;
+			restarts++;
 		}
 	}
 	return NULL;
@@ -219,6 +252,7 @@ int main(int argc, char **argv)
 		      .queue_ready = on_ready, .log = log_cb, .log_level = VDUSE_LOG_WARN,
 		      .inflight = inflight_log, .inflight_size = inflight_size);
 
+	gopts = &o;
 	ret = vduse_dev_create(&o, &dev);
 	TAP_EQ(ret, 0, "vduse_dev_create virtio-blk");
 	if (ret)
@@ -227,7 +261,7 @@ int main(int argc, char **argv)
 		TAP_EQ(vduse_dev_api_version(dev), expect_api, "negotiated VDUSE API version");
 	else
 		tap_diag("negotiated VDUSE API v%d", vduse_dev_api_version(dev));
-	pthread_create(&th, NULL, loop, dev);
+	pthread_create(&th, NULL, loop, &dev);
 
 	snprintf(cmd, sizeof(cmd), "vdpa dev add name %s mgmtdev vduse", name);
 	TAP_EQ(run(cmd), 0, "vdpa dev add");
@@ -256,7 +290,7 @@ int main(int argc, char **argv)
 		ret = ub == MAP_FAILED ? -ENOMEM : vduse_dev_reg_umem(dev, 0, ub, usz);
 		TAP_EQ(ret, 0, "vduse_dev_reg_umem: bounce region in our memory");
 		stop = 0;
-		pthread_create(&th, NULL, loop, dev);
+		pthread_create(&th, NULL, loop, &dev);
 		io_round("umem", 3 << 20);
 		/* the last pattern written passed through the bounce pages */
 		pat = disk + (3 << 20);
@@ -266,7 +300,7 @@ int main(int argc, char **argv)
 		pthread_join(th, NULL);
 		TAP_EQ(vduse_dev_dereg_umem(dev, 0), 0, "vduse_dev_dereg_umem");
 		stop = 0;
-		pthread_create(&th, NULL, loop, dev);
+		pthread_create(&th, NULL, loop, &dev);
 		io_round("after umem", 4 << 20);
 	}
 
@@ -281,8 +315,24 @@ int main(int argc, char **argv)
 		return tap_done();
 	TAP_OK(vduse_vq_started(vduse_dev_vq(dev, 0)), "queue resumed from VQ_GET_INFO", " ");
 	stop = 0;
-	pthread_create(&th, NULL, loop, dev);
+	pthread_create(&th, NULL, loop, &dev);
 	io_round("reattached daemon", 5 << 20);
+
+	/*
+	 * Crash with a write in flight: the device thread takes the request
+	 * for sector 7 MiB / 512, drops it and restarts; the in-flight log
+	 * resubmits it and the write completes.
+	 */
+	if (!(features & (1ull << VIRTIO_F_RING_PACKED))) {	/* split rings only */
+		crash_sector = (7 << 20) / 512;
+		crash_armed = 1;
+		io_round("restart with a request in flight", 7 << 20);
+		TAP_OK(restarts == 1 && restart_ret == 0 && dev, "device thread restarted once",
+		       "restarts %d ret %d", restarts, restart_ret);
+		TAP_EQ(crash_served, 1, "the dropped write was resubmitted and served once");
+		if (!dev)
+			return tap_done();
+	}
 	TAP_EQ(bad_chains, 0, "no malformed request seen");
 	TAP_OK(!vduse_vq_broken(vduse_dev_vq(dev, 0)), "queue not broken", " ");
 
