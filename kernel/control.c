@@ -279,9 +279,9 @@ static int vduse_destroy_dev(const char *name)
 	mutex_unlock(&dev->lock);
 
 	vduse_dev_reset(dev);
+	vduse_dev_free_vqs(dev);
 	device_destroy(&vduse_class, MKDEV(MAJOR(vduse_devt), dev->minor));
 	idr_remove(&vduse_idr, dev->minor);
-	vduse_dev_free_vqs(dev);
 	vduse_as_destroy_domains(dev);
 	mutex_destroy(&dev->domain_lock);
 	mutex_destroy(&dev->lock);

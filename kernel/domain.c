@@ -313,7 +313,7 @@ static dma_addr_t vduse_domain_map(struct vduse_domain *d, phys_addr_t pa,
 		struct vduse_slot *s = &d->slots[first + i];
 
 		if (!s->kpage)
-			s->kpage = alloc_page(GFP_ATOMIC | __GFP_ZERO);
+			WRITE_ONCE(s->kpage, alloc_page(GFP_ATOMIC | __GFP_ZERO));
 		if (!s->kpage)
 			goto err;
 		s->orig = pa + i * PAGE_SIZE;
@@ -467,7 +467,7 @@ static struct page *vduse_domain_page(struct vduse_domain *d, u64 iova)
 		unsigned long i = iova >> PAGE_SHIFT;
 
 		read_lock(&d->bounce_lock);
-		page = d->upages ? d->upages[i] : d->slots[i].kpage;
+		page = d->upages ? d->upages[i] : READ_ONCE(d->slots[i].kpage);
 		if (page)
 			get_page(page);
 		read_unlock(&d->bounce_lock);
