@@ -84,7 +84,7 @@ static const struct expect *X;
 /* Names this run may leave behind on a failure; destroyed at exit. */
 static const char *const all_names[] = {
 	"cf-untouched", "cf-asked", "cf-asked22", "cf-set0", "cf-val", "cf-net1",
-	"cf-nocap", "cf-v0", "cf-v1", "cf-pk", "cf-keep",
+	"cf-nocap", "cf-v0", "cf-v1", "cf-pk", "cf-keep", "cf-vnet0", "cf-vnet1", "cf-vcvq",
 };
 
 static void cleanup_all(int ctl)
@@ -1034,19 +1034,190 @@ static void test_device(int ver)
 	close(ctl);
 }
 
+/* ---- bound to virtio-vdpa (the kernel's virtio-net) ----------------------- */
+
+/*
+ * Bind a net device NAME to virtio-vdpa, bring its netdev up and wait for
+ * virtio-net to map its receive buffers: the first streaming mapping creates
+ * AS 0's bounce map at IOVA 0. Returns 0 when GET_INFO sees it.
+ */
+static int virtio_bind(struct responder *r, int fd, const char *name, struct vduse_iova_info *ii)
+{
+	double end;
+
+	if (vdpa_add(name))
+		return -1;
+	/* virtio-net posts (maps) its receive buffers when the link goes up */
+	if (run_cmd("for n in /sys/bus/vdpa/devices/%s/virtio*/net/*; do "
+		    "ip link set dev ${n##*/} up || exit 1; done", name))
+		tap_diag("cannot bring %s's netdev up", name);
+	end = now_s() + 20;
+	do {
+		/* the rings are coherent allocations above the bounce area */
+		memset(ii, 0, sizeof(*ii));
+		if (ioctl(fd, VDUSE_IOTLB_GET_INFO, ii) == 0)
+			return 0;
+		msleep_(50);
+	} while (now_s() < end);
+	return -1;
+}
+
+static int net_dev(int ctl, struct devcfg *cfg, uint32_t nvqs, int ver, struct responder *r)
+{
+	struct vduse_vq_config vq = { .max_size = 64 };
+	int fd;
+	uint32_t i;
+
+	if (create(ctl, cfg))
+		return -1;
+	fd = dev_open(cfg->c.name);
+	if (fd < 0)
+		return -1;
+	for (i = 0; i < nvqs; i++) {
+		vq.index = i;
+		vq.group = ver && i == 2 ? 1 : 0;
+		if (ioctl(fd, VDUSE_VQ_SETUP, &vq))
+			return -1;
+	}
+	if (responder_start(r, fd))
+		return -1;
+	return fd;
+}
+
+/*
+ * §3.4 and §3.7: the bounce area is split across the address spaces, the
+ * kernel virtio path uses AS 0 (§5e), and umem can replace AS 0's bounce
+ * pages; closing the fd deregisters it.
+ */
+static void test_virtio(int ver)
+{
+	const char *name = ver ? "cf-vnet1" : "cf-vnet0";
+	uint64_t bounce = ver ? 4 << 20 : 2 << 20, per_as = bounce / (ver ? 2 : 1);
+	struct vduse_iova_info ii;
+	struct vduse_iova_umem um;
+	struct responder r;
+	struct devcfg cfg;
+	char nm[200], val[32];
+	void *mem;
+	int ctl, fd;
+
+	ctl = ctl_open();
+	ctl_set_version(ctl, ver);
+	net_cfg(&cfg, name, 2, ver ? 2 : 0, ver ? 2 : 0);
+	fd = net_dev(ctl, &cfg, 2, ver, &r);
+	if (fd < 0) {
+		TAP_OK(0, N("virtio: net device set up"), "%s", strerror(errno));
+		goto out;
+	}
+	snprintf(val, sizeof(val), "%llu", (unsigned long long)bounce);
+	TAP_EQ(sysfs_write(name, "bounce_size", val), 0, N("virtio: bounce_size set before binding"));
+	TAP_EQ(virtio_bind(&r, fd, name, &ii), 0, N("virtio: virtio-net probes and a bounce map appears"));
+	TAP_OK(ii.start == 0 && ii.last == per_as - 1 && (ii.capability & VDUSE_IOVA_CAP_UMEM),
+	       N(ver ? "virtio: AS 0's bounce map is bounce_size / nas, with the UMEM capability"
+		     : "virtio: the bounce map is [0, bounce_size - 1], with the UMEM capability"),
+	       "start 0x%llx last 0x%llx cap %llu", (unsigned long long)ii.start,
+	       (unsigned long long)ii.last, (unsigned long long)ii.capability);
+	if (ver) {
+		memset(&ii, 0, sizeof(ii));
+		ii.last = ~0ull;
+		ii.asid = 1;
+		TAP_ERRNO(ioctl(fd, VDUSE_IOTLB_GET_INFO, &ii), EINVAL,
+			  N("virtio: nothing is mapped in AS 1 (the kernel path uses AS 0)"));
+	}
+
+	mem = mmap(NULL, per_as, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED) {
+		TAP_OK(0, N("virtio: umem buffer"), "%s", strerror(errno));
+		goto unbind;
+	}
+	memset(&um, 0, sizeof(um));
+	um.uaddr = (uintptr_t)mem;
+	um.size = per_as - PAGE;
+	TAP_ERRNO(ioctl(fd, VDUSE_IOTLB_REG_UMEM, &um), EINVAL, N("virtio: REG_UMEM size != the AS's bounce size: EINVAL"));
+	um.size = per_as;
+	um.iova = PAGE;
+	TAP_ERRNO(ioctl(fd, VDUSE_IOTLB_REG_UMEM, &um), EINVAL, N("virtio: REG_UMEM iova != 0: EINVAL"));
+	um.iova = 0;
+	um.uaddr = (uintptr_t)mem + 1;
+	TAP_ERRNO(ioctl(fd, VDUSE_IOTLB_REG_UMEM, &um), EINVAL, N("virtio: REG_UMEM unaligned uaddr: EINVAL"));
+	um.uaddr = (uintptr_t)mem;
+	if (ver) {
+		um.asid = 1;
+		TAP_ERRNO(ioctl(fd, VDUSE_IOTLB_REG_UMEM, &um), EINVAL, N("virtio: REG_UMEM in AS 1 (no bounce map): EINVAL"));
+		um.asid = 0;
+	}
+	TAP_SYS(ioctl(fd, VDUSE_IOTLB_REG_UMEM, &um), N("virtio: REG_UMEM of AS 0's bounce area"));
+	TAP_ERRNO(ioctl(fd, VDUSE_IOTLB_REG_UMEM, &um), EEXIST, N("virtio: REG_UMEM again: EEXIST"));
+	um.size = per_as - PAGE;
+	TAP_ERRNO(ioctl(fd, VDUSE_IOTLB_DEREG_UMEM, &um), EINVAL, N("virtio: DEREG_UMEM with the wrong size: EINVAL"));
+	um.size = per_as;
+	TAP_SYS(ioctl(fd, VDUSE_IOTLB_DEREG_UMEM, &um), N("virtio: DEREG_UMEM"));
+	TAP_ERRNO(ioctl(fd, VDUSE_IOTLB_DEREG_UMEM, &um), ENOENT, N("virtio: DEREG_UMEM again: ENOENT"));
+
+	/* closing the device fd deregisters it */
+	TAP_SYS(ioctl(fd, VDUSE_IOTLB_REG_UMEM, &um), N("virtio: REG_UMEM again after DEREG"));
+	responder_pause(&r);
+	close(fd);
+	fd = dev_open(name);
+	TAP_SYS(fd, N("virtio: reopen the device fd"));
+	TAP_ERRNO(ioctl(fd, VDUSE_IOTLB_DEREG_UMEM, &um), ENOENT, N("virtio: closing the fd deregistered the umem"));
+	responder_resume(&r, fd);
+	munmap(mem, per_as);
+unbind:
+	TAP_EQ(vdpa_del(name), 0, N("virtio: vdpa dev del"));
+	responder_stop(&r);
+	close(fd);
+out:
+	TAP_SYS(dev_destroy(ctl, name), N("virtio: DESTROY_DEV"));
+	close(ctl);
+}
+
+/* §5d: a v1 net device's isolated CVQ is not offered to the kernel's virtio-net. */
+static void test_cvq_withheld(void)
+{
+	const char *name = "cf-vcvq";
+	uint64_t f = 0, cvq_bits = (1ull << VIRTIO_NET_F_CTRL_VQ) | (1ull << VIRTIO_NET_F_CTRL_RX);
+	struct vduse_iova_info ii;
+	struct responder r;
+	struct devcfg cfg;
+	int ctl, fd;
+
+	ctl = ctl_open();
+	ctl_set_version(ctl, 1);
+	net_cfg(&cfg, name, 3, 2, 2);
+	cfg.c.features |= cvq_bits;
+	fd = net_dev(ctl, &cfg, 3, 1, &r);
+	if (fd < 0) {
+		TAP_OK(0, "virtio: CVQ net device set up", "%s", strerror(errno));
+		goto out;
+	}
+	TAP_EQ(virtio_bind(&r, fd, name, &ii), 0, "virtio: the CVQ device probes as a virtio-net");
+	TAP_SYS(ioctl(fd, VDUSE_DEV_GET_FEATURES, &f), "virtio: DEV_GET_FEATURES");
+	TAP_OK((f & (1ull << VIRTIO_F_VERSION_1)) && !(f & cvq_bits),
+	       "virtio: the driver negotiated no CVQ feature (withheld from virtio-vdpa)",
+	       "driver features 0x%llx", (unsigned long long)f);
+	TAP_EQ(vdpa_del(name), 0, "virtio: vdpa dev del (CVQ device)");
+	responder_stop(&r);
+	close(fd);
+out:
+	TAP_SYS(dev_destroy(ctl, name), "virtio: DESTROY_DEV (CVQ device)");
+	close(ctl);
+}
+
 int main(int argc, char **argv)
 {
-	int ctl;
+	int ctl, virtio = argc == 4 && !strcmp(argv[3], "--virtio");
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc != 3 || strcmp(argv[1], "--impl") || impl_parse(argv[2], &impl)) {
-		fprintf(stderr, "usage: conformance --impl upstream|stock612|ours\n");
+	if ((argc != 3 && !virtio) || strcmp(argv[1], "--impl") || impl_parse(argv[2], &impl)) {
+		fprintf(stderr, "usage: conformance --impl upstream|stock612|ours [--virtio]\n");
 		return 2;
 	}
 	X = &expect_tab[impl];
-	tap_diag("conformance against %s", X->name);
-	if (virtio_vdpa_loaded()) {
-		TAP_OK(0, "virtio_vdpa is not loaded (devices must bind to vhost_vdpa)", "unload it first");
+	tap_diag("conformance%s against %s", virtio ? " (virtio-vdpa part)" : "", X->name);
+	if (virtio ? access("/sys/module/vhost_vdpa", F_OK) == 0 : virtio_vdpa_loaded()) {
+		TAP_OK(0, virtio ? "vhost_vdpa is not loaded (devices must bind to virtio_vdpa)"
+				 : "virtio_vdpa is not loaded (devices must bind to vhost_vdpa)", "unload it first");
 		return tap_done();
 	}
 	ctl = ctl_open();
@@ -1056,14 +1227,27 @@ int main(int argc, char **argv)
 	}
 	cleanup_all(ctl);
 
-	test_version();
-	test_create();
-	test_device(0);
-	test_packed();
-	if (X->has_v1)
-		test_device(1);
-	else
-		tap_result(1, "v1 device fd and vhost-vdpa checks # SKIP no API v1", NULL);
+	if (virtio) {
+		test_virtio(0);
+		if (X->has_v1) {
+			test_virtio(1);
+			if (X->v1_net_ctrl_vq_ok)
+				test_cvq_withheld();
+			else
+				tap_result(1, "virtio: CVQ features withheld from virtio-vdpa # SKIP VDUSE CTRL_VQ not supported here", NULL);
+		} else {
+			tap_result(1, "virtio: v1 bounce split across address spaces # SKIP no API v1", NULL);
+		}
+	} else {
+		test_version();
+		test_create();
+		test_device(0);
+		test_packed();
+		if (X->has_v1)
+			test_device(1);
+		else
+			tap_result(1, "v1 device fd and vhost-vdpa checks # SKIP no API v1", NULL);
+	}
 
 	cleanup_all(ctl);
 	close(ctl);

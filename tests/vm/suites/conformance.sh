@@ -15,4 +15,11 @@ timeout 240 conformance --impl "$impl"
 rc=$?
 # exit 1 means failed checks, already reported; anything above is a crash or timeout
 [ $rc -le 1 ]; tap_ok $? "conformance ran to completion" "exit $rc"
-unload_mod vhost_vdpa
+unload_mod vhost_vdpa || return 0
+
+# The kernel virtio path: bounce maps, umem, CVQ policy (virtio-net binds).
+load_mod virtio_vdpa && load_mod virtio_net || return 0
+timeout 120 conformance --impl "$impl" --virtio
+rc=$?
+[ $rc -le 1 ]; tap_ok $? "conformance --virtio ran to completion" "exit $rc"
+unload_mod virtio_net
