@@ -141,7 +141,11 @@ int vduse_dev_create(const struct vduse_dev_opts *opts, struct vduse_dev **devp)
  */
 int vduse_dev_attach(const struct vduse_dev_opts *opts, struct vduse_dev **devp);
 
-/* Close the device fd and free @dev; the kernel device stays. */
+/*
+ * Close the device fd and free @dev; the kernel device stays. Requests not
+ * yet pushed are abandoned: their memory is unmapped, do not touch them (a
+ * restarted daemon gets them back through the in-flight log).
+ */
 void vduse_dev_close(struct vduse_dev *dev);
 
 /*
