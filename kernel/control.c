@@ -17,6 +17,7 @@
 
 #include "vduse.h"
 
+/* Device IDR, name lookup, control ioctls and the open path. */
 DEFINE_MUTEX(vduse_lock);
 DEFINE_IDR(vduse_idr);
 struct workqueue_struct *vduse_irq_wq;

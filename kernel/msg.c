@@ -134,7 +134,7 @@ ssize_t vduse_msg_read(struct vduse_dev *dev, struct file *file,
 		if (file->f_flags & O_NONBLOCK)
 			return -EAGAIN;
 		ret = wait_event_interruptible_exclusive(dev->waitq,
-				!list_empty(&dev->send_list));
+							 !list_empty(&dev->send_list));
 		if (ret)
 			return ret;
 		spin_lock(&dev->msg_lock);

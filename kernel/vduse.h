@@ -59,7 +59,7 @@
  */
 #include "../include/uapi/linux/vduse.h"
 
-#define VDUSE_MINORS		(1U << MINORBITS)
+#define VDUSE_MINORS		BIT(MINORBITS)
 #define VDUSE_BOUNCE_MIN	SZ_1M
 #define VDUSE_BOUNCE_MAX	SZ_1G
 #define VDUSE_BOUNCE_DEFAULT	(64 * SZ_1M)
@@ -92,7 +92,7 @@ extern struct workqueue_struct *vduse_irq_bound_wq;
  * @hint: where the next search starts
  */
 struct vduse_range {
-	spinlock_t lock;
+	spinlock_t lock;		/* bitmap and hint */
 	unsigned long *map;
 	unsigned long base;
 	unsigned long npages;
@@ -129,7 +129,7 @@ struct vduse_slot {
 struct vduse_domain {
 	struct file *file;
 	struct vhost_iotlb *iotlb;
-	spinlock_t iotlb_lock;
+	spinlock_t iotlb_lock;		/* iotlb, bounce_mapped */
 	u64 bounce_size;
 	unsigned long nslots;
 	struct vduse_slot *slots;
@@ -176,7 +176,7 @@ struct vduse_umem {
 struct vduse_as {
 	struct vduse_domain *domain;
 	struct vduse_umem *umem;
-	struct mutex mem_lock;
+	struct mutex mem_lock;		/* umem */
 };
 
 /**
@@ -220,8 +220,8 @@ struct vduse_vq {
 	struct vdpa_vq_state state;
 	bool ready;
 	bool kicked;
-	spinlock_t kick_lock;
-	spinlock_t irq_lock;
+	spinlock_t kick_lock;		/* kickfd, kicked, ready */
+	spinlock_t irq_lock;		/* cb */
 	struct eventfd_ctx *kickfd;
 	struct vdpa_callback cb;
 	struct work_struct inject;
@@ -320,19 +320,19 @@ struct vduse_dev {
 	u32 config_size;
 	u8 status;
 	u32 generation;
-	struct mutex lock;
+	struct mutex lock;		/* connected, vdev checks */
 	bool connected;
-	struct mutex domain_lock;
+	struct mutex domain_lock;	/* as[].domain, bounce_size */
 	unsigned int bounce_size;
-	spinlock_t msg_lock;
+	spinlock_t msg_lock;		/* lists, msg_next, broken */
 	struct list_head send_list;
 	struct list_head recv_list;
 	u32 msg_next;
 	unsigned int msg_timeout;
 	bool broken;
 	wait_queue_head_t waitq;
-	struct rw_semaphore rwsem;
-	spinlock_t irq_lock;
+	struct rw_semaphore rwsem;	/* status vs. injection */
+	spinlock_t irq_lock;		/* config_cb */
 	struct vdpa_callback config_cb;
 	struct work_struct inject;
 };
