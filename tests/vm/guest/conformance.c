@@ -653,6 +653,14 @@ static void test_channel(struct responder *r, int *fdp, int vh, const char *name
 	TAP_ERRNO(write(fd, &resp, sizeof(resp)), ENOENT, N("write for an unknown request_id: ENOENT"));
 	TAP_OK(!__atomic_load_n(&a.done, __ATOMIC_ACQUIRE), N("the caller still waits after bad replies"), "it returned");
 
+	/* msg_timeout 0: no timeout at all */
+	TAP_EQ(sysfs_write(name, "msg_timeout", "0"), 0, N("msg_timeout set to 0 (wait forever)"));
+	msleep_(1500);
+	ev = poll_wait(fd, POLLIN | POLLOUT, 0);
+	TAP_OK(!__atomic_load_n(&a.done, __ATOMIC_ACQUIRE) && !(ev & POLLERR),
+	       N("with msg_timeout 0 the request outlives 1.5 s and the device is not broken"),
+	       "done %d revents 0x%x", a.done, ev);
+
 	/* reconnection: a request read but not answered goes to the next opener */
 	close(fd);
 	nfd = dev_open(name);
@@ -669,6 +677,7 @@ static void test_channel(struct responder *r, int *fdp, int vh, const char *name
 	TAP_OK(async_ioctl_wait(&a, 5000) == 0 && a.ret == 0 && st.num == 0x4321,
 	       N("the reply's avail_index reaches VHOST_GET_VRING_BASE"),
 	       "done %d ret %ld errno %d num 0x%x", a.done, a.ret, a.err, st.num);
+	sysfs_write(name, "msg_timeout", "5");
 	responder_resume(r, fd);
 }
 

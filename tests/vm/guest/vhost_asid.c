@@ -545,6 +545,20 @@ static void test_v1(void)
 	check_read(&d, 0, 0x100000, 1, a, "v1: legacy GET_FD means ASID 0 (reads A)");
 	check_read(&d, 1, 0x200000, 0, c, "v1: GET_FD2 asid 1 at 0x200000 reads C");
 	check_read(&d, 0, 0x300000, 0, dd, "v1: GET_FD2 asid 0 at 0x300000 reads D");
+	{
+		struct vduse_iotlb_entry_v2 e;
+		int gfd;
+
+		memset(&e, 0, sizeof(e));
+		e.start = 0x100001;
+		e.last = ~0ull;
+		gfd = ioctl(d.fd, VDUSE_IOTLB_GET_FD2, &e);
+		if (gfd >= 0)
+			close(gfd);
+		TAP_OK(gfd >= 0 && e.start == 0x100000 && e.last == 0x100000 + BUFSZ - 1,
+		       "v1: GET_FD2 over two maps returns the first one overlapping the range",
+		       "fd %d start 0x%llx", gfd, (unsigned long long)e.start);
+	}
 	check_absent(&d, 0, 0x200000, "v1: ASID 1's map at 0x200000 is not visible in ASID 0: EINVAL");
 	check_absent(&d, 1, 0x300000, "v1: ASID 0's map at 0x300000 is not visible in ASID 1: EINVAL");
 
