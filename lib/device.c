@@ -71,6 +71,7 @@ static void dev_free(struct vduse_dev *dev)
 		struct vduse_vq *vq = &dev->vqs[i];
 
 		vduse_vq_unmap_ring(vq);
+		vduse_vq_free_outstanding(vq);
 		if (vq->kickfd >= 0)
 			close(vq->kickfd);
 		free(vq->seg);

@@ -113,6 +113,8 @@ struct vduse_vq {
 	uint16_t *resubmit;
 	unsigned int nr_resubmit;
 
+	struct vduse_req_int *outstanding;	/* freed if the device is closed */
+
 	/* Scratch for building a request. */
 	struct iovec *seg;
 	struct vduse_region **segreg;
@@ -122,6 +124,7 @@ struct vduse_vq {
 /* The library's view of a popped request. */
 struct vduse_req_int {
 	struct vduse_req pub;
+	struct vduse_req_int *prev, *next;	/* the queue's outstanding requests */
 	uint32_t generation;
 	uint16_t ndesc;			/* packed: ring slots the chain used */
 	uint16_t pos;			/* packed: ring slot of the head */
@@ -191,6 +194,7 @@ struct vduse_req_int *vduse_req_build(struct vduse_vq *vq, unsigned int nseg,
 				      unsigned int nr_readable) HIDDEN;
 void vduse_vq_drop_segs(struct vduse_vq *vq, unsigned int nseg) HIDDEN;
 void vduse_req_release(struct vduse_req_int *r) HIDDEN;
+void vduse_vq_free_outstanding(struct vduse_vq *vq) HIDDEN;
 uint32_t vduse_vq_cur_asid(const struct vduse_vq *vq) HIDDEN;
 
 /* Chain walking state shared by split.c and packed.c. */

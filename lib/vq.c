@@ -258,6 +258,10 @@ struct vduse_req_int *vduse_req_build(struct vduse_vq *vq, unsigned int nseg,
 	r->generation = vq->generation;
 	memcpy(r->pub.iov, vq->seg, nseg * sizeof(struct iovec));
 	memcpy(r->reg, vq->segreg, nseg * sizeof(struct vduse_region *));
+	r->next = vq->outstanding;
+	if (r->next)
+		r->next->prev = r;
+	vq->outstanding = r;
 	r->pub.nr_readable = nr_readable;
 	r->pub.nr_writable = nseg - nr_readable;
 	for (i = 0; i < nseg; i++) {
@@ -272,11 +276,29 @@ struct vduse_req_int *vduse_req_build(struct vduse_vq *vq, unsigned int nseg,
 /* Drop the request's mapping references and free it. */
 void vduse_req_release(struct vduse_req_int *r)
 {
+	struct vduse_vq *vq = r->pub.vq;
 	unsigned int i;
 
 	for (i = 0; i < r->nseg; i++)
 		vduse_region_put(r->reg[i]);
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		vq->outstanding = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
 	free(r);
+}
+
+/* Device teardown: free abandoned requests; their mappings go with the ASes. */
+void vduse_vq_free_outstanding(struct vduse_vq *vq)
+{
+	while (vq->outstanding) {
+		struct vduse_req_int *r = vq->outstanding;
+
+		vq->outstanding = r->next;
+		free(r);
+	}
 }
 
 EXPORT int vduse_vq_pop(struct vduse_vq *vq, struct vduse_req **reqp)
