@@ -104,3 +104,6 @@ lib-install: $(LIB_A) $(BUILD)/lib/libvduse.so.0 $(BUILD)/lib/libvduse.so $(LIB_
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(LIBVDUSE_VERSION)|' lib/libvduse.pc.in \
 		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/libvduse.pc
 	install -m 644 $(wildcard docs/man/man3/*.3) $(DESTDIR)$(PREFIX)/share/man/man3/
+
+# The ABI test opens the shared library.
+$(BUILD)/unit/lib_abi: $(BUILD)/lib/libvduse.so.0

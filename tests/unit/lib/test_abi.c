@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libvduse ABI: libvduse.so.0 exports every public function at version
+ * LIBVDUSE_0.1 and nothing else; in particular the internal kernel-call
+ * table the unit tests use stays hidden. Also checks LIBVDUSE_OPTS() and the
+ * library's handling of the options size.
+ */
+#include <dlfcn.h>
+#include "vduse/libvduse.h"
+#include "tap.h"
+
+static const char *const public_fns[] = {
+	"vduse_dev_create", "vduse_dev_attach", "vduse_dev_close", "vduse_dev_destroy",
+	"vduse_destroy_by_name", "vduse_dev_fd", "vduse_dev_name", "vduse_dev_api_version",
+	"vduse_dev_features", "vduse_dev_status", "vduse_dev_user", "vduse_dev_num_queues",
+	"vduse_dev_vq", "vduse_dev_group_asid", "vduse_dev_handle_msgs", "vduse_dev_run_once",
+	"vduse_dev_update_config", "vduse_dev_reg_umem", "vduse_dev_dereg_umem",
+	"vduse_dev_umem_size", "vduse_inflight_size", "vduse_vq_index", "vduse_vq_kick_fd",
+	"vduse_vq_started", "vduse_vq_broken", "vduse_vq_packed", "vduse_vq_size",
+	"vduse_vq_group", "vduse_vq_asid", "vduse_vq_inflight", "vduse_vq_ack_kick",
+	"vduse_vq_pop", "vduse_vq_push", "vduse_vq_notify", "vduse_req_free", "vduse_req_read",
+	"vduse_req_write",
+};
+
+static const char *const internal_syms[] = {
+	"vduse_sys_backend", "vduse__dev_create", "vduse__dev_attach", "vduse_log",
+	"vduse_iotlb_lookup", "vduse_iotlb_translate", "vduse_msg_handle", "vduse_split_pop",
+	"vduse_packed_pop", "vduse_region_put", "vduse_inflight_setup",
+};
+
+int main(int argc, char **argv)
+{
+	const char *path = argc > 1 ? argv[1] : "build/lib/libvduse.so.0";
+	unsigned int i, ok;
+	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+
+	TAP_OK(h != NULL, "dlopen libvduse.so.0", "%s", dlerror());
+	if (!h)
+		return tap_done();
+	for (i = 0, ok = 0; i < sizeof(public_fns) / sizeof(public_fns[0]); i++) {
+		if (dlvsym(h, public_fns[i], "LIBVDUSE_0.1"))
+			ok++;
+		else
+			tap_diag("missing: %s@LIBVDUSE_0.1", public_fns[i]);
+	}
+	TAP_EQ(ok, sizeof(public_fns) / sizeof(public_fns[0]),
+	       "every public function exported at LIBVDUSE_0.1");
+	for (i = 0, ok = 0; i < sizeof(internal_syms) / sizeof(internal_syms[0]); i++) {
+		if (!dlsym(h, internal_syms[i]))
+			ok++;
+		else
+			tap_diag("exported but internal: %s", internal_syms[i]);
+	}
+	TAP_EQ(ok, sizeof(internal_syms) / sizeof(internal_syms[0]),
+	       "internal symbols (backend table, helpers) not exported");
+
+	/* options: size carried, unknown tail must be zero, too small refused */
+	{
+		int (*create)(const struct vduse_dev_opts *, struct vduse_dev **) =
+			(int (*)(const struct vduse_dev_opts *, struct vduse_dev **))
+			dlsym(h, "vduse_dev_create");
+		LIBVDUSE_OPTS(vduse_dev_opts, o, .name = "x", .num_queues = 1);
+		struct vduse_dev *dev = NULL;
+
+		TAP_EQ(o.sz, sizeof(struct vduse_dev_opts), "LIBVDUSE_OPTS sets sz");
+		TAP_OK(o.ngroups == 0 && o.log == NULL && o.inflight == NULL,
+		       "LIBVDUSE_OPTS zeroes the other fields", " ");
+		o.sz = 4;
+		TAP_EQ(create(&o, &dev), -EINVAL, "options smaller than the mandatory part refused");
+		TAP_EQ(create(NULL, &dev), -EINVAL, "NULL options refused");
+	}
+	TAP_EQ(((size_t (*)(unsigned int, unsigned int, unsigned int))
+		dlsym(h, "vduse_inflight_size"))(0, 8, 1), 0, "vduse_inflight_size(0 queues) = 0");
+	dlclose(h);
+	return tap_done();
+}
