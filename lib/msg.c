@@ -78,10 +78,16 @@ static void dev_stop(struct vduse_dev *dev)
 {
 	if (!dev->running)
 		return;
-	dev->running = false;
-	vduse_dev_stop_queues(dev);
+	/*
+	 * The callback runs while the rings are still mapped: a device that
+	 * drains (pushes what it holds) here has those buffers used before
+	 * the driver's reset completes, which consumers without SUSPEND rely
+	 * on to read the ring position (vhost-vdpa-cvq.md §6.1).
+	 */
 	if (dev->o.stopped)
 		dev->o.stopped(dev, dev->o.user);
+	dev->running = false;
+	vduse_dev_stop_queues(dev);
 }
 
 static int handle_status(struct vduse_dev *dev, uint8_t status)

@@ -86,7 +86,11 @@ struct vduse_dev_opts {
 	 */
 	/* DRIVER_OK: queues are mapped. Non-zero refuses (answers FAILED). */
 	int (*started)(struct vduse_dev *dev, void *user);
-	/* The data path stopped (reset, or DRIVER_OK cleared). */
+	/*
+	 * The data path is stopping (reset, or DRIVER_OK cleared). The rings
+	 * are still mapped: requests pushed now reach the driver before the
+	 * reset completes (drain); afterwards vduse_vq_push() gives -ESTALE.
+	 */
 	void (*stopped)(struct vduse_dev *dev, void *user);
 	/* The driver reset the device (SET_STATUS 0). */
 	void (*reset)(struct vduse_dev *dev, void *user);

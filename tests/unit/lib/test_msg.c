@@ -26,7 +26,17 @@ static int cb_started(struct vduse_dev *d, void *u)
 	ev.started++;
 	return ev.refuse_start;
 }
-static void cb_stopped(struct vduse_dev *d, void *u) { ev.stopped++; }
+static struct vduse_req *held;	/* pushed by the stopped callback (drain) */
+static int drain_ret = 1;
+
+static void cb_stopped(struct vduse_dev *d, void *u)
+{
+	ev.stopped++;
+	if (held) {
+		drain_ret = vduse_vq_push(held, 7);
+		held = NULL;
+	}
+}
 static void cb_reset(struct vduse_dev *d, void *u) { ev.reset++; }
 static void cb_ready(struct vduse_dev *d, struct vduse_vq *q, void *u)
 {
@@ -218,11 +228,20 @@ int main(void)
 	TAP_OK(ret == 1 && read(fk.peer, &rs, sizeof(rs)) == sizeof(rs) && rs.request_id == 4242 &&
 	       rs.result == VDUSE_REQ_RESULT_FAILED, "run_once answers a pending message", "ret %d", ret);
 
-	/* reset: queues stop, bindings survive */
+	/* reset: queues stop, bindings survive; a held request is drained */
+	fk_split_publish(&r2, 0);
+	TAP_EQ(vduse_vq_pop(q2, &held), 1, "request held across the reset");
 	ev.stopped = ev.reset = 0;
 	TAP_EQ(fk_status(&fk, dev, 0), VDUSE_REQ_RESULT_OK, "SET_STATUS 0 answered OK");
 	TAP_OK(ev.stopped == 1 && ev.reset == 1, "stopped and reset callbacks", "%d %d",
 	       ev.stopped, ev.reset);
+	{
+		uint16_t *u = fk_split_used(&r2);
+
+		TAP_OK(drain_ret == 0 && u[1] == 3,
+		       "request pushed from the stopped callback reached the used ring",
+		       "ret %d used idx %u", drain_ret, u[1]);
+	}
 	for (i = 0, ret = 0; i < 3; i++)
 		ret |= vduse_vq_started(vduse_dev_vq(dev, i));
 	TAP_OK(!ret, "every queue stopped", " ");
