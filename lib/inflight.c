@@ -7,9 +7,10 @@
  * a restart, vduse_dev_attach() resumes from it and resubmits the requests
  * the old daemon never completed, oldest first.
  *
- * Packed rings keep their positions in the log, but a device may overwrite
- * the slots of an in-flight chain with used descriptors, so their
- * in-flight requests cannot be rebuilt; they are reported as lost.
+ * Packed rings log the ring slot and lap of each in-flight buffer. A chain
+ * can be rebuilt only if its slots still hold it: used descriptors written
+ * for buffers completed out of order may have overwritten them, and such
+ * requests are reported as lost.
  */
 #include <endian.h>
 #include <errno.h>
@@ -142,6 +143,19 @@ void vduse_inflight_reset(struct vduse_vq *vq)
 }
 
 
+/* How long ago an entry was popped, in ring positions (larger: older). */
+static uint32_t resubmit_age(const struct vduse_vq *vq, const uint16_t *pos, uint16_t e)
+{
+	uint32_t slot, cur;
+
+	if (!vq->packed)	/* e is a head; pos[] holds its avail index */
+		return (uint16_t)(vq->last_avail_idx - pos[e]);
+	/* e is slot | lap << 15; unfold both onto a 2 * num line */
+	slot = (e & 0x7fff) + ((e >> 15) == vq->avail_wrap ? vq->num : 0);
+	cur = vq->last_avail_idx + vq->num;
+	return cur >= slot ? cur - slot : cur + 2 * vq->num - slot;
+}
+
 /*
  * Called when a queue starts. A valid entry means the daemon restarted while
  * the driver kept the queue running: continue from the logged positions and
@@ -165,16 +179,29 @@ int vduse_inflight_resume(struct vduse_vq *vq)
 	pos = log_pos(vq);
 	vq->last_avail_idx = vq->log->last_avail_idx;
 	vq->avail_wrap = vq->log->avail_wrap;
+	if (!vq->resubmit) {
+		vq->resubmit = calloc(vq->dev->log->queue_size, sizeof(*vq->resubmit));
+		if (!vq->resubmit)
+			return -ENOMEM;
+	}
+	vq->nr_resubmit = 0;
 	if (vq->packed) {
 		vq->used_idx = vq->log->used_idx;
 		vq->used_wrap = vq->log->used_wrap;
-		for (k = 0, n = 0; k < vq->num; k++)
-			n += fl[k] != 0;
+		for (k = 0, n = 0; k < vq->num; k++) {
+			if (!fl[k])
+				continue;
+			if (vduse_packed_chain_intact(vq, pos[k] & 0x7fff, pos[k] >> 15, k)) {
+				vq->resubmit[vq->nr_resubmit++] = pos[k];
+			} else {
+				fl[k] = 0;
+				n++;
+			}
+		}
 		if (n)
-			vd_warn(vq->dev, "vq %u: %u in-flight packed buffers cannot be resubmitted",
-				vq->index, n);
-		memset(fl, 0, vq->dev->log->queue_size);
-		return 0;
+			vd_warn(vq->dev, "vq %u: %u in-flight packed buffers were overwritten "
+				"by used descriptors and cannot be resubmitted", vq->index, n);
+		goto order;
 	}
 	/* heads the old daemon made used but had not yet cleared */
 	used = vq->used_idx;
@@ -186,22 +213,17 @@ int vduse_inflight_resume(struct vduse_vq *vq)
 		if (id < vq->num)
 			fl[id] = 0;
 	}
-	if (!vq->resubmit) {
-		vq->resubmit = calloc(vq->dev->log->queue_size, sizeof(*vq->resubmit));
-		if (!vq->resubmit)
-			return -ENOMEM;
-	}
-	vq->nr_resubmit = 0;
 	for (k = 0; k < vq->num; k++) {
 		if (fl[k])
 			vq->resubmit[vq->nr_resubmit++] = k;
 	}
+order:
 	/* newest first in the array: vduse_vq_pop() takes from the end */
 	for (k = 1; k < vq->nr_resubmit; k++) {
-		uint16_t h = vq->resubmit[k], age = vq->last_avail_idx - pos[h];
+		uint16_t h = vq->resubmit[k], age = resubmit_age(vq, pos, h);
 		uint32_t j = k;
 
-		while (j > 0 && (uint16_t)(vq->last_avail_idx - pos[vq->resubmit[j - 1]]) > age) {
+		while (j > 0 && resubmit_age(vq, pos, vq->resubmit[j - 1]) > age) {
 			vq->resubmit[j] = vq->resubmit[j - 1];
 			j--;
 		}

@@ -219,6 +219,7 @@ int vduse_packed_push(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len
 int vduse_packed_need_irq(struct vduse_vq *vq) HIDDEN;
 int vduse_packed_parse(struct vduse_vq *vq, uint16_t pos, bool wrap, bool resubmit,
 		       struct vduse_req **reqp) HIDDEN;
+bool vduse_packed_chain_intact(struct vduse_vq *vq, uint16_t slot, bool wrap, uint16_t id) HIDDEN;
 
 /* msg.c */
 int vduse_msg_handle(struct vduse_dev *dev, const struct vduse_dev_request *req,

@@ -137,7 +137,7 @@ int vduse_packed_parse(struct vduse_vq *vq, uint16_t pos, bool wrap, bool resubm
 	if (!resubmit) {
 		vq->last_avail_idx = p;
 		vq->avail_wrap = w;
-		vduse_inflight_pop(vq, id, pos);
+		vduse_inflight_pop(vq, id, pos | (wrap ? 0x8000 : 0));
 	}
 	return 1;
 bad:
@@ -196,4 +196,31 @@ int vduse_packed_need_irq(struct vduse_vq *vq)
 	if (!!(off_wrap >> 15) != vq->used_wrap)
 		event -= vq->num;
 	return vduse_need_event(event, new_idx, old);
+}
+
+/*
+ * After a restart: is the chain of buffer @id still in the ring at @slot of
+ * lap @wrap? Used descriptors written for buffers completed out of order
+ * may have overwritten it; then it cannot be rebuilt.
+ */
+bool vduse_packed_chain_intact(struct vduse_vq *vq, uint16_t slot, bool wrap, uint16_t id)
+{
+	const struct pdesc *ring = vq->desc;
+	uint32_t count;
+
+	if (slot >= vq->num)
+		return false;
+	for (count = 0; count < vq->num; count++) {
+		uint16_t f = le16toh(ld16_acq(&ring[slot].flags));
+
+		if (!desc_avail(f, wrap))
+			return false;
+		if (!(f & PD_NEXT))
+			return le16toh(ring[slot].id) == id;
+		if (++slot == vq->num) {
+			slot = 0;
+			wrap = !wrap;
+		}
+	}
+	return false;
 }

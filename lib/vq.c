@@ -315,8 +315,8 @@ EXPORT int vduse_vq_pop(struct vduse_vq *vq, struct vduse_req **reqp)
 	if (vq->nr_resubmit) {
 		uint16_t id = vq->resubmit[--vq->nr_resubmit];
 
-		if (vq->packed)
-			ret = vduse_packed_parse(vq, id, false, true, reqp);
+		if (vq->packed)	/* slot | lap << 15, checked intact at resume */
+			ret = vduse_packed_parse(vq, id & 0x7fff, id >> 15, true, reqp);
 		else
 			ret = vduse_split_parse(vq, id, reqp);
 		if (ret > 0)

@@ -12,7 +12,7 @@
  * with --umem, registers userspace memory as the bounce region and checks
  * that I/O goes through it; then closes the device and reattaches to it
  * (daemon restart) and does it again; then drops a write in flight and
- * restarts, so the in-flight log must resubmit it (split rings); finally
+ * restarts, so the in-flight log must resubmit it; finally
  * "vdpa dev del" and destroy. --corrupt flips a byte on every read, so the
  * comparison must fail.
  */
@@ -323,7 +323,7 @@ int main(int argc, char **argv)
 	 * for sector 7 MiB / 512, drops it and restarts; the in-flight log
 	 * resubmits it and the write completes.
 	 */
-	if (!(features & (1ull << VIRTIO_F_RING_PACKED))) {	/* split rings only */
+	{
 		crash_sector = (7 << 20) / 512;
 		crash_armed = 1;
 		io_round("restart with a request in flight", 7 << 20);
