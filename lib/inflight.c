@@ -169,6 +169,11 @@ int vduse_inflight_resume(struct vduse_vq *vq)
 
 	if (!vq->log)
 		return 0;
+	if (vq->log->valid && vq->packed &&
+	    (vq->log->last_avail_idx >= vq->num || vq->log->used_idx >= vq->num)) {
+		vd_warn(vq->dev, "vq %u: in-flight log positions beyond the ring; ignored", vq->index);
+		vq->log->valid = 0;
+	}
 	if (!vq->log->valid || vq->num > vq->dev->log->queue_size) {
 		memset(log_flags(vq), 0, vq->dev->log->queue_size);
 		log_positions(vq);
