@@ -466,6 +466,8 @@ static void test_devfd_unbound(int ctl, int fd, int ver, const char *name, uint3
 	vq.index = nvqs;
 	vq.max_size = 64;
 	TAP_ERRNO(ioctl(fd, VDUSE_VQ_SETUP, &vq), EINVAL, N("VQ_SETUP index == vq_num: EINVAL"));
+	vq.index = 0xffffffff;
+	TAP_ERRNO(ioctl(fd, VDUSE_VQ_SETUP, &vq), EINVAL, N("VQ_SETUP index 0xffffffff: EINVAL"));
 	vq.index = 0;
 	if (ver == 0) {
 		vq.group = 1;
@@ -502,6 +504,10 @@ static void test_devfd_unbound(int ctl, int fd, int ver, const char *name, uint3
 
 		TAP_ERRNO(ioctl(fd, VDUSE_VQ_SETUP_KICKFD, &ev), EINVAL, N("VQ_SETUP_KICKFD index == vq_num: EINVAL"));
 		TAP_ERRNO(ioctl(fd, VDUSE_VQ_INJECT_IRQ, &idx), EINVAL, N("VQ_INJECT_IRQ index == vq_num: EINVAL"));
+		idx = 0xffffffff;
+		TAP_ERRNO(ioctl(fd, VDUSE_VQ_INJECT_IRQ, &idx), EINVAL, N("VQ_INJECT_IRQ index 0xffffffff: EINVAL"));
+		ev.index = 0xffffffff;
+		TAP_ERRNO(ioctl(fd, VDUSE_VQ_SETUP_KICKFD, &ev), EINVAL, N("VQ_SETUP_KICKFD index 0xffffffff: EINVAL"));
 		TAP_ERRNO(ioctl(fd, VDUSE_DEV_INJECT_CONFIG_IRQ), EINVAL, N("INJECT_CONFIG_IRQ before DRIVER_OK: EINVAL"));
 		memset(&cd, 0, sizeof(cd));
 		cd.d.offset = sizeof(struct virtio_blk_config) + 1;
@@ -518,6 +524,8 @@ static void test_devfd_unbound(int ctl, int fd, int ver, const char *name, uint3
 	memset(&info, 0, sizeof(info));
 	info.index = nvqs;
 	TAP_ERRNO(ioctl(fd, VDUSE_VQ_GET_INFO, &info), EINVAL, N("VQ_GET_INFO index == vq_num: EINVAL"));
+	info.index = 0xffffffff;
+	TAP_ERRNO(ioctl(fd, VDUSE_VQ_GET_INFO, &info), EINVAL, N("VQ_GET_INFO index 0xffffffff: EINVAL"));
 	info.index = 0;
 	TAP_SYS(ioctl(fd, VDUSE_VQ_GET_INFO, &info), N("VQ_GET_INFO vq 0"));
 	TAP_OK(info.num == 0 && !info.ready && !info.desc_addr, N("VQ_GET_INFO before binding: not ready, no ring"),
@@ -541,6 +549,8 @@ static void test_devfd_unbound(int ctl, int fd, int ver, const char *name, uint3
 		e2.reserved[10] = 0;
 		e2.asid = nas;
 		TAP_ERRNO(ioctl(fd, VDUSE_IOTLB_GET_FD2, &e2), EINVAL, N("GET_FD2 asid == nas: EINVAL"));
+		e2.asid = 0xffffffff;
+		TAP_ERRNO(ioctl(fd, VDUSE_IOTLB_GET_FD2, &e2), EINVAL, N("GET_FD2 asid 0xffffffff: EINVAL"));
 		e2.asid = 0;
 		e2.start = 2;
 		e2.last = 1;
@@ -559,6 +569,9 @@ static void test_devfd_unbound(int ctl, int fd, int ver, const char *name, uint3
 	TAP_ERRNO(ioctl(fd, VDUSE_IOTLB_GET_INFO, &ii), X->getinfo_arg_errno,
 		  N(ver == 0 ? "GET_INFO asid 1 on v0: this implementation's errno"
 			     : "GET_INFO asid == nas: this implementation's errno"));
+	ii.asid = 0xffffffff;
+	TAP_ERRNO(ioctl(fd, VDUSE_IOTLB_GET_INFO, &ii), X->getinfo_arg_errno,
+		  N("GET_INFO asid 0xffffffff: this implementation's errno"));
 	ii.asid = 0;
 	ii.start = 2;
 	ii.last = 1;
@@ -575,6 +588,9 @@ static void test_devfd_unbound(int ctl, int fd, int ver, const char *name, uint3
 		  N(ver == 0 ? "REG_UMEM asid 1 on v0: EINVAL" : "REG_UMEM asid == nas: EINVAL"));
 	TAP_ERRNO(ioctl(fd, VDUSE_IOTLB_DEREG_UMEM, &um), EINVAL,
 		  N(ver == 0 ? "DEREG_UMEM asid 1 on v0: EINVAL" : "DEREG_UMEM asid == nas: EINVAL"));
+	um.asid = 0xffffffff;
+	TAP_ERRNO(ioctl(fd, VDUSE_IOTLB_REG_UMEM, &um), EINVAL, N("REG_UMEM asid 0xffffffff: EINVAL"));
+	TAP_ERRNO(ioctl(fd, VDUSE_IOTLB_DEREG_UMEM, &um), EINVAL, N("DEREG_UMEM asid 0xffffffff: EINVAL"));
 	um.asid = 0;
 	TAP_ERRNO(ioctl(fd, VDUSE_IOTLB_REG_UMEM, &um), EINVAL, N("REG_UMEM with no domain: EINVAL"));
 	TAP_ERRNO(ioctl(fd, VDUSE_IOTLB_DEREG_UMEM, &um), ENOENT, N("DEREG_UMEM with no umem: ENOENT"));
