@@ -271,7 +271,8 @@ again:
 
 /* ---- responder: the device's message loop, in a thread ------------------- */
 
-enum { REPLY_OK, REPLY_FAILED, REPLY_NONE };
+/* REPLY_BOGUS answers with result 7, neither OK nor FAILED */
+enum { REPLY_OK, REPLY_FAILED, REPLY_NONE, REPLY_BOGUS };
 #define RLOG_MAX 512
 #define AVAIL_BASE 0x1200	/* GET_VQ_STATE answer: AVAIL_BASE + vq index */
 
@@ -323,7 +324,8 @@ static inline void *responder_main(void *arg)
 		if (pol != REPLY_NONE) {
 			memset(&resp, 0, sizeof(resp));
 			resp.request_id = req.request_id;
-			resp.result = pol == REPLY_OK ? VDUSE_REQ_RESULT_OK : VDUSE_REQ_RESULT_FAILED;
+			resp.result = pol == REPLY_OK ? VDUSE_REQ_RESULT_OK :
+				      pol == REPLY_BOGUS ? 7 : VDUSE_REQ_RESULT_FAILED;
 			if (req.type == VDUSE_GET_VQ_STATE) {
 				resp.vq_state.index = req.vq_state.index;
 				if (r->packed)

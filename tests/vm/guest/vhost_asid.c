@@ -445,6 +445,17 @@ static void test_v0(void)
 	check_update_refused(&d, 0, a, "v0");
 	munmap(a, BUFSZ);
 
+	/* a result that is neither OK nor FAILED is a failure, not a crash */
+	{
+		struct vduse_vq_info info = { .index = 0 };
+
+		responder_set_policy(&d.r, VDUSE_GET_VQ_STATE, REPLY_BOGUS);
+		TAP_ERRNO(call_get_vring_base(&d), EIO, "v0: GET_VQ_STATE answered with result 7: EIO");
+		responder_set_policy(&d.r, VDUSE_GET_VQ_STATE, REPLY_OK);
+		TAP_SYS(ioctl(d.fd, VDUSE_VQ_GET_INFO, &info), "v0: ... and the device is not broken");
+		TAP_SYS(call_get_vring_base(&d), "v0: ... and the next GET_VQ_STATE answered OK works");
+	}
+
 	check_killed(&d, VDUSE_GET_VQ_STATE, call_get_vring_base, "v0: GET_VQ_STATE");
 	check_timeout(&d, VDUSE_GET_VQ_STATE, call_get_vring_base, "v0: GET_VQ_STATE");
 out:
