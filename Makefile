@@ -38,7 +38,7 @@ FUZZ_TARGETS :=
 
 all: $(ALL_TARGETS) unit-progs vm-progs module
 
-$(BUILD)/vm/progs/%: tests/vm/guest/%.c include/uapi/linux/vduse.h tests/include/tap.h
+$(BUILD)/vm/progs/%: tests/vm/guest/%.c include/uapi/linux/vduse.h $(wildcard tests/include/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -Werror $(CPPFLAGS) -static -o $@ $<
 
