@@ -1,0 +1,22 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# make bench: included by the top-level Makefile. The two guest programs
+# are static and land in build/vm/progs/ with the VM test programs (so they
+# are in every test initramfs, at /progs); bench/run boots the VMs.
+#
+#   benchdev   file-backed virtio-blk on libvduse's public API (ours)
+#   blkbench   O_DIRECT measurements of /dev/vdX, taking turns between devices
+
+BENCH_PROGS := $(BUILD)/vm/progs/benchdev $(BUILD)/vm/progs/blkbench
+
+$(BUILD)/vm/progs/benchdev: bench/benchdev.c $(LIB_A) include/vduse/libvduse.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Werror -D_GNU_SOURCE -Iinclude -Iinclude/uapi \
+		-static -o $@ $< $(LIB_A)
+
+$(BUILD)/vm/progs/blkbench: bench/blkbench.c tests/include/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Werror -D_GNU_SOURCE -Itests/include \
+		-static -pthread -o $@ $<
+
+vm-progs: $(BENCH_PROGS)
