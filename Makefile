@@ -6,7 +6,9 @@
 #   make check      unit tests, then the VM suites on every kernel
 #   make demo       the main job, with readable output
 #   make bench      benchmarks (bench/)
-#   make install    install library, header, tools (PREFIX, DESTDIR)
+#   make install    install library, headers, man pages (PREFIX, DESTDIR)
+#   make module_install KDIR=/lib/modules/$(uname -r)/build
+#                   install kernel/vduse.ko under updates/ for that kernel
 #   make clean
 
 CC      ?= gcc
@@ -27,7 +29,7 @@ UNIT_PROGS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 KENV := .cache/vmtest/k612.env
 KDIR ?= $(shell [ -r $(KENV) ] || tests/vm/fetch-kernels 6.12 >&2; . ./$(KENV) && echo $$HDR)
 
-.PHONY: all check demo bench install clean vm-progs unit-progs module fuzz
+.PHONY: all check demo bench install clean vm-progs unit-progs module module_install fuzz
 
 # Each part adds its targets to ALL_TARGETS, INSTALL_TARGETS and CLEAN_FILES.
 ALL_TARGETS :=
@@ -66,9 +68,17 @@ bench:
 # lib/lib.mk adds its fuzz targets (FUZZ_SECONDS bounds each run).
 fuzz: $(FUZZ_TARGETS)
 
+# The UAPI header goes to its own directory, so that it never overwrites the
+# distribution's <linux/vduse.h>; build with -I$(PREFIX)/include/vduse/uapi to
+# get API v1 on systems whose headers predate Linux 7.0.
 install: all $(INSTALL_TARGETS)
-	install -d $(DESTDIR)$(PREFIX)/include/linux
-	install -m 644 include/uapi/linux/vduse.h $(DESTDIR)$(PREFIX)/include/linux/vduse.h
+	install -d $(DESTDIR)$(PREFIX)/include/vduse/uapi/linux
+	install -m 644 include/uapi/linux/vduse.h $(DESTDIR)$(PREFIX)/include/vduse/uapi/linux/vduse.h
+
+# Install kernel/vduse.ko for the kernel KDIR belongs to, under updates/ so
+# that it takes precedence over the in-tree module (then run depmod).
+module_install: module
+	$(MAKE) -C "$(KDIR)" M=$(CURDIR)/kernel INSTALL_MOD_DIR=updates modules_install
 
 clean:
 	rm -rf $(BUILD) $(CLEAN_FILES)
