@@ -12,7 +12,7 @@ die() { printf 'vmtest: error: %s\n' "$*" >&2; exit 2; }
 HOST_TOOLS="qemu-system-x86_64:qemu-system-x86 busybox:busybox-static cpio:cpio
 insmod:kmod xz:xz-utils pahole:dwarves bc:bc vdpa:iproute2
 qemu-storage-daemon:qemu-system-common mkfs.ext4:e2fsprogs gzip:gzip
-dpkg-deb:dpkg apt-get:apt"
+dpkg-deb:dpkg apt-get:apt clang:clang"
 
 # Install whatever is missing with apt-get (Debian 12 or newer, as root).
 setup_host() {
@@ -22,6 +22,8 @@ setup_host() {
 		PATH=$PATH:/usr/sbin:/sbin command -v "$cmd" > /dev/null 2>&1 || missing="$missing $pkg"
 	done
 	dpkg -s libelf-dev > /dev/null 2>&1 || missing="$missing libelf-dev"
+	# libFuzzer's runtime, for the bounded fuzz pass of make check
+	dpkg -s libclang-rt-dev > /dev/null 2>&1 || missing="$missing libclang-rt-dev"
 	[ -r /usr/share/keyrings/debian-archive-keyring.gpg ] || missing="$missing debian-archive-keyring"
 	[ -n "$missing" ] || return 0
 	command -v apt-get > /dev/null || die "missing host packages:$missing (and no apt-get to install them)"
