@@ -12,7 +12,8 @@
  * pwritev() between the backing file and the request's buffers, which the
  * library has already translated. SIGTERM or SIGINT ends the loop; the
  * device is destroyed on the way out (after "vdpa dev del"). The last line
- * printed is a summary ("# benchdev NAME: ...").
+ * printed is a summary ("# benchdev NAME: ..."). SIGUSR1 makes every later
+ * read return one wrong byte, to show that the bench's data checks work.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,12 +35,15 @@
 
 static int disk_fd;
 static uint64_t disk_size;
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, corrupt;
 static unsigned long served, io_errors, bad_requests;
 
 static void on_signal(int sig)
 {
-	stop = 1;
+	if (sig == SIGUSR1)
+		corrupt = 1;
+	else
+		stop = 1;
 }
 
 static void log_cb(void *user, enum vduse_log_level lvl, const char *msg)
@@ -110,6 +114,7 @@ static uint32_t blk_request(struct vduse_req *req)
 	uint8_t status = VIRTIO_BLK_S_OK;
 	uint32_t written = 0;
 	uint64_t off, len;
+	uint8_t *first;
 	int n;
 
 	if (req->readable_len < sizeof(hdr) || req->writable_len < 1) {
@@ -134,13 +139,17 @@ static uint32_t blk_request(struct vduse_req *req)
 			status = VIRTIO_BLK_S_IOERR;
 			break;
 		}
+		first = n ? seg[0].iov_base : NULL;
 		if (file_io(hdr.type == VIRTIO_BLK_T_OUT, seg, n, off)) {
 			io_errors++;
 			status = VIRTIO_BLK_S_IOERR;
 			break;
 		}
-		if (hdr.type == VIRTIO_BLK_T_IN)
+		if (hdr.type == VIRTIO_BLK_T_IN) {
+			if (corrupt && first)
+				*first ^= 0x01;
 			written = len;
+		}
 		break;
 	case VIRTIO_BLK_T_FLUSH:
 		if (fdatasync(disk_fd)) {
@@ -232,6 +241,7 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	printf("# benchdev %s: created, VDUSE API v%d, %llu bytes\n", vduse_dev_name(dev),
 	       vduse_dev_api_version(dev), (unsigned long long)disk_size);
 

@@ -3,15 +3,15 @@
 # (bench/benchdev.c) against qemu-storage-daemon's vduse-blk export (QEMU's
 # libvduse), both backing a file of the same size in /run (tmpfs), one queue
 # of 256 each, both driven by the kernel's virtio-blk through virtio-vdpa.
-# blkbench takes turns between them and prints "# bench ..." lines; its TAP
-# lines only check the data.
+# blkbench takes turns between them in short slices (16 x 0.25 s per test
+# and device) and prints "# bench ..." lines; its TAP lines only check data.
 echo "# benchinfo kernel $(uname -r) vduse $VM_MODULE"
 load_mod vduse && load_mod virtio_vdpa && load_mod virtio_blk || return 0
 unload_mod vhost_vdpa || return 0
 
 bench_mb=64
-bench_seconds=2
-bench_rounds=3
+bench_seconds=0.25
+bench_rounds=16
 dd if=/dev/zero of=/run/bench-ours.img bs=1M count=$bench_mb 2>/dev/null
 dd if=/dev/zero of=/run/bench-qsd.img bs=1M count=$bench_mb 2>/dev/null
 
@@ -47,6 +47,14 @@ tap_ok $? "benchqsd attached as /dev/vdb" "$(vdpa_name vdb)"
 
 timeout 900 blkbench --seconds $bench_seconds --rounds $bench_rounds --threads 4 \
 	ours=/dev/vda qsd=/dev/vdb
+
+# The data checks must be able to fail: from now on benchdev flips a bit in
+# every read, and blkbench --check-only must notice (and not on qsd).
+blkbench --check-only qsd=/dev/vdb | grep -E '^(not )?ok .*every block'
+kill -USR1 $ours
+blkbench --check-only ours=/dev/vda > /run/bench-corrupt.log 2>&1
+grep -q '^not ok [0-9]* - ours: every block holds data blkbench wrote' /run/bench-corrupt.log
+tap_ok $? "blkbench detects a device returning wrong data" "$(grep '^not ok' /run/bench-corrupt.log | head -n 1)"
 
 vdpa dev del benchours
 tap_ok $? "vdpa dev del benchours"
