@@ -34,3 +34,16 @@ wait_for() {
 		usleep 100000
 	done
 }
+
+# run_prog SECONDS PROG [ARGS...]: run a test program that prints TAP, under a
+# time limit. Exit 0 or 1 (its failed checks are reported already) is fine; a
+# crash, a time-out or any other status is one more failed test.
+run_prog() {
+	local secs=$1 rc
+	shift
+	timeout "$secs" "$@"
+	rc=$?
+	[ $rc -le 1 ] && return 0
+	echo "not ok 1 - $* ran to completion # exit status $rc (crash or ${secs}s time-out)"
+	return 1
+}

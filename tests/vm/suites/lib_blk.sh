@@ -3,13 +3,11 @@
 # driven by the kernel's virtio-blk through virtio-vdpa. The library picks
 # API v1 where the kernel offers it and falls back to v0 on stock 6.12.
 load_mod vduse && load_mod virtio_vdpa && load_mod virtio_blk || return 0
-case "$VM_KERNEL/$VM_MODULE" in
-6.12/stock) api=0 ;;
-*) api=1 ;;
-esac
-timeout 120 libblk --expect-api $api --umem libblk0
-timeout 120 libblk --expect-api $api --indirect --event-idx libblk1
-timeout 120 libblk --expect-api $api --packed --indirect --event-idx libblk2
+api=1
+[ "$VM_IMPL" = stock612 ] && api=0
+run_prog 120 libblk --expect-api $api --umem libblk0
+run_prog 120 libblk --expect-api $api --indirect --event-idx libblk1
+run_prog 120 libblk --expect-api $api --packed --indirect --event-idx libblk2
 
 # The comparison must be able to fail: a device corrupting reads is caught.
 timeout 120 libblk --corrupt libblk3 > /run/libcorrupt.log 2>&1
