@@ -8,6 +8,7 @@
  *   module_ours cvq-virtio   virtio_vdpa + virtio_net: CVQ isolation checks
  *                            at "vdpa dev add", CVQ features withheld
  *   module_ours cvq-vhost    vhost_vdpa: the same features offered
+ *   module_ours rebind       both bus drivers: one device moved between them
  *   module_ours cvq-off      module loaded with cvq_policy=off
  *   module_ours lifecycle    virtio_vdpa + virtio_net: a daemon restart and
  *                            a timeout while the bus driver probes
@@ -51,7 +52,7 @@
 
 /* Names a failed run may leave behind; destroyed at start and exit. */
 static const char *const all_names[] = {
-	"mo-cvq", "mo-fb", "mo-mq", "mo-rss", "mo-vh", "mo-off", "mo-offnet",
+	"mo-cvq", "mo-fb", "mo-mq", "mo-rss", "mo-vh", "mo-rb", "mo-off", "mo-offnet",
 	"mo-rst", "mo-tmo", "mo-pin", "mo-big", "mo-dom",
 };
 
@@ -420,6 +421,86 @@ out_fd:
 	close(fd);
 out:
 	TAP_SYS(dev_destroy(ctl, "mo-vh"), "vhost: DESTROY_DEV");
+	close(ctl);
+}
+
+/* Rebind vDPA device NAME to bus driver DRV (driver_override); 0 on success. */
+static int bind_to(const char *name, const char *drv)
+{
+	return run_cmd("d=/sys/bus/vdpa/devices/%s; echo %s > $d/driver_override && "
+		       "{ [ ! -e $d/driver ] || echo %s > $d/driver/unbind; } && "
+		       "echo %s > /sys/bus/vdpa/drivers/%s/bind && "
+		       "[ \"$(basename \"$(readlink $d/driver)\")\" = %s ]",
+		       name, drv, name, name, drv, drv);
+}
+
+/*
+ * Open the device's vhost-vdpa node and read the features it offers into F;
+ * with SEEN, also set them all and read what the device FD was given (before
+ * the close resets it). 0 or -1.
+ */
+static int vhost_features(const char *name, uint64_t *f, int fd, uint64_t *seen)
+{
+	char vpath[300];
+	int vh, r = -1;
+
+	if (vhost_path(name, vpath, sizeof(vpath)))
+		return -1;
+	vh = vh_open(vpath);
+	if (vh < 0)
+		return -1;
+	if (ioctl(vh, VHOST_GET_FEATURES, f) == 0)
+		r = seen ? ioctl(vh, VHOST_SET_FEATURES, f) : 0;
+	if (r == 0 && seen)
+		*seen = driver_features(fd);
+	close(vh);
+	return r;
+}
+
+/*
+ * The offer follows the bound driver, not the device's history: one device
+ * moved between vhost-vdpa and virtio-vdpa (both loaded) shows the CVQ
+ * features to the first every time and never to the second, even after
+ * vhost-vdpa's driver took them.
+ */
+static void cmd_rebind(void)
+{
+	static const uint32_t groups[5] = { 0, 0, 2, 0, 1 };
+	struct responder r;
+	struct devcfg cfg;
+	uint64_t f, seen = 0;
+	int ctl, fd;
+
+	ctl = ctl_open();
+	ctl_set_version(ctl, 1);
+	netdev_cfg(&cfg, "mo-rb", CVQ_FEATURES, 5, 3, 2, 2);
+	fd = dev_make(ctl, &cfg, groups, "rebind: v1 multiqueue net device with all 12 CVQ-dependent features");
+	if (fd < 0)
+		goto out;
+	if (responder_start(&r, fd)) {
+		TAP_OK(0, "rebind: responder", "pthread_create");
+		goto out_fd;
+	}
+	TAP_EQ(vdpa_add_err("mo-rb"), 0, "rebind: vdpa dev add");
+	TAP_EQ(bind_to("mo-rb", "vhost_vdpa"), 0, "rebind: bound to vhost_vdpa");
+	f = 0;
+	TAP_EQ(vhost_features("mo-rb", &f, fd, NULL), 0, "rebind: vhost-vdpa reads the features");
+	TAP_EQ(f, cfg.c.features, "rebind: vhost-vdpa is offered every feature");
+	TAP_EQ(bind_to("mo-rb", "virtio_vdpa"), 0, "rebind: moved to virtio_vdpa");
+	check_withheld(fd, "mo-rb", "rebind: after vhost-vdpa");
+	TAP_EQ(bind_to("mo-rb", "vhost_vdpa"), 0, "rebind: back to vhost_vdpa");
+	f = 0;
+	TAP_EQ(vhost_features("mo-rb", &f, fd, &seen), 0, "rebind: vhost-vdpa's driver takes every feature");
+	TAP_EQ(f, cfg.c.features, "rebind: vhost-vdpa is offered every feature again");
+	TAP_EQ(seen & CVQ_FEATURES, CVQ_FEATURES, "rebind: the device was given the CVQ features");
+	TAP_EQ(bind_to("mo-rb", "virtio_vdpa"), 0, "rebind: moved to virtio_vdpa again");
+	check_withheld(fd, "mo-rb", "rebind: after vhost-vdpa took the CVQ");
+	TAP_EQ(vdpa_del("mo-rb"), 0, "rebind: vdpa dev del");
+	responder_stop(&r);
+out_fd:
+	close(fd);
+out:
+	TAP_SYS(dev_destroy(ctl, "mo-rb"), "rebind: DESTROY_DEV");
 	close(ctl);
 }
 
@@ -858,6 +939,7 @@ static const struct {
 } cmds[] = {
 	{ "cvq-virtio", cmd_cvq_virtio },
 	{ "cvq-vhost", cmd_cvq_vhost },
+	{ "rebind", cmd_rebind },
 	{ "cvq-off", cmd_cvq_off },
 	{ "lifecycle", cmd_lifecycle },
 	{ "pin", cmd_pin },
@@ -874,7 +956,7 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[1], cmds[i].name))
 			break;
 	if (argc != 2 || i == sizeof(cmds) / sizeof(cmds[0])) {
-		fprintf(stderr, "usage: module_ours cvq-virtio|cvq-vhost|cvq-off|lifecycle|pin|big|domfile\n");
+		fprintf(stderr, "usage: module_ours cvq-virtio|cvq-vhost|rebind|cvq-off|lifecycle|pin|big|domfile\n");
 		return 2;
 	}
 	tap_diag("module_ours %s", cmds[i].name);

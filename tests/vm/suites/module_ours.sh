@@ -37,10 +37,11 @@ tap_ok $? "cvq_policy defaults to isolated" "reads '$(policy)'"
 mo cvq-virtio
 mo lifecycle
 mo domfile
+load_mod vhost_vdpa || return 0
+mo rebind
 
 # vhost-vdpa drives them.
 unload_mod virtio_net && unload_mod virtio_vdpa || return 0
-load_mod vhost_vdpa || return 0
 mo cvq-vhost
 mo big
 unload_mod vhost_vdpa || return 0
