@@ -36,7 +36,7 @@
 static int disk_fd;
 static uint64_t disk_size;
 static volatile sig_atomic_t stop, corrupt;
-static unsigned long served, io_errors, bad_requests;
+static unsigned long served, io_errors, bad_requests, kicks, irqs;
 
 static void on_signal(int sig)
 {
@@ -176,11 +176,13 @@ static void on_kick(struct vduse_dev *dev, struct vduse_vq *vq, void *user)
 	struct vduse_req *req;
 	int ret;
 
+	kicks++;
 	while ((ret = vduse_vq_pop(vq, &req)) == 1)
 		vduse_vq_push(req, blk_request(req));
 	if (ret < 0)
 		fprintf(stderr, "# benchdev: vq %u: pop: %s\n", vduse_vq_index(vq), strerror(-ret));
-	vduse_vq_notify(vq);
+	if (vduse_vq_notify(vq) == 1)
+		irqs++;
 }
 
 static void on_ready(struct vduse_dev *dev, struct vduse_vq *vq, void *user)
@@ -254,6 +256,9 @@ int main(int argc, char **argv)
 	}
 	printf("# benchdev %s: served %lu requests, %lu I/O errors, %lu bad requests\n",
 	       vduse_dev_name(dev), served, io_errors, bad_requests);
+	/* how well kicks and interrupts were batched (event index) */
+	printf("# benchdev %s: %lu wake-ups (kicks or ready), %lu interrupts injected\n",
+	       vduse_dev_name(dev), kicks, irqs);
 	/* the vDPA device may take a moment to go after "vdpa dev del" */
 	vduse_dev_close(dev);
 	for (i = 0; i < 50 && (ret = vduse_destroy_by_name(argv[argc - 2])) == -EBUSY; i++)
