@@ -3,6 +3,7 @@
  * Logging: every message goes to the device's log callback, filtered by its
  * level. Without a callback the library stays silent.
  */
+#include <errno.h>
 #include <stdio.h>
 #include "internal.h"
 
@@ -10,6 +11,7 @@ void vduse_log(const struct vduse_dev *dev, enum vduse_log_level lvl, const char
 {
 	char buf[512];
 	va_list ap;
+	int saved = errno;
 
 	if (!dev || !dev->o.log || lvl > dev->o.log_level)
 		return;
@@ -17,4 +19,6 @@ void vduse_log(const struct vduse_dev *dev, enum vduse_log_level lvl, const char
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	dev->o.log(dev->o.user, lvl, buf);
+	/* callers log an error and then return -errno: keep it theirs */
+	errno = saved;
 }

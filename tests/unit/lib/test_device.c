@@ -12,6 +12,13 @@
 static struct fake_kernel fk;
 static struct fk_log lg;
 
+/* A log callback that, like many (syslog, stdio), does not preserve errno. */
+static void errno_clobbering_logger(void *user, enum vduse_log_level lvl, const char *msg)
+{
+	fk_logger(user, lvl, msg);
+	errno = 0;
+}
+
 static int create(struct vduse_dev_opts *o, struct vduse_dev **dev)
 {
 	*dev = NULL;
@@ -145,6 +152,14 @@ int main(void)
 	fk.fail_errno = EINVAL;
 	TAP_EQ(create(&o, &dev), -EINVAL, "VQ_SETUP error returned");
 	TAP_OK(!fk.created, "device destroyed again after a VQ_SETUP failure", " ");
+	o.log = errno_clobbering_logger;
+	fk.fail_errno = EPERM;
+	ret = create(&o, &dev);
+	TAP_EQ(ret, -EPERM, "VQ_SETUP error survives a log callback that clobbers errno");
+	TAP_OK(!fk.created, "no device left behind then either", " ");
+	if (!ret)
+		vduse_dev_close(dev);
+	o.log = fk_logger;
 	fk.fail_req = 0;
 
 	/* ---- attach with an in-flight log ---- */
