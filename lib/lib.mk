@@ -61,9 +61,11 @@ $(LIB_PC): lib/libvduse.pc.in lib/lib.mk
 
 # Unit tests: one program per feature, linked with the static library and
 # the fake kernel of tests/unit/lib/fake_kernel.h.
+# lib_msg injects allocation failures by wrapping calloc (valgrind-proof).
+LIB_UNIT_LDFLAGS_msg := -Wl,--wrap=calloc
 $(BUILD)/unit/lib_%: tests/unit/lib/test_%.c $(LIB_UNIT_HELP) $(LIB_A) tests/include/tap.h
 	@mkdir -p $(dir $@)
-	$(CC) $(LIB_UNIT_CFLAGS) -o $@ $< $(LIB_A)
+	$(CC) $(LIB_UNIT_CFLAGS) -o $@ $< $(LIB_A) $(LIB_UNIT_LDFLAGS_$*)
 
 # The bounded fuzz pass of make check: the fuzz targets built with the
 # regular compiler, replaying the seed corpus plus a few seconds of random

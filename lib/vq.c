@@ -96,6 +96,20 @@ int vduse_vq_start(struct vduse_vq *vq, const struct vduse_vq_info *info)
 	struct vduse_dev *dev = vq->dev;
 	size_t segs = VDUSE_MAX_SEGS;
 
+	/*
+	 * Scratch first, each buffer on its own: a queue must never run (nor a
+	 * later start skip the allocation) with one of them missing.
+	 */
+	if (!vq->seg)
+		vq->seg = calloc(segs, sizeof(*vq->seg));
+	if (!vq->segreg)
+		vq->segreg = calloc(segs, sizeof(*vq->segreg));
+	if (!vq->indbuf)
+		vq->indbuf = malloc(16 * VDUSE_MAX_INDIRECT);
+	if (!vq->seg || !vq->segreg || !vq->indbuf) {
+		vd_err(dev, "vq %u: out of memory for the request scratch", vq->index);
+		return -ENOMEM;
+	}
 	vq->packed = dev->features & (1ull << VF_RING_PACKED);
 	vq->event_idx = dev->features & (1ull << VF_EVENT_IDX);
 	vq->indirect = dev->features & (1ull << VF_INDIRECT_DESC);
@@ -112,13 +126,6 @@ int vduse_vq_start(struct vduse_vq *vq, const struct vduse_vq_info *info)
 	    (!vq->packed && (vq->num & (vq->num - 1)))) {
 		vduse_vq_set_broken(vq, "bad ring size %u (max %u)", vq->num, vq->max_size);
 		return -EIO;
-	}
-	if (!vq->seg) {
-		vq->seg = calloc(segs, sizeof(*vq->seg));
-		vq->segreg = calloc(segs, sizeof(*vq->segreg));
-		vq->indbuf = malloc(16 * VDUSE_MAX_INDIRECT);
-		if (!vq->seg || !vq->segreg || !vq->indbuf)
-			return -ENOMEM;
 	}
 	if (vq->packed) {
 		vq->last_avail_idx = info->packed.last_avail_idx & 0x7fff;

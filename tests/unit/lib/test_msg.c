@@ -14,6 +14,22 @@
 static struct fake_kernel fk;
 static struct fk_log lg;
 
+/*
+ * Allocation failure injection (linked with -Wl,--wrap=calloc): with
+ * fail_scratch set, the allocation of a queue's segment-region scratch
+ * array (VDUSE_MAX_SEGS pointers) fails.
+ */
+void *__real_calloc(size_t n, size_t sz);
+void *__wrap_calloc(size_t n, size_t sz);
+static int fail_scratch;
+
+void *__wrap_calloc(size_t n, size_t sz)
+{
+	if (fail_scratch && n == VDUSE_MAX_SEGS && sz == sizeof(struct vduse_region *))
+		return NULL;
+	return __real_calloc(n, sz);
+}
+
 static struct ev {
 	int started, stopped, reset, ready[4], kicks[4], status_calls;
 	int refuse_start, refuse_asid;
@@ -131,6 +147,12 @@ int main(void)
 	memcpy(fk_ptr(&fk, 1, 0x180000), "AS-1", 4);
 
 	/* SET_STATUS DRIVER_OK */
+	fail_scratch = 1;
+	TAP_EQ(fk_status(&fk, dev, 0x0f), VDUSE_REQ_RESULT_FAILED,
+	       "DRIVER_OK without memory for a queue's scratch answered FAILED");
+	TAP_OK(!vduse_vq_started(vduse_dev_vq(dev, 0)) && !ev.started,
+	       "queue not started without its scratch", " ");
+	fail_scratch = 0;
 	ev.refuse_start = -EIO;
 	TAP_EQ(fk_status(&fk, dev, 0x0f), VDUSE_REQ_RESULT_FAILED,
 	       "DRIVER_OK refused by the started callback answered FAILED");
