@@ -215,6 +215,68 @@ int main(void)
 	vduse_dev_destroy(dev);
 	fk_fini(&fk);
 
+	/*
+	 * A corrupted in-flight log is untrusted input too: attach must work
+	 * and every pop must return a request of this ring, nothing, or -EIO
+	 * with the queue marked broken; never crash or read out of bounds.
+	 */
+	fk_init(&fk, 1);
+	TAP_EQ(create(&o, &dev), 0, "create with a log (corruption rounds)");
+	fk_map(&fk, 0, 0x100000, 0x100000, 0, VDUSE_ACCESS_RW);
+	fk.features = (1ull << 32) | (1ull << 33) | (1ull << 29);
+	fk_split_init(&fk, &r, 0, 0, 0x100000, 8);
+	fk.vqinfo[1].index = 1;
+	for (i = 0; i < 8; i++)
+		fk_set_desc(&fk_split_desc(&r)[i], 0x180000 + i * 16, 16, VRING_DESC_F_WRITE, 0);
+	fk_status(&fk, dev, 0x0f);
+	for (i = 0; i < 2; i++) {
+		fk_split_publish(&r, i);
+		vduse_vq_pop(vduse_dev_vq(dev, 0), &req[i]);
+	}
+	vduse_dev_close(dev);
+	{
+		size_t hdr = (sizeof(struct vduse_inflight_hdr) + 4 + 7) & ~(size_t)7;
+		unsigned int round, attached = 0, bad = 0, pops = 0;
+		uint32_t seed = 12345;
+
+		for (round = 0; round < 64; round++) {
+			uint8_t *b = (uint8_t *)logmem + sizeof(struct vduse_inflight_hdr);
+			size_t k;
+
+			for (k = 0; k < logsz - sizeof(struct vduse_inflight_hdr); k++) {
+				seed = seed * 1103515245 + 12345;
+				b[k] = seed >> 16;
+			}
+			if (round & 1)	/* make queue 0's entry claim to be valid */
+				((struct vduse_inflight_vq *)((uint8_t *)logmem + hdr))->valid = 1;
+			if (vduse__dev_attach(&o, &fk_backend, &fk, &dev))
+				continue;
+			attached++;
+			for (i = 0; i < 20; i++) {
+				struct vduse_vq *q = vduse_dev_vq(dev, 0);
+
+				ret = vduse_vq_pop(q, &req[0]);
+				if (ret == 1) {
+					pops++;
+					if (req[0]->id >= 8)
+						bad++;
+					vduse_vq_push(req[0], 1);
+				} else if (ret < 0 && (ret != -EIO || !vduse_vq_broken(q))) {
+					bad++;
+				}
+				if (ret <= 0)
+					break;
+			}
+			vduse_dev_close(dev);
+		}
+		TAP_OK(attached == 64 && !bad, "64 corrupted logs: attach works, pops stay sane",
+		       "attached %u bad %u", attached, bad);
+		TAP_OK(pops > 0, "some corrupted logs resubmit requests", "pops %u", pops);
+	}
+	TAP_EQ(vduse__dev_attach(&o, &fk_backend, &fk, &dev), 0, "attach after the rounds");
+	vduse_dev_destroy(dev);
+	fk_fini(&fk);
+
 	/* attach without a log: resume where the used ring says */
 	fk_init(&fk, 1);
 	o.inflight = NULL;

@@ -121,7 +121,7 @@ int main(void)
 	TAP_EQ(pop(&req), 1, "pop readable-only chain");
 	TAP_OK(req->nr_writable == 0 && req->readable_len == 16, "no writable part", " ");
 	vduse_vq_push(req, 100);
-	TAP_EQ(*(uint32_t *)&used[2 + 2 * 1 + 1], 0, "written length clamped to the writable size");
+	TAP_EQ(*(uint32_t *)&used[2 + 4 * 1 + 2], 0, "written length clamped to the writable size");
 	TAP_EQ(vduse_vq_notify(vq), 0, "VRING_AVAIL_F_NO_INTERRUPT suppresses the interrupt");
 	TAP_EQ(fk.irqs[0], 1, "no injection");
 
