@@ -7,6 +7,7 @@
 #include <linux/capability.h>
 #include <linux/cdev.h>
 #include <linux/fs.h>
+#include <linux/log2.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -14,6 +15,7 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
+#include <linux/virtio_ring.h>
 
 #include "vduse.h"
 
@@ -156,7 +158,13 @@ static bool vduse_config_valid(const struct vduse_dev_config *c,
 		*ngroups = c->ngroups;
 		*nas = c->nas;
 	}
-	if (c->vq_align > PAGE_SIZE || c->config_size > PAGE_SIZE ||
+	/*
+	 * virtio_ring rounds the used ring up to vq_align: 0 would put it at
+	 * address 0 and a non-power of two would misplace it.
+	 */
+	if (c->vq_align < VRING_USED_ALIGN_SIZE ||
+	    !is_power_of_2(c->vq_align) ||
+	    c->vq_align > PAGE_SIZE || c->config_size > PAGE_SIZE ||
 	    c->vq_num > VDUSE_MAX_VQS || !c->name[0])
 		return false;
 	if (c->device_id != VIRTIO_ID_NET && c->device_id != VIRTIO_ID_BLOCK &&

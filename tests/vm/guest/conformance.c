@@ -38,6 +38,12 @@ static const struct expect {
 	int asked_zero;
 	int getinfo_arg_errno;	/* GET_INFO bad reserved/asid (§3.7, §5b) */
 	int v1_net_ctrl_vq_ok;	/* CREATE_DEV of a v1 net device with CTRL_VQ (§5d) */
+	/*
+	 * CREATE_DEV refuses a vq_align the kernel's virtio_ring cannot use
+	 * (0, not a power of two, below the used ring's 4): 0 lets virtio-vdpa
+	 * place the used ring at address 0.
+	 */
+	int vq_align_checked;
 } expect_tab[] = {
 	[IMPL_UPSTREAM] = {
 		.name = "upstream",
@@ -53,6 +59,7 @@ static const struct expect {
 		.asked_zero = -1,
 		.getinfo_arg_errno = EFAULT,	/* upstream quirk, §3.7 */
 		.v1_net_ctrl_vq_ok = 0,		/* 56e71885b034 kept */
+		.vq_align_checked = 1,
 	},
 	[IMPL_STOCK612] = {
 		.name = "stock612",
@@ -63,6 +70,7 @@ static const struct expect {
 		/* asid overlays 6.12's reserved[], checked with EINVAL */
 		.getinfo_arg_errno = EINVAL,
 		.v1_net_ctrl_vq_ok = 0,
+		.vq_align_checked = 0,	/* only vq_align > PAGE_SIZE */
 	},
 	[IMPL_OURS] = {
 		.name = "ours",
@@ -73,6 +81,7 @@ static const struct expect {
 		.asked_zero = 1,
 		.getinfo_arg_errno = EINVAL,	/* §5b */
 		.v1_net_ctrl_vq_ok = 1,		/* §5d, cvq_policy=isolated */
+		.vq_align_checked = 1,
 	},
 };
 
@@ -331,6 +340,18 @@ static void test_create(void)
 	blk_cfg(&cfg, "cf-val", 1, 0, 0);
 	cfg.c.vq_align = 2 * PAGE;
 	create_einval(c0, &cfg, "vq_align > PAGE_SIZE");
+	blk_cfg(&cfg, "cf-val", 1, 0, 0);
+	cfg.c.vq_align = 0;
+	expect_create(c0, &cfg, X->vq_align_checked ? -1 : 0, "CREATE_DEV vq_align 0");
+	blk_cfg(&cfg, "cf-val", 1, 0, 0);
+	cfg.c.vq_align = 3 * 512;
+	expect_create(c0, &cfg, X->vq_align_checked ? -1 : 0, "CREATE_DEV vq_align 1536 (not a power of two)");
+	blk_cfg(&cfg, "cf-val", 1, 0, 0);
+	cfg.c.vq_align = 2;
+	expect_create(c0, &cfg, X->vq_align_checked ? -1 : 0, "CREATE_DEV vq_align 2 (below the used ring's 4)");
+	blk_cfg(&cfg, "cf-val", 1, 0, 0);
+	cfg.c.vq_align = 4;
+	expect_create(c0, &cfg, 0, "CREATE_DEV vq_align 4 (the smallest usable)");
 	blk_cfg(&cfg, "cf-val", 1, 0, 0);
 	cfg.c.config_size = PAGE + 1;
 	create_einval(c0, &cfg, "config_size > PAGE_SIZE");
