@@ -87,6 +87,20 @@ int vduse_vq_map_ring(struct vduse_vq *vq)
 				    (unsigned long long)vq->device_iova, vq->num, asid);
 		return -EIO;
 	}
+	/*
+	 * The rings are read and written with aligned (atomic) 16- and 32-bit
+	 * accesses; a driver's misaligned ring would fault on strict-alignment
+	 * CPUs. virtio: descriptors 16, avail 2, used 4, packed event areas 4.
+	 */
+	if (((uintptr_t)vq->desc & 15) || ((uintptr_t)vq->driver & (vq->packed ? 3 : 1)) ||
+	    ((uintptr_t)vq->device & 3)) {
+		vduse_vq_unmap_ring(vq);
+		vduse_vq_set_broken(vq, "misaligned ring: desc %#llx driver %#llx device %#llx",
+				    (unsigned long long)vq->desc_iova,
+				    (unsigned long long)vq->driver_iova,
+				    (unsigned long long)vq->device_iova);
+		return -EIO;
+	}
 	vq->ring_ok = true;
 	return 0;
 }

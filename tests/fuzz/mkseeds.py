@@ -79,6 +79,8 @@ put(pw, 0x1000, struct.pack("<HH", 0, 0))
 put(pw, 0x3000, bytes(range(256)))
 write("fuzz_ring", "packed-chains", bytes([1 | 2 | 4, 7, 0, 1]) + pw)
 write("fuzz_ring", "packed-rewrite", bytes([1 | 2 | 128, 7, 0, 1]) + pw)
+# driver event area at +0x1002: misaligned, the queue must break at start
+write("fuzz_ring", "packed-misaligned", bytes([1 | 2 | 16, 7, 0, 1]) + pw)
 pw2 = bytearray(pw)
 put(pw2, 0, pdesc(B, 16, 3, 1 | AV))
 put(pw2, 16, pdesc(B, 16, 3, 1 | AV))

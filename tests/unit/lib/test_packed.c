@@ -299,6 +299,15 @@ int main(void)
 	TAP_OK(vduse_vq_broken(vq), "start position beyond the ring refused", " ");
 	fk.vqinfo[0].packed.last_avail_idx = 0;
 
+	/* driver event area only 2-byte aligned (32-bit area, 4 required) */
+	fk_status(&fk, dev, 0);
+	fk.vqinfo[0].driver_addr = DRV + 2;
+	lg.last[0] = 0;
+	fk_status(&fk, dev, 0x0f);
+	TAP_OK(vduse_vq_broken(vq) && strstr(lg.last, "misaligned ring"),
+	       "misaligned driver event area: queue broken at start", "%s", lg.last);
+	fk.vqinfo[0].driver_addr = DRV;
+
 	/* packed ring size need not be a power of two */
 	fk_status(&fk, dev, 0);
 	fk.vqinfo[0].num = 6;

@@ -322,6 +322,30 @@ int main(void)
 	TAP_OK(vduse_vq_broken(vq) && strstr(lg.last, "bad ring size"),
 	       "non power-of-two split ring size refused", "%s", lg.last);
 
+	/* misaligned rings (atomic 16/32-bit accesses would fault on arm64) */
+	fk_status(&fk, dev, 0);
+	fk_split_init(&fk, &r, 0, 0, RING, 8);
+	fk.vqinfo[0].device_addr += 2;
+	lg.last[0] = 0;
+	fk_status(&fk, dev, 0x0f);
+	TAP_OK(vduse_vq_broken(vq) && strstr(lg.last, "misaligned ring"),
+	       "used ring not 4-byte aligned: queue broken at start", "%s", lg.last);
+	TAP_EQ(pop(&req), -EIO, "pop on it fails");
+	fk_status(&fk, dev, 0);
+	fk_split_init(&fk, &r, 0, 0, RING, 8);
+	fk.vqinfo[0].driver_addr += 1;
+	lg.last[0] = 0;
+	fk_status(&fk, dev, 0x0f);
+	TAP_OK(vduse_vq_broken(vq) && strstr(lg.last, "misaligned ring"),
+	       "odd avail ring address: queue broken at start", "%s", lg.last);
+	fk_status(&fk, dev, 0);
+	fk_split_init(&fk, &r, 0, 0, RING + 8, 8);
+	fk.vqinfo[0].device_addr = RING + 0x2000;
+	lg.last[0] = 0;
+	fk_status(&fk, dev, 0x0f);
+	TAP_OK(vduse_vq_broken(vq) && strstr(lg.last, "misaligned ring"),
+	       "descriptor table not 16-byte aligned: queue broken at start", "%s", lg.last);
+
 	/* two requests in flight, completed out of order */
 	restart(feat(true, false));
 	d = fk_split_desc(&r);
