@@ -89,7 +89,14 @@ static bool vduse_range_contains(struct vduse_range *r, dma_addr_t iova)
 	return pfn >= r->base && pfn - r->base < r->npages;
 }
 
-/* Add [start, last] -> @addr to the IOTLB. Caller holds iotlb_lock. */
+/*
+ * Add [start, last] -> @addr to the IOTLB: a kernel entry of the domain's own
+ * file when @file is NULL (@addr is then a physical address the fault handler
+ * hands out), else an entry of a bus driver's @file, which is referenced.
+ * Only the caller decides which: a bus driver's entry may name the domain's
+ * own file (its consumer mmapped it) but carries a user address.  Caller
+ * holds iotlb_lock.
+ */
 static int vduse_iotlb_add(struct vduse_domain *d, u64 start, u64 last,
 			   u64 addr, u32 perm, struct file *file, u64 offset)
 {
@@ -99,8 +106,8 @@ static int vduse_iotlb_add(struct vduse_domain *d, u64 start, u64 last,
 	ref = kmalloc(sizeof(*ref), GFP_ATOMIC);
 	if (!ref)
 		return -ENOMEM;
-	ref->own = file == d->file;
-	ref->file = ref->own ? file : get_file(file);
+	ref->own = !file;
+	ref->file = ref->own ? d->file : get_file(file);
 	ref->offset = offset;
 	ret = vhost_iotlb_add_range_ctx(d->iotlb, start, last, addr, perm, ref);
 	if (ret) {
@@ -197,7 +204,7 @@ static int vduse_domain_bounce_publish(struct vduse_domain *d)
 	spin_lock_irqsave(&d->iotlb_lock, flags);
 	if (!d->bounce_mapped) {
 		ret = vduse_iotlb_add(d, 0, d->bounce_size - 1, 0,
-				      VHOST_MAP_RW, d->file, 0);
+				      VHOST_MAP_RW, NULL, 0);
 		if (!ret)
 			WRITE_ONCE(d->bounce_mapped, true);
 	}
@@ -410,7 +417,7 @@ static void *vduse_domain_alloc_coherent(struct vduse_domain *d, size_t size,
 		goto err_free;
 	spin_lock_irqsave(&d->iotlb_lock, flags);
 	ret = vduse_iotlb_add(d, iova, iova + (npages << PAGE_SHIFT) - 1,
-			      virt_to_phys(va), VHOST_MAP_RW, d->file, iova);
+			      virt_to_phys(va), VHOST_MAP_RW, NULL, iova);
 	spin_unlock_irqrestore(&d->iotlb_lock, flags);
 	if (ret)
 		goto err_iova;

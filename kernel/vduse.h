@@ -145,7 +145,8 @@ struct vduse_domain {
  * struct vduse_map_ref - opaque data of one IOTLB entry of a domain
  * @file: file userspace maps for this entry
  * @offset: file offset of the entry's first IOVA
- * @own: @file is the domain's own file (not referenced, to avoid a cycle)
+ * @own: a kernel entry (bounce, coherent) of the domain's own @file, whose
+ *	 address is physical; @file is not referenced, to avoid a cycle
  */
 struct vduse_map_ref {
 	struct file *file;

@@ -464,6 +464,8 @@ static int vhost_features(const char *name, uint64_t *f, int fd, uint64_t *seen)
  * features to the first every time and never to the second, even after
  * vhost-vdpa's driver took them.
  */
+static void check_foreign_domain_map(int fd);
+
 static void cmd_rebind(void)
 {
 	static const uint32_t groups[5] = { 0, 0, 2, 0, 1 };
@@ -496,6 +498,7 @@ static void cmd_rebind(void)
 	TAP_EQ(seen & CVQ_FEATURES, CVQ_FEATURES, "rebind: the device was given the CVQ features");
 	TAP_EQ(bind_to("mo-rb", "virtio_vdpa"), 0, "rebind: moved to virtio_vdpa again");
 	check_withheld(fd, "mo-rb", "rebind: after vhost-vdpa took the CVQ");
+	check_foreign_domain_map(fd);
 	TAP_EQ(vdpa_del("mo-rb"), 0, "rebind: vdpa dev del");
 	responder_stop(&r);
 out_fd:
@@ -868,6 +871,75 @@ static int touch(volatile const uint8_t *p)
 		(void)p[0];
 	sigaction(SIGBUS, &old, NULL);
 	return r;
+}
+
+/*
+ * A vhost-vdpa consumer may map the domain file itself as its memory (here:
+ * the daemon's mapping of virtio-net's ring page, kept across the rebind).
+ * set_map then loads an entry naming the domain's own file whose address is
+ * the consumer's user address: it must stay a consumer entry.  Taken for a
+ * kernel entry, the fault handler turned that user address into a struct
+ * page and mapped it.  The device is bound to virtio_vdpa on entry and to
+ * vhost_vdpa on return.
+ */
+static void check_foreign_domain_map(int fd)
+{
+	const uint64_t iova = 1ull << 30;	/* above AS 0's bounce area */
+	struct vduse_iotlb_entry e, f;
+	struct vduse_vq_info vi;
+	uint8_t *ring = MAP_FAILED, *p = MAP_FAILED;
+	char vpath[300];
+	size_t len = 0;
+	int dfd = -1, ffd = -1, vh = -1;
+	double end = now_s() + 20;
+
+	do {
+		memset(&vi, 0, sizeof(vi));
+		if (ioctl(fd, VDUSE_VQ_GET_INFO, &vi) == 0 && vi.desc_addr)
+			break;
+		msleep_(50);
+	} while (now_s() < end);
+	memset(&e, 0, sizeof(e));
+	e.start = e.last = vi.desc_addr;
+	dfd = vi.desc_addr ? ioctl(fd, VDUSE_IOTLB_GET_FD, &e) : -1;
+	TAP_SYS(dfd, "rebind: GET_FD of virtio-net's vq 0 ring (the AS 0 domain file)");
+	if (dfd < 0)
+		return;
+	len = e.last - e.start + 1;
+	ring = mmap(NULL, len, PROT_READ, MAP_SHARED, dfd, e.offset);
+	TAP_OK(ring != MAP_FAILED, "rebind: the daemon maps the ring", "%s", strerror(errno));
+	if (ring == MAP_FAILED)
+		goto out;
+	TAP_EQ(bind_to("mo-rb", "vhost_vdpa"), 0, "rebind: to vhost_vdpa with the domain file still mapped");
+	if (vhost_path("mo-rb", vpath, sizeof(vpath)) == 0)
+		vh = vh_open(vpath);
+	TAP_SYS(vh, "rebind: vhost-vdpa opened");
+	if (vh < 0)
+		goto out;
+	TAP_SYS(vh_map(vh, 0, iova, len, ring, VHOST_ACCESS_RO),
+		"rebind: vhost-vdpa maps IOVA 1 GiB of AS 0 to the domain file mapping");
+	memset(&f, 0, sizeof(f));
+	f.start = f.last = iova;
+	ffd = ioctl(fd, VDUSE_IOTLB_GET_FD, &f);
+	TAP_SYS(ffd, "rebind: GET_FD finds the consumer's entry");
+	TAP_OK(ffd >= 0 && f.start == iova && f.offset == e.offset, "rebind: it names the consumer's file offset",
+	       "start 0x%llx offset 0x%llx, want 0x%llx 0x%llx", (unsigned long long)f.start,
+	       (unsigned long long)f.offset, (unsigned long long)iova, (unsigned long long)e.offset);
+	p = mmap(NULL, len, PROT_READ, MAP_SHARED, dfd, iova);
+	TAP_OK(p != MAP_FAILED && touch(p) == -1,
+	       "rebind: the domain file at that IOVA is no kernel page (SIGBUS)", "%s",
+	       p == MAP_FAILED ? strerror(errno) : "readable");
+	TAP_SYS(vh_unmap(vh, 0, iova, len), "rebind: vhost-vdpa unmaps it");
+out:
+	if (p != MAP_FAILED)
+		munmap(p, len);
+	if (vh >= 0)
+		close(vh);
+	if (ffd >= 0)
+		close(ffd);
+	if (ring != MAP_FAILED)
+		munmap(ring, len);
+	close(dfd);
 }
 
 static void cmd_domfile(void)
