@@ -201,7 +201,8 @@ static int vduse_create_dev(const struct vduse_dev_config *c, void *config,
 
 	if (c->device_id == VIRTIO_ID_NET && !capable(CAP_NET_ADMIN))
 		return -EPERM;
-	if (vduse_find_dev(c->name))
+	/* "control" is taken by /dev/vduse/control itself. */
+	if (!strcmp(c->name, "control") || vduse_find_dev(c->name))
 		return -EEXIST;
 
 	dev = kzalloc(sizeof(*dev), GFP_KERNEL);
