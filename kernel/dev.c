@@ -160,12 +160,14 @@ static void vduse_vq_inject_work(struct work_struct *work)
 }
 
 /**
- * vduse_vq_kick_work() - deferred kick, from a context allowed to signal
- * @work: vq->kick
+ * vduse_vq_kick() - pass a driver kick to the daemon
+ * @vq: the queue
+ *
+ * Signals the kick eventfd, or remembers the kick until one is set up. The
+ * caller must be allowed to signal an eventfd (eventfd_signal_allowed()).
  */
-static void vduse_vq_kick_work(struct work_struct *work)
+void vduse_vq_kick(struct vduse_vq *vq)
 {
-	struct vduse_vq *vq = container_of(work, struct vduse_vq, kick);
 	unsigned long flags;
 
 	spin_lock_irqsave(&vq->kick_lock, flags);
@@ -176,6 +178,15 @@ static void vduse_vq_kick_work(struct work_struct *work)
 			vq->kicked = true;
 	}
 	spin_unlock_irqrestore(&vq->kick_lock, flags);
+}
+
+/**
+ * vduse_vq_kick_work() - deferred kick, from a context allowed to signal
+ * @work: vq->kick
+ */
+static void vduse_vq_kick_work(struct work_struct *work)
+{
+	vduse_vq_kick(container_of(work, struct vduse_vq, kick));
 }
 
 /* vhost-vdpa passes an irqfd: signal it directly, without a work item. */

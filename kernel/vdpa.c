@@ -124,7 +124,6 @@ static int vduse_set_vq_address(struct vdpa_device *vdpa, u16 idx, u64 desc,
 static void vduse_kick_vq(struct vdpa_device *vdpa, u16 idx)
 {
 	struct vduse_vq *vq = vduse_vq_get(vdpa_to_vduse(vdpa), idx);
-	unsigned long flags;
 
 	if (!vq)
 		return;
@@ -132,14 +131,7 @@ static void vduse_kick_vq(struct vdpa_device *vdpa, u16 idx)
 		schedule_work(&vq->kick);
 		return;
 	}
-	spin_lock_irqsave(&vq->kick_lock, flags);
-	if (vq->ready) {
-		if (vq->kickfd)
-			eventfd_signal(vq->kickfd);
-		else
-			vq->kicked = true;
-	}
-	spin_unlock_irqrestore(&vq->kick_lock, flags);
+	vduse_vq_kick(vq);
 }
 
 /**

@@ -399,6 +399,7 @@ int vduse_dev_init_vqs(struct vduse_dev *dev);
 void vduse_dev_free_vqs(struct vduse_dev *dev);
 void vduse_dev_reset(struct vduse_dev *dev);
 bool vduse_dev_ready(struct vduse_dev *dev);
+void vduse_vq_kick(struct vduse_vq *vq);
 
 /* vdpa.c */
 int vduse_mgmt_init(void);
