@@ -52,9 +52,7 @@ vm-progs: $(VM_PROGS)
 unit-progs: $(UNIT_PROGS)
 
 module:
-	@if [ -f kernel/Kbuild ]; then \
-		$(MAKE) -C "$(KDIR)" M=$(CURDIR)/kernel modules; \
-	else echo "kernel/: no module yet"; fi
+	$(MAKE) -C "$(KDIR)" M=$(CURDIR)/kernel modules
 
 check:
 	tests/check
@@ -82,4 +80,4 @@ module_install: module
 
 clean:
 	rm -rf $(BUILD) $(CLEAN_FILES)
-	@if [ -f kernel/Kbuild ] && [ -r $(KENV) ]; then $(MAKE) -C "$(KDIR)" M=$(CURDIR)/kernel clean; fi
+	@if [ -r $(KENV) ]; then $(MAKE) -C "$(KDIR)" M=$(CURDIR)/kernel clean; fi
