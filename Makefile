@@ -26,8 +26,10 @@ UNIT_PROGS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
 # The module is built against Debian's 6.12 headers, fetched into the cache
 # unless KDIR names another tree (for example /lib/modules/$(uname -r)/build).
-KENV := .cache/vmtest/k612.env
-KDIR ?= $(shell [ -r $(KENV) ] || tests/vm/fetch-kernels 6.12 >&2; . ./$(KENV) && echo $$HDR)
+VMTEST_CACHE ?= $(CURDIR)/.cache/vmtest
+export VMTEST_CACHE
+KENV := $(VMTEST_CACHE)/k612.env
+KDIR ?= $(shell [ -r $(KENV) ] || tests/vm/fetch-kernels 6.12 >&2; . $(KENV) && echo $$HDR)
 
 .PHONY: all check demo bench install clean vm-progs unit-progs module module_install fuzz
 
