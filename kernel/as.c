@@ -11,7 +11,6 @@
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
-#include <linux/vmalloc.h>
 
 #include "vduse.h"
 
@@ -104,16 +103,16 @@ static u8 vduse_perm(u32 perm)
  * @want_file: take a reference on the backing file into @out->file
  * @out: the map found
  *
+ * Kernel entries (bounce area, coherent buffers) take precedence over the
+ * entries of a vDPA bus driver wherever both overlap.
+ *
  * Return: 0, or -EINVAL when start > last, the AS has no domain yet, or no
  * map overlaps.
  */
 int vduse_as_lookup(struct vduse_dev *dev, u32 asid, u64 start, u64 last,
 		    bool want_file, struct vduse_lookup *out)
 {
-	unsigned long flags;
 	struct vduse_domain *d;
-	struct vhost_iotlb_map *map;
-	struct vduse_map_ref *ref;
 	int ret = -EINVAL;
 
 	if (start > last || asid >= dev->nas)
@@ -121,61 +120,60 @@ int vduse_as_lookup(struct vduse_dev *dev, u32 asid, u64 start, u64 last,
 	asid = array_index_nospec(asid, dev->nas);
 	mutex_lock(&dev->domain_lock);
 	d = dev->as[asid].domain;
-	if (!d)
-		goto out;
-	spin_lock_irqsave(&d->iotlb_lock, flags);
-	map = vhost_iotlb_itree_first(d->iotlb, start, last);
-	if (map) {
-		ref = map->opaque;
-		out->start = map->start;
-		out->last = map->last;
-		out->offset = ref->offset;
-		out->perm = vduse_perm(map->perm);
-		out->umem_capable = d->bounce_mapped && map->start == 0 &&
-				    map->last == d->bounce_size - 1;
-		out->file = want_file ? get_file(ref->file) : NULL;
-		ret = 0;
-	}
-	spin_unlock_irqrestore(&d->iotlb_lock, flags);
-out:
+	if (d)
+		ret = vduse_domain_lookup(d, start, last, want_file, out);
 	mutex_unlock(&dev->domain_lock);
+	if (!ret)
+		out->perm = vduse_perm(out->perm);
 	return ret;
 }
 
 /**
  * vduse_umem_release() - unpin and free a umem registration
  * @umem: the registration, no longer used by its domain
+ *
+ * Called without domain_lock and mem_lock: unpinning may wait for page
+ * locks of the daemon's memory.
  */
 static void vduse_umem_release(struct vduse_umem *umem)
 {
 	unpin_user_pages_dirty_lock(umem->pages, umem->npages, true);
 	atomic64_sub(umem->npages, &umem->mm->pinned_vm);
 	mmdrop(umem->mm);
-	vfree(umem->pages);
+	kvfree(umem->pages);
 	kfree(umem);
 }
 
-/* Caller holds domain_lock. */
-static int __vduse_as_dereg(struct vduse_dev *dev, u32 asid, u64 iova,
-			    u64 size)
+/*
+ * Take the umem of AS @asid back from its domain; the caller releases it.
+ * Return: 0, -ENOENT without registration, -EINVAL on mismatch.
+ */
+static int vduse_as_detach(struct vduse_dev *dev, u32 asid, u64 iova,
+			   u64 size, struct vduse_umem **out)
 {
 	struct vduse_as *as = &dev->as[asid];
+	struct vduse_domain *d;
 	int ret;
 
+	mutex_lock(&dev->domain_lock);
 	mutex_lock(&as->mem_lock);
+	d = as->domain;
 	ret = -ENOENT;
 	if (!as->umem)
 		goto unlock;
 	ret = -EINVAL;
-	if (!as->domain || as->umem->iova != iova ||
-	    size != as->domain->bounce_size)
+	if (!d || as->umem->iova != iova || size != d->bounce_size)
 		goto unlock;
-	vduse_domain_set_upages(as->domain, NULL);
-	vduse_umem_release(as->umem);
+	/* the switch waits for nobody but the DMA path: reset need not wait */
+	mutex_unlock(&dev->domain_lock);
+	vduse_domain_set_user_pages(d, NULL);
+	*out = as->umem;
 	as->umem = NULL;
-	ret = 0;
+	mutex_unlock(&as->mem_lock);
+	return 0;
 unlock:
 	mutex_unlock(&as->mem_lock);
+	mutex_unlock(&dev->domain_lock);
 	return ret;
 }
 
@@ -190,12 +188,13 @@ unlock:
  */
 int vduse_as_dereg_umem(struct vduse_dev *dev, u32 asid, u64 iova, u64 size)
 {
+	struct vduse_umem *umem;
 	int ret;
 
 	asid = array_index_nospec(asid, dev->nas);
-	mutex_lock(&dev->domain_lock);
-	ret = __vduse_as_dereg(dev, asid, iova, size);
-	mutex_unlock(&dev->domain_lock);
+	ret = vduse_as_detach(dev, asid, iova, size, &umem);
+	if (!ret)
+		vduse_umem_release(umem);
 	return ret;
 }
 
@@ -205,14 +204,29 @@ int vduse_as_dereg_umem(struct vduse_dev *dev, u32 asid, u64 iova, u64 size)
  */
 void vduse_as_dereg_all(struct vduse_dev *dev)
 {
+	struct vduse_umem *umem;
+	u64 iova, size;
 	u32 i;
 
-	mutex_lock(&dev->domain_lock);
-	for (i = 0; i < dev->nas; i++)
-		if (dev->as[i].domain && dev->as[i].umem)
-			__vduse_as_dereg(dev, i, dev->as[i].umem->iova,
-					 dev->as[i].domain->bounce_size);
-	mutex_unlock(&dev->domain_lock);
+	for (i = 0; i < dev->nas; i++) {
+		mutex_lock(&dev->as[i].mem_lock);
+		iova = dev->as[i].umem ? dev->as[i].umem->iova : 0;
+		size = dev->as[i].domain ? dev->as[i].domain->bounce_size : 0;
+		mutex_unlock(&dev->as[i].mem_lock);
+		/* nobody else can register: the device fd is being closed */
+		if (!vduse_as_detach(dev, i, iova, size, &umem))
+			vduse_umem_release(umem);
+		cond_resched();
+	}
+}
+
+/* Whether AS @as may get a umem of @size now; caller holds domain_lock. */
+static int vduse_as_reg_check(struct vduse_as *as, u64 size)
+{
+	if (!as->domain || !READ_ONCE(as->domain->bounce_mapped) ||
+	    size != as->domain->bounce_size)
+		return -EINVAL;
+	return 0;
 }
 
 /**
@@ -224,71 +238,80 @@ void vduse_as_dereg_all(struct vduse_dev *dev)
  * @uaddr: page-aligned user address
  * @size: must equal the AS's bounce size
  *
- * Return: 0; -EINVAL on bad arguments or before the bounce area exists;
- * -EEXIST if registered already; -ENOMEM or the pin error otherwise.
+ * The pages are pinned before any lock is taken: the daemon can stall the
+ * pin for ever (a userfaultfd range nobody serves, FUSE), and a device reset
+ * must not wait for it.  The state is checked again once the pages are in.
+ *
+ * Return: 0; -EINVAL on bad arguments or without a bounce area (also when a
+ * reset withdrew it during the pin); -EEXIST if registered already;
+ * -ENOMEM or the pin error otherwise.
  */
 int vduse_as_reg_umem(struct vduse_dev *dev, u32 asid, u64 iova, u64 uaddr,
 		      u64 size)
 {
 	struct vduse_as *as;
-	struct vduse_umem *umem = NULL;
-	struct page **pages = NULL;
+	struct vduse_umem *umem;
+	struct page **pages;
 	unsigned long npages, limit;
-	long pinned = 0;
-	int ret = -EINVAL;
+	long pinned;
+	int ret;
 
 	asid = array_index_nospec(asid, dev->nas);
 	as = &dev->as[asid];
+	if (!size || iova || (uaddr & ~PAGE_MASK) || size > VDUSE_BOUNCE_MAX)
+		return -EINVAL;
 	mutex_lock(&dev->domain_lock);
-	if (!as->domain || !READ_ONCE(as->domain->bounce_mapped) || !size ||
-	    size != as->domain->bounce_size || iova || (uaddr & ~PAGE_MASK))
-		goto out_domain;
-
 	mutex_lock(&as->mem_lock);
-	ret = -EEXIST;
-	if (as->umem)
-		goto out_mem;
-	ret = -ENOMEM;
+	ret = vduse_as_reg_check(as, size);
+	if (!ret && as->umem)
+		ret = -EEXIST;
+	mutex_unlock(&as->mem_lock);
+	mutex_unlock(&dev->domain_lock);
+	if (ret)
+		return ret;
+
 	npages = size >> PAGE_SHIFT;
-	pages = vmalloc_array(npages, sizeof(*pages));
 	umem = kzalloc(sizeof(*umem), GFP_KERNEL);
+	pages = kvmalloc_array(npages, sizeof(*pages), GFP_KERNEL_ACCOUNT);
+	ret = -ENOMEM;
 	if (!pages || !umem)
-		goto out_free;
-
-	mmap_read_lock(current->mm);
+		goto err_free;
 	limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
-	if (npages + atomic64_read(&current->mm->pinned_vm) > limit)
-		goto out_unlock_mm;
-	pinned = pin_user_pages(uaddr, npages, FOLL_LONGTERM | FOLL_WRITE,
-				pages);
+	if (atomic64_add_return(npages, &current->mm->pinned_vm) > limit)
+		goto err_account;
+	pinned = pin_user_pages_fast(uaddr, npages, FOLL_LONGTERM | FOLL_WRITE,
+				     pages);
 	if (pinned != npages) {
+		if (pinned > 0)
+			unpin_user_pages(pages, pinned);
 		ret = pinned < 0 ? pinned : -ENOMEM;
-		goto out_unlock_mm;
+		goto err_account;
 	}
-	atomic64_add(npages, &current->mm->pinned_vm);
-	mmap_read_unlock(current->mm);
-
 	umem->iova = iova;
 	umem->npages = npages;
 	umem->pages = pages;
 	umem->mm = current->mm;
 	mmgrab(current->mm);
-	vduse_domain_set_upages(as->domain, pages);
-	as->umem = umem;
-	mutex_unlock(&as->mem_lock);
-	mutex_unlock(&dev->domain_lock);
-	return 0;
 
-out_unlock_mm:
-	if (pinned > 0)
-		unpin_user_pages(pages, pinned);
-	mmap_read_unlock(current->mm);
-out_free:
-	vfree(pages);
-	kfree(umem);
-out_mem:
-	mutex_unlock(&as->mem_lock);
-out_domain:
+	mutex_lock(&dev->domain_lock);
+	mutex_lock(&as->mem_lock);
+	ret = vduse_as_reg_check(as, size);
+	if (!ret && as->umem)
+		ret = -EEXIST;
 	mutex_unlock(&dev->domain_lock);
+	if (!ret) {
+		as->umem = umem;
+		vduse_domain_set_user_pages(as->domain, pages);
+	}
+	mutex_unlock(&as->mem_lock);
+	if (ret)
+		vduse_umem_release(umem);
+	return ret;
+
+err_account:
+	atomic64_sub(npages, &current->mm->pinned_vm);
+err_free:
+	kvfree(pages);
+	kfree(umem);
 	return ret;
 }

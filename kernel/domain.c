@@ -22,6 +22,8 @@
 #include <linux/file.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
+#include <linux/nospec.h>
+#include <linux/pagemap.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
@@ -90,57 +92,94 @@ static bool vduse_range_contains(struct vduse_range *r, dma_addr_t iova)
 }
 
 /*
- * Add [start, last] -> @addr to the IOTLB: a kernel entry of the domain's own
- * file when @file is NULL (@addr is then a physical address the fault handler
- * hands out), else an entry of a bus driver's @file, which is referenced.
- * Only the caller decides which: a bus driver's entry may name the domain's
- * own file (its consumer mmapped it) but carries a user address.  Caller
- * holds iotlb_lock.
+ * Two IOTLBs per domain: @iotlb holds the kernel's own entries (the bounce
+ * area and coherent buffers, whose address is physical and which the fault
+ * handler hands out), @user_iotlb the entries a vDPA bus driver loaded with
+ * set_map (the consumer's memory files, referenced).  Keeping them apart
+ * means a consumer entry can never be taken for a kernel page, can never
+ * shadow a kernel entry in a lookup, and can be replaced wholesale: a new
+ * consumer tree is built outside any lock and swapped in under iotlb_lock.
  */
-static int vduse_iotlb_add(struct vduse_domain *d, u64 start, u64 last,
-			   u64 addr, u32 perm, struct file *file, u64 offset)
+
+/* Free a consumer tree built by vduse_user_tree_build(); process context. */
+static void vduse_user_tree_free(struct vhost_iotlb *t)
 {
+	struct vhost_iotlb_map *map;
+	unsigned int n = 0;
+
+	if (!t)
+		return;
+	while ((map = vhost_iotlb_itree_first(t, 0, ULLONG_MAX))) {
+		struct vduse_map_ref *ref = map->opaque;
+
+		fput(ref->file);
+		kfree(ref);
+		vhost_iotlb_map_free(t, map);
+		if (!(++n % 256))
+			cond_resched();
+	}
+	vhost_iotlb_free(t);
+}
+
+/*
+ * Copy a bus driver's IOTLB (every opaque a vdpa_map_file) into a new tree
+ * of referenced files.  Return: the tree, NULL when @iotlb is empty, or an
+ * ERR_PTR.
+ */
+static struct vhost_iotlb *vduse_user_tree_build(struct vhost_iotlb *iotlb)
+{
+	struct vhost_iotlb_map *map;
 	struct vduse_map_ref *ref;
+	struct vhost_iotlb *t;
+	struct vdpa_map_file *mf;
+	unsigned int n = 0;
 	int ret;
 
-	ref = kmalloc(sizeof(*ref), GFP_ATOMIC);
-	if (!ref)
-		return -ENOMEM;
-	ref->own = !file;
-	ref->file = ref->own ? d->file : get_file(file);
-	ref->offset = offset;
-	ret = vhost_iotlb_add_range_ctx(d->iotlb, start, last, addr, perm, ref);
-	if (ret) {
-		if (!ref->own)
+	if (!vhost_iotlb_itree_first(iotlb, 0, ULLONG_MAX))
+		return NULL;
+	t = vhost_iotlb_alloc(0, 0);
+	if (!t)
+		return ERR_PTR(-ENOMEM);
+	for (map = vhost_iotlb_itree_first(iotlb, 0, ULLONG_MAX); map;
+	     map = vhost_iotlb_itree_next(map, 0, ULLONG_MAX)) {
+		mf = map->opaque;
+		ret = -EINVAL;
+		if (!mf || !mf->file)
+			goto err;
+		ret = -ENOMEM;
+		ref = kmalloc(sizeof(*ref), GFP_KERNEL_ACCOUNT);
+		if (!ref)
+			goto err;
+		ref->file = get_file(mf->file);
+		ref->offset = mf->offset;
+		ret = vhost_iotlb_add_range_ctx(t, map->start, map->last,
+						map->addr, map->perm, ref);
+		if (ret) {
 			fput(ref->file);
-		kfree(ref);
+			kfree(ref);
+			goto err;
+		}
+		if (!(++n % 256))
+			cond_resched();
 	}
-	return ret;
+	return t;
+err:
+	vduse_user_tree_free(t);
+	return ERR_PTR(ret);
 }
 
-static void vduse_iotlb_remove(struct vduse_domain *d,
-			       struct vhost_iotlb_map *map)
+/* Install consumer tree @t (may be NULL); returns the one it replaces. */
+static struct vhost_iotlb *vduse_user_tree_swap(struct vduse_domain *d,
+						struct vhost_iotlb *t)
 {
-	struct vduse_map_ref *ref = map->opaque;
+	struct vhost_iotlb *old;
+	unsigned long flags;
 
-	if (!ref->own)
-		fput(ref->file);
-	kfree(ref);
-	vhost_iotlb_map_free(d->iotlb, map);
-}
-
-/* Remove the entries backed by foreign files. Caller holds iotlb_lock. */
-static void vduse_iotlb_remove_foreign(struct vduse_domain *d)
-{
-	struct vhost_iotlb_map *map, *next;
-
-	map = vhost_iotlb_itree_first(d->iotlb, 0, ULLONG_MAX);
-	while (map) {
-		next = vhost_iotlb_itree_next(map, 0, ULLONG_MAX);
-		if (!((struct vduse_map_ref *)map->opaque)->own)
-			vduse_iotlb_remove(d, map);
-		map = next;
-	}
+	spin_lock_irqsave(&d->iotlb_lock, flags);
+	old = d->user_iotlb;
+	d->user_iotlb = t;
+	spin_unlock_irqrestore(&d->iotlb_lock, flags);
+	return old;
 }
 
 /**
@@ -148,49 +187,91 @@ static void vduse_iotlb_remove_foreign(struct vduse_domain *d)
  * @domain: the domain of the address space
  * @iotlb: the bus driver's IOTLB; every entry's opaque is a vdpa_map_file
  *
- * Entries made by the kernel DMA path (bounce, coherent) are kept.
+ * The copy is made in process context, outside every lock; only the swap of
+ * the tree pointer runs with interrupts off.  Entries made by the kernel DMA
+ * path (bounce, coherent) live in their own tree and are not touched.
  *
- * Return: 0 or -ENOMEM/-EINVAL, in which case no foreign entry is left.
+ * Return: 0 or -ENOMEM/-EINVAL, in which case no consumer entry is left.
  */
 int vduse_domain_set_map(struct vduse_domain *domain,
 			 struct vhost_iotlb *iotlb)
 {
-	unsigned long flags;
-	struct vhost_iotlb_map *map;
-	struct vdpa_map_file *mf;
+	struct vhost_iotlb *t = vduse_user_tree_build(iotlb);
 	int ret = 0;
 
-	spin_lock_irqsave(&domain->iotlb_lock, flags);
-	vduse_iotlb_remove_foreign(domain);
-	for (map = vhost_iotlb_itree_first(iotlb, 0, ULLONG_MAX); map;
-	     map = vhost_iotlb_itree_next(map, 0, ULLONG_MAX)) {
-		mf = map->opaque;
-		if (!mf || !mf->file) {
-			ret = -EINVAL;
-			break;
-		}
-		ret = vduse_iotlb_add(domain, map->start, map->last, map->addr,
-				      map->perm, mf->file, mf->offset);
-		if (ret)
-			break;
+	if (IS_ERR(t)) {
+		ret = PTR_ERR(t);
+		t = NULL;
 	}
-	if (ret)
-		vduse_iotlb_remove_foreign(domain);
-	spin_unlock_irqrestore(&domain->iotlb_lock, flags);
+	vduse_user_tree_free(vduse_user_tree_swap(domain, t));
 	return ret;
 }
 
 /**
  * vduse_domain_clear_map() - drop the translations of the vDPA bus driver
  * @domain: the domain
+ *
+ * The references to the consumer's files go with them.
+ *
+ * Return: whether there were any.
  */
-void vduse_domain_clear_map(struct vduse_domain *domain)
+bool vduse_domain_clear_map(struct vduse_domain *domain)
 {
-	unsigned long flags;
+	struct vhost_iotlb *old = vduse_user_tree_swap(domain, NULL);
 
-	spin_lock_irqsave(&domain->iotlb_lock, flags);
-	vduse_iotlb_remove_foreign(domain);
-	spin_unlock_irqrestore(&domain->iotlb_lock, flags);
+	vduse_user_tree_free(old);
+	return old != NULL;
+}
+
+/**
+ * vduse_domain_lookup() - the first map overlapping [start, last]
+ * @d: the domain
+ * @start: first IOVA
+ * @last: last IOVA
+ * @want_file: take a reference on the backing file into @out->file
+ * @out: the map found
+ *
+ * A consumer entry is returned only when it ends before the first kernel
+ * entry of the range starts: where both overlap, the kernel entry wins.
+ *
+ * Return: 0, or -EINVAL when no map overlaps.
+ */
+int vduse_domain_lookup(struct vduse_domain *d, u64 start, u64 last,
+			bool want_file, struct vduse_lookup *out)
+{
+	struct vhost_iotlb_map *k, *c = NULL, *map;
+	struct file *file;
+	unsigned long flags;
+	u64 offset;
+
+	spin_lock_irqsave(&d->iotlb_lock, flags);
+	k = vhost_iotlb_itree_first(d->iotlb, start, last);
+	if (d->user_iotlb)
+		c = vhost_iotlb_itree_first(d->user_iotlb, start, last);
+	if (c && (!k || c->last < k->start)) {
+		struct vduse_map_ref *ref = c->opaque;
+
+		map = c;
+		file = ref->file;
+		offset = ref->offset;
+		out->umem_capable = false;
+	} else if (k) {
+		map = k;
+		file = d->file;
+		offset = k->start;
+		out->umem_capable = d->bounce_mapped && k->start == 0 &&
+				    k->last == d->bounce_size - 1;
+	} else {
+		spin_unlock_irqrestore(&d->iotlb_lock, flags);
+		return -EINVAL;
+	}
+	out->start = map->start;
+	out->last = map->last;
+	out->offset = offset;
+	out->perm = map->perm;
+	out->file = want_file ? get_file(file) : NULL;
+	spin_unlock_irqrestore(&d->iotlb_lock, flags);
+	return 0;
 }
 
 /* Publish the bounce area in the IOTLB on first use. */
@@ -203,8 +284,8 @@ static int vduse_domain_bounce_publish(struct vduse_domain *d)
 		return 0;
 	spin_lock_irqsave(&d->iotlb_lock, flags);
 	if (!d->bounce_mapped) {
-		ret = vduse_iotlb_add(d, 0, d->bounce_size - 1, 0,
-				      VHOST_MAP_RW, NULL, 0);
+		ret = vhost_iotlb_add_range(d->iotlb, 0, d->bounce_size - 1, 0,
+					    VHOST_MAP_RW);
 		if (!ret)
 			WRITE_ONCE(d->bounce_mapped, true);
 	}
@@ -225,17 +306,9 @@ void vduse_domain_reset_bounce(struct vduse_domain *domain)
 
 	spin_lock_irqsave(&domain->iotlb_lock, flags);
 	if (domain->bounce_mapped) {
-		map = vhost_iotlb_itree_first(domain->iotlb, 0,
-					      domain->bounce_size - 1);
-		while (map) {
-			struct vhost_iotlb_map *next;
-
-			next = vhost_iotlb_itree_next(map, 0,
-						      domain->bounce_size - 1);
-			if (((struct vduse_map_ref *)map->opaque)->own)
-				vduse_iotlb_remove(domain, map);
-			map = next;
-		}
+		map = vhost_iotlb_itree_first(domain->iotlb, 0, 0);
+		if (map && map->start == 0)
+			vhost_iotlb_map_free(domain->iotlb, map);
 		domain->bounce_mapped = false;
 	}
 	spin_unlock_irqrestore(&domain->iotlb_lock, flags);
@@ -260,33 +333,87 @@ static void vduse_copy_phys(phys_addr_t phys, void *buf, size_t len,
 	}
 }
 
+enum vduse_bounce_op {
+	VDUSE_TO_BOUNCE,	/* original -> bounce page */
+	VDUSE_FROM_BOUNCE,	/* bounce page -> original */
+	VDUSE_ZERO_BOUNCE,	/* zero the bounce page */
+};
+
 /*
- * Copy @size bytes at @iova between the bounce area and the original
- * buffers.  @to_dev copies original -> bounce.  Caller holds bounce_lock.
+ * Apply @op to @size bytes at @iova, one page at a time, each under the read
+ * side of bounce_lock: a switch of the backing pages (which copies what is in
+ * flight) then waits for one page copy at most.  Slots not mapped are
+ * skipped.
  */
 static void vduse_bounce(struct vduse_domain *d, dma_addr_t iova,
-			 size_t size, bool to_dev)
+			 size_t size, enum vduse_bounce_op op)
 {
 	while (size) {
 		unsigned long i = iova >> PAGE_SHIFT;
 		unsigned int off = offset_in_page(iova);
 		size_t n = min_t(size_t, size, PAGE_SIZE - off);
 		struct vduse_slot *s;
-		struct page *page;
 		void *va;
 
 		if (i >= d->nslots)
 			return;
 		s = &d->slots[i];
-		if (!s->kpage || s->orig == VDUSE_NO_ORIG)
-			return;
-		page = d->upages ? d->upages[i] : s->kpage;
-		va = kmap_local_page(page);
-		vduse_copy_phys(s->orig + off, va + off, n, !to_dev);
-		kunmap_local(va);
+		read_lock(&d->bounce_lock);
+		if (s->page && s->orig != VDUSE_NO_ORIG) {
+			va = kmap_local_page(s->page);
+			if (op == VDUSE_ZERO_BOUNCE)
+				memset(va + off, 0, n);
+			else
+				vduse_copy_phys(s->orig + off, va + off, n,
+						op == VDUSE_FROM_BOUNCE);
+			kunmap_local(va);
+		}
+		read_unlock(&d->bounce_lock);
 		iova += n;
 		size -= n;
 	}
+}
+
+/*
+ * Map slot @s to @orig, giving it a kernel page (kept until the domain goes)
+ * and a backing page.  Every slot ever mapped has a kernel page, so
+ * DEREG_UMEM can always move mappings in flight back.
+ */
+static int vduse_slot_prepare(struct vduse_domain *d, struct vduse_slot *s,
+			      phys_addr_t orig)
+{
+	struct page *page = NULL;
+
+	if (!READ_ONCE(s->kpage)) {
+		page = alloc_page(GFP_ATOMIC | __GFP_ZERO);
+		if (!page)
+			return -ENOMEM;
+	}
+	read_lock(&d->bounce_lock);
+	if (page && !s->kpage) {
+		WRITE_ONCE(s->kpage, page);
+		page = NULL;
+	}
+	/* a slot no switch has given a page yet is backed by its own */
+	if (!s->page)
+		s->page = s->kpage;
+	s->orig = orig;
+	read_unlock(&d->bounce_lock);
+	if (page)
+		__free_page(page);
+	return 0;
+}
+
+/* Mark @n slots from @first not mapped. */
+static void vduse_slots_unmap(struct vduse_domain *d, unsigned long first,
+			      unsigned long n)
+{
+	unsigned long i;
+
+	read_lock(&d->bounce_lock);
+	for (i = 0; i < n; i++)
+		d->slots[first + i].orig = VDUSE_NO_ORIG;
+	read_unlock(&d->bounce_lock);
 }
 
 /**
@@ -296,6 +423,12 @@ static void vduse_bounce(struct vduse_domain *d, dma_addr_t iova,
  * @size: its length
  * @dir: DMA direction
  * @attrs: DMA attributes (DMA_ATTR_SKIP_CPU_SYNC skips the copy)
+ *
+ * The original is copied into the bounce pages for DMA_TO_DEVICE and
+ * DMA_BIDIRECTIONAL.  For DMA_FROM_DEVICE (and when the copy is skipped) the
+ * mapped bytes are zeroed instead: the driver's buffer may hold kernel data
+ * that the userspace device must not read, and a device that writes less
+ * than the buffer then leaves zeros, never an earlier request's data.
  *
  * Return: the IOVA, or DMA_MAPPING_ERROR when the area is full or a bounce
  * page cannot be allocated.
@@ -315,28 +448,20 @@ static dma_addr_t vduse_domain_map(struct vduse_domain *d, phys_addr_t pa,
 		return DMA_MAPPING_ERROR;
 
 	first = iova >> PAGE_SHIFT;
-	read_lock(&d->bounce_lock);
 	for (i = 0; i < npages; i++) {
 		struct vduse_slot *s = &d->slots[first + i];
 
-		if (!s->kpage)
-			WRITE_ONCE(s->kpage, alloc_page(GFP_ATOMIC | __GFP_ZERO));
-		if (!s->kpage)
+		if (vduse_slot_prepare(d, s, pa + i * PAGE_SIZE))
 			goto err;
-		s->orig = pa + i * PAGE_SIZE;
 	}
-	/*
-	 * Bounce in every direction: a device-to-memory buffer must not expose
-	 * stale bounce data, nor write it back where the device wrote less.
-	 */
-	if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
-		vduse_bounce(d, iova, size, true);
-	read_unlock(&d->bounce_lock);
+	if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC) &&
+	    (dir == DMA_TO_DEVICE || dir == DMA_BIDIRECTIONAL))
+		vduse_bounce(d, iova, size, VDUSE_TO_BOUNCE);
+	else
+		vduse_bounce(d, iova, size, VDUSE_ZERO_BOUNCE);
 	return iova;
 err:
-	while (i--)
-		d->slots[first + i].orig = VDUSE_NO_ORIG;
-	read_unlock(&d->bounce_lock);
+	vduse_slots_unmap(d, first, i);
 	vduse_range_free(&d->stream, iova, npages);
 	return DMA_MAPPING_ERROR;
 }
@@ -353,18 +478,15 @@ static void vduse_domain_unmap(struct vduse_domain *d, dma_addr_t iova,
 			       size_t size, enum dma_data_direction dir,
 			       unsigned long attrs)
 {
-	unsigned long i, first = iova >> PAGE_SHIFT, npages = PFN_UP(size);
+	unsigned long first = iova >> PAGE_SHIFT, npages = PFN_UP(size);
 
 	if (!d || !d->dma || !size || !vduse_range_contains(&d->stream, iova) ||
 	    first + npages > d->nslots)
 		return;
-	read_lock(&d->bounce_lock);
 	if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC) &&
 	    (dir == DMA_FROM_DEVICE || dir == DMA_BIDIRECTIONAL))
-		vduse_bounce(d, iova, size, false);
-	for (i = 0; i < npages; i++)
-		d->slots[first + i].orig = VDUSE_NO_ORIG;
-	read_unlock(&d->bounce_lock);
+		vduse_bounce(d, iova, size, VDUSE_FROM_BOUNCE);
+	vduse_slots_unmap(d, first, npages);
 	vduse_range_free(&d->stream, iova & PAGE_MASK, npages);
 }
 
@@ -380,9 +502,8 @@ static void vduse_domain_sync(struct vduse_domain *d, dma_addr_t iova,
 {
 	if (!d || !d->dma || iova >= d->bounce_size)
 		return;
-	read_lock(&d->bounce_lock);
-	vduse_bounce(d, iova, size, to_dev);
-	read_unlock(&d->bounce_lock);
+	vduse_bounce(d, iova, size,
+		     to_dev ? VDUSE_TO_BOUNCE : VDUSE_FROM_BOUNCE);
 }
 
 /**
@@ -392,8 +513,8 @@ static void vduse_domain_sync(struct vduse_domain *d, dma_addr_t iova,
  * @handle: returns the IOVA
  * @gfp: allocation flags
  *
- * The pages are mapped 1:1 for userspace through an IOTLB entry whose file
- * offset is the IOVA.
+ * The pages are mapped 1:1 for userspace through a kernel IOTLB entry whose
+ * file offset is the IOVA.
  *
  * Return: kernel address or NULL.
  */
@@ -416,8 +537,9 @@ static void *vduse_domain_alloc_coherent(struct vduse_domain *d, size_t size,
 	if (!iova)
 		goto err_free;
 	spin_lock_irqsave(&d->iotlb_lock, flags);
-	ret = vduse_iotlb_add(d, iova, iova + (npages << PAGE_SHIFT) - 1,
-			      virt_to_phys(va), VHOST_MAP_RW, NULL, iova);
+	ret = vhost_iotlb_add_range(d->iotlb, iova,
+				    iova + (npages << PAGE_SHIFT) - 1,
+				    virt_to_phys(va), VHOST_MAP_RW);
 	spin_unlock_irqrestore(&d->iotlb_lock, flags);
 	if (ret)
 		goto err_iova;
@@ -448,9 +570,8 @@ static void vduse_domain_free_coherent(struct vduse_domain *d, size_t size,
 		return;
 	spin_lock_irqsave(&d->iotlb_lock, flags);
 	map = vhost_iotlb_itree_first(d->iotlb, iova, iova);
-	if (map && map->start == iova &&
-	    ((struct vduse_map_ref *)map->opaque)->own)
-		vduse_iotlb_remove(d, map);
+	if (map && map->start == iova)
+		vhost_iotlb_map_free(d->iotlb, map);
 	else
 		map = NULL;
 	spin_unlock_irqrestore(&d->iotlb_lock, flags);
@@ -461,49 +582,66 @@ static void vduse_domain_free_coherent(struct vduse_domain *d, size_t size,
 }
 
 /*
- * Page backing @iova for a userspace mapping of the domain file, with a
- * reference taken, or NULL.
+ * Fault in the bounce range.  Only the domain's own kernel pages are ever
+ * mapped: pages of a REG_UMEM registration belong to the daemon's anonymous
+ * (or other) memory and must not appear in a file mapping, so the range gets
+ * SIGBUS while user memory is registered (as upstream).  The page is
+ * returned locked, taken under bounce_lock: REG_UMEM, after it marks the
+ * domain user-backed, locks each kernel page once, which waits for every
+ * fault that found one to finish installing its PTE, and then zaps them all.
  */
-static struct page *vduse_domain_page(struct vduse_domain *d, u64 iova)
+static vm_fault_t vduse_domain_bounce_fault(struct vduse_domain *d,
+					    struct vm_fault *vmf,
+					    unsigned long i)
 {
-	unsigned long flags;
-	struct vhost_iotlb_map *map;
-	struct page *page = NULL;
+	struct page *page;
 
-	if (iova < d->bounce_size) {
-		unsigned long i = iova >> PAGE_SHIFT;
-
-		read_lock(&d->bounce_lock);
-		page = d->upages ? d->upages[i] : READ_ONCE(d->slots[i].kpage);
-		if (page)
-			get_page(page);
+	read_lock(&d->bounce_lock);
+	page = d->user ? NULL : READ_ONCE(d->slots[i].kpage);
+	if (page && !trylock_page(page)) {
+		/* a REG_UMEM drain holds it: retry the access */
 		read_unlock(&d->bounce_lock);
-		return page;
+		return VM_FAULT_NOPAGE;
 	}
-	spin_lock_irqsave(&d->iotlb_lock, flags);
-	map = vhost_iotlb_itree_first(d->iotlb, iova, iova);
-	if (map && ((struct vduse_map_ref *)map->opaque)->own) {
-		page = pfn_to_page(PHYS_PFN(map->addr + (iova - map->start)));
+	if (page)
 		get_page(page);
-	}
-	spin_unlock_irqrestore(&d->iotlb_lock, flags);
-	return page;
+	read_unlock(&d->bounce_lock);
+	if (!page)
+		return VM_FAULT_SIGBUS;
+	vmf->page = page;
+	return VM_FAULT_LOCKED;
 }
 
 /**
  * vduse_domain_fault() - fault handler of a domain file mapping
  * @vmf: the fault; the file offset is the IOVA
  *
- * Return: 0 with vmf->page referenced, or VM_FAULT_SIGBUS.
+ * Only kernel entries are served: a kernel bounce page, or a coherent page.
+ * Consumer entries are never backed by the domain file.
+ *
+ * Return: 0 or VM_FAULT_LOCKED with vmf->page referenced, VM_FAULT_NOPAGE
+ * to retry, or VM_FAULT_SIGBUS.
  */
 static vm_fault_t vduse_domain_fault(struct vm_fault *vmf)
 {
 	struct vduse_domain *d = vmf->vma->vm_private_data;
-	struct page *page;
+	u64 iova = (u64)vmf->pgoff << PAGE_SHIFT;
+	struct vhost_iotlb_map *map;
+	struct page *page = NULL;
+	unsigned long flags;
 
 	if (!d)
 		return VM_FAULT_SIGBUS;
-	page = vduse_domain_page(d, (u64)vmf->pgoff << PAGE_SHIFT);
+	if (iova < d->bounce_size)
+		return vduse_domain_bounce_fault(d, vmf,
+				array_index_nospec(vmf->pgoff, d->nslots));
+	spin_lock_irqsave(&d->iotlb_lock, flags);
+	map = vhost_iotlb_itree_first(d->iotlb, iova, iova);
+	if (map) {
+		page = pfn_to_page(PHYS_PFN(map->addr + (iova - map->start)));
+		get_page(page);
+	}
+	spin_unlock_irqrestore(&d->iotlb_lock, flags);
 	if (!page)
 		return VM_FAULT_SIGBUS;
 	vmf->page = page;
@@ -532,15 +670,10 @@ static int vduse_domain_mmap(struct file *file, struct vm_area_struct *vma)
 /* Last reference to the domain file: free the domain. */
 static int vduse_domain_release(struct inode *inode, struct file *file)
 {
-	unsigned long flags;
 	struct vduse_domain *d = file->private_data;
-	struct vhost_iotlb_map *map;
 	unsigned long i;
 
-	spin_lock_irqsave(&d->iotlb_lock, flags);
-	while ((map = vhost_iotlb_itree_first(d->iotlb, 0, ULLONG_MAX)))
-		vduse_iotlb_remove(d, map);
-	spin_unlock_irqrestore(&d->iotlb_lock, flags);
+	vduse_user_tree_free(d->user_iotlb);
 	vhost_iotlb_free(d->iotlb);
 	for (i = 0; i < d->nslots; i++)
 		if (d->slots[i].kpage)
@@ -562,6 +695,10 @@ static const struct file_operations vduse_domain_fops = {
  * vduse_domain_create() - create the domain of one address space
  * @bounce_size: bytes of bounce area (rounded down to pages)
  * @dma: the kernel DMA path uses this domain, so set up its allocators
+ *
+ * The file of a DMA domain gets an inode of its own, so that REG_UMEM can
+ * zap the mappings of this domain (and of no other anonymous file); the
+ * others, which never get user bounce pages, share the anonymous inode.
  *
  * Return: the domain or NULL.
  */
@@ -593,8 +730,14 @@ struct vduse_domain *vduse_domain_create(u64 bounce_size, bool dma)
 		    vduse_range_init(&d->coherent, max(d->nslots, 1UL),
 				     total - max(d->nslots, 1UL))))
 		goto err;
-	file = anon_inode_getfile("[vduse-domain]", &vduse_domain_fops, d,
-				  O_RDWR);
+	/* only a domain of the DMA path can get user bounce pages */
+	if (dma)
+		file = anon_inode_create_getfile("[vduse-domain]",
+						 &vduse_domain_fops, d, O_RDWR,
+						 NULL);
+	else
+		file = anon_inode_getfile("[vduse-domain]", &vduse_domain_fops,
+					  d, O_RDWR);
 	if (IS_ERR(file))
 		goto err;
 	d->file = file;
@@ -622,34 +765,82 @@ void vduse_domain_destroy(struct vduse_domain *domain)
 	fput(domain->file);
 }
 
+/* Slots switched per hold of bounce_lock, and page copies at most. */
+#define VDUSE_SWITCH_SLOTS	512
+#define VDUSE_SWITCH_COPIES	8
+
+/*
+ * Back every slot with @pages[i] (or, with @pages NULL, its kernel page
+ * again), a batch at a time with interrupts off for a bounded time: only
+ * slots in flight (mapped by the driver) have their data copied, since the
+ * contents of the others are never read before the next mapping rewrites
+ * them.  A slot in flight always has a kernel page (vduse_slot_prepare()).
+ */
+static void vduse_domain_switch(struct vduse_domain *d, struct page **pages)
+{
+	unsigned long i = 0, end, flags;
+	unsigned int copies;
+
+	while (i < d->nslots) {
+		end = min(d->nslots, i + VDUSE_SWITCH_SLOTS);
+		copies = 0;
+		write_lock_irqsave(&d->bounce_lock, flags);
+		for (; i < end && copies < VDUSE_SWITCH_COPIES; i++) {
+			struct vduse_slot *s = &d->slots[i];
+			struct page *to = pages ? pages[i] : s->kpage;
+
+			if (s->orig != VDUSE_NO_ORIG && s->page && to &&
+			    s->page != to) {
+				copy_highpage(to, s->page);
+				copies++;
+			}
+			s->page = to;
+		}
+		write_unlock_irqrestore(&d->bounce_lock, flags);
+		cond_resched();
+	}
+}
+
 /**
- * vduse_domain_set_upages() - switch the bounce area to user pages or back
+ * vduse_domain_set_user_pages() - switch the bounce area to user pages or back
  * @domain: the domain
  * @pages: pinned user pages covering the whole bounce area, or NULL to go
  *	   back to kernel pages
  *
  * Data of mappings in flight is copied across so the switch is invisible to
- * the kernel driver.
+ * the kernel driver.  Registering user pages first makes the bounce range of
+ * the domain file fault with SIGBUS and zaps what userspace has mapped of it,
+ * so no mapping can reach a kernel page whose data moved away.  Process
+ * context; the caller serialises switches (the AS's mem_lock).
  */
-void vduse_domain_set_upages(struct vduse_domain *domain, struct page **pages)
+void vduse_domain_set_user_pages(struct vduse_domain *domain,
+				 struct page **pages)
 {
-	unsigned long flags;
-	struct page *from, *to;
-	unsigned long i;
+	unsigned long flags, i;
 
-	write_lock_irqsave(&domain->bounce_lock, flags);
-	for (i = 0; i < domain->nslots; i++) {
-		struct vduse_slot *s = &domain->slots[i];
-
-		if (!s->kpage)
-			continue;
-		from = domain->upages ? domain->upages[i] : s->kpage;
-		to = pages ? pages[i] : s->kpage;
-		if (from != to)
-			copy_highpage(to, from);
+	if (!pages) {
+		vduse_domain_switch(domain, NULL);
+		write_lock_irqsave(&domain->bounce_lock, flags);
+		domain->user = false;
+		write_unlock_irqrestore(&domain->bounce_lock, flags);
+		return;
 	}
-	domain->upages = pages;
+	write_lock_irqsave(&domain->bounce_lock, flags);
+	domain->user = true;
 	write_unlock_irqrestore(&domain->bounce_lock, flags);
+	/* wait for faults that found a kernel page before that to install it */
+	for (i = 0; i < domain->nslots; i++) {
+		struct page *page = READ_ONCE(domain->slots[i].kpage);
+
+		if (page) {
+			lock_page(page);
+			unlock_page(page);
+		}
+		if (!(i % 1024))
+			cond_resched();
+	}
+	unmap_mapping_range(domain->file->f_mapping, 0, domain->bounce_size, 1);
+	vduse_domain_switch(domain, pages);
 }
 
 /* DMA ops of the vDPA device, used by virtio-vdpa through virtio_ring. */

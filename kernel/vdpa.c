@@ -546,6 +546,23 @@ static const struct cpumask *vduse_get_vq_affinity(struct vdpa_device *vdpa,
 	return vq ? &vq->irq_affinity : NULL;
 }
 
+/* Tell the device that every translation of AS @asid may have changed. */
+static int vduse_update_iotlb(struct vduse_dev *dev, u32 asid)
+{
+	struct vduse_msg msg = {};
+
+	msg.req.type = VDUSE_UPDATE_IOTLB;
+	if (dev->api_version < VDUSE_API_VERSION_1) {
+		msg.req.iova.start = 0;
+		msg.req.iova.last = ULLONG_MAX;
+	} else {
+		msg.req.iova_v2.start = 0;
+		msg.req.iova_v2.last = ULLONG_MAX;
+		msg.req.iova_v2.asid = asid;
+	}
+	return vduse_msg_sync(dev, &msg);
+}
+
 /**
  * vduse_set_map() - set_map op: new translations for one address space
  * @vdpa: the vDPA device
@@ -563,7 +580,6 @@ static int vduse_set_map(struct vdpa_device *vdpa, unsigned int asid,
 {
 	struct vduse_dev *dev = vdpa_to_vduse(vdpa);
 	struct vduse_domain *d;
-	struct vduse_msg msg = {};
 	int ret;
 
 	if (asid >= dev->nas)
@@ -575,20 +591,38 @@ static int vduse_set_map(struct vdpa_device *vdpa, unsigned int asid,
 	ret = vduse_domain_set_map(d, iotlb);
 	if (ret)
 		return ret;
-
-	msg.req.type = VDUSE_UPDATE_IOTLB;
-	if (dev->api_version < VDUSE_API_VERSION_1) {
-		msg.req.iova.start = 0;
-		msg.req.iova.last = ULLONG_MAX;
-	} else {
-		msg.req.iova_v2.start = 0;
-		msg.req.iova_v2.last = ULLONG_MAX;
-		msg.req.iova_v2.asid = asid;
-	}
-	ret = vduse_msg_sync(dev, &msg);
+	ret = vduse_update_iotlb(dev, asid);
 	if (ret)
 		vduse_domain_clear_map(d);
 	return ret;
+}
+
+/**
+ * vduse_reset_map() - reset_map op: drop a bus driver's translations
+ * @vdpa: the vDPA device
+ * @asid: address space
+ *
+ * vhost-vdpa calls it for every address space it used when its file is
+ * released (the consumer closed it or was killed), after the device reset.
+ * The consumer's entries and their references to its memory files go; the
+ * kernel's own entries stay.  If there were any, the device is told with
+ * UPDATE_IOTLB so that it drops its mappings of that memory too; the entries
+ * are gone whatever it answers.
+ *
+ * Return: 0, or -EINVAL for a bad ASID.
+ */
+static int vduse_reset_map(struct vdpa_device *vdpa, unsigned int asid)
+{
+	struct vduse_dev *dev = vdpa_to_vduse(vdpa);
+	struct vduse_domain *d;
+
+	if (asid >= dev->nas)
+		return -EINVAL;
+	asid = array_index_nospec(asid, dev->nas);
+	d = dev->as[asid].domain;
+	if (d && vduse_domain_clear_map(d))
+		vduse_update_iotlb(dev, asid);
+	return 0;
 }
 
 /**
@@ -672,6 +706,7 @@ static const struct vdpa_config_ops vduse_vdpa_ops = {
 	.get_vq_affinity = vduse_get_vq_affinity,
 	.reset = vduse_reset,
 	.set_map = vduse_set_map,
+	.reset_map = vduse_reset_map,
 	.set_group_asid = vduse_set_group_asid,
 	.free = vduse_vdpa_free,
 };

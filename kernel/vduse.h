@@ -20,19 +20,25 @@
  *   dev->lock             (mutex) connected flag, vdev pointer checks
  *   dev->domain_lock      (mutex) creation and use of the per-AS domains,
  *                         bounce_size
- *     as->mem_lock        (mutex) umem of one AS
- *       domain->bounce_lock (rwlock) which pages back the bounce area;
- *                         the writer disables interrupts because DMA
- *                         mappings (readers) may come from any context
- *     domain->iotlb_lock  (spinlock, irqsave) the domain's IOTLB; the DMA
- *                         path publishes the bounce entry under it
+ *     as->mem_lock        (mutex) umem of one AS; taken under domain_lock,
+ *                         which is then dropped while the bounce area is
+ *                         switched (pins are taken before either lock)
+ *       domain->bounce_lock (rwlock) which pages back the bounce area and
+ *                         which slots are mapped; readers (DMA path, one
+ *                         page copy at a time; fault) may run in any
+ *                         context, the writer (the switch, a bounded batch)
+ *                         disables interrupts
+ *       page lock of a kernel bounce page (fault vs. REG_UMEM's zap)
+ *     domain->iotlb_lock  (spinlock, irqsave) the domain's two IOTLB trees;
+ *                         only pointer swaps and single entries under it
  *   dev->rwsem            (rw_semaphore) status vs. interrupt injection
  *   dev->group_lock       (rwlock) group -> AS bindings
  *   dev->msg_lock         (spinlock) message lists, broken flag
  *   vq->kick_lock, vq->irq_lock, dev->irq_lock (spinlocks, leaves)
  *
  * Messages are never sent with a spinlock held; domain_lock and mem_lock are
- * never held while waiting for userspace.
+ * never held while waiting for userspace (nor while pinning its memory, which
+ * userspace can stall: userfaultfd, FUSE).
  */
 #ifndef _VDUSE_INTERNAL_H
 #define _VDUSE_INTERNAL_H
@@ -101,26 +107,35 @@ struct vduse_range {
 
 /**
  * struct vduse_slot - one page of a domain's bounce area
- * @kpage: kernel page holding bounced data, allocated on first use and kept
+ * @kpage: kernel page, allocated on first use and kept; the only page the
+ *	   domain file ever maps for this slot
+ * @page: page backing the slot now (under bounce_lock): @kpage, a pinned
+ *	  user page of a REG_UMEM registration, or NULL before first use
  * @orig: physical address of the original buffer bounced through this page,
- *	  or ~0 when the slot is not mapped
+ *	  or ~0 when the slot is not mapped (under bounce_lock)
  */
 struct vduse_slot {
 	struct page *kpage;
+	struct page *page;
 	phys_addr_t orig;
 };
 
 /**
  * struct vduse_domain - the IOVA space of one address space
- * @file: anonymous file that userspace mmaps to reach bounce and coherent
- *	  pages; its release frees the domain
- * @iotlb: IOVA -> memory translations handed to userspace by GET_FD(2)
- * @iotlb_lock: protects @iotlb and @bounce_mapped
+ * @file: anonymous file (with an inode of its own) that userspace mmaps to
+ *	  reach bounce and coherent pages; its release frees the domain
+ * @iotlb: the kernel's entries (bounce area, coherent buffers; physical
+ *	   addresses, no opaque), served by GET_FD(2) and the fault handler
+ * @user_iotlb: the entries a vDPA bus driver loaded with set_map (opaque: a
+ *		struct vduse_map_ref), or NULL; replaced as a whole
+ * @iotlb_lock: protects @iotlb, @user_iotlb and @bounce_mapped
  * @bounce_size: bytes of bounce area at IOVA 0 (a page multiple)
  * @nslots: @bounce_size in pages
  * @slots: per-page bounce state
- * @bounce_lock: protects @upages against the bounce copies
- * @upages: pinned user pages registered with REG_UMEM, or NULL
+ * @bounce_lock: protects the slots' @page and @orig against the bounce
+ *		 copies, and @user
+ * @user: user memory backs (or is being switched in to back) the bounce
+ *	  area; the domain file's bounce range then faults with SIGBUS
  * @bounce_mapped: the [0, @bounce_size) entry is present in @iotlb
  * @dma: the kernel DMA path may use this domain (@stream and @coherent set)
  * @stream: allocator for streaming mappings inside the bounce area
@@ -129,12 +144,13 @@ struct vduse_slot {
 struct vduse_domain {
 	struct file *file;
 	struct vhost_iotlb *iotlb;
-	spinlock_t iotlb_lock;		/* iotlb, bounce_mapped */
+	struct vhost_iotlb *user_iotlb;
+	spinlock_t iotlb_lock;		/* iotlb, user_iotlb, bounce_mapped */
 	u64 bounce_size;
 	unsigned long nslots;
 	struct vduse_slot *slots;
 	rwlock_t bounce_lock;
-	struct page **upages;
+	bool user;
 	bool bounce_mapped;
 	bool dma;
 	struct vduse_range stream;
@@ -142,16 +158,13 @@ struct vduse_domain {
 };
 
 /**
- * struct vduse_map_ref - opaque data of one IOTLB entry of a domain
- * @file: file userspace maps for this entry
+ * struct vduse_map_ref - opaque data of one consumer entry of a domain
+ * @file: the consumer's file userspace maps for this entry (referenced)
  * @offset: file offset of the entry's first IOVA
- * @own: a kernel entry (bounce, coherent) of the domain's own @file, whose
- *	 address is physical; @file is not referenced, to avoid a cycle
  */
 struct vduse_map_ref {
 	struct file *file;
 	u64 offset;
-	bool own;
 };
 
 /**
@@ -357,13 +370,12 @@ struct vduse_domain *vduse_domain_create(u64 bounce_size, bool dma);
 void vduse_domain_destroy(struct vduse_domain *domain);
 int vduse_domain_set_map(struct vduse_domain *domain,
 			 struct vhost_iotlb *iotlb);
-void vduse_domain_clear_map(struct vduse_domain *domain);
+bool vduse_domain_clear_map(struct vduse_domain *domain);
 void vduse_domain_reset_bounce(struct vduse_domain *domain);
-void vduse_domain_set_upages(struct vduse_domain *domain,
-			     struct page **pages);
+void vduse_domain_set_user_pages(struct vduse_domain *domain,
+				 struct page **pages);
 extern const struct dma_map_ops vduse_dma_ops;
 
-/* as.c */
 /**
  * struct vduse_lookup - result of an IOTLB lookup for GET_FD(2)/GET_INFO
  * @start: first IOVA of the map
@@ -381,6 +393,11 @@ struct vduse_lookup {
 	bool umem_capable;
 	struct file *file;
 };
+
+int vduse_domain_lookup(struct vduse_domain *d, u64 start, u64 last,
+			bool want_file, struct vduse_lookup *out);
+
+/* as.c */
 
 int vduse_as_create_domains(struct vduse_dev *dev);
 void vduse_as_destroy_domains(struct vduse_dev *dev);

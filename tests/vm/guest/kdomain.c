@@ -1,0 +1,1213 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kdomain: the IOVA domain of a VDUSE device (issue 7, items 1, 2, 3, 6, 7).
+ * A raw-ioctl API v0 virtio-blk device, served by a thread of this program,
+ * is driven by the kernel's virtio-blk through virtio-vdpa (and, for one
+ * scenario, by a vhost-vdpa client first). One scenario per argument:
+ *
+ *   kdomain leak        a read's destination buffer, pre-filled by the
+ *                       driver, never reaches the device (bounce pages of a
+ *                       device-to-memory mapping hold no kernel data)
+ *   kdomain umem        REG_UMEM zaps the daemon's mappings of the bounce
+ *                       range; I/O stays correct while the bounce area is
+ *                       switched to user memory and back with requests in
+ *                       flight
+ *   kdomain umem-write  with user memory registered, a write through a
+ *                       MAP_SHARED mapping of the domain file's bounce range
+ *                       gets SIGBUS (it crashed the kernel before)
+ *   kdomain vhost       a vhost-vdpa client killed without unmapping: its
+ *                       entries and its memfd go with it, and virtio-vdpa
+ *                       then works on the same device
+ *   kdomain uffd        REG_UMEM stalled on a userfaultfd range never served
+ *                       does not hold up "vdpa dev del"
+ *   kdomain bench-switch MIB        (bench) REG_UMEM/DEREG_UMEM with MIB of
+ *                       bounce area populated: ioctl time and the worst
+ *                       lateness of a timer thread on the same CPU
+ *   kdomain bench-setmap N batched|unbatched  (bench) N vhost-vdpa entries
+ *
+ * Expectations differ per implementation only where docs/uapi.md says so.
+ */
+#define _GNU_SOURCE
+#include <linux/userfaultfd.h>
+#include <linux/virtio_ring.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include "tap.h"
+#include "vduse_test.h"
+#include "vhost_vdpa_client.h"
+
+#define DISK_SIZE	(16u << 20)
+#define QUEUE_SIZE	128
+#define MAX_REGIONS	64
+#define MARKER		0x6b64306d61726b21ull	/* "!kram0dk" */
+
+static enum impl impl = IMPL_OURS;
+
+/* ---- the device ------------------------------------------------------------ */
+
+struct region {
+	uint64_t start, last;
+	uint8_t *addr;
+};
+
+static struct blkdev {
+	char name[32];
+	int ctl, fd, kickfd;
+	uint64_t bounce;		/* bytes of bounce area (AS 0) */
+	uint8_t *disk;
+	pthread_t th;
+	int started, stop;		/* stop: __atomic */
+	pthread_mutex_t lock;		/* everything below */
+	struct region reg[MAX_REGIONS];
+	int nreg;
+	int ready;
+	uint32_t num;
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+	uint16_t last_avail;
+	uint8_t *umem;			/* registered user bounce memory, or NULL */
+	uint8_t *umem_buf;		/* what REG_UMEM is given when toggling */
+	int toggle;			/* switch umem on every kick */
+	unsigned long toggles, toggle_errors;
+	int check_marker;
+	unsigned long marker_hits, reads_seen, bad_chains, requests;
+} d;
+
+static void drop_regions(uint64_t start, uint64_t last)
+{
+	int i;
+
+	for (i = 0; i < d.nreg; ) {
+		struct region *r = &d.reg[i];
+
+		if (r->last < start || r->start > last) {
+			i++;
+			continue;
+		}
+		munmap(r->addr, r->last - r->start + 1);
+		*r = d.reg[--d.nreg];
+	}
+}
+
+/* Translate [iova, iova + len) for the device, mapping the domain on demand. */
+static void *iova_to_va(uint64_t iova, uint64_t len)
+{
+	struct vduse_iotlb_entry e;
+	struct region *r;
+	void *p;
+	int i, fd, prot;
+
+	if (!len || iova + len - 1 < iova)
+		return NULL;
+	if (d.umem && iova < d.bounce)
+		return iova + len <= d.bounce ? d.umem + iova : NULL;
+	for (i = 0; i < d.nreg; i++) {
+		r = &d.reg[i];
+		if (iova >= r->start && iova + len - 1 <= r->last)
+			return r->addr + (iova - r->start);
+	}
+	if (d.nreg == MAX_REGIONS)
+		drop_regions(0, ~0ull);
+	memset(&e, 0, sizeof(e));
+	e.start = iova;
+	e.last = iova + len - 1;
+	fd = ioctl(d.fd, VDUSE_IOTLB_GET_FD, &e);
+	if (fd < 0)
+		return NULL;
+	if (iova < e.start || iova + len - 1 > e.last) {
+		close(fd);
+		return NULL;
+	}
+	prot = (e.perm & VDUSE_ACCESS_RO ? PROT_READ : 0) |
+	       (e.perm & VDUSE_ACCESS_WO ? PROT_WRITE : 0);
+	p = mmap(NULL, e.last - e.start + 1, prot, MAP_SHARED, fd, e.offset);
+	close(fd);
+	if (p == MAP_FAILED)
+		return NULL;
+	r = &d.reg[d.nreg++];
+	r->start = e.start;
+	r->last = e.last;
+	r->addr = p;
+	return r->addr + (iova - r->start);
+}
+
+static int vq_start(void)
+{
+	struct vduse_vq_info info = { .index = 0 };
+	struct vduse_vq_eventfd ev = { .index = 0 };
+
+	if (ioctl(d.fd, VDUSE_VQ_GET_INFO, &info) || !info.ready)
+		return 0;
+	d.num = info.num;
+	d.desc = iova_to_va(info.desc_addr, 16ull * d.num);
+	d.avail = iova_to_va(info.driver_addr, 4 + 2ull * d.num);
+	d.used = iova_to_va(info.device_addr, 4 + 8ull * d.num);
+	if (!d.desc || !d.avail || !d.used || !d.num || d.num > QUEUE_SIZE)
+		return -1;
+	d.last_avail = info.split.avail_index;
+	ev.fd = d.kickfd;
+	if (ioctl(d.fd, VDUSE_VQ_SETUP_KICKFD, &ev))
+		return -1;
+	d.ready = 1;
+	return 0;
+}
+
+/* Whether the driver's marker shows in a device-writable buffer. */
+static void check_marker(const uint8_t *p, size_t len)
+{
+	size_t i;
+	uint64_t v;
+
+	d.reads_seen++;
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&v, p + i, 8);
+		if (v == MARKER) {
+			d.marker_hits++;
+			return;
+		}
+	}
+}
+
+static uint8_t blk_rw(uint32_t type, uint64_t sector, struct iovec *iov, int n, uint32_t *written)
+{
+	uint64_t off = sector * 512;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (off > DISK_SIZE || iov[i].iov_len > DISK_SIZE - off)
+			return VIRTIO_BLK_S_IOERR;
+		if (type == VIRTIO_BLK_T_IN) {
+			if (d.check_marker)
+				check_marker(iov[i].iov_base, iov[i].iov_len);
+			memcpy(iov[i].iov_base, d.disk + off, iov[i].iov_len);
+			*written += iov[i].iov_len;
+		} else {
+			memcpy(d.disk + off, iov[i].iov_base, iov[i].iov_len);
+		}
+		off += iov[i].iov_len;
+	}
+	return VIRTIO_BLK_S_OK;
+}
+
+/* One descriptor chain; bytes written, or -1 if malformed. */
+static int handle_chain(uint16_t head)
+{
+	struct iovec data[QUEUE_SIZE];
+	struct virtio_blk_outhdr hdr;
+	uint8_t *status = NULL;
+	uint32_t written = 0;
+	uint16_t i = head;
+	int n = 0, seen = 0, got_hdr = 0;
+
+	for (;;) {
+		struct vring_desc *desc;
+		void *p;
+
+		if (i >= d.num || ++seen > (int)d.num)
+			return -1;
+		desc = &d.desc[i];
+		p = iova_to_va(desc->addr, desc->len);
+		if (!p)
+			return -1;
+		if (!got_hdr) {
+			if (desc->len != sizeof(hdr) || (desc->flags & VRING_DESC_F_WRITE))
+				return -1;
+			memcpy(&hdr, p, sizeof(hdr));
+			got_hdr = 1;
+		} else if (!(desc->flags & VRING_DESC_F_NEXT)) {
+			if (!(desc->flags & VRING_DESC_F_WRITE) || desc->len < 1)
+				return -1;
+			status = (uint8_t *)p + desc->len - 1;
+			if (desc->len > 1) {
+				data[n].iov_base = p;
+				data[n++].iov_len = desc->len - 1;
+			}
+		} else {
+			data[n].iov_base = p;
+			data[n++].iov_len = desc->len;
+		}
+		if (!(desc->flags & VRING_DESC_F_NEXT))
+			break;
+		i = desc->next;
+	}
+	if (!status)
+		return -1;
+	switch (hdr.type) {
+	case VIRTIO_BLK_T_IN:
+	case VIRTIO_BLK_T_OUT:
+		*status = blk_rw(hdr.type, hdr.sector, data, n, &written);
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		*status = VIRTIO_BLK_S_OK;
+		break;
+	case VIRTIO_BLK_T_GET_ID:
+		if (n)
+			written = snprintf(data[0].iov_base, data[0].iov_len, "kdomain");
+		*status = VIRTIO_BLK_S_OK;
+		break;
+	default:
+		*status = VIRTIO_BLK_S_UNSUPP;
+	}
+	return written + 1;
+}
+
+static int umem_ioctl(unsigned long cmd, void *buf)
+{
+	struct vduse_iova_umem u;
+
+	memset(&u, 0, sizeof(u));
+	u.uaddr = (uint64_t)(uintptr_t)buf;
+	u.iova = 0;
+	u.size = d.bounce;
+	return ioctl(d.fd, cmd, &u);
+}
+
+/* Move the bounce area to user memory or back (caller holds d.lock). */
+static void umem_toggle(void)
+{
+	if (!d.umem) {
+		if (umem_ioctl(VDUSE_IOTLB_REG_UMEM, d.umem_buf) == 0)
+			d.umem = d.umem_buf;
+		else
+			d.toggle_errors++;
+	} else {
+		if (umem_ioctl(VDUSE_IOTLB_DEREG_UMEM, d.umem) == 0)
+			d.umem = NULL;
+		else
+			d.toggle_errors++;
+	}
+	d.toggles++;
+}
+
+static void vq_process(void)
+{
+	uint16_t avail_idx;
+	int any = 0;
+
+	if (!d.ready)
+		return;
+	for (;;) {
+		avail_idx = __atomic_load_n(&d.avail->idx, __ATOMIC_ACQUIRE);
+		if (avail_idx == d.last_avail)
+			break;
+		/* the requests just made available are mapped: switch under them */
+		if (d.toggle)
+			umem_toggle();
+		while (d.last_avail != avail_idx) {
+			uint16_t head = d.avail->ring[d.last_avail % d.num];
+			uint16_t u = d.used->idx;
+			int len = handle_chain(head);
+
+			if (len < 0) {
+				d.bad_chains++;
+				len = 0;
+			}
+			d.requests++;
+			d.used->ring[u % d.num].id = head;
+			d.used->ring[u % d.num].len = len;
+			__atomic_store_n(&d.used->idx, (uint16_t)(u + 1), __ATOMIC_RELEASE);
+			d.last_avail++;
+			any = 1;
+		}
+	}
+	if (any)
+		ioctl(d.fd, VDUSE_VQ_INJECT_IRQ, &(uint32_t){0});
+	/* completed, maybe not unmapped yet by the driver: switch again */
+	if (any && d.toggle)
+		umem_toggle();
+}
+
+static void handle_msg(void)
+{
+	struct vduse_dev_request req;
+	struct vduse_dev_response resp;
+	ssize_t n = read(d.fd, &req, sizeof(req));
+
+	if (n != sizeof(req))
+		return;
+	memset(&resp, 0, sizeof(resp));
+	resp.request_id = req.request_id;
+	resp.result = VDUSE_REQ_RESULT_OK;
+	switch (req.type) {
+	case VDUSE_GET_VQ_STATE:
+		resp.vq_state.index = req.vq_state.index;
+		resp.vq_state.split.avail_index = d.last_avail;
+		break;
+	case VDUSE_SET_STATUS:
+		if (req.s.status & VIRTIO_CONFIG_S_DRIVER_OK) {
+			if (!d.ready && vq_start())
+				resp.result = VDUSE_REQ_RESULT_FAILED;
+		} else if (req.s.status == 0) {
+			d.ready = 0;
+			d.last_avail = 0;
+			/* rings are freed and the bounce map withdrawn */
+			drop_regions(0, ~0ull);
+		}
+		break;
+	case VDUSE_UPDATE_IOTLB:
+		drop_regions(req.iova.start, req.iova.last);
+		if (d.ready) {
+			d.ready = 0;
+			if (vq_start())
+				resp.result = VDUSE_REQ_RESULT_FAILED;
+		}
+		break;
+	default:
+		resp.result = VDUSE_REQ_RESULT_FAILED;
+	}
+	if (write(d.fd, &resp, sizeof(resp)) != sizeof(resp))
+		tap_diag("device: write response: %s", strerror(errno));
+}
+
+static void *device_main(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&d.stop, __ATOMIC_ACQUIRE)) {
+		struct pollfd p[2] = {
+			{ .fd = d.fd, .events = POLLIN },
+			{ .fd = d.kickfd, .events = POLLIN },
+		};
+		uint64_t v;
+
+		if (poll(p, 2, 20) < 0)
+			continue;
+		pthread_mutex_lock(&d.lock);
+		if (p[0].revents & POLLIN)
+			handle_msg();
+		if (p[1].revents & POLLIN)
+			(void)!read(d.kickfd, &v, sizeof(v));
+		vq_process();
+		pthread_mutex_unlock(&d.lock);
+	}
+	return NULL;
+}
+
+/* Create NAME (API v0 virtio-blk, BOUNCE bytes of bounce area) and serve it. */
+static int dev_up(const char *name, uint64_t bounce)
+{
+	struct {
+		struct vduse_dev_config c;
+		struct virtio_blk_config blk;
+	} cfg;
+	struct vduse_vq_config vq;
+	char val[32];
+	uint64_t ver = 0;
+
+	memset(&d, 0, sizeof(d));
+	pthread_mutex_init(&d.lock, NULL);
+	snprintf(d.name, sizeof(d.name), "%s", name);
+	d.bounce = bounce;
+	d.fd = d.kickfd = -1;
+	d.ctl = ctl_open();
+	if (d.ctl < 0 || ctl_set_version(d.ctl, ver)) {
+		TAP_OK(0, "device: open control, API v0", "%s", strerror(errno));
+		return -1;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	snprintf(cfg.c.name, sizeof(cfg.c.name), "%s", name);
+	cfg.c.device_id = VIRTIO_ID_BLOCK;
+	cfg.c.features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_ACCESS_PLATFORM) |
+			 (1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_BLK_F_SEG_MAX);
+	cfg.c.vq_num = 1;
+	cfg.c.vq_align = 4096;
+	cfg.c.config_size = sizeof(cfg.blk);
+	cfg.blk.capacity = DISK_SIZE / 512;
+	cfg.blk.seg_max = QUEUE_SIZE - 2;
+	if (ioctl(d.ctl, VDUSE_CREATE_DEV, &cfg)) {
+		TAP_OK(0, "device: CREATE_DEV", "%s", strerror(errno));
+		return -1;
+	}
+	d.fd = dev_open(name);
+	memset(&vq, 0, sizeof(vq));
+	vq.max_size = QUEUE_SIZE;
+	snprintf(val, sizeof(val), "%llu", (unsigned long long)bounce);
+	if (d.fd < 0 || ioctl(d.fd, VDUSE_VQ_SETUP, &vq) || sysfs_write(name, "bounce_size", val)) {
+		TAP_OK(0, "device: open, VQ_SETUP, bounce_size", "%s", strerror(errno));
+		return -1;
+	}
+	d.disk = mmap(NULL, DISK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	d.kickfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (d.disk == MAP_FAILED || d.kickfd < 0 || pthread_create(&d.th, NULL, device_main, NULL)) {
+		TAP_OK(0, "device: set up", "%s", strerror(errno));
+		return -1;
+	}
+	d.started = 1;
+	return 0;
+}
+
+static void dev_down(void)
+{
+	char path[300];
+
+	snprintf(path, sizeof(path), "/sys/bus/vdpa/devices/%s", d.name);
+	if (access(path, F_OK) == 0)
+		TAP_EQ(vdpa_del(d.name), 0, "vdpa dev del");
+	if (d.started) {
+		__atomic_store_n(&d.stop, 1, __ATOMIC_RELEASE);
+		pthread_join(d.th, NULL);
+	}
+	pthread_mutex_lock(&d.lock);
+	if (d.umem && d.fd >= 0)
+		umem_ioctl(VDUSE_IOTLB_DEREG_UMEM, d.umem);
+	d.umem = NULL;
+	drop_regions(0, ~0ull);
+	pthread_mutex_unlock(&d.lock);
+	if (d.fd >= 0)
+		close(d.fd);
+	if (d.kickfd >= 0)
+		close(d.kickfd);
+	if (d.ctl >= 0) {
+		TAP_SYS(dev_destroy(d.ctl, d.name), "DESTROY_DEV");
+		close(d.ctl);
+	}
+	if (d.disk && d.disk != MAP_FAILED)
+		munmap(d.disk, DISK_SIZE);
+}
+
+/* Rebind vDPA device NAME to bus driver DRV (driver_override); 0 on success. */
+static int bind_to(const char *name, const char *drv)
+{
+	return run_cmd("d=/sys/bus/vdpa/devices/%s; echo %s > $d/driver_override && "
+		       "{ [ ! -e $d/driver ] || echo %s > $d/driver/unbind; } && "
+		       "echo %s > /sys/bus/vdpa/drivers/%s/bind && "
+		       "[ \"$(basename \"$(readlink $d/driver)\")\" = %s ]",
+		       name, drv, name, name, drv, drv);
+}
+
+/* The virtio-blk disk of vDPA device NAME, opened O_DIRECT; waits up to 30 s. */
+static int disk_open(const char *name)
+{
+	char path[300];
+	FILE *f;
+	int i;
+
+	for (i = 0; i < 300; i++) {
+		snprintf(path, sizeof(path), "ls -d /sys/bus/vdpa/devices/%s/virtio*/block/* 2>/dev/null", name);
+		f = popen(path, "r");
+		if (f && fgets(path, sizeof(path), f)) {
+			char dev[64];
+
+			pclose(f);
+			path[strcspn(path, "\n")] = 0;
+			snprintf(dev, sizeof(dev), "/dev/%s", strrchr(path, '/') + 1);
+			if (access(dev, F_OK) == 0)
+				return open(dev, O_RDWR | O_DIRECT | O_CLOEXEC);
+		} else if (f) {
+			pclose(f);
+		}
+		msleep_(100);
+	}
+	errno = ENOENT;
+	return -1;
+}
+
+static void fill(uint8_t *p, size_t len, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = (uint8_t)((i * 131 + seed * 7 + (i >> 9)) ^ seed);
+}
+
+/* O_DIRECT write LEN bytes at OFF and read them back; 0 if they match. */
+static int io_roundtrip(int fd, size_t len, off_t off, unsigned int seed)
+{
+	uint8_t *w = aligned_alloc(4096, len), *r = aligned_alloc(4096, len);
+	int ret = -1;
+
+	if (!w || !r)
+		goto out;
+	fill(w, len, seed);
+	memset(r, 0, len);
+	if (pwrite(fd, w, len, off) != (ssize_t)len || pread(fd, r, len, off) != (ssize_t)len)
+		goto out;
+	ret = memcmp(w, r, len) ? -1 : 0;
+out:
+	free(w);
+	free(r);
+	return ret;
+}
+
+static sigjmp_buf bus_jmp;
+
+static void on_sigbus(int sig)
+{
+	(void)sig;
+	siglongjmp(bus_jmp, 1);
+}
+
+/* Access P[0] (WRITE: store); 0 if it worked, -1 on SIGBUS. */
+static int touch(volatile uint8_t *p, int write)
+{
+	struct sigaction sa, old;
+	int r = 0;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigbus;
+	sigaction(SIGBUS, &sa, &old);
+	if (sigsetjmp(bus_jmp, 1))
+		r = -1;
+	else if (write)
+		p[0] = 0x5a;
+	else
+		(void)p[0];
+	sigaction(SIGBUS, &old, NULL);
+	return r;
+}
+
+/* Bring the device up under virtio-vdpa; the disk fd or -1 (reported). */
+static int up_virtio(const char *name, uint64_t bounce)
+{
+	int fd;
+
+	if (dev_up(name, bounce))
+		return -1;
+	TAP_EQ(vdpa_add(name), 0, "vdpa dev add");
+	fd = disk_open(name);
+	TAP_SYS(fd, "virtio-blk disk appears and opens O_DIRECT");
+	return fd;
+}
+
+/* ---- item 2: no kernel data in device-writable bounce pages ---------------- */
+
+static void cmd_leak(void)
+{
+	static const struct { size_t len; size_t boff; off_t off; } cases[] = {
+		{ 4096, 0, 0 }, { 65536, 0, 1 << 20 }, { 512, 512, 4096 },
+		{ 12288, 1024, 8192 }, { 1 << 20, 0, 2 << 20 },
+	};
+	uint8_t *buf;
+	size_t i, j;
+	int fd, bad = 0;
+
+	fd = up_virtio("kd-leak", 4 << 20);
+	if (fd < 0)
+		goto out;
+	buf = aligned_alloc(4096, 2 << 20);
+	TAP_EQ(io_roundtrip(fd, 65536, 1 << 20, 1), 0, "leak: data written reads back");
+	pthread_mutex_lock(&d.lock);
+	d.check_marker = 1;
+	pthread_mutex_unlock(&d.lock);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint64_t *q = (uint64_t *)buf;
+
+		for (j = 0; j < (2u << 20) / 8; j++)
+			q[j] = MARKER;
+		if (pread(fd, buf + cases[i].boff, cases[i].len, cases[i].off) != (ssize_t)cases[i].len)
+			bad++;
+	}
+	TAP_EQ(bad, 0, "leak: O_DIRECT reads into marker-filled buffers");
+	pthread_mutex_lock(&d.lock);
+	d.check_marker = 0;
+	TAP_OK(d.reads_seen >= sizeof(cases) / sizeof(cases[0]), "leak: the device saw the reads",
+	       "%lu read buffers", d.reads_seen);
+	TAP_EQ(d.marker_hits, 0, "leak: no read buffer reached the device with the driver's old contents");
+	pthread_mutex_unlock(&d.lock);
+	TAP_EQ(io_roundtrip(fd, 4096, 0, 2), 0, "leak: I/O still correct");
+	free(buf);
+	close(fd);
+out:
+	dev_down();
+}
+
+/* ---- item 1: user bounce pages never reach a mapping of the domain file ---- */
+
+static void *umem_alloc(uint64_t size)
+{
+	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+	void *p;
+
+	setrlimit(RLIMIT_MEMLOCK, &rl);
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* GET_FD at IOVA 0 and map the whole bounce area shared, read-write. */
+static uint8_t *map_bounce(int *dfd)
+{
+	struct vduse_iotlb_entry e;
+	uint8_t *p;
+
+	memset(&e, 0, sizeof(e));
+	*dfd = ioctl(d.fd, VDUSE_IOTLB_GET_FD, &e);
+	if (*dfd < 0)
+		return NULL;
+	if (e.start != 0 || e.last != d.bounce - 1) {
+		tap_diag("GET_FD(0): [0x%llx, 0x%llx], not the bounce area",
+			 (unsigned long long)e.start, (unsigned long long)e.last);
+		return NULL;
+	}
+	p = mmap(NULL, d.bounce, PROT_READ | PROT_WRITE, MAP_SHARED, *dfd, e.offset);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+struct io_thread {
+	pthread_t th;
+	int fd, id, rounds, errors;
+};
+
+static void *io_main(void *arg)
+{
+	struct io_thread *t = arg;
+	static const size_t sizes[] = { 4096, 65536, 8192, 262144, 512, 131072 };
+	int i;
+
+	for (i = 0; i < t->rounds; i++) {
+		size_t len = sizes[(i + t->id) % 6];
+		off_t off = (off_t)(t->id * 4 + i % 4) << 20;
+
+		if (io_roundtrip(t->fd, len, off, i * 2 + t->id))
+			t->errors++;
+	}
+	return NULL;
+}
+
+static void cmd_umem(void)
+{
+	struct io_thread t[2];
+	uint8_t *p = NULL;
+	int fd, dfd = -1, r, i, errors = 0;
+
+	fd = up_virtio("kd-umem", 4 << 20);
+	if (fd < 0)
+		goto out;
+	TAP_EQ(io_roundtrip(fd, 65536, 0, 3), 0, "umem: I/O through the kernel bounce pages");
+	d.umem_buf = umem_alloc(d.bounce);
+	p = map_bounce(&dfd);
+	TAP_OK(p, "umem: the daemon maps the bounce area through GET_FD(0)", "%s", strerror(errno));
+	if (!p || !d.umem_buf)
+		goto out_fd;
+	/* page 1 is the first a streaming mapping gets: it has a kernel page */
+	TAP_EQ(touch(p + 4096, 0), 0, "umem: a used bounce page is readable through the mapping");
+	pthread_mutex_lock(&d.lock);
+	r = umem_ioctl(VDUSE_IOTLB_REG_UMEM, d.umem_buf);
+	if (!r)
+		d.umem = d.umem_buf;
+	pthread_mutex_unlock(&d.lock);
+	TAP_SYS(r, "umem: REG_UMEM on AS 0");
+	if (impl == IMPL_OURS)
+		TAP_EQ(touch(p + 4096, 0), -1, "umem: REG_UMEM zapped the mapping (the page now gets SIGBUS)");
+	else
+		tap_diag("umem: upstream keeps the old mapping: touch %s", touch(p + 4096, 0) ? "SIGBUS" : "reads");
+	TAP_EQ(io_roundtrip(fd, 65536, 1 << 20, 4), 0, "umem: I/O through the user bounce pages");
+	pthread_mutex_lock(&d.lock);
+	r = umem_ioctl(VDUSE_IOTLB_DEREG_UMEM, d.umem);
+	if (!r)
+		d.umem = NULL;
+	pthread_mutex_unlock(&d.lock);
+	TAP_SYS(r, "umem: DEREG_UMEM");
+	TAP_EQ(touch(p + 4096, 0), 0, "umem: after DEREG_UMEM the kernel page is mapped again");
+	TAP_EQ(io_roundtrip(fd, 65536, 2 << 20, 5), 0, "umem: I/O through the kernel bounce pages again");
+
+	/* switch on every kick, with requests of two threads in flight */
+	pthread_mutex_lock(&d.lock);
+	d.toggle = 1;
+	pthread_mutex_unlock(&d.lock);
+	for (i = 0; i < 2; i++) {
+		t[i] = (struct io_thread){ .fd = fd, .id = i, .rounds = 60 };
+		pthread_create(&t[i].th, NULL, io_main, &t[i]);
+	}
+	for (i = 0; i < 2; i++) {
+		pthread_join(t[i].th, NULL);
+		errors += t[i].errors;
+	}
+	pthread_mutex_lock(&d.lock);
+	d.toggle = 0;
+	if (d.umem)
+		umem_toggle();
+	TAP_OK(d.toggles >= 60 && !d.toggle_errors, "umem: the bounce area switched under I/O in flight",
+	       "%lu switches, %lu failed", d.toggles, d.toggle_errors);
+	pthread_mutex_unlock(&d.lock);
+	TAP_EQ(errors, 0, "umem: every request of the switching run read back what was written");
+	TAP_EQ(d.bad_chains, 0, "umem: the device found every request well-formed");
+	munmap(p, d.bounce);
+out_fd:
+	if (dfd >= 0)
+		close(dfd);
+	close(fd);
+out:
+	dev_down();
+}
+
+/* The issue's reproducer: it crashed the kernel on our module. */
+static void cmd_umem_write(void)
+{
+	uint8_t *p = NULL;
+	int fd, dfd = -1, r;
+
+	fd = up_virtio("kd-umw", 4 << 20);
+	if (fd < 0)
+		goto out;
+	TAP_EQ(io_roundtrip(fd, 65536, 0, 6), 0, "umem-write: I/O, so the bounce area exists");
+	d.umem_buf = umem_alloc(d.bounce);
+	pthread_mutex_lock(&d.lock);
+	r = d.umem_buf ? umem_ioctl(VDUSE_IOTLB_REG_UMEM, d.umem_buf) : -1;
+	if (!r)
+		d.umem = d.umem_buf;
+	pthread_mutex_unlock(&d.lock);
+	TAP_SYS(r, "umem-write: REG_UMEM on AS 0");
+	p = map_bounce(&dfd);
+	TAP_OK(p, "umem-write: GET_FD(0) and mmap MAP_SHARED of the bounce area", "%s", strerror(errno));
+	if (p) {
+		TAP_EQ(touch(p + 4096, 1), -1, "umem-write: a write to a used bounce page gets SIGBUS");
+		TAP_EQ(touch(p, 1), -1, "umem-write: a write to page 0 gets SIGBUS");
+		TAP_EQ(touch(p + 8192, 0), -1, "umem-write: a read gets SIGBUS");
+		munmap(p, d.bounce);
+	}
+	if (dfd >= 0)
+		close(dfd);
+	TAP_EQ(io_roundtrip(fd, 65536, 1 << 20, 7), 0, "umem-write: I/O still correct");
+	close(fd);
+out:
+	dev_down();
+}
+
+/* ---- item 3: a killed vhost-vdpa client leaves nothing behind --------------- */
+
+/* Shmem of /proc/meminfo in KiB, or -1. */
+static long shmem_kb(void)
+{
+	char line[128];
+	long v = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Shmem: %ld kB", &v) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return v;
+}
+
+#define VH_MEMFD	(64u << 20)
+#define VH_MAPPED	(2u << 20)
+
+/* The client: map 2 MiB of a 64 MiB memfd at IOVA 0 of AS 0, then wait. */
+static void vhost_client(const char *vpath, int wfd)
+{
+	int vh = vh_open(vpath), mfd = memfd_create("kdomain-guest-ram", MFD_CLOEXEC);
+	uint8_t *m;
+	char c = 'F';
+
+	if (vh >= 0 && mfd >= 0 && ftruncate(mfd, VH_MEMFD) == 0) {
+		m = mmap(NULL, VH_MEMFD, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+		if (m != MAP_FAILED) {
+			memset(m, 0x42, VH_MEMFD);
+			if (vh_map(vh, 0, 0, VH_MAPPED, m, VHOST_ACCESS_RW) == 0)
+				c = 'R';
+		}
+	}
+	(void)!write(wfd, &c, 1);
+	for (;;)
+		pause();
+}
+
+static void cmd_vhost(void)
+{
+	struct vduse_iotlb_entry e;
+	char vpath[300], link[300], c = 0;
+	long before, now = -1;
+	double end;
+	int p[2], fd = -1, gfd, st;
+	pid_t pid;
+	ssize_t n;
+
+	if (dev_up("kd-vh", 4 << 20))
+		goto out;
+	TAP_EQ(vdpa_add("kd-vh"), 0, "vhost: vdpa dev add");
+	TAP_EQ(bind_to("kd-vh", "vhost_vdpa"), 0, "vhost: bound to vhost_vdpa");
+	if (vhost_path("kd-vh", vpath, sizeof(vpath)) || pipe(p)) {
+		TAP_OK(0, "vhost: /dev/vhost-vdpa-N", NULL);
+		goto out;
+	}
+	before = shmem_kb();
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		vhost_client(vpath, p[1]);
+		_exit(0);
+	}
+	close(p[1]);
+	n = read(p[0], &c, 1);
+	close(p[0]);
+	TAP_OK(n == 1 && c == 'R', "vhost: the client mapped 2 MiB of its 64 MiB memfd at IOVA 0 of AS 0",
+	       "client said %c", n == 1 ? c : '?');
+	now = shmem_kb();
+	TAP_OK(now - before >= (VH_MEMFD >> 10) - 1024, "vhost: the memfd's pages are resident",
+	       "Shmem %ld -> %ld kB", before, now);
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	/* the client is gone: the memfd's last reference must go with it */
+	end = now_s() + 10;
+	while ((now = shmem_kb()) - before >= 8192 && now_s() < end)
+		msleep_(100);
+	if (impl == IMPL_OURS)
+		TAP_OK(now - before < 8192, "vhost: the killed client's memfd is freed (no entry keeps it)",
+		       "Shmem still %ld kB above the start", now - before);
+	else
+		tap_diag("vhost: Shmem %ld kB above the start after the kill", now - before);
+
+	TAP_EQ(bind_to("kd-vh", "virtio_vdpa"), 0, "vhost: rebound to virtio_vdpa");
+	fd = disk_open("kd-vh");
+	TAP_SYS(fd, "vhost: virtio-blk disk appears");
+	if (fd < 0)
+		goto out;
+	memset(&e, 0, sizeof(e));
+	gfd = ioctl(d.fd, VDUSE_IOTLB_GET_FD, &e);
+	link[0] = 0;
+	if (gfd >= 0) {
+		char pp[64];
+
+		snprintf(pp, sizeof(pp), "/proc/self/fd/%d", gfd);
+		n = readlink(pp, link, sizeof(link) - 1);
+		link[n > 0 ? n : 0] = 0;
+		close(gfd);
+	}
+	if (impl == IMPL_OURS) {
+		TAP_OK(gfd >= 0 && e.start == 0 && e.last == d.bounce - 1,
+		       "vhost: GET_FD(0) finds the bounce area, not the dead client's entry",
+		       "fd %d [0x%llx, 0x%llx]", gfd, (unsigned long long)e.start, (unsigned long long)e.last);
+		TAP_OK(strstr(link, "vduse-domain") != NULL, "vhost: GET_FD(0) returns the domain file", "%s", link);
+		TAP_EQ(io_roundtrip(fd, 65536, 1 << 20, 8), 0, "vhost: I/O under virtio-vdpa is correct");
+		TAP_EQ(io_roundtrip(fd, 1 << 20, 4 << 20, 9), 0, "vhost: a 1 MiB request is correct");
+	} else {
+		/* docs/uapi.md: upstream keeps the consumer's entries */
+		TAP_OK(gfd >= 0 && e.last == VH_MAPPED - 1 && strstr(link, "memfd"),
+		       "vhost: upstream's GET_FD(0) still returns the dead client's memfd (known defect)",
+		       "fd %d [0x%llx, 0x%llx] %s", gfd, (unsigned long long)e.start,
+		       (unsigned long long)e.last, link);
+	}
+	close(fd);
+out:
+	dev_down();
+}
+
+/* ---- item 6: a stalled REG_UMEM never holds up a reset ---------------------- */
+
+static void cmd_uffd(void)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg;
+	struct vduse_iova_umem u;
+	struct async_ioctl a;
+	double t0, t1;
+	void *buf;
+	int fd, uffd, st, done = 0;
+	pid_t pid;
+
+	fd = up_virtio("kd-uffd", 4 << 20);
+	if (fd < 0)
+		goto out;
+	TAP_EQ(io_roundtrip(fd, 65536, 0, 10), 0, "uffd: I/O, so the bounce area exists");
+	close(fd);
+	uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	TAP_SYS(uffd, "uffd: userfaultfd");
+	if (uffd < 0)
+		goto out;
+	buf = mmap(NULL, d.bounce, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	memset(&reg, 0, sizeof(reg));
+	reg.range.start = (uintptr_t)buf;
+	reg.range.len = d.bounce;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	TAP_OK(ioctl(uffd, UFFDIO_API, &api) == 0 && ioctl(uffd, UFFDIO_REGISTER, &reg) == 0,
+	       "uffd: the umem buffer is a userfaultfd range nobody serves", "%s", strerror(errno));
+	{
+		struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+
+		setrlimit(RLIMIT_MEMLOCK, &rl);
+	}
+	memset(&u, 0, sizeof(u));
+	u.uaddr = (uintptr_t)buf;
+	u.size = d.bounce;
+	async_ioctl_start(&a, d.fd, VDUSE_IOTLB_REG_UMEM, &u);
+	if (!(poll_wait(uffd, POLLIN, 10000) & POLLIN) && impl != IMPL_OURS) {
+		/*
+		 * docs/uapi.md: upstream pins with pin_user_pages(), which
+		 * cannot wait for userfaultfd (SIGBUS: EFAULT); its stall needs
+		 * memory whose fault blocks without a retry.
+		 */
+		async_ioctl_wait(&a, 5000);
+		tap_diag("uffd: this implementation's REG_UMEM does not wait: returned %ld errno %d",
+			 a.ret, a.err);
+		close(uffd);
+		goto out;
+	}
+	TAP_OK(!__atomic_load_n(&a.done, __ATOMIC_ACQUIRE), "uffd: REG_UMEM waits in the page fault", "returned %ld errno %d", a.ret, a.err);
+
+	/* "vdpa dev del" resets the device: it must not wait for the pin */
+	t0 = now_s();
+	pid = fork();
+	if (pid == 0) {
+		execlp("vdpa", "vdpa", "dev", "del", "kd-uffd", (char *)NULL);
+		_exit(127);
+	}
+	while (now_s() - t0 < 20) {
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			done = 1;
+			break;
+		}
+		msleep_(20);
+	}
+	t1 = now_s();
+	TAP_OK(done && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	       "uffd: vdpa dev del completes while REG_UMEM is stalled", "%s after %.1f s",
+	       done ? "failed" : "still waiting", t1 - t0);
+	tap_diag("uffd: vdpa dev del took %.2f s", t1 - t0);
+	/* release the stall: the pin then completes and REG_UMEM returns */
+	close(uffd);
+	if (!done)
+		waitpid(pid, &st, 0);
+	TAP_EQ(async_ioctl_wait(&a, 20000), 0, "uffd: REG_UMEM returns once the range is served");
+	if (impl == IMPL_OURS)
+		TAP_OK(a.ret < 0 && a.err == EINVAL, "uffd: REG_UMEM after the reset: EINVAL (no bounce map any more)",
+		       "returned %ld errno %d", a.ret, a.err);
+	if (a.ret == 0) {
+		pthread_mutex_lock(&d.lock);
+		d.umem = buf;
+		pthread_mutex_unlock(&d.lock);
+	}
+out:
+	dev_down();
+}
+
+/* ---- item 7 (bench): latency while the bounce area or the IOTLB switches -- */
+
+/*
+ * A cyclictest-like sampler: a SCHED_FIFO thread on CPU 0 wakes every
+ * 200 us from an absolute hrtimer and records how late it ran.  While
+ * interrupts are off on CPU 0 its timer cannot fire, so its worst lateness
+ * during an operation run on CPU 0 bounds the longest IRQ-off (and
+ * non-preemptible) window of that operation from above.  A userspace proxy:
+ * Debian's kernel has no irqsoff tracer.
+ */
+static struct sampler {
+	pthread_t th;
+	int stop;		/* __atomic */
+	long max_ns;		/* __atomic, reset by the measurer */
+} smp;
+
+static void pin_cpu0(void)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+static void *sampler_main(void *arg)
+{
+	struct sched_param sp = { .sched_priority = 50 };
+	struct timespec next, now;
+	long late;
+
+	(void)arg;
+	pin_cpu0();
+	sched_setscheduler(0, SCHED_FIFO, &sp);
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	while (!__atomic_load_n(&smp.stop, __ATOMIC_ACQUIRE)) {
+		next.tv_nsec += 200000;
+		if (next.tv_nsec >= 1000000000) {
+			next.tv_nsec -= 1000000000;
+			next.tv_sec++;
+		}
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		late = (now.tv_sec - next.tv_sec) * 1000000000L + now.tv_nsec - next.tv_nsec;
+		if (late > __atomic_load_n(&smp.max_ns, __ATOMIC_RELAXED))
+			__atomic_store_n(&smp.max_ns, late, __ATOMIC_RELAXED);
+		if (late > 1000000)	/* fell behind: restart the period */
+			next = now;
+	}
+	return NULL;
+}
+
+static void sampler_start(void)
+{
+	pin_cpu0();
+	pthread_create(&smp.th, NULL, sampler_main, NULL);
+	msleep_(50);
+}
+
+static void sampler_stop(void)
+{
+	__atomic_store_n(&smp.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(smp.th, NULL);
+}
+
+/* Worst sampler lateness in ms over the idle interval MS (noise floor). */
+static double sampler_idle(int ms)
+{
+	__atomic_store_n(&smp.max_ns, 0, __ATOMIC_RELAXED);
+	msleep_(ms);
+	return __atomic_load_n(&smp.max_ns, __ATOMIC_RELAXED) / 1e6;
+}
+
+/* Run REG or DEREG; its duration and the sampler's worst lateness, in ms. */
+static int timed_umem(unsigned long cmd, void *buf, double *ms, double *late)
+{
+	double t;
+	int r;
+
+	__atomic_store_n(&smp.max_ns, 0, __ATOMIC_RELAXED);
+	t = now_s();
+	r = umem_ioctl(cmd, buf);
+	*ms = (now_s() - t) * 1000;
+	msleep_(2);	/* let the sampler run once after the call */
+	*late = __atomic_load_n(&smp.max_ns, __ATOMIC_RELAXED) / 1e6;
+	return r;
+}
+
+static void cmd_bench_switch(int mib)
+{
+	uint64_t bounce = (uint64_t)mib << 20, off;
+	size_t chunk = 1 << 20;
+	double ms, late;
+	int fd, i;
+	uint8_t *buf = aligned_alloc(4096, chunk);
+
+	fd = up_virtio("kd-bench", bounce);
+	if (fd < 0 || !buf)
+		goto out;
+	/* every bounce page gets a kernel page: 1 MiB writes walk the area */
+	fill(buf, chunk, 1);
+	for (off = 0; off < bounce + bounce / 8; off += chunk)
+		if (pwrite(fd, buf, chunk, off % (DISK_SIZE - chunk)) != (ssize_t)chunk)
+			break;
+	d.umem_buf = umem_alloc(bounce);
+	TAP_OK(d.umem_buf, "bench: user bounce memory", NULL);
+	sampler_start();
+	printf("# bench: idle: worst timer lateness %.3f ms\n", sampler_idle(1000));
+	for (i = 0; i < 3 && d.umem_buf; i++) {
+		pthread_mutex_lock(&d.lock);
+		if (!timed_umem(VDUSE_IOTLB_REG_UMEM, d.umem_buf, &ms, &late))
+			printf("# bench: bounce %d MiB: REG_UMEM %.2f ms, worst timer lateness %.3f ms\n",
+			       mib, ms, late);
+		if (!timed_umem(VDUSE_IOTLB_DEREG_UMEM, d.umem_buf, &ms, &late))
+			printf("# bench: bounce %d MiB: DEREG_UMEM %.2f ms, worst timer lateness %.3f ms\n",
+			       mib, ms, late);
+		pthread_mutex_unlock(&d.lock);
+	}
+	sampler_stop();
+	close(fd);
+out:
+	free(buf);
+	dev_down();
+}
+
+/* N consumer entries (4 KiB each, every other page) in one batch or N. */
+static void cmd_bench_setmap(int n, int batched)
+{
+	char vpath[300];
+	uint8_t *mem = MAP_FAILED;
+	double t, ms, worst = 0;
+	int vh = -1, i, bad = 0;
+	size_t len = (size_t)n * 8192;
+
+	if (dev_up("kd-bench", 4 << 20))
+		goto out;
+	TAP_EQ(vdpa_add("kd-bench"), 0, "bench: vdpa dev add");
+	TAP_EQ(bind_to("kd-bench", "vhost_vdpa"), 0, "bench: bound to vhost_vdpa");
+	if (vhost_path("kd-bench", vpath, sizeof(vpath)) == 0)
+		vh = vh_open(vpath);
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (vh < 0 || mem == MAP_FAILED) {
+		TAP_OK(0, "bench: vhost-vdpa client", "%s", strerror(errno));
+		goto out;
+	}
+	sampler_start();
+	printf("# bench: idle: worst timer lateness %.3f ms\n", sampler_idle(1000));
+	__atomic_store_n(&smp.max_ns, 0, __ATOMIC_RELAXED);
+	t = now_s();
+	if (batched && vh_iotlb(vh, 0, VHOST_IOTLB_BATCH_BEGIN, 0, 0, NULL, 0) != sizeof(struct vhost_msg_v2))
+		bad++;
+	for (i = 0; i < n; i++) {
+		double t1 = now_s();
+
+		if (vh_iotlb(vh, 0, VHOST_IOTLB_UPDATE, (uint64_t)i * 8192, 4096, mem + (size_t)i * 8192,
+			     VHOST_ACCESS_RW) != sizeof(struct vhost_msg_v2))
+			bad++;
+		if (now_s() - t1 > worst)
+			worst = now_s() - t1;
+	}
+	if (batched) {
+		double t1 = now_s();
+
+		if (vh_iotlb(vh, 0, VHOST_IOTLB_BATCH_END, 0, 0, NULL, 0) != sizeof(struct vhost_msg_v2))
+			bad++;
+		worst = now_s() - t1;
+	}
+	ms = (now_s() - t) * 1000;
+	msleep_(2);
+	TAP_EQ(bad, 0, "bench: every IOTLB message accepted");
+	printf("# bench: %d entries %s: total %.1f ms, slowest set_map %.2f ms, worst timer lateness %.3f ms\n",
+	       n, batched ? "in one batch" : "unbatched", ms, worst * 1000,
+	       __atomic_load_n(&smp.max_ns, __ATOMIC_RELAXED) / 1e6);
+	sampler_stop();
+out:
+	if (vh >= 0)
+		close(vh);
+	if (mem != MAP_FAILED)
+		munmap(mem, len);
+	dev_down();
+}
+
+static void cleanup_all(void)
+{
+	static const char *const names[] = { "kd-leak", "kd-umem", "kd-umw", "kd-vh", "kd-uffd", "kd-bench" };
+	char path[300];
+	size_t i;
+	int ctl = ctl_open();
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "/sys/bus/vdpa/devices/%s", names[i]);
+		if (access(path, F_OK) == 0)
+			vdpa_del(names[i]);
+		snprintf(path, sizeof(path), "/dev/vduse/%s", names[i]);
+		if (access(path, F_OK) == 0 && dev_destroy(ctl, names[i]))
+			tap_diag("cleanup: cannot destroy %s: %s", names[i], strerror(errno));
+	}
+	if (ctl >= 0)
+		close(ctl);
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc > 2 && !strcmp(argv[1], "--impl")) {
+		if (impl_parse(argv[2], &impl))
+			return 2;
+		argc -= 2;
+		argv += 2;
+	}
+	if (argc < 2) {
+		fprintf(stderr, "usage: kdomain [--impl IMPL] leak|umem|umem-write|vhost|uffd|bench-switch MIB|bench-setmap N batched|unbatched\n");
+		return 2;
+	}
+	tap_diag("kdomain %s", argv[1]);
+	cleanup_all();
+	if (!strcmp(argv[1], "leak"))
+		cmd_leak();
+	else if (!strcmp(argv[1], "umem"))
+		cmd_umem();
+	else if (!strcmp(argv[1], "umem-write"))
+		cmd_umem_write();
+	else if (!strcmp(argv[1], "vhost"))
+		cmd_vhost();
+	else if (!strcmp(argv[1], "uffd"))
+		cmd_uffd();
+	else if (!strcmp(argv[1], "bench-switch") && argc == 3)
+		cmd_bench_switch(atoi(argv[2]));
+	else if (!strcmp(argv[1], "bench-setmap") && argc == 4)
+		cmd_bench_setmap(atoi(argv[2]), !strcmp(argv[3], "batched"));
+	else
+		return 2;
+	cleanup_all();
+	return tap_done();
+}
