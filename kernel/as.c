@@ -279,8 +279,13 @@ int vduse_as_reg_umem(struct vduse_dev *dev, u32 asid, u64 iova, u64 uaddr,
 	limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
 	if (atomic64_add_return(npages, &current->mm->pinned_vm) > limit)
 		goto err_account;
-	pinned = pin_user_pages_fast(uaddr, npages, FOLL_LONGTERM | FOLL_WRITE,
-				     pages);
+	/*
+	 * Not the _fast variant: its lockless walk runs with interrupts off
+	 * for the whole range (up to 1 GiB).  This one takes the mmap lock
+	 * itself, reschedules, and waits for userfaultfd killably.
+	 */
+	pinned = pin_user_pages_unlocked(uaddr, npages, pages,
+					 FOLL_LONGTERM | FOLL_WRITE);
 	if (pinned != npages) {
 		if (pinned > 0)
 			unpin_user_pages(pages, pinned);

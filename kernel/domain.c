@@ -810,7 +810,8 @@ static void vduse_domain_switch(struct vduse_domain *d, struct page **pages)
  * Data of mappings in flight is copied across so the switch is invisible to
  * the kernel driver.  Registering user pages first makes the bounce range of
  * the domain file fault with SIGBUS and zaps what userspace has mapped of it,
- * so no mapping can reach a kernel page whose data moved away.  Process
+ * so no mapping can reach a kernel page whose data moved away; going back
+ * zaps the range again before kernel pages can be mapped anew.  Process
  * context; the caller serialises switches (the AS's mem_lock).
  */
 void vduse_domain_set_user_pages(struct vduse_domain *domain,
@@ -820,6 +821,9 @@ void vduse_domain_set_user_pages(struct vduse_domain *domain,
 
 	if (!pages) {
 		vduse_domain_switch(domain, NULL);
+		/* nothing can be mapped (SIGBUS so far); keep it an invariant */
+		unmap_mapping_range(domain->file->f_mapping, 0,
+				    domain->bounce_size, 1);
 		write_lock_irqsave(&domain->bounce_lock, flags);
 		domain->user = false;
 		write_unlock_irqrestore(&domain->bounce_lock, flags);
