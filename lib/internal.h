@@ -90,6 +90,10 @@ struct vduse_vq {
 	bool event_idx;
 	bool indirect;
 	bool need_notify;		/* pushed since the last interrupt */
+	bool notify_off;		/* device polls: no kick re-arming on empty */
+	bool kick_off_set;		/* NO_NOTIFY / packed DISABLE is in ring memory */
+	bool armed;			/* split: kick re-armed (and fenced) at armed_idx */
+	uint16_t armed_idx;
 	bool signalled_valid;
 
 	uint32_t num;
@@ -210,6 +214,8 @@ int vduse_chain_add(struct vduse_vq *vq, struct vduse_chain *c, uint64_t addr,
 int vduse_split_pop(struct vduse_vq *vq, struct vduse_req **reqp) HIDDEN;
 int vduse_split_push(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len) HIDDEN;
 int vduse_split_need_irq(struct vduse_vq *vq) HIDDEN;
+int vduse_split_enable_notify(struct vduse_vq *vq) HIDDEN;
+void vduse_split_disable_notify(struct vduse_vq *vq) HIDDEN;
 int vduse_split_ring_size(uint32_t num, uint64_t *desc, uint64_t *drv, uint64_t *devsz) HIDDEN;
 int vduse_split_parse(struct vduse_vq *vq, uint16_t head, struct vduse_req **reqp) HIDDEN;
 
@@ -217,6 +223,8 @@ int vduse_split_parse(struct vduse_vq *vq, uint16_t head, struct vduse_req **req
 int vduse_packed_pop(struct vduse_vq *vq, struct vduse_req **reqp) HIDDEN;
 int vduse_packed_push(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len) HIDDEN;
 int vduse_packed_need_irq(struct vduse_vq *vq) HIDDEN;
+int vduse_packed_enable_notify(struct vduse_vq *vq) HIDDEN;
+void vduse_packed_disable_notify(struct vduse_vq *vq) HIDDEN;
 int vduse_packed_parse(struct vduse_vq *vq, uint16_t pos, bool wrap, bool resubmit,
 		       struct vduse_req **reqp) HIDDEN;
 bool vduse_packed_chain_intact(struct vduse_vq *vq, uint16_t slot, bool wrap, uint16_t id) HIDDEN;

@@ -63,6 +63,7 @@ $(LIB_PC): lib/libvduse.pc.in lib/lib.mk
 # the fake kernel of tests/unit/lib/fake_kernel.h.
 # lib_msg injects allocation failures by wrapping calloc (valgrind-proof).
 LIB_UNIT_LDFLAGS_msg := -Wl,--wrap=calloc
+LIB_UNIT_LDFLAGS_notify := -pthread
 $(BUILD)/unit/lib_%: tests/unit/lib/test_%.c $(LIB_UNIT_HELP) $(LIB_A) tests/include/tap.h
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_UNIT_CFLAGS) -o $@ $< $(LIB_A) $(LIB_UNIT_LDFLAGS_$*)

@@ -133,6 +133,9 @@ int vduse_vq_start(struct vduse_vq *vq, const struct vduse_vq_info *info)
 	vq->device_iova = info->device_addr;
 	vq->broken = false;
 	vq->need_notify = false;
+	vq->notify_off = false;
+	vq->kick_off_set = false;
+	vq->armed = false;
 	vq->signalled_valid = false;
 	vq->inflight = 0;
 	vq->started = true;
@@ -170,8 +173,15 @@ int vduse_vq_start(struct vduse_vq *vq, const struct vduse_vq_info *info)
 				"position from VQ_GET_INFO", vq->index);
 	}
 	vduse_inflight_resume(vq);
-	if (!vq->packed && vq->event_idx)	/* kick us at the next new buffer */
-		st16_rel((uint8_t *)vq->device + 4 + 8ull * vq->num, htole16(vq->last_avail_idx));
+	/* kicks on: a previous daemon may have left them off */
+	if (vq->packed) {
+		st16_rel((uint16_t *)vq->device + 1, 0);
+	} else {
+		st16_rel(vq->device, 0);
+		if (vq->event_idx)	/* kick us at the next new buffer */
+			st16_rel((uint8_t *)vq->device + 4 + 8ull * vq->num,
+				 htole16(vq->last_avail_idx));
+	}
 	vd_dbg(dev, "vq %u started: %s size %u avail %u used %u ASID %u", vq->index,
 	       vq->packed ? "packed" : "split", vq->num, vq->last_avail_idx, vq->used_idx,
 	       vduse_vq_cur_asid(vq));
@@ -395,16 +405,43 @@ EXPORT int vduse_vq_notify(struct vduse_vq *vq)
 	/* The used index must be visible before we read the driver's wish. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	need = vq->packed ? vduse_packed_need_irq(vq) : vduse_split_need_irq(vq);
-	vq->need_notify = false;
-	if (!need)
+	if (!need) {
+		vq->need_notify = false;
 		return 0;
+	}
 	if (vd_ioctl(vq->dev, VDUSE_VQ_INJECT_IRQ, &idx) < 0) {
 		int err = -errno;
 
+		/* still owed: the next call injects whatever the event index says */
+		vq->signalled_valid = false;
 		vd_err(vq->dev, "VQ_INJECT_IRQ(%u): %s", idx, strerror(errno));
 		return err;
 	}
+	vq->need_notify = false;
 	return 1;
+}
+
+EXPORT int vduse_vq_enable_notify(struct vduse_vq *vq)
+{
+	if (!vq->started)
+		return 0;
+	if (vq->broken || vduse_vq_map_ring(vq))
+		return -EIO;
+	vq->notify_off = false;
+	if (vq->packed ? vduse_packed_enable_notify(vq) : vduse_split_enable_notify(vq))
+		return 1;
+	return vq->nr_resubmit ? 1 : 0;
+}
+
+EXPORT void vduse_vq_disable_notify(struct vduse_vq *vq)
+{
+	vq->notify_off = true;
+	if (!vq->started || vq->broken || vduse_vq_map_ring(vq))
+		return;
+	if (vq->packed)
+		vduse_packed_disable_notify(vq);
+	else
+		vduse_split_disable_notify(vq);
 }
 
 EXPORT void vduse_vq_ack_kick(struct vduse_vq *vq)

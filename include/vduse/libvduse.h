@@ -246,6 +246,10 @@ struct vduse_req {
  * Take the next available buffer. Returns 1 and sets *@reqp, 0 if the
  * queue is empty or not started, -EIO if the queue is broken (a malformed
  * ring or chain; it stays broken until the driver resets), -ENOMEM.
+ *
+ * When it finds the queue empty (and kicks are on, the default) it first
+ * asks the driver for a kick and looks once more, so "pop until 0, then
+ * wait for the kick fd" never misses a buffer.
  */
 int vduse_vq_pop(struct vduse_vq *vq, struct vduse_req **reqp);
 
@@ -263,6 +267,19 @@ void vduse_req_free(struct vduse_req *req);
  * flags). Returns 1 if injected, 0 if suppressed, or a negative errno.
  */
 int vduse_vq_notify(struct vduse_vq *vq);
+
+/*
+ * Polling (vhost semantics). vduse_vq_disable_notify() tells the driver it
+ * need not kick (split: VRING_USED_F_NO_NOTIFY, or simply no avail_event
+ * update with EVENT_IDX; packed: event flags DISABLE) and stops
+ * vduse_vq_pop() from re-arming kicks when empty. vduse_vq_enable_notify()
+ * turns kicks back on and then checks the ring: it returns 1 if buffers
+ * arrived meanwhile (pop them; they may have come without a kick), 0 if the
+ * queue is empty and the driver will kick for the next one, -EIO if broken.
+ * Kicks are on whenever a queue starts.
+ */
+void vduse_vq_disable_notify(struct vduse_vq *vq);
+int vduse_vq_enable_notify(struct vduse_vq *vq);
 
 /* Copy between a flat buffer and the readable / writable parts. */
 size_t vduse_req_read(const struct vduse_req *req, uint64_t offset, void *buf, size_t len);

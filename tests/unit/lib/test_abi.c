@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * libvduse ABI: libvduse.so.0 exports every public function at version
- * LIBVDUSE_0.1 and nothing else; in particular the internal kernel-call
- * table the unit tests use stays hidden. Also checks LIBVDUSE_OPTS() and the
+ * LIBVDUSE_0.1 (LIBVDUSE_0.2 for the later ones) and nothing else; in
+ * particular the internal kernel-call table the unit tests use stays hidden.
+ * Also checks LIBVDUSE_OPTS() and the
  * library's handling of the options size.
  */
 #include <dlfcn.h>
@@ -20,6 +21,11 @@ static const char *const public_fns[] = {
 	"vduse_vq_group", "vduse_vq_asid", "vduse_vq_inflight", "vduse_vq_ack_kick",
 	"vduse_vq_pop", "vduse_vq_push", "vduse_vq_notify", "vduse_req_free", "vduse_req_read",
 	"vduse_req_write",
+};
+
+/* added in LIBVDUSE_0.2 */
+static const char *const public_fns_02[] = {
+	"vduse_vq_enable_notify", "vduse_vq_disable_notify",
 };
 
 static const char *const internal_syms[] = {
@@ -45,6 +51,14 @@ int main(int argc, char **argv)
 	}
 	TAP_EQ(ok, sizeof(public_fns) / sizeof(public_fns[0]),
 	       "every public function exported at LIBVDUSE_0.1");
+	for (i = 0, ok = 0; i < sizeof(public_fns_02) / sizeof(public_fns_02[0]); i++) {
+		if (dlvsym(h, public_fns_02[i], "LIBVDUSE_0.2"))
+			ok++;
+		else
+			tap_diag("missing: %s@LIBVDUSE_0.2", public_fns_02[i]);
+	}
+	TAP_EQ(ok, sizeof(public_fns_02) / sizeof(public_fns_02[0]),
+	       "functions added later exported at LIBVDUSE_0.2");
 	for (i = 0, ok = 0; i < sizeof(internal_syms) / sizeof(internal_syms[0]); i++) {
 		if (!dlsym(h, internal_syms[i]))
 			ok++;

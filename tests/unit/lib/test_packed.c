@@ -132,6 +132,29 @@ int main(void)
 	TAP_OK(vduse_vq_started(vq) && vduse_vq_packed(vq), "packed queue started", " ");
 	TAP_EQ(vduse_vq_pop(vq, &req), 0, "empty ring pops nothing");
 
+	/* polling: the device event flags say DISABLE, then ENABLE again */
+	{
+		uint16_t *devevt = fk_ptr(&fk, 0, DEVA);
+
+		vduse_vq_disable_notify(vq);
+		TAP_EQ(devevt[1], 1, "disable_notify writes RING_EVENT_FLAGS_DISABLE");
+		TAP_EQ(vduse_vq_pop(vq, &req), 0, "empty while polling");
+		TAP_EQ(devevt[1], 1, "kicks stay off while polling");
+		post1(5, BUF, 16, PW);
+		TAP_EQ(vduse_vq_enable_notify(vq), 1, "enable_notify sees the buffer that came meanwhile");
+		TAP_EQ(devevt[1], 0, "kicks enabled again");
+		TAP_OK(vduse_vq_pop(vq, &req) == 1 && req->id == 5, "pop it", " ");
+		vduse_vq_push(req, 0);
+		TAP_EQ(vduse_vq_enable_notify(vq), 0, "enable_notify on an empty ring: 0");
+		vduse_vq_disable_notify(vq);
+		fk_status(&fk, dev, 0);
+		fk.vqinfo[0].packed.last_avail_idx = 1;
+		fk.vqinfo[0].packed.last_used_idx = 1;
+		fk_status(&fk, dev, 0x0f);
+		TAP_EQ(devevt[1], 0, "a queue starts with kicks on");
+		restart(1ull << 28);
+	}
+
 	{
 		uint64_t a[3] = { BUF, BUF + 0x100, BUF + 0x400 };
 		uint32_t l[3] = { 16, 512, 1 };

@@ -176,7 +176,8 @@ int main(void)
 	fk_set_desc(&d[0], BUF, 16, F_W, 0);
 	fk_split_publish(&r, 0);
 	TAP_EQ(pop(&req), 1, "pop with event index");
-	TAP_EQ(used[2 + 4 * 8], 1, "avail_event advanced to the next avail index");
+	TAP_EQ(pop(&req2), 0, "then empty");
+	TAP_EQ(used[2 + 4 * 8], 1, "avail_event re-armed at the next avail index when empty");
 	vduse_vq_push(req, 16);
 	TAP_EQ(vduse_vq_notify(vq), 1, "first interrupt always sent");
 	fk_split_publish(&r, 0);
@@ -192,6 +193,49 @@ int main(void)
 	pop(&req);
 	vduse_vq_push(req, 16);
 	TAP_EQ(vduse_vq_notify(vq), 1, "used idx 3->4 crosses used_event 3: interrupt");
+
+	/* polling: with EVENT_IDX, kicks off means avail_event stays behind */
+	vduse_vq_disable_notify(vq);
+	ret = used[2 + 4 * 8];
+	fk_split_publish(&r, 0);
+	TAP_EQ(pop(&req), 1, "pop while polling");
+	vduse_vq_push(req, 16);
+	TAP_EQ(pop(&req), 0, "empty while polling");
+	TAP_EQ(used[2 + 4 * 8], ret, "avail_event not re-armed while kicks are off");
+	fk_split_publish(&r, 0);
+	TAP_EQ(vduse_vq_enable_notify(vq), 1, "enable_notify reports a buffer that came meanwhile");
+	TAP_EQ(used[2 + 4 * 8], 5, "avail_event re-armed at the current position");
+	TAP_EQ(pop(&req), 1, "pop it");
+	vduse_vq_push(req, 16);
+	TAP_EQ(vduse_vq_enable_notify(vq), 0, "enable_notify on an empty queue: 0");
+	fk_split_avail(&r)[2 + 8] = 5;
+	TAP_EQ(vduse_vq_notify(vq), 1, "interrupt for the polled buffers");
+
+	/* a failed VQ_INJECT_IRQ keeps the interrupt owed */
+	fk_split_publish(&r, 0);
+	pop(&req);
+	vduse_vq_push(req, 16);
+	fk_split_avail(&r)[2 + 8] = 6;
+	fk.fail_req = VDUSE_VQ_INJECT_IRQ;
+	fk.fail_errno = EIO;
+	TAP_EQ(vduse_vq_notify(vq), -EIO, "VQ_INJECT_IRQ failure returned");
+	fk.fail_req = 0;
+	TAP_EQ(vduse_vq_notify(vq), 1, "the interrupt is injected on the next call");
+	TAP_EQ(vduse_vq_notify(vq), 0, "and only once");
+
+	/* without EVENT_IDX, kicks off is VRING_USED_F_NO_NOTIFY */
+	restart(feat(true, false));
+	used = fk_split_used(&r);
+	vduse_vq_disable_notify(vq);
+	TAP_EQ(used[0], VRING_USED_F_NO_NOTIFY, "disable_notify sets NO_NOTIFY");
+	fk_split_publish(&r, 0);
+	TAP_EQ(vduse_vq_enable_notify(vq), 1, "enable_notify clears it and sees the buffer");
+	TAP_EQ(used[0], 0, "NO_NOTIFY cleared");
+	pop(&req);
+	vduse_vq_push(req, 0);
+	vduse_vq_disable_notify(vq);
+	restart(feat(true, false));
+	TAP_EQ(fk_split_used(&r)[0], 0, "a queue starts with kicks on");
 
 	/* stale push after reset */
 	fk_split_publish(&r, 0);
