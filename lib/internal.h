@@ -148,6 +148,7 @@ struct vduse_dev {
 	uint8_t status;
 	bool running;			/* DRIVER_OK seen and accepted */
 	bool attaching;			/* inside vduse_dev_attach() */
+	bool groups_known;		/* group_as[] restored from an in-flight log */
 	bool msg_failed_hooks;		/* spec §7: vq-ready / suspend not negotiated */
 	struct vduse_vq *vqs;
 	uint32_t *group_as;		/* group -> ASID */
@@ -155,7 +156,20 @@ struct vduse_dev {
 	uint16_t *queue_sizes;
 	uint32_t *queue_group;
 	struct vduse_inflight_hdr *log;
+	/*
+	 * Tests only: called before each store that must survive a crash (the
+	 * in-flight log and the used ring), so a test can stop the daemon
+	 * between any two of them and check what a restart makes of it.
+	 */
+	void (*crash_hook)(void *ctx);
+	void *crash_ctx;
 };
+
+static inline void vduse_crash_point(const struct vduse_dev *dev)
+{
+	if (__builtin_expect(dev->crash_hook != NULL, 0))
+		dev->crash_hook(dev->crash_ctx);
+}
 
 /* log.c */
 void vduse_log(const struct vduse_dev *dev, enum vduse_log_level lvl, const char *fmt, ...)
@@ -246,16 +260,20 @@ struct vduse_inflight_hdr {
 	/* uint32_t group_asid[ngroups]; then per queue: vduse_inflight_vq */
 };
 struct vduse_inflight_vq {
-	uint16_t last_avail_idx;
-	uint16_t used_idx;
-	uint8_t avail_wrap, used_wrap, valid, pad;
-	/* per descriptor head (split) or buffer id (packed): */
-	/* uint8_t inflight[queue_size]; uint16_t pos[queue_size] (packed slot) */
+	uint16_t used;			/* used index; packed: slot | lap << 15 */
+	uint8_t valid, pad[5];
+	/*
+	 * per descriptor head (split) or buffer id (packed):
+	 * uint8_t state[queue_size]; (free, in flight, lost)
+	 * uint16_t pos[queue_size]; (avail index; packed: slot | lap << 15)
+	 * uint16_t ndesc[queue_size]; (packed: ring slots of the chain)
+	 */
 	uint8_t data[];
 };
 int vduse_inflight_setup(struct vduse_dev *dev, bool attach) HIDDEN;
-void vduse_inflight_pop(struct vduse_vq *vq, uint16_t id, uint16_t pos) HIDDEN;
+int vduse_inflight_pop(struct vduse_vq *vq, uint16_t id, uint16_t pos, uint16_t ndesc) HIDDEN;
 void vduse_inflight_push(struct vduse_vq *vq, uint16_t id) HIDDEN;
+void vduse_inflight_commit(struct vduse_vq *vq) HIDDEN;
 void vduse_inflight_group(struct vduse_dev *dev, uint32_t group, uint32_t asid) HIDDEN;
 void vduse_inflight_reset(struct vduse_vq *vq) HIDDEN;
 int vduse_inflight_resume(struct vduse_vq *vq) HIDDEN;

@@ -133,12 +133,15 @@ int vduse_packed_parse(struct vduse_vq *vq, uint16_t pos, bool wrap, bool resubm
 	r->pub.id = id;
 	r->ndesc = count;
 	r->pos = pos;
-	*reqp = &r->pub;
 	if (!resubmit) {
+		if (vduse_inflight_pop(vq, id, pos | (wrap ? 0x8000 : 0), count)) {
+			vduse_req_release(r);
+			return -EIO;
+		}
 		vq->last_avail_idx = p;
 		vq->avail_wrap = w;
-		vduse_inflight_pop(vq, id, pos | (wrap ? 0x8000 : 0));
 	}
+	*reqp = &r->pub;
 	return 1;
 bad:
 	vduse_vq_drop_segs(vq, c.nseg);
@@ -193,8 +196,10 @@ int vduse_packed_push(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len
 
 	if (len)
 		flags |= PD_WRITE;
+	vduse_crash_point(vq->dev);
 	d->id = htole16(r->pub.id);
 	d->len = htole32(len);
+	vduse_crash_point(vq->dev);
 	st16_rel(&d->flags, htole16(flags));
 	next = vq->used_idx + (r->ndesc ? r->ndesc : 1);
 	if (next >= vq->num) {

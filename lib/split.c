@@ -161,8 +161,12 @@ int vduse_split_pop(struct vduse_vq *vq, struct vduse_req **reqp)
 	ret = vduse_split_parse(vq, head, reqp);
 	if (ret <= 0)
 		return ret;
+	if (vduse_inflight_pop(vq, head, vq->last_avail_idx, 1)) {
+		vduse_req_release((struct vduse_req_int *)*reqp);
+		*reqp = NULL;
+		return -EIO;
+	}
 	vq->last_avail_idx++;
-	vduse_inflight_pop(vq, head, vq->last_avail_idx - 1);
 	return 1;
 }
 
@@ -170,9 +174,11 @@ int vduse_split_push(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len)
 {
 	struct vring_used_elem *e = &USED_RING(vq)[vq->used_idx % vq->num];
 
+	vduse_crash_point(vq->dev);
 	e->id = htole32(r->pub.id);
 	e->len = htole32(len);
 	vq->used_idx++;
+	vduse_crash_point(vq->dev);
 	st16_rel((uint8_t *)vq->device + 2, htole16(vq->used_idx));
 	return 0;
 }

@@ -379,6 +379,7 @@ EXPORT int vduse_vq_push(struct vduse_req *req, uint32_t written)
 	}
 	ret = vq->packed ? vduse_packed_push(vq, r, written) : vduse_split_push(vq, r, written);
 	vduse_inflight_push(vq, req->id);
+	vduse_inflight_commit(vq);
 	vq->need_notify = true;
 	vduse_req_release(r);
 	return ret;
