@@ -58,6 +58,9 @@ static int opts_copy(struct vduse_dev_opts *dst, const struct vduse_dev_opts *sr
 	memset(dst, 0, sizeof(*dst));
 	memcpy(dst, src, sz < sizeof(*dst) ? sz : sizeof(*dst));
 	dst->sz = sizeof(*dst);
+	/* reserved for later fields: a caller setting them means something */
+	if (dst->reserved0 || dst->reserved1 || dst->reserved2)
+		return -EINVAL;
 	return 0;
 }
 
@@ -400,8 +403,17 @@ int vduse__dev_attach(const struct vduse_dev_opts *opts, const struct vduse_back
 	err = vduse_inflight_setup(dev, true);
 	if (err)
 		goto fail;
-	if (dev->nas > 1 && !dev->log)
-		vd_warn(dev, "attached without an in-flight log: group bindings assumed ASID 0");
+	if (dev->nas > 1 && !dev->groups_known) {
+		/*
+		 * The kernel cannot report which address space each group is
+		 * bound to; guessing ASID 0 would, for instance, read a control
+		 * queue bound to ASID 1 from guest memory.
+		 */
+		vd_err(dev, "%s has %u address spaces: attaching needs the in-flight log that "
+		       "recorded its group bindings", dev->name, dev->nas);
+		err = -ENOTRECOVERABLE;
+		goto fail;
+	}
 	/* The driver may be running: resume the queues it enabled. */
 	dev->attaching = true;
 	for (i = 0; i < dev->nvqs; i++) {
@@ -447,7 +459,7 @@ int vduse__dev_attach(const struct vduse_dev_opts *opts, const struct vduse_back
 		if (dev->o.started)
 			dev->o.started(dev, dev->o.user);
 		for (i = 0; i < dev->nvqs && dev->o.queue_ready; i++)
-			if (dev->vqs[i].started)
+			if (dev->vqs[i].started && !dev->vqs[i].broken)
 				dev->o.queue_ready(dev, &dev->vqs[i], dev->o.user);
 	}
 	*devp = dev;

@@ -69,7 +69,7 @@ static int dev_start(struct vduse_dev *dev)
 		}
 	}
 	for (i = 0; i < dev->nvqs && dev->o.queue_ready; i++)
-		if (dev->vqs[i].started)
+		if (dev->vqs[i].started && !dev->vqs[i].broken)
 			dev->o.queue_ready(dev, &dev->vqs[i], dev->o.user);
 	return 0;
 }

@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -72,6 +73,8 @@ struct vduse_dev_opts {
 	uint32_t config_size;
 	uint32_t num_queues;
 	uint16_t queue_size;		/* max size of every queue (default 256) */
+	uint16_t reserved0;		/* zero: the struct has no implicit padding */
+	uint32_t reserved1;
 	const uint16_t *queue_sizes;	/* optional: per-queue max size */
 	uint32_t ngroups;		/* virtqueue groups (default 1) */
 	uint32_t nas;			/* address spaces (default 1) */
@@ -109,6 +112,7 @@ struct vduse_dev_opts {
 
 	vduse_log_fn log;		/* nothing is logged without it */
 	enum vduse_log_level log_level;	/* most verbose level passed to @log */
+	uint32_t reserved2;		/* zero */
 	void *user;			/* passed to every callback */
 
 	/*
@@ -121,9 +125,16 @@ struct vduse_dev_opts {
 	size_t inflight_size;
 };
 
-/* Declare an options struct with its size set and every other field zero. */
-#define LIBVDUSE_OPTS(TYPE, NAME, ...) \
-	struct TYPE NAME = { .sz = sizeof(struct TYPE), __VA_ARGS__ }
+/*
+ * Declare an options struct with its size set and every other byte zero.
+ * The library checks that a newer caller's fields it does not know are
+ * zero, so padding must be zero too: the struct has none on LP64 (holes
+ * are explicit reserved fields, and fields are only ever appended that
+ * way), and the macro clears the whole object before the initialiser.
+ */
+#define LIBVDUSE_OPTS(TYPE, NAME, ...)						\
+	struct TYPE NAME = ((void)memset(&NAME, 0, sizeof(struct TYPE)),	\
+			    (struct TYPE){ .sz = sizeof(struct TYPE), __VA_ARGS__ })
 
 /**
  * vduse_dev_create() - create a VDUSE device and open it

@@ -7,6 +7,7 @@
  * library's handling of the options size.
  */
 #include <dlfcn.h>
+#include <stddef.h>
 #include "vduse/libvduse.h"
 #include "tap.h"
 
@@ -34,12 +35,59 @@ static const char *const internal_syms[] = {
 	"vduse_packed_pop", "vduse_region_put", "vduse_inflight_setup",
 };
 
+/*
+ * Bytes of struct vduse_dev_opts not covered by a member. A newer library
+ * only checks that fields an older one does not know are zero; a hole there
+ * could hold garbage (LIBVDUSE_OPTS is not guaranteed to clear padding).
+ */
+#define FIELD(f) { offsetof(struct vduse_dev_opts, f), sizeof(((struct vduse_dev_opts *)0)->f) }
+static size_t opts_holes(void)
+{
+	static const struct { size_t off, len; } f[] = {
+		FIELD(sz), FIELD(name), FIELD(device_id), FIELD(vendor_id), FIELD(features),
+		FIELD(config), FIELD(config_size), FIELD(num_queues), FIELD(queue_size),
+		FIELD(reserved0), FIELD(reserved1), FIELD(queue_sizes), FIELD(ngroups), FIELD(nas),
+		FIELD(queue_group), FIELD(vq_align), FIELD(flags), FIELD(started), FIELD(stopped),
+		FIELD(reset), FIELD(queue_ready), FIELD(queue_kick), FIELD(group_asid),
+		FIELD(status), FIELD(log), FIELD(log_level), FIELD(reserved2), FIELD(user),
+		FIELD(inflight), FIELD(inflight_size),
+	};
+	size_t i, end = 0, holes = 0;
+
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		holes += f[i].off - end;
+		end = f[i].off + f[i].len;
+	}
+	return holes + sizeof(struct vduse_dev_opts) - end;
+}
+
+static void __attribute__((noinline)) dirty_stack(void)
+{
+	volatile unsigned char junk[4096];
+	size_t i;
+
+	for (i = 0; i < sizeof(junk); i++)
+		junk[i] = 0xa5;
+}
+
+static size_t __attribute__((noinline)) opts_dirty_bytes(void)
+{
+	LIBVDUSE_OPTS(vduse_dev_opts, o, .num_queues = 1);
+	const unsigned char *b = (const unsigned char *)&o;
+	size_t i, n = 0;
+
+	for (i = 0; i < sizeof(o); i++)
+		n += i >= sizeof(o.sz) && i != offsetof(struct vduse_dev_opts, num_queues) && b[i];
+	return n;
+}
+
 int main(int argc, char **argv)
 {
 	const char *path = argc > 1 ? argv[1] : "build/lib/libvduse.so.0";
 	unsigned int i, ok;
 	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 
+	dirty_stack();
 	TAP_OK(h != NULL, "dlopen libvduse.so.0", "%s", dlerror());
 	if (!h)
 		return tap_done();
@@ -77,6 +125,8 @@ int main(int argc, char **argv)
 		struct vduse_dev *dev = NULL;
 
 		TAP_EQ(o.sz, sizeof(struct vduse_dev_opts), "LIBVDUSE_OPTS sets sz");
+		TAP_EQ(opts_holes(), 0, "struct vduse_dev_opts has no implicit padding");
+		TAP_EQ(opts_dirty_bytes(), 0, "LIBVDUSE_OPTS leaves no byte of the struct unset");
 		TAP_OK(o.ngroups == 0 && o.log == NULL && o.inflight == NULL,
 		       "LIBVDUSE_OPTS zeroes the other fields", " ");
 		o.sz = 4;

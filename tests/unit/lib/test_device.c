@@ -328,7 +328,18 @@ int main(void)
 	vduse_dev_close(dev);
 	TAP_EQ(vduse__dev_attach(&o, &fk_backend, &fk, &dev), 0, "attach");
 	TAP_EQ(dev ? vduse_dev_group_asid(dev, 1) : -1, 1, "group 1 binding restored from the log");
-	vduse_dev_destroy(dev);
+	vduse_dev_close(dev);
+	/* without the log (or with one that never saw it) the bindings are unknown */
+	o.inflight = NULL;
+	lg.last[0] = 0;
+	TAP_EQ(vduse__dev_attach(&o, &fk_backend, &fk, &dev), -ENOTRECOVERABLE,
+	       "2-AS device: attach without an in-flight log refused");
+	TAP_OK(strstr(lg.last, "in-flight log"), "and the log says why", "%s", lg.last);
+	o.inflight = logmem;
+	memset(logmem, 0, logsz);
+	TAP_EQ(vduse__dev_attach(&o, &fk_backend, &fk, &dev), -ENOTRECOVERABLE,
+	       "2-AS device: attach with a blank in-flight log refused");
+	fk.created = false;
 	fk_fini(&fk);
 	return tap_done();
 }

@@ -277,6 +277,17 @@ int main(void)
 	TAP_OK(ev.stopped == 1 && !vduse_vq_started(q2), "status without DRIVER_OK stops the data path",
 	       " ");
 
+	/* a queue that starts broken is not announced as ready */
+	fk_status(&fk, dev, 0);
+	fk.vqinfo[2].num = 6;	/* split rings are powers of two */
+	ev.ready[0] = ev.ready[2] = 0;
+	fk_status(&fk, dev, 0x0f);
+	TAP_OK(vduse_vq_broken(q2) && ev.ready[2] == 0 && ev.ready[0] == 1,
+	       "no queue_ready for a queue that started broken", "broken %d ready %d",
+	       vduse_vq_broken(q2), ev.ready[2]);
+	fk.vqinfo[2].num = 8;
+	fk_status(&fk, dev, 0);
+
 	/* many messages queued at once are all answered */
 	for (i = 0; i < 5; i++) {
 		memset(&rq, 0, sizeof(rq));
