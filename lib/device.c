@@ -75,6 +75,7 @@ static void dev_free(struct vduse_dev *dev)
 
 		vduse_vq_unmap_ring(vq);
 		vduse_vq_free_outstanding(vq);
+		vduse_vq_free_pool(vq);
 		if (vq->kickfd >= 0)
 			close(vq->kickfd);
 		free(vq->seg);
@@ -86,6 +87,8 @@ static void dev_free(struct vduse_dev *dev)
 		vduse_as_release(&dev->as[i]);
 	if (dev->fd >= 0)
 		close(dev->fd);
+	if (dev->epfd >= 0)
+		close(dev->epfd);
 	free(dev->vqs);
 	free(dev->as);
 	free(dev->group_as);
@@ -107,6 +110,7 @@ static int dev_alloc(const struct vduse_dev_opts *opts, const struct vduse_backe
 	if (!dev)
 		return -ENOMEM;
 	dev->fd = -1;
+	dev->epfd = -1;
 	dev->be = be;
 	dev->bctx = ctx;
 	err = opts_copy(&dev->o, opts);
@@ -185,7 +189,7 @@ fail:
 static int open_dev_fd(struct vduse_dev *dev)
 {
 	char path[sizeof("/dev/vduse/") + VDUSE_NAME_MAX];
-	int i, fd = -1;
+	int i, fd = -1, err;
 
 	strcpy(path, "/dev/vduse/");
 	strcat(path, dev->name);
@@ -197,13 +201,15 @@ static int open_dev_fd(struct vduse_dev *dev)
 		sleep_ms(10);
 	}
 	if (fd < 0) {
-		int err = -errno;
-
+		err = -errno;
 		vd_err(dev, "open %s: %s", path, strerror(errno));
 		return err;
 	}
 	dev->fd = fd;
-	return 0;
+	err = vduse_dev_epoll_setup(dev);
+	if (err)
+		vd_err(dev, "epoll set: %s", strerror(-err));
+	return err;
 }
 
 /* Pick the API version on the control fd; returns 0 or 1, or -errno. */

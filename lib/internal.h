@@ -118,6 +118,9 @@ struct vduse_vq {
 	unsigned int nr_resubmit;
 
 	struct vduse_req_int *outstanding;	/* freed if the device is closed */
+	struct vduse_req_int *pool;	/* free requests with VDUSE_POOL_SEGS inline */
+	struct vduse_vq_stats st;
+	char broken_reason[256];
 
 	/* Scratch for building a request. */
 	struct iovec *seg;
@@ -125,11 +128,16 @@ struct vduse_vq {
 	uint8_t *indbuf;
 };
 
+/* Requests of up to this many segments come from the queue's pool. */
+#define VDUSE_POOL_SEGS	8
+
 /* The library's view of a popped request. */
 struct vduse_req_int {
 	struct vduse_req pub;
 	struct vduse_req_int *prev, *next;	/* the queue's outstanding requests */
 	uint32_t generation;
+	bool pooled;			/* VDUSE_POOL_SEGS inline, back to vq->pool */
+	bool batch_ok;			/* vduse_vq_push_many(): written to the ring */
 	uint16_t ndesc;			/* packed: ring slots the chain used */
 	uint16_t pos;			/* packed: ring slot of the head */
 	unsigned int nseg;
@@ -142,6 +150,7 @@ struct vduse_dev {
 	const struct vduse_backend *be;
 	void *bctx;
 	int fd;
+	int epfd;			/* vduse_dev_run_once(): fd and kick fds */
 	int api;
 	uint32_t nvqs, ngroups, nas;
 	uint64_t features;
@@ -205,6 +214,18 @@ int vduse_vq_start(struct vduse_vq *vq, const struct vduse_vq_info *info) HIDDEN
 void vduse_vq_stop(struct vduse_vq *vq) HIDDEN;
 int vduse_vq_try_start(struct vduse_vq *vq) HIDDEN;
 int vduse_vq_map_ring(struct vduse_vq *vq) HIDDEN;
+
+/* The ring mapping is current: the common case, checked inline. */
+static inline bool vduse_vq_ring_current(const struct vduse_vq *vq)
+{
+	return vq->ring_ok && vq->ring_asid == vq->dev->group_as[vq->group] &&
+	       vq->ring_gen == vq->dev->as[vq->ring_asid].gen;
+}
+
+static inline int vduse_vq_ring(struct vduse_vq *vq)
+{
+	return __builtin_expect(vduse_vq_ring_current(vq), 1) ? 0 : vduse_vq_map_ring(vq);
+}
 void vduse_vq_unmap_ring(struct vduse_vq *vq) HIDDEN;
 void vduse_vq_set_broken(struct vduse_vq *vq, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3))) HIDDEN;
@@ -213,6 +234,7 @@ struct vduse_req_int *vduse_req_build(struct vduse_vq *vq, unsigned int nseg,
 void vduse_vq_drop_segs(struct vduse_vq *vq, unsigned int nseg) HIDDEN;
 void vduse_req_release(struct vduse_req_int *r) HIDDEN;
 void vduse_vq_free_outstanding(struct vduse_vq *vq) HIDDEN;
+void vduse_vq_free_pool(struct vduse_vq *vq) HIDDEN;
 uint32_t vduse_vq_cur_asid(const struct vduse_vq *vq) HIDDEN;
 
 /* Chain walking state shared by split.c and packed.c. */
@@ -227,6 +249,9 @@ int vduse_chain_add(struct vduse_vq *vq, struct vduse_chain *c, uint64_t addr,
 /* split.c */
 int vduse_split_pop(struct vduse_vq *vq, struct vduse_req **reqp) HIDDEN;
 int vduse_split_push(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len) HIDDEN;
+void vduse_split_fill(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len,
+		      unsigned int k) HIDDEN;
+void vduse_split_publish(struct vduse_vq *vq, unsigned int n) HIDDEN;
 int vduse_split_need_irq(struct vduse_vq *vq) HIDDEN;
 int vduse_split_enable_notify(struct vduse_vq *vq) HIDDEN;
 void vduse_split_disable_notify(struct vduse_vq *vq) HIDDEN;
@@ -247,6 +272,7 @@ bool vduse_packed_chain_intact(struct vduse_vq *vq, uint16_t slot, bool wrap, ui
 int vduse_msg_handle(struct vduse_dev *dev, const struct vduse_dev_request *req,
 		     struct vduse_dev_response *resp) HIDDEN;
 void vduse_dev_stop_queues(struct vduse_dev *dev) HIDDEN;
+int vduse_dev_epoll_setup(struct vduse_dev *dev) HIDDEN;
 
 /* inflight.c */
 #define VDUSE_INFLIGHT_MAGIC	0x6c667644u	/* "Dvfl" */

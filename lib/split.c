@@ -170,16 +170,28 @@ int vduse_split_pop(struct vduse_vq *vq, struct vduse_req **reqp)
 	return 1;
 }
 
-int vduse_split_push(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len)
+/* Used element @k of a batch starting at the current used index. */
+void vduse_split_fill(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len, unsigned int k)
 {
-	struct vring_used_elem *e = &USED_RING(vq)[vq->used_idx % vq->num];
+	struct vring_used_elem *e = &USED_RING(vq)[(uint16_t)(vq->used_idx + k) % vq->num];
 
 	vduse_crash_point(vq->dev);
 	e->id = htole32(r->pub.id);
 	e->len = htole32(len);
-	vq->used_idx++;
+}
+
+/* Make @n filled elements visible with one used index store. */
+void vduse_split_publish(struct vduse_vq *vq, unsigned int n)
+{
+	vq->used_idx += n;
 	vduse_crash_point(vq->dev);
 	st16_rel((uint8_t *)vq->device + 2, htole16(vq->used_idx));
+}
+
+int vduse_split_push(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len)
+{
+	vduse_split_fill(vq, r, len, 0);
+	vduse_split_publish(vq, 1);
 	return 0;
 }
 

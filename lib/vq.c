@@ -26,8 +26,10 @@ void vduse_vq_set_broken(struct vduse_vq *vq, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	if (!vq->broken)
+	if (!vq->broken) {
 		vd_err(vq->dev, "vq %u: %s; queue marked broken until reset", vq->index, buf);
+		memcpy(vq->broken_reason, buf, sizeof(buf));
+	}
 	vq->broken = true;
 }
 
@@ -234,6 +236,8 @@ void vduse_vq_drop_segs(struct vduse_vq *vq, unsigned int nseg)
 int vduse_chain_add(struct vduse_vq *vq, struct vduse_chain *c, uint64_t addr,
 		    uint32_t len, bool writable)
 {
+	uint64_t hits, misses;
+	struct vduse_as *as;
 	int err;
 
 	if (!writable && c->writable_seen) {
@@ -254,9 +258,14 @@ int vduse_chain_add(struct vduse_vq *vq, struct vduse_chain *c, uint64_t addr,
 		c->writable_seen = true;
 	if (!len)
 		return 0;
+	as = &vq->dev->as[vduse_vq_cur_asid(vq)];
+	hits = as->hits;
+	misses = as->misses;
 	err = vduse_iotlb_translate(vq->dev, vduse_vq_cur_asid(vq), addr, len,
 				    writable ? PROT_WRITE : PROT_READ, vq->seg, vq->segreg,
 				    VDUSE_MAX_SEGS, &c->nseg);
+	vq->st.iotlb_hits += as->hits - hits;
+	vq->st.iotlb_misses += as->misses - misses;
 	if (err == -E2BIG) {
 		vduse_vq_set_broken(vq, "chain needs more than %u segments", VDUSE_MAX_SEGS);
 		return -EIO;
@@ -276,15 +285,25 @@ struct vduse_req_int *vduse_req_build(struct vduse_vq *vq, unsigned int nseg,
 				      unsigned int nr_readable)
 {
 	struct vduse_req_int *r;
-	unsigned int i;
+	unsigned int i, cap = nseg;
+	bool pooled = nseg <= VDUSE_POOL_SEGS;
 
-	r = malloc(sizeof(*r) + nseg * (sizeof(struct iovec) + sizeof(struct vduse_region *)));
-	if (!r)
-		return NULL;
+	/* no allocation per request: small ones are recycled per queue */
+	if (pooled && vq->pool) {
+		r = vq->pool;
+		vq->pool = r->next;
+	} else {
+		if (pooled)
+			cap = VDUSE_POOL_SEGS;
+		r = malloc(sizeof(*r) + cap * (sizeof(struct iovec) + sizeof(struct vduse_region *)));
+		if (!r)
+			return NULL;
+	}
 	memset(r, 0, sizeof(*r));
+	r->pooled = pooled;
 	r->pub.vq = vq;
 	r->pub.iov = (struct iovec *)(r + 1);
-	r->reg = (struct vduse_region **)(r->pub.iov + nseg);
+	r->reg = (struct vduse_region **)(r->pub.iov + (pooled ? VDUSE_POOL_SEGS : nseg));
 	r->nseg = nseg;
 	r->generation = vq->generation;
 	memcpy(r->pub.iov, vq->seg, nseg * sizeof(struct iovec));
@@ -304,7 +323,7 @@ struct vduse_req_int *vduse_req_build(struct vduse_vq *vq, unsigned int nseg,
 	return r;
 }
 
-/* Drop the request's mapping references and free it. */
+/* Drop the request's mapping references and free (or recycle) it. */
 void vduse_req_release(struct vduse_req_int *r)
 {
 	struct vduse_vq *vq = r->pub.vq;
@@ -318,7 +337,22 @@ void vduse_req_release(struct vduse_req_int *r)
 		vq->outstanding = r->next;
 	if (r->next)
 		r->next->prev = r->prev;
-	free(r);
+	if (r->pooled) {
+		r->next = vq->pool;
+		vq->pool = r;
+	} else {
+		free(r);
+	}
+}
+
+void vduse_vq_free_pool(struct vduse_vq *vq)
+{
+	while (vq->pool) {
+		struct vduse_req_int *r = vq->pool;
+
+		vq->pool = r->next;
+		free(r);
+	}
 }
 
 /* Device teardown: free abandoned requests; their mappings go with the ASes. */
@@ -341,7 +375,7 @@ EXPORT int vduse_vq_pop(struct vduse_vq *vq, struct vduse_req **reqp)
 		return 0;
 	if (vq->broken)
 		return -EIO;
-	if (vduse_vq_map_ring(vq))
+	if (vduse_vq_ring(vq))
 		return -EIO;
 	if (vq->nr_resubmit) {
 		uint16_t id = vq->resubmit[--vq->nr_resubmit];
@@ -350,14 +384,39 @@ EXPORT int vduse_vq_pop(struct vduse_vq *vq, struct vduse_req **reqp)
 			ret = vduse_packed_parse(vq, id & 0x7fff, id >> 15, true, reqp);
 		else
 			ret = vduse_split_parse(vq, id, reqp);
-		if (ret > 0)
-			vq->inflight++;
-		return ret;
+	} else {
+		ret = vq->packed ? vduse_packed_pop(vq, reqp) : vduse_split_pop(vq, reqp);
 	}
-	ret = vq->packed ? vduse_packed_pop(vq, reqp) : vduse_split_pop(vq, reqp);
-	if (ret > 0)
+	if (ret > 0) {
 		vq->inflight++;
+		vq->st.pops++;
+	}
 	return ret;
+}
+
+EXPORT int vduse_vq_pop_many(struct vduse_vq *vq, struct vduse_req **reqs, unsigned int max)
+{
+	unsigned int n = 0;
+	int ret = 0;
+
+	while (n < max && (ret = vduse_vq_pop(vq, &reqs[n])) == 1)
+		n++;
+	return n ? (int)n : ret;
+}
+
+/* Is @r still pushable? Releases it and returns the error if not. */
+static int push_check(struct vduse_vq *vq, struct vduse_req_int *r)
+{
+	if (r->generation != vq->generation || !vq->started) {
+		vduse_req_release(r);
+		return -ESTALE;
+	}
+	vq->inflight--;
+	if (vq->broken || vduse_vq_ring(vq)) {
+		vduse_req_release(r);
+		return -EIO;
+	}
+	return 0;
 }
 
 EXPORT int vduse_vq_push(struct vduse_req *req, uint32_t written)
@@ -366,23 +425,74 @@ EXPORT int vduse_vq_push(struct vduse_req *req, uint32_t written)
 	struct vduse_vq *vq = req->vq;
 	int ret;
 
-	if (r->generation != vq->generation || !vq->started) {
-		vduse_req_release(r);
-		return -ESTALE;
-	}
-	vq->inflight--;
+	ret = push_check(vq, r);
+	if (ret)
+		return ret;
 	if (written > req->writable_len)
 		written = req->writable_len;
-	if (vq->broken || vduse_vq_map_ring(vq)) {
-		vduse_req_release(r);
-		return -EIO;
-	}
 	ret = vq->packed ? vduse_packed_push(vq, r, written) : vduse_split_push(vq, r, written);
 	vduse_inflight_push(vq, req->id);
 	vduse_inflight_commit(vq);
 	vq->need_notify = true;
+	vq->st.pushes++;
 	vduse_req_release(r);
 	return ret;
+}
+
+/*
+ * Several requests of one queue at once. Split: the used elements first,
+ * then one used index store makes them all visible. Packed: one used
+ * descriptor after the other, as vduse_vq_push() does (each needs its own
+ * flags store anyway; holding back the first one's would leave the later
+ * ones written but invisible if the daemon died, which the in-flight log
+ * could not tell from buffers never completed).
+ */
+EXPORT int vduse_vq_push_many(struct vduse_vq *vq, struct vduse_req *const *reqs,
+			      const uint32_t *written, unsigned int n)
+{
+	bool ring_ok = vq->started && !vq->broken && !vduse_vq_ring(vq);
+	unsigned int i, done = 0;
+	int err = 0;
+
+	for (i = 0; i < n; i++) {
+		if (!reqs[i] || reqs[i]->vq != vq)
+			return -EINVAL;
+	}
+	for (i = 0; i < n; i++) {
+		struct vduse_req_int *r = (struct vduse_req_int *)reqs[i];
+		uint32_t w = written ? written[i] : 0;
+
+		r->batch_ok = ring_ok && r->generation == vq->generation;
+		if (!r->batch_ok)
+			continue;
+		if (w > r->pub.writable_len)
+			w = r->pub.writable_len;
+		if (vq->packed)
+			vduse_packed_push(vq, r, w);
+		else
+			vduse_split_fill(vq, r, w, done);
+		done++;
+	}
+	if (done && !vq->packed)
+		vduse_split_publish(vq, done);
+	/* the log learns of the completions only once the driver can see them */
+	for (i = 0; i < n; i++) {
+		struct vduse_req_int *r = (struct vduse_req_int *)reqs[i];
+
+		if (r->batch_ok)
+			vduse_inflight_push(vq, r->pub.id);
+		else if (!err)
+			err = r->generation != vq->generation || !vq->started ? -ESTALE : -EIO;
+		if (r->generation == vq->generation && vq->started && vq->inflight)
+			vq->inflight--;
+		vduse_req_release(r);
+	}
+	if (done) {
+		vduse_inflight_commit(vq);
+		vq->need_notify = true;
+		vq->st.pushes += done;
+	}
+	return done ? (int)done : err;
 }
 
 EXPORT void vduse_req_free(struct vduse_req *req)
@@ -401,13 +511,14 @@ EXPORT int vduse_vq_notify(struct vduse_vq *vq)
 
 	if (!vq->started || !vq->need_notify)
 		return 0;
-	if (vq->broken || vduse_vq_map_ring(vq))
+	if (vq->broken || vduse_vq_ring(vq))
 		return -EIO;
 	/* The used index must be visible before we read the driver's wish. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	need = vq->packed ? vduse_packed_need_irq(vq) : vduse_split_need_irq(vq);
 	if (!need) {
 		vq->need_notify = false;
+		vq->st.irqs_suppressed++;
 		return 0;
 	}
 	if (vd_ioctl(vq->dev, VDUSE_VQ_INJECT_IRQ, &idx) < 0) {
@@ -419,6 +530,7 @@ EXPORT int vduse_vq_notify(struct vduse_vq *vq)
 		return err;
 	}
 	vq->need_notify = false;
+	vq->st.irqs++;
 	return 1;
 }
 
@@ -449,10 +561,25 @@ EXPORT void vduse_vq_ack_kick(struct vduse_vq *vq)
 {
 	uint64_t v;
 
-	while (read(vq->kickfd, &v, sizeof(v)) == sizeof(v))
-		;
+	/* one read takes the whole count (not a semaphore eventfd) */
+	if (read(vq->kickfd, &v, sizeof(v)) == sizeof(v))
+		vq->st.kicks++;
 	if (!vq->started)
 		vduse_vq_try_start(vq);
+}
+
+EXPORT int vduse_vq_get_stats(const struct vduse_vq *vq, struct vduse_vq_stats *st, size_t size)
+{
+	if (!st || size > sizeof(*st) * 4)
+		return -EINVAL;
+	memset(st, 0, size);
+	memcpy(st, &vq->st, size < sizeof(vq->st) ? size : sizeof(vq->st));
+	return 0;
+}
+
+EXPORT const char *vduse_vq_broken_reason(const struct vduse_vq *vq)
+{
+	return vq->broken ? vq->broken_reason : NULL;
 }
 
 EXPORT unsigned int vduse_vq_index(const struct vduse_vq *vq) { return vq->index; }

@@ -292,6 +292,39 @@ int vduse_vq_notify(struct vduse_vq *vq);
 void vduse_vq_disable_notify(struct vduse_vq *vq);
 int vduse_vq_enable_notify(struct vduse_vq *vq);
 
+/*
+ * Batches. vduse_vq_pop_many() pops up to @max requests into @reqs and
+ * returns how many (0 if none), or a negative errno if the first pop
+ * failed. vduse_vq_push_many() returns @n requests of @vq to the driver
+ * (@written[i] bytes each; @written may be NULL for 0). On a split ring they
+ * become visible together, with one used index store; a packed ring takes
+ * them one by one, as vduse_vq_push() does. Every request is freed. Returns
+ * the number returned to the driver or, if none was, the first error
+ * (-ESTALE, -EIO); -EINVAL, doing nothing, if one belongs to another queue.
+ */
+int vduse_vq_pop_many(struct vduse_vq *vq, struct vduse_req **reqs, unsigned int max);
+int vduse_vq_push_many(struct vduse_vq *vq, struct vduse_req *const *reqs,
+		       const uint32_t *written, unsigned int n);
+
+/*
+ * Per-queue counters since the device was created or attached (across
+ * driver resets). Pass sizeof(struct vduse_vq_stats): fields are only ever
+ * appended, and those the library does not know read as zero.
+ */
+struct vduse_vq_stats {
+	uint64_t pops;			/* requests popped (resubmits included) */
+	uint64_t pushes;		/* requests returned to the driver */
+	uint64_t kicks;			/* kick eventfd reads that found a kick */
+	uint64_t irqs;			/* interrupts injected */
+	uint64_t irqs_suppressed;	/* notify calls the driver did not want */
+	uint64_t iotlb_hits;		/* buffer translations found in the cache */
+	uint64_t iotlb_misses;		/* ... fetched from the kernel (GET_FD) */
+};
+int vduse_vq_get_stats(const struct vduse_vq *vq, struct vduse_vq_stats *st, size_t size);
+
+/* Why the queue is broken (the message also logged), or NULL if it is not. */
+const char *vduse_vq_broken_reason(const struct vduse_vq *vq);
+
 /* Copy between a flat buffer and the readable / writable parts. */
 size_t vduse_req_read(const struct vduse_req *req, uint64_t offset, void *buf, size_t len);
 size_t vduse_req_write(const struct vduse_req *req, uint64_t offset, const void *buf, size_t len);

@@ -26,7 +26,8 @@ static const char *const public_fns[] = {
 
 /* added in LIBVDUSE_0.2 */
 static const char *const public_fns_02[] = {
-	"vduse_vq_enable_notify", "vduse_vq_disable_notify",
+	"vduse_vq_enable_notify", "vduse_vq_disable_notify", "vduse_vq_pop_many",
+	"vduse_vq_push_many", "vduse_vq_get_stats", "vduse_vq_broken_reason",
 };
 
 static const char *const internal_syms[] = {

@@ -3,7 +3,8 @@
  * In-flight log crash consistency. A daemon pops and pushes through a
  * fixed script with the in-flight log on; the library's crash hook kills
  * it (in a forked child, _exit) just before its Nth store to the log or the
- * used ring, for every N until the script completes. A new daemon then
+ * used ring, for every N until the script completes (single and batched
+ * pushes). A new daemon then
  * attaches with the log, resumes, completes whatever it gets and takes new
  * buffers. The driver checks, as Linux does, that every used id is a
  * buffer it has outstanding ("id N is not a head" otherwise) and, at the
@@ -150,17 +151,29 @@ static struct vduse_dev *make_dev(struct vduse_dev_opts *o, bool packed)
  */
 #define POP	-1
 #define END	-2
+#define PUSHMANY -3	/* push every held buffer with one vduse_vq_push_many() */
 
 static void script(struct vduse_dev *dev, bool packed)
 {
-	static const int split_ops[] = { POP, POP, POP, 1, POP, 0, 3, POP, POP, 5, END };
-	static const int packed_ops[] = { POP, POP, POP, 0, POP, 1, 2, POP, POP, 3, END };
+	static const int split_ops[] = { POP, POP, POP, 1, POP, 0, 3, POP, POP, 5, PUSHMANY, END };
+	static const int packed_ops[] = { POP, POP, POP, 0, POP, 1, 2, POP, POP, 3, PUSHMANY, END };
 	const int *op = packed ? packed_ops : split_ops;
 	struct vduse_vq *vq = vduse_dev_vq(dev, 0);
 	struct vduse_req *held[QN] = { 0 }, *req;
 
 	for (; *op != END; op++) {
-		if (*op == POP) {
+		if (*op == PUSHMANY) {
+			struct vduse_req *batch[QN];
+			unsigned int i, n = 0;
+
+			for (i = 0; i < QN; i++) {
+				if (held[i])
+					batch[n++] = held[i];
+				held[i] = NULL;
+			}
+			if (vduse_vq_push_many(vq, batch, NULL, n) != (int)n)
+				_exit(6);
+		} else if (*op == POP) {
 			if (vduse_vq_pop(vq, &req) != 1 || req->id >= QN)
 				_exit(4);
 			held[req->id] = req;
