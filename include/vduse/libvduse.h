@@ -38,7 +38,7 @@ extern "C" {
 #endif
 
 #define LIBVDUSE_MAJOR_VERSION 0
-#define LIBVDUSE_MINOR_VERSION 1
+#define LIBVDUSE_MINOR_VERSION 2
 
 struct vduse_dev;
 struct vduse_vq;
@@ -152,7 +152,9 @@ int vduse_dev_create(const struct vduse_dev_opts *opts, struct vduse_dev **devp)
  * @opts gives the name, the queue layout and the callbacks as at creation.
  * The API version is probed from the device. If the driver is running, the
  * queues are re-read with VQ_GET_INFO and resume where the rings say (or
- * where the in-flight log says, when one is given).
+ * where the in-flight log says, when one is given). A device with several
+ * address spaces needs the in-flight log that recorded its group bindings
+ * (the kernel cannot report them): -ENOTRECOVERABLE without it.
  */
 int vduse_dev_attach(const struct vduse_dev_opts *opts, struct vduse_dev **devp);
 
