@@ -8,6 +8,8 @@
  *                       driver makes 128 chains available, the device pops
  *                       and pushes each (in turn), then notifies once;
  *                       1-descriptor or 4-descriptor chains
+ *   batch-1seg, -4seg   the same with vduse_vq_pop_many/push_many by 32
+ *                       (libvduse >= 0.2; HAVE_BATCH)
  *   kick-Nq             ns per kick through vduse_dev_run_once() with N
  *                       queues: eventfd write, the loop's wait, ack, the
  *                       queue_kick callback (which finds the queue empty)
@@ -19,6 +21,12 @@
 #include <time.h>
 #include <linux/virtio_ring.h>
 #include "fake_kernel.h"
+
+#ifdef LIBVDUSE_MINOR_VERSION
+#if LIBVDUSE_MAJOR_VERSION > 0 || LIBVDUSE_MINOR_VERSION >= 2
+#define HAVE_BATCH 1
+#endif
+#endif
 
 #define RING	0x100000ull
 #define BUF	0x200000ull
@@ -72,7 +80,7 @@ static struct vduse_dev *make(unsigned int nq)
 	return dev;
 }
 
-static double bench_req(unsigned int segs)
+static double bench_req(unsigned int segs, bool batch)
 {
 	struct vduse_dev *dev = make(1);
 	struct vduse_vq *vq = vduse_dev_vq(dev, 0);
@@ -105,6 +113,15 @@ static double bench_req(unsigned int segs)
 					avail[2 + (uint16_t)(a + i) % QSZ] = (i * segs) % QSZ;
 				r.avail_idx = a + BATCH;
 				__atomic_store_n(&avail[1], r.avail_idx, __ATOMIC_RELEASE);
+#ifdef HAVE_BATCH
+				if (batch) {
+					struct vduse_req *b[32];
+					int got;
+
+					while ((got = vduse_vq_pop_many(vq, b, 32)) > 0)
+						vduse_vq_push_many(vq, b, NULL, got);
+				} else
+#endif
 				while (vduse_vq_pop(vq, &req) == 1)
 					vduse_vq_push(req, 512);
 				vduse_vq_notify(vq);
@@ -173,9 +190,15 @@ int main(int argc, char **argv)
 	unsigned int i;
 
 	if (wanted(argc, argv, "req-1seg"))
-		printf("req-1seg  %8.1f ns/request\n", bench_req(1));
+		printf("req-1seg  %8.1f ns/request\n", bench_req(1, false));
 	if (wanted(argc, argv, "req-4seg"))
-		printf("req-4seg  %8.1f ns/request\n", bench_req(4));
+		printf("req-4seg  %8.1f ns/request\n", bench_req(4, false));
+#ifdef HAVE_BATCH
+	if (wanted(argc, argv, "batch-1seg"))
+		printf("batch-1seg %7.1f ns/request\n", bench_req(1, true));
+	if (wanted(argc, argv, "batch-4seg"))
+		printf("batch-4seg %7.1f ns/request\n", bench_req(4, true));
+#endif
 	for (i = 0; i < 3; i++) {
 		snprintf(name, sizeof(name), "kick-%uq", nqs[i]);
 		if (wanted(argc, argv, name))

@@ -15,6 +15,7 @@
 #include <linux/virtio_ring.h>
 #include "internal.h"
 
+/* Ring indexes are masked: a split ring's size is a power of two (checked at start). */
 #define AVAIL_RING(vq)	((uint16_t *)((uint8_t *)(vq)->driver + 4))
 #define USED_RING(vq)	((struct vring_used_elem *)((uint8_t *)(vq)->device + 4))
 
@@ -156,7 +157,7 @@ int vduse_split_pop(struct vduse_vq *vq, struct vduse_req **reqp)
 				    vq->last_avail_idx, avail_idx, vq->num);
 		return -EIO;
 	}
-	head = le16toh(__atomic_load_n(&AVAIL_RING(vq)[vq->last_avail_idx % vq->num],
+	head = le16toh(__atomic_load_n(&AVAIL_RING(vq)[vq->last_avail_idx & (vq->num - 1)],
 				       __ATOMIC_RELAXED));
 	ret = vduse_split_parse(vq, head, reqp);
 	if (ret <= 0)
@@ -173,7 +174,7 @@ int vduse_split_pop(struct vduse_vq *vq, struct vduse_req **reqp)
 /* Used element @k of a batch starting at the current used index. */
 void vduse_split_fill(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len, unsigned int k)
 {
-	struct vring_used_elem *e = &USED_RING(vq)[(uint16_t)(vq->used_idx + k) % vq->num];
+	struct vring_used_elem *e = &USED_RING(vq)[(vq->used_idx + k) & (vq->num - 1)];
 
 	vduse_crash_point(vq->dev);
 	e->id = htole32(r->pub.id);

@@ -236,8 +236,9 @@ void vduse_vq_drop_segs(struct vduse_vq *vq, unsigned int nseg)
 int vduse_chain_add(struct vduse_vq *vq, struct vduse_chain *c, uint64_t addr,
 		    uint32_t len, bool writable)
 {
-	uint64_t hits, misses;
 	struct vduse_as *as;
+	unsigned int nseg;
+	uint64_t misses;
 	int err;
 
 	if (!writable && c->writable_seen) {
@@ -259,13 +260,15 @@ int vduse_chain_add(struct vduse_vq *vq, struct vduse_chain *c, uint64_t addr,
 	if (!len)
 		return 0;
 	as = &vq->dev->as[vduse_vq_cur_asid(vq)];
-	hits = as->hits;
 	misses = as->misses;
+	nseg = c->nseg;
 	err = vduse_iotlb_translate(vq->dev, vduse_vq_cur_asid(vq), addr, len,
 				    writable ? PROT_WRITE : PROT_READ, vq->seg, vq->segreg,
 				    VDUSE_MAX_SEGS, &c->nseg);
-	vq->st.iotlb_hits += as->hits - hits;
-	vq->st.iotlb_misses += as->misses - misses;
+	/* one lookup per segment added */
+	misses = as->misses - misses;
+	vq->st.iotlb_misses += misses;
+	vq->st.iotlb_hits += c->nseg - nseg - (c->nseg - nseg < misses ? c->nseg - nseg : misses);
 	if (err == -E2BIG) {
 		vduse_vq_set_broken(vq, "chain needs more than %u segments", VDUSE_MAX_SEGS);
 		return -EIO;
