@@ -164,6 +164,8 @@ static int handle_update_iotlb(struct vduse_dev *dev, const struct vduse_dev_req
 	}
 	/* Queues using that AS remap their rings lazily (as->gen moves). */
 	vduse_iotlb_invalidate(dev, asid, start, last);
+	if (dev->o.iotlb_update)
+		dev->o.iotlb_update(dev, asid, start, last, dev->o.user);
 	return 0;
 }
 

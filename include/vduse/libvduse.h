@@ -123,6 +123,17 @@ struct vduse_dev_opts {
 	 */
 	void *inflight;
 	size_t inflight_size;
+
+	/* ---- libvduse 0.2 ---- */
+	/*
+	 * The kernel changed the mappings of [@start, @last] in address space
+	 * @asid (UPDATE_IOTLB). The library has already dropped its cached
+	 * mappings there (memory of requests still in flight stays mapped
+	 * until they are pushed). For devices that keep their own view of
+	 * guest memory, e.g. io_uring fixed buffers.
+	 */
+	void (*iotlb_update)(struct vduse_dev *dev, uint32_t asid, uint64_t start,
+			     uint64_t last, void *user);
 };
 
 /*

@@ -51,7 +51,7 @@ static size_t opts_holes(void)
 		FIELD(queue_group), FIELD(vq_align), FIELD(flags), FIELD(started), FIELD(stopped),
 		FIELD(reset), FIELD(queue_ready), FIELD(queue_kick), FIELD(group_asid),
 		FIELD(status), FIELD(log), FIELD(log_level), FIELD(reserved2), FIELD(user),
-		FIELD(inflight), FIELD(inflight_size),
+		FIELD(inflight), FIELD(inflight_size), FIELD(iotlb_update),
 	};
 	size_t i, end = 0, holes = 0;
 
