@@ -378,6 +378,9 @@ int vduse_inflight_resume(struct vduse_vq *vq)
 		vq->nr_resubmit = 0;
 		if (err == -ENOMEM)
 			return err;
+		/* as without a log: assume the old daemon completed what it took */
+		if (!vq->packed && vq->dev->attaching)
+			vq->last_avail_idx = vq->used_idx;
 		log_init(vq);
 		return 0;
 	}
