@@ -94,6 +94,8 @@ static void dev_free(struct vduse_dev *dev)
 	free(dev->group_as);
 	free(dev->queue_sizes);
 	free(dev->queue_group);
+	if (dev->threaded)
+		pthread_mutex_destroy(&dev->lock);
 	free(dev);
 }
 
@@ -124,6 +126,22 @@ static int dev_alloc(const struct vduse_dev_opts *opts, const struct vduse_backe
 	}
 	strcpy(dev->name, dev->o.name);
 	dev->o.name = dev->name;
+	if (dev->o.flags & ~(VDUSE_DEV_F_API_V0 | VDUSE_DEV_F_THREADS)) {
+		vd_err(dev, "unknown flags %#x", dev->o.flags);
+		goto fail;
+	}
+	if (dev->o.flags & VDUSE_DEV_F_THREADS) {
+		pthread_mutexattr_t a;
+
+		if (pthread_mutexattr_init(&a) ||
+		    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE) ||
+		    pthread_mutex_init(&dev->lock, &a)) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		pthread_mutexattr_destroy(&a);
+		dev->threaded = true;
+	}
 	dev->nvqs = dev->o.num_queues;
 	dev->ngroups = dev->o.ngroups ? dev->o.ngroups : 1;
 	dev->nas = dev->o.nas ? dev->o.nas : 1;
@@ -517,8 +535,25 @@ EXPORT int vduse_destroy_by_name(const char *name)
 EXPORT int vduse_dev_fd(const struct vduse_dev *dev) { return dev->fd; }
 EXPORT const char *vduse_dev_name(const struct vduse_dev *dev) { return dev->name; }
 EXPORT int vduse_dev_api_version(const struct vduse_dev *dev) { return dev->api; }
-EXPORT uint64_t vduse_dev_features(const struct vduse_dev *dev) { return dev->features; }
-EXPORT uint8_t vduse_dev_status(const struct vduse_dev *dev) { return dev->status; }
+EXPORT uint64_t vduse_dev_features(const struct vduse_dev *dev)
+{
+	uint64_t f;
+
+	vduse_lock((struct vduse_dev *)dev);
+	f = dev->features;
+	vduse_unlock((struct vduse_dev *)dev);
+	return f;
+}
+
+EXPORT uint8_t vduse_dev_status(const struct vduse_dev *dev)
+{
+	uint8_t st;
+
+	vduse_lock((struct vduse_dev *)dev);
+	st = dev->status;
+	vduse_unlock((struct vduse_dev *)dev);
+	return st;
+}
 EXPORT void *vduse_dev_user(const struct vduse_dev *dev) { return dev->o.user; }
 EXPORT unsigned int vduse_dev_num_queues(const struct vduse_dev *dev) { return dev->nvqs; }
 
@@ -529,7 +564,14 @@ EXPORT struct vduse_vq *vduse_dev_vq(struct vduse_dev *dev, unsigned int index)
 
 EXPORT int vduse_dev_group_asid(const struct vduse_dev *dev, uint32_t group)
 {
-	return group < dev->ngroups ? (int)dev->group_as[group] : -EINVAL;
+	int asid;
+
+	if (group >= dev->ngroups)
+		return -EINVAL;
+	vduse_lock((struct vduse_dev *)dev);
+	asid = (int)dev->group_as[group];
+	vduse_unlock((struct vduse_dev *)dev);
+	return asid;
 }
 
 EXPORT int vduse_dev_update_config(struct vduse_dev *dev, uint32_t offset, const void *data,
@@ -557,7 +599,7 @@ EXPORT int vduse_dev_update_config(struct vduse_dev *dev, uint32_t offset, const
 	return err;
 }
 
-EXPORT int vduse_dev_reg_umem(struct vduse_dev *dev, uint32_t asid, void *addr, size_t len)
+static int reg_umem(struct vduse_dev *dev, uint32_t asid, void *addr, size_t len)
 {
 	struct vduse_iova_umem u;
 	struct vduse_as *as;
@@ -587,6 +629,16 @@ EXPORT int vduse_dev_reg_umem(struct vduse_dev *dev, uint32_t asid, void *addr, 
 	return 0;
 }
 
+EXPORT int vduse_dev_reg_umem(struct vduse_dev *dev, uint32_t asid, void *addr, size_t len)
+{
+	int err;
+
+	vduse_lock(dev);
+	err = reg_umem(dev, asid, addr, len);
+	vduse_unlock(dev);
+	return err;
+}
+
 EXPORT int vduse_dev_umem_size(struct vduse_dev *dev, uint32_t asid, uint64_t *size)
 {
 	struct vduse_iova_info info;
@@ -605,7 +657,7 @@ EXPORT int vduse_dev_umem_size(struct vduse_dev *dev, uint32_t asid, uint64_t *s
 	return 0;
 }
 
-EXPORT int vduse_dev_dereg_umem(struct vduse_dev *dev, uint32_t asid)
+static int dereg_umem(struct vduse_dev *dev, uint32_t asid)
 {
 	struct vduse_iova_umem u;
 	struct vduse_as *as;
@@ -630,4 +682,14 @@ EXPORT int vduse_dev_dereg_umem(struct vduse_dev *dev, uint32_t asid)
 	as->umem = NULL;
 	as->umem_len = 0;
 	return 0;
+}
+
+EXPORT int vduse_dev_dereg_umem(struct vduse_dev *dev, uint32_t asid)
+{
+	int err;
+
+	vduse_lock(dev);
+	err = dereg_umem(dev, asid);
+	vduse_unlock(dev);
+	return err;
 }

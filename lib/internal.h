@@ -6,6 +6,7 @@
 #ifndef LIBVDUSE_INTERNAL_H
 #define LIBVDUSE_INTERNAL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -158,6 +159,8 @@ struct vduse_dev {
 	bool running;			/* DRIVER_OK seen and accepted */
 	bool attaching;			/* inside vduse_dev_attach() */
 	bool groups_known;		/* group_as[] restored from an in-flight log */
+	bool threaded;			/* VDUSE_DEV_F_THREADS: @lock serializes calls */
+	pthread_mutex_t lock;		/* recursive: callbacks may call the library */
 	bool msg_failed_hooks;		/* spec §7: vq-ready / suspend not negotiated */
 	struct vduse_vq *vqs;
 	uint32_t *group_as;		/* group -> ASID */
@@ -173,6 +176,24 @@ struct vduse_dev {
 	void (*crash_hook)(void *ctx);
 	void *crash_ctx;
 };
+
+/*
+ * VDUSE_DEV_F_THREADS: every public call that reads or changes the device's
+ * shared state (IOTLB caches, region references, group bindings, queue
+ * state) holds the device lock; the device's own work on a popped request
+ * runs outside it.
+ */
+static inline void vduse_lock(struct vduse_dev *dev)
+{
+	if (dev->threaded)
+		pthread_mutex_lock(&dev->lock);
+}
+
+static inline void vduse_unlock(struct vduse_dev *dev)
+{
+	if (dev->threaded)
+		pthread_mutex_unlock(&dev->lock);
+}
 
 static inline void vduse_crash_point(const struct vduse_dev *dev)
 {

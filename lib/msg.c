@@ -268,7 +268,9 @@ EXPORT int vduse_dev_handle_msgs(struct vduse_dev *dev)
 			vd_err(dev, "short request (%zd bytes)", n);
 			return -EIO;
 		}
+		vduse_lock(dev);
 		vduse_msg_handle(dev, &req, &resp);
+		vduse_unlock(dev);
 		do {
 			n = write(dev->fd, &resp, sizeof(resp));
 		} while (n < 0 && errno == EINTR);

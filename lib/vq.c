@@ -369,7 +369,7 @@ void vduse_vq_free_outstanding(struct vduse_vq *vq)
 	}
 }
 
-EXPORT int vduse_vq_pop(struct vduse_vq *vq, struct vduse_req **reqp)
+static int vq_pop(struct vduse_vq *vq, struct vduse_req **reqp)
 {
 	int ret;
 
@@ -397,13 +397,25 @@ EXPORT int vduse_vq_pop(struct vduse_vq *vq, struct vduse_req **reqp)
 	return ret;
 }
 
+EXPORT int vduse_vq_pop(struct vduse_vq *vq, struct vduse_req **reqp)
+{
+	int ret;
+
+	vduse_lock(vq->dev);
+	ret = vq_pop(vq, reqp);
+	vduse_unlock(vq->dev);
+	return ret;
+}
+
 EXPORT int vduse_vq_pop_many(struct vduse_vq *vq, struct vduse_req **reqs, unsigned int max)
 {
 	unsigned int n = 0;
 	int ret = 0;
 
-	while (n < max && (ret = vduse_vq_pop(vq, &reqs[n])) == 1)
+	vduse_lock(vq->dev);
+	while (n < max && (ret = vq_pop(vq, &reqs[n])) == 1)
 		n++;
+	vduse_unlock(vq->dev);
 	return n ? (int)n : ret;
 }
 
@@ -422,7 +434,7 @@ static int push_check(struct vduse_vq *vq, struct vduse_req_int *r)
 	return 0;
 }
 
-EXPORT int vduse_vq_push(struct vduse_req *req, uint32_t written)
+static int vq_push(struct vduse_req *req, uint32_t written)
 {
 	struct vduse_req_int *r = (struct vduse_req_int *)req;
 	struct vduse_vq *vq = req->vq;
@@ -450,8 +462,19 @@ EXPORT int vduse_vq_push(struct vduse_req *req, uint32_t written)
  * ones written but invisible if the daemon died, which the in-flight log
  * could not tell from buffers never completed).
  */
-EXPORT int vduse_vq_push_many(struct vduse_vq *vq, struct vduse_req *const *reqs,
-			      const uint32_t *written, unsigned int n)
+EXPORT int vduse_vq_push(struct vduse_req *req, uint32_t written)
+{
+	struct vduse_dev *dev = req->vq->dev;
+	int ret;
+
+	vduse_lock(dev);
+	ret = vq_push(req, written);
+	vduse_unlock(dev);
+	return ret;
+}
+
+static int vq_push_many(struct vduse_vq *vq, struct vduse_req *const *reqs,
+			const uint32_t *written, unsigned int n)
 {
 	bool ring_ok = vq->started && !vq->broken && !vduse_vq_ring(vq);
 	unsigned int i, done = 0;
@@ -498,16 +521,30 @@ EXPORT int vduse_vq_push_many(struct vduse_vq *vq, struct vduse_req *const *reqs
 	return done ? (int)done : err;
 }
 
+EXPORT int vduse_vq_push_many(struct vduse_vq *vq, struct vduse_req *const *reqs,
+			      const uint32_t *written, unsigned int n)
+{
+	int ret;
+
+	vduse_lock(vq->dev);
+	ret = vq_push_many(vq, reqs, written, n);
+	vduse_unlock(vq->dev);
+	return ret;
+}
+
 EXPORT void vduse_req_free(struct vduse_req *req)
 {
 	struct vduse_req_int *r = (struct vduse_req_int *)req;
+	struct vduse_dev *dev = req->vq->dev;
 
+	vduse_lock(dev);
 	if (r->generation == req->vq->generation && req->vq->inflight)
 		req->vq->inflight--;
 	vduse_req_release(r);
+	vduse_unlock(dev);
 }
 
-EXPORT int vduse_vq_notify(struct vduse_vq *vq)
+static int vq_notify(struct vduse_vq *vq)
 {
 	uint32_t idx = vq->index;
 	int need;
@@ -537,7 +574,17 @@ EXPORT int vduse_vq_notify(struct vduse_vq *vq)
 	return 1;
 }
 
-EXPORT int vduse_vq_enable_notify(struct vduse_vq *vq)
+EXPORT int vduse_vq_notify(struct vduse_vq *vq)
+{
+	int ret;
+
+	vduse_lock(vq->dev);
+	ret = vq_notify(vq);
+	vduse_unlock(vq->dev);
+	return ret;
+}
+
+static int vq_enable_notify(struct vduse_vq *vq)
 {
 	if (!vq->started)
 		return 0;
@@ -549,7 +596,17 @@ EXPORT int vduse_vq_enable_notify(struct vduse_vq *vq)
 	return vq->nr_resubmit ? 1 : 0;
 }
 
-EXPORT void vduse_vq_disable_notify(struct vduse_vq *vq)
+EXPORT int vduse_vq_enable_notify(struct vduse_vq *vq)
+{
+	int ret;
+
+	vduse_lock(vq->dev);
+	ret = vq_enable_notify(vq);
+	vduse_unlock(vq->dev);
+	return ret;
+}
+
+static void vq_disable_notify(struct vduse_vq *vq)
 {
 	vq->notify_off = true;
 	if (!vq->started || vq->broken || vduse_vq_map_ring(vq))
@@ -560,15 +617,26 @@ EXPORT void vduse_vq_disable_notify(struct vduse_vq *vq)
 		vduse_split_disable_notify(vq);
 }
 
+EXPORT void vduse_vq_disable_notify(struct vduse_vq *vq)
+{
+	vduse_lock(vq->dev);
+	vq_disable_notify(vq);
+	vduse_unlock(vq->dev);
+}
+
 EXPORT void vduse_vq_ack_kick(struct vduse_vq *vq)
 {
 	uint64_t v;
+	bool kicked;
 
 	/* one read takes the whole count (not a semaphore eventfd) */
-	if (read(vq->kickfd, &v, sizeof(v)) == sizeof(v))
+	kicked = read(vq->kickfd, &v, sizeof(v)) == sizeof(v);
+	vduse_lock(vq->dev);
+	if (kicked)
 		vq->st.kicks++;
 	if (!vq->started)
 		vduse_vq_try_start(vq);
+	vduse_unlock(vq->dev);
 }
 
 EXPORT int vduse_vq_get_stats(const struct vduse_vq *vq, struct vduse_vq_stats *st, size_t size)
@@ -576,24 +644,34 @@ EXPORT int vduse_vq_get_stats(const struct vduse_vq *vq, struct vduse_vq_stats *
 	if (!st || size > sizeof(*st) * 4)
 		return -EINVAL;
 	memset(st, 0, size);
+	vduse_lock(vq->dev);
 	memcpy(st, &vq->st, size < sizeof(vq->st) ? size : sizeof(vq->st));
+	vduse_unlock(vq->dev);
 	return 0;
 }
 
-EXPORT const char *vduse_vq_broken_reason(const struct vduse_vq *vq)
-{
-	return vq->broken ? vq->broken_reason : NULL;
+/* Getters: snapshots, under the lock for VDUSE_DEV_F_THREADS. */
+#define VQ_GETTER(type, name, expr)				\
+EXPORT type name(const struct vduse_vq *vq)			\
+{								\
+	type v;							\
+								\
+	vduse_lock(vq->dev);					\
+	v = (expr);						\
+	vduse_unlock(vq->dev);					\
+	return v;						\
 }
 
 EXPORT unsigned int vduse_vq_index(const struct vduse_vq *vq) { return vq->index; }
 EXPORT int vduse_vq_kick_fd(const struct vduse_vq *vq) { return vq->kickfd; }
-EXPORT bool vduse_vq_started(const struct vduse_vq *vq) { return vq->started; }
-EXPORT bool vduse_vq_broken(const struct vduse_vq *vq) { return vq->broken; }
-EXPORT bool vduse_vq_packed(const struct vduse_vq *vq) { return vq->packed; }
-EXPORT unsigned int vduse_vq_size(const struct vduse_vq *vq) { return vq->started ? vq->num : 0; }
 EXPORT uint32_t vduse_vq_group(const struct vduse_vq *vq) { return vq->group; }
-EXPORT uint32_t vduse_vq_asid(const struct vduse_vq *vq) { return vduse_vq_cur_asid(vq); }
-EXPORT unsigned int vduse_vq_inflight(const struct vduse_vq *vq) { return vq->inflight; }
+VQ_GETTER(bool, vduse_vq_started, vq->started)
+VQ_GETTER(bool, vduse_vq_broken, vq->broken)
+VQ_GETTER(bool, vduse_vq_packed, vq->packed)
+VQ_GETTER(unsigned int, vduse_vq_size, vq->started ? vq->num : 0)
+VQ_GETTER(uint32_t, vduse_vq_asid, vduse_vq_cur_asid(vq))
+VQ_GETTER(unsigned int, vduse_vq_inflight, vq->inflight)
+VQ_GETTER(const char *, vduse_vq_broken_reason, vq->broken ? vq->broken_reason : NULL)
 
 static size_t req_copy(const struct vduse_req *req, bool to, uint64_t offset, void *buf,
 		       size_t len)

@@ -16,12 +16,19 @@
  * vduse_vq_kick_fd(), or let vduse_dev_run_once() do it. Messages are always
  * answered at once; the device's I/O never runs inside the message handler.
  *
- * Thread safety: one device (and its queues and requests) must be used by
- * one thread at a time; separate devices are independent. The memory a
+ * Threads: by default one device (and its queues and requests) must be used
+ * by one thread at a time; separate devices are independent. The memory a
  * request's iovecs point to stays mapped until that request is pushed, even
  * if the kernel invalidates the mapping meanwhile, so another thread may
  * fill or read the buffers while the owning thread keeps handling messages.
- * See docs/library.md.
+ * With VDUSE_DEV_F_THREADS, one thread may handle the messages
+ * (vduse_dev_handle_msgs() on vduse_dev_fd()) while each queue is served by
+ * its own thread (kick fd, ack, pop/push/notify; one thread per queue at a
+ * time): the library's calls then take a per-device lock (recursive, so
+ * callbacks, which run with it held, may call the library; they must not
+ * wait for another thread that does). Library calls are serialized, the
+ * device's work on popped requests runs in parallel. vduse_req_read/write
+ * take no lock. See docs/library.md.
  */
 #ifndef LIBVDUSE_H
 #define LIBVDUSE_H
@@ -56,6 +63,12 @@ typedef void (*vduse_log_fn)(void *user, enum vduse_log_level level, const char 
 
 /* vduse_dev_opts.flags */
 #define VDUSE_DEV_F_API_V0	(1u << 0)	/* never use API v1, even if offered */
+/*
+ * Several threads may call the library for one device: one handles the
+ * messages, others serve queues (each queue from one thread at a time).
+ * See "Threads" below.
+ */
+#define VDUSE_DEV_F_THREADS	(1u << 1)
 
 /**
  * struct vduse_dev_opts - how to create (or attach to) a device

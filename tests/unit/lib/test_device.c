@@ -338,6 +338,17 @@ int main(void)
 	vduse_dev_destroy(dev);
 	fk_fini(&fk);
 
+	/* unknown flags are refused */
+	fk_init(&fk, 1);
+	o.inflight = NULL;
+	o.flags = 1u << 7;
+	TAP_EQ(create(&o, &dev), -EINVAL, "unknown flags refused");
+	o.flags = VDUSE_DEV_F_THREADS;
+	TAP_EQ(create(&o, &dev), 0, "VDUSE_DEV_F_THREADS accepted");
+	vduse_dev_destroy(dev);
+	o.flags = 0;
+	fk_fini(&fk);
+
 	/* attach to a v0 device; an in-flight log keeps group bindings */
 	fk_init(&fk, 0);
 	o.inflight = NULL;
