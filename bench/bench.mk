@@ -25,7 +25,7 @@ vm-progs: $(BENCH_PROGS)
 # (bench/native.c; numbers in bench/README.md). `make bench-native` runs it.
 $(BUILD)/bench/native: bench/native.c $(LIB_A) $(LIB_UNIT_HELP) tests/include/tap.h
 	@mkdir -p $(dir $@)
-	$(CC) $(LIB_UNIT_CFLAGS) -o $@ $< $(LIB_A)
+	$(CC) $(LIB_UNIT_CFLAGS) -o $@ $< $(LIB_A) -pthread
 
 ALL_TARGETS += $(BUILD)/bench/native
 
