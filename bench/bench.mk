@@ -20,3 +20,15 @@ $(BUILD)/vm/progs/blkbench: bench/blkbench.c tests/include/tap.h
 		-static -pthread -o $@ $<
 
 vm-progs: $(BENCH_PROGS)
+
+# Native micro-benchmark of the library against the unit tests' fake kernel
+# (bench/native.c; numbers in bench/README.md). `make bench-native` runs it.
+$(BUILD)/bench/native: bench/native.c $(LIB_A) $(LIB_UNIT_HELP) tests/include/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_UNIT_CFLAGS) -o $@ $< $(LIB_A) -pthread
+
+ALL_TARGETS += $(BUILD)/bench/native
+
+.PHONY: bench-native
+bench-native: $(BUILD)/bench/native
+	$<

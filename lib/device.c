@@ -58,6 +58,9 @@ static int opts_copy(struct vduse_dev_opts *dst, const struct vduse_dev_opts *sr
 	memset(dst, 0, sizeof(*dst));
 	memcpy(dst, src, sz < sizeof(*dst) ? sz : sizeof(*dst));
 	dst->sz = sizeof(*dst);
+	/* reserved for later fields: a caller setting them means something */
+	if (dst->reserved0 || dst->reserved1 || dst->reserved2)
+		return -EINVAL;
 	return 0;
 }
 
@@ -72,6 +75,7 @@ static void dev_free(struct vduse_dev *dev)
 
 		vduse_vq_unmap_ring(vq);
 		vduse_vq_free_outstanding(vq);
+		vduse_vq_free_pool(vq);
 		if (vq->kickfd >= 0)
 			close(vq->kickfd);
 		free(vq->seg);
@@ -83,11 +87,15 @@ static void dev_free(struct vduse_dev *dev)
 		vduse_as_release(&dev->as[i]);
 	if (dev->fd >= 0)
 		close(dev->fd);
+	if (dev->epfd >= 0)
+		close(dev->epfd);
 	free(dev->vqs);
 	free(dev->as);
 	free(dev->group_as);
 	free(dev->queue_sizes);
 	free(dev->queue_group);
+	if (dev->threaded)
+		pthread_mutex_destroy(&dev->lock);
 	free(dev);
 }
 
@@ -104,6 +112,7 @@ static int dev_alloc(const struct vduse_dev_opts *opts, const struct vduse_backe
 	if (!dev)
 		return -ENOMEM;
 	dev->fd = -1;
+	dev->epfd = -1;
 	dev->be = be;
 	dev->bctx = ctx;
 	err = opts_copy(&dev->o, opts);
@@ -117,6 +126,22 @@ static int dev_alloc(const struct vduse_dev_opts *opts, const struct vduse_backe
 	}
 	strcpy(dev->name, dev->o.name);
 	dev->o.name = dev->name;
+	if (dev->o.flags & ~(VDUSE_DEV_F_API_V0 | VDUSE_DEV_F_THREADS)) {
+		vd_err(dev, "unknown flags %#x", dev->o.flags);
+		goto fail;
+	}
+	if (dev->o.flags & VDUSE_DEV_F_THREADS) {
+		pthread_mutexattr_t a;
+
+		if (pthread_mutexattr_init(&a) ||
+		    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE) ||
+		    pthread_mutex_init(&dev->lock, &a)) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		pthread_mutexattr_destroy(&a);
+		dev->threaded = true;
+	}
 	dev->nvqs = dev->o.num_queues;
 	dev->ngroups = dev->o.ngroups ? dev->o.ngroups : 1;
 	dev->nas = dev->o.nas ? dev->o.nas : 1;
@@ -182,7 +207,7 @@ fail:
 static int open_dev_fd(struct vduse_dev *dev)
 {
 	char path[sizeof("/dev/vduse/") + VDUSE_NAME_MAX];
-	int i, fd = -1;
+	int i, fd = -1, err;
 
 	strcpy(path, "/dev/vduse/");
 	strcat(path, dev->name);
@@ -194,13 +219,15 @@ static int open_dev_fd(struct vduse_dev *dev)
 		sleep_ms(10);
 	}
 	if (fd < 0) {
-		int err = -errno;
-
+		err = -errno;
 		vd_err(dev, "open %s: %s", path, strerror(errno));
 		return err;
 	}
 	dev->fd = fd;
-	return 0;
+	err = vduse_dev_epoll_setup(dev);
+	if (err)
+		vd_err(dev, "epoll set: %s", strerror(-err));
+	return err;
 }
 
 /* Pick the API version on the control fd; returns 0 or 1, or -errno. */
@@ -400,8 +427,17 @@ int vduse__dev_attach(const struct vduse_dev_opts *opts, const struct vduse_back
 	err = vduse_inflight_setup(dev, true);
 	if (err)
 		goto fail;
-	if (dev->nas > 1 && !dev->log)
-		vd_warn(dev, "attached without an in-flight log: group bindings assumed ASID 0");
+	if (dev->nas > 1 && !dev->groups_known) {
+		/*
+		 * The kernel cannot report which address space each group is
+		 * bound to; guessing ASID 0 would, for instance, read a control
+		 * queue bound to ASID 1 from guest memory.
+		 */
+		vd_err(dev, "%s has %u address spaces: attaching needs the in-flight log that "
+		       "recorded its group bindings", dev->name, dev->nas);
+		err = -ENOTRECOVERABLE;
+		goto fail;
+	}
 	/* The driver may be running: resume the queues it enabled. */
 	dev->attaching = true;
 	for (i = 0; i < dev->nvqs; i++) {
@@ -447,7 +483,7 @@ int vduse__dev_attach(const struct vduse_dev_opts *opts, const struct vduse_back
 		if (dev->o.started)
 			dev->o.started(dev, dev->o.user);
 		for (i = 0; i < dev->nvqs && dev->o.queue_ready; i++)
-			if (dev->vqs[i].started)
+			if (dev->vqs[i].started && !dev->vqs[i].broken)
 				dev->o.queue_ready(dev, &dev->vqs[i], dev->o.user);
 	}
 	*devp = dev;
@@ -499,8 +535,25 @@ EXPORT int vduse_destroy_by_name(const char *name)
 EXPORT int vduse_dev_fd(const struct vduse_dev *dev) { return dev->fd; }
 EXPORT const char *vduse_dev_name(const struct vduse_dev *dev) { return dev->name; }
 EXPORT int vduse_dev_api_version(const struct vduse_dev *dev) { return dev->api; }
-EXPORT uint64_t vduse_dev_features(const struct vduse_dev *dev) { return dev->features; }
-EXPORT uint8_t vduse_dev_status(const struct vduse_dev *dev) { return dev->status; }
+EXPORT uint64_t vduse_dev_features(const struct vduse_dev *dev)
+{
+	uint64_t f;
+
+	vduse_lock((struct vduse_dev *)dev);
+	f = dev->features;
+	vduse_unlock((struct vduse_dev *)dev);
+	return f;
+}
+
+EXPORT uint8_t vduse_dev_status(const struct vduse_dev *dev)
+{
+	uint8_t st;
+
+	vduse_lock((struct vduse_dev *)dev);
+	st = dev->status;
+	vduse_unlock((struct vduse_dev *)dev);
+	return st;
+}
 EXPORT void *vduse_dev_user(const struct vduse_dev *dev) { return dev->o.user; }
 EXPORT unsigned int vduse_dev_num_queues(const struct vduse_dev *dev) { return dev->nvqs; }
 
@@ -511,7 +564,14 @@ EXPORT struct vduse_vq *vduse_dev_vq(struct vduse_dev *dev, unsigned int index)
 
 EXPORT int vduse_dev_group_asid(const struct vduse_dev *dev, uint32_t group)
 {
-	return group < dev->ngroups ? (int)dev->group_as[group] : -EINVAL;
+	int asid;
+
+	if (group >= dev->ngroups)
+		return -EINVAL;
+	vduse_lock((struct vduse_dev *)dev);
+	asid = (int)dev->group_as[group];
+	vduse_unlock((struct vduse_dev *)dev);
+	return asid;
 }
 
 EXPORT int vduse_dev_update_config(struct vduse_dev *dev, uint32_t offset, const void *data,
@@ -539,7 +599,7 @@ EXPORT int vduse_dev_update_config(struct vduse_dev *dev, uint32_t offset, const
 	return err;
 }
 
-EXPORT int vduse_dev_reg_umem(struct vduse_dev *dev, uint32_t asid, void *addr, size_t len)
+static int reg_umem(struct vduse_dev *dev, uint32_t asid, void *addr, size_t len)
 {
 	struct vduse_iova_umem u;
 	struct vduse_as *as;
@@ -569,6 +629,16 @@ EXPORT int vduse_dev_reg_umem(struct vduse_dev *dev, uint32_t asid, void *addr, 
 	return 0;
 }
 
+EXPORT int vduse_dev_reg_umem(struct vduse_dev *dev, uint32_t asid, void *addr, size_t len)
+{
+	int err;
+
+	vduse_lock(dev);
+	err = reg_umem(dev, asid, addr, len);
+	vduse_unlock(dev);
+	return err;
+}
+
 EXPORT int vduse_dev_umem_size(struct vduse_dev *dev, uint32_t asid, uint64_t *size)
 {
 	struct vduse_iova_info info;
@@ -587,7 +657,7 @@ EXPORT int vduse_dev_umem_size(struct vduse_dev *dev, uint32_t asid, uint64_t *s
 	return 0;
 }
 
-EXPORT int vduse_dev_dereg_umem(struct vduse_dev *dev, uint32_t asid)
+static int dereg_umem(struct vduse_dev *dev, uint32_t asid)
 {
 	struct vduse_iova_umem u;
 	struct vduse_as *as;
@@ -612,4 +682,14 @@ EXPORT int vduse_dev_dereg_umem(struct vduse_dev *dev, uint32_t asid)
 	as->umem = NULL;
 	as->umem_len = 0;
 	return 0;
+}
+
+EXPORT int vduse_dev_dereg_umem(struct vduse_dev *dev, uint32_t asid)
+{
+	int err;
+
+	vduse_lock(dev);
+	err = dereg_umem(dev, asid);
+	vduse_unlock(dev);
+	return err;
 }

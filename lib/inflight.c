@@ -1,16 +1,35 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * In-flight log: optional memory supplied by the device (a memfd or file
- * that survives the daemon) where the library records, per queue, the ring
- * positions and which split-ring heads are popped but not yet used, plus
- * each group's address space (which the kernel cannot be asked for). After
- * a restart, vduse_dev_attach() resumes from it and resubmits the requests
- * the old daemon never completed, oldest first.
+ * that survives the daemon) where the library records, per queue, which
+ * buffers are popped but not yet used, plus each group's address space
+ * (which the kernel cannot be asked for). After a restart,
+ * vduse_dev_attach() resumes from it and resubmits the requests the old
+ * daemon never completed, oldest first.
+ *
+ * Crash consistency: the daemon may die between any two stores, so every
+ * store leaves the log meaning exactly one thing.
+ *  - Pop: the entry's position (and packed chain length) first, then its
+ *    state byte: setting the state is the one store that makes the buffer
+ *    "ours". The avail position is never logged; it follows from the rest:
+ *    what was popped is either used or in flight, so
+ *      split:  last_avail = used + number of in-flight entries
+ *      packed: last_avail = used + sum of their chain lengths
+ *  - Push: the used element and index (split) or used descriptor (packed)
+ *    go to the ring first, then the entry's state is cleared, then the
+ *    logged used position (one 16-bit store: slot | lap << 15 on packed
+ *    rings) moves. On resume, completions the ring has but the log's used
+ *    position has not reached yet are found in the ring itself (used
+ *    elements between the logged and the ring's used index; used
+ *    descriptors of the current lap at the logged slot on), their entries
+ *    cleared, and the used position caught up; all of it idempotent, so a
+ *    crash during resume is fine too.
  *
  * Packed rings log the ring slot and lap of each in-flight buffer. A chain
  * can be rebuilt only if its slots still hold it: used descriptors written
- * for buffers completed out of order may have overwritten them, and such
- * requests are reported as lost.
+ * for buffers completed out of order may have overwritten them. Such
+ * entries are kept as "lost" (they still count for the avail position)
+ * and reported.
  */
 #include <endian.h>
 #include <errno.h>
@@ -18,11 +37,14 @@
 #include <string.h>
 #include "internal.h"
 
-#define LOG_VERSION 1
+#define LOG_VERSION 2
+
+enum { ENTRY_FREE, ENTRY_INFLIGHT, ENTRY_LOST };
 
 static size_t vq_stride(unsigned int qs)
 {
-	return (sizeof(struct vduse_inflight_vq) + 3ull * qs + 7) & ~7ull;
+	/* state[qs], pos[qs], ndesc[qs] */
+	return (sizeof(struct vduse_inflight_vq) + 5ull * qs + 7) & ~7ull;
 }
 
 static size_t hdr_size(unsigned int ngroups)
@@ -44,7 +66,7 @@ static uint32_t *log_groups(struct vduse_inflight_hdr *h)
 	return (uint32_t *)(h + 1);
 }
 
-static uint8_t *log_flags(struct vduse_vq *vq)
+static uint8_t *log_state(struct vduse_vq *vq)
 {
 	return vq->log->data;
 }
@@ -52,6 +74,28 @@ static uint8_t *log_flags(struct vduse_vq *vq)
 static uint16_t *log_pos(struct vduse_vq *vq)
 {
 	return (uint16_t *)(vq->log->data + vq->dev->log->queue_size);
+}
+
+static uint16_t *log_ndesc(struct vduse_vq *vq)
+{
+	return log_pos(vq) + vq->dev->log->queue_size;
+}
+
+static void put8(struct vduse_vq *vq, uint8_t *p, uint8_t v)
+{
+	vduse_crash_point(vq->dev);
+	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+static void put16(struct vduse_vq *vq, uint16_t *p, uint16_t v)
+{
+	vduse_crash_point(vq->dev);
+	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+static uint16_t used_word(const struct vduse_vq *vq)
+{
+	return vq->packed ? vq->used_idx | (vq->used_wrap ? 0x8000 : 0) : vq->used_idx;
 }
 
 int vduse_inflight_setup(struct vduse_dev *dev, bool attach)
@@ -75,7 +119,8 @@ int vduse_inflight_setup(struct vduse_dev *dev, bool attach)
 	valid = h->magic == VDUSE_INFLIGHT_MAGIC && h->version == LOG_VERSION &&
 		h->num_queues == dev->nvqs && h->queue_size == qs && h->ngroups == dev->ngroups;
 	if (attach && h->magic && !valid)
-		vd_warn(dev, "in-flight log does not match this device; starting a new one");
+		vd_warn(dev, "in-flight log does not match this device (or this library "
+			"version); starting a new one");
 	if (!attach || !valid) {
 		memset(h, 0, need);
 		h->num_queues = dev->nvqs;
@@ -94,6 +139,7 @@ int vduse_inflight_setup(struct vduse_dev *dev, bool attach)
 			}
 			dev->group_as[i] = a;
 		}
+		dev->groups_known = true;
 	}
 	dev->log = h;
 	for (i = 0; i < dev->nvqs; i++)
@@ -102,46 +148,62 @@ int vduse_inflight_setup(struct vduse_dev *dev, bool attach)
 	return 0;
 }
 
-static void log_positions(struct vduse_vq *vq)
-{
-	vq->log->last_avail_idx = vq->last_avail_idx;
-	vq->log->avail_wrap = vq->avail_wrap;
-	vq->log->used_idx = vq->used_idx;
-	vq->log->used_wrap = vq->used_wrap;
-}
-
-void vduse_inflight_pop(struct vduse_vq *vq, uint16_t id, uint16_t pos)
+int vduse_inflight_pop(struct vduse_vq *vq, uint16_t id, uint16_t pos, uint16_t ndesc)
 {
 	if (!vq->log)
-		return;
-	log_pos(vq)[id] = pos;
-	/* the flag is set before the position that makes the head "ours" */
-	__atomic_store_n(&log_flags(vq)[id], 1, __ATOMIC_RELEASE);
-	log_positions(vq);
+		return 0;
+	/*
+	 * A driver may not offer a buffer again before it is used; the log
+	 * (and the avail position derived from it) relies on that.
+	 */
+	if (log_state(vq)[id] != ENTRY_FREE) {
+		vduse_vq_set_broken(vq, "%s %u made available again while in flight",
+				    vq->packed ? "buffer id" : "head", id);
+		return -EIO;
+	}
+	put16(vq, &log_pos(vq)[id], pos);
+	if (vq->packed)
+		put16(vq, &log_ndesc(vq)[id], ndesc);
+	put8(vq, &log_state(vq)[id], ENTRY_INFLIGHT);
+	return 0;
 }
 
 void vduse_inflight_push(struct vduse_vq *vq, uint16_t id)
 {
 	if (!vq->log || id >= vq->dev->log->queue_size)
 		return;
-	log_positions(vq);
-	__atomic_store_n(&log_flags(vq)[id], 0, __ATOMIC_RELEASE);
+	put8(vq, &log_state(vq)[id], ENTRY_FREE);
+}
+
+/* After the used ring (and the states) were written: move the used position. */
+void vduse_inflight_commit(struct vduse_vq *vq)
+{
+	if (vq->log)
+		put16(vq, &vq->log->used, used_word(vq));
 }
 
 void vduse_inflight_group(struct vduse_dev *dev, uint32_t group, uint32_t asid)
 {
 	if (dev->log)
-		log_groups(dev->log)[group] = asid;
+		__atomic_store_n(&log_groups(dev->log)[group], asid, __ATOMIC_RELEASE);
 }
 
 void vduse_inflight_reset(struct vduse_vq *vq)
 {
 	if (!vq->log)
 		return;
-	vq->log->valid = 0;
-	memset(log_flags(vq), 0, vq->dev->log->queue_size);
+	put8(vq, &vq->log->valid, 0);
+	memset(log_state(vq), 0, vq->dev->log->queue_size);
 }
 
+/* A fresh log entry for a queue starting at its current positions. */
+static void log_init(struct vduse_vq *vq)
+{
+	put8(vq, &vq->log->valid, 0);
+	memset(log_state(vq), 0, vq->dev->log->queue_size);
+	put16(vq, &vq->log->used, used_word(vq));
+	put8(vq, &vq->log->valid, 1);
+}
 
 /* How long ago an entry was popped, in ring positions (larger: older). */
 static uint32_t resubmit_age(const struct vduse_vq *vq, const uint16_t *pos, uint16_t e)
@@ -156,86 +218,173 @@ static uint32_t resubmit_age(const struct vduse_vq *vq, const uint16_t *pos, uin
 	return cur >= slot ? cur - slot : cur + 2 * vq->num - slot;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Newest first in the array (vduse_vq_pop() takes from the end): O(n log n). */
+static int order_resubmit(struct vduse_vq *vq)
+{
+	const uint16_t *pos = log_pos(vq);
+	uint64_t *keys;
+	uint32_t k;
+
+	if (vq->nr_resubmit < 2)
+		return 0;
+	keys = malloc(vq->nr_resubmit * sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	for (k = 0; k < vq->nr_resubmit; k++)
+		keys[k] = (uint64_t)resubmit_age(vq, pos, vq->resubmit[k]) << 16 |
+			  vq->resubmit[k];
+	qsort(keys, vq->nr_resubmit, sizeof(*keys), cmp_u64);
+	for (k = 0; k < vq->nr_resubmit; k++)
+		vq->resubmit[k] = (uint16_t)keys[k];
+	free(keys);
+	return 0;
+}
+
+/* Split: completions in the used ring the log has not caught up with. */
+static int resume_split(struct vduse_vq *vq)
+{
+	uint8_t *st = log_state(vq);
+	uint16_t logged = vq->log->used, i;
+	uint32_t k, n = 0;
+
+	if ((uint16_t)(vq->used_idx - logged) > vq->num) {
+		vd_warn(vq->dev, "vq %u: in-flight log used index %u far from the ring's %u; "
+			"log ignored", vq->index, logged, vq->used_idx);
+		return -EINVAL;
+	}
+	for (i = logged; i != vq->used_idx; i++) {
+		const struct { uint32_t id, len; } *ue =
+			(const void *)((uint8_t *)vq->device + 4 + 8 * (i % vq->num));
+		uint32_t id = le32toh(ue->id);
+
+		if (id < vq->num && st[id] == ENTRY_INFLIGHT)
+			put8(vq, &st[id], ENTRY_FREE);
+	}
+	put16(vq, &vq->log->used, vq->used_idx);
+	for (k = 0; k < vq->num; k++) {
+		if (st[k] == ENTRY_INFLIGHT)
+			vq->resubmit[n++] = k;
+	}
+	vq->nr_resubmit = n;
+	vq->last_avail_idx = vq->used_idx + n;
+	return 0;
+}
+
+static void packed_advance(const struct vduse_vq *vq, uint16_t *slot, bool *wrap, uint32_t by)
+{
+	uint32_t s = *slot + by;
+
+	if (s >= vq->num) {
+		s -= vq->num;
+		*wrap = !*wrap;
+	}
+	*slot = s;
+}
+
+/* Packed: used descriptors written after the log's used slot, then the sum. */
+static int resume_packed(struct vduse_vq *vq)
+{
+	const struct { uint64_t addr; uint32_t len; uint16_t id, flags; } *ring = vq->desc;
+	uint8_t *st = log_state(vq);
+	uint16_t *pos = log_pos(vq), *nd = log_ndesc(vq), slot = vq->log->used & 0x7fff;
+	bool wrap = vq->log->used >> 15;
+	uint32_t k, sum = 0, lost = 0, steps;
+
+	if (slot >= vq->num) {
+		vd_warn(vq->dev, "vq %u: in-flight log used slot %u beyond the ring; log ignored",
+			vq->index, slot);
+		return -EINVAL;
+	}
+	for (steps = 0; steps < vq->num; steps++) {
+		uint16_t f = le16toh(ld16_acq(&ring[slot].flags)), id = le16toh(ring[slot].id);
+		bool used = !!(f & (1 << 7)) == wrap && !!(f & (1 << 15)) == wrap;
+
+		if (!used || id >= vq->num || !nd[id] || nd[id] > vq->num)
+			break;
+		if (st[id] == ENTRY_INFLIGHT)
+			put8(vq, &st[id], ENTRY_FREE);
+		packed_advance(vq, &slot, &wrap, nd[id]);
+	}
+	put16(vq, &vq->log->used, slot | (wrap ? 0x8000 : 0));
+	for (k = 0; k < vq->num; k++) {
+		if (st[k] == ENTRY_FREE)
+			continue;
+		if (!nd[k] || nd[k] > vq->num || (pos[k] & 0x7fff) >= vq->num) {
+			vd_warn(vq->dev, "vq %u: in-flight log entry %u is corrupt; log ignored",
+				vq->index, k);
+			return -EINVAL;
+		}
+		sum += nd[k];
+	}
+	if (sum > vq->num) {
+		vd_warn(vq->dev, "vq %u: in-flight log holds %u descriptors of %u; log ignored",
+			vq->index, sum, vq->num);
+		return -EINVAL;
+	}
+	vq->used_idx = slot;
+	vq->used_wrap = wrap;
+	vq->last_avail_idx = slot;
+	vq->avail_wrap = wrap;
+	packed_advance(vq, &vq->last_avail_idx, &vq->avail_wrap, sum);
+	vq->nr_resubmit = 0;
+	for (k = 0; k < vq->num; k++) {
+		if (st[k] != ENTRY_INFLIGHT)
+			continue;
+		if (vduse_packed_chain_intact(vq, pos[k] & 0x7fff, pos[k] >> 15, k)) {
+			vq->resubmit[vq->nr_resubmit++] = pos[k];
+		} else {
+			put8(vq, &st[k], ENTRY_LOST);
+			lost++;
+		}
+	}
+	if (lost)
+		vd_warn(vq->dev, "vq %u: %u in-flight packed buffers were overwritten "
+			"by used descriptors and cannot be resubmitted", vq->index, lost);
+	return 0;
+}
+
 /*
  * Called when a queue starts. A valid entry means the daemon restarted while
- * the driver kept the queue running: continue from the logged positions and
- * queue the unfinished heads for resubmission.
+ * the driver kept the queue running: continue from the log and queue the
+ * unfinished buffers for resubmission. Otherwise start a fresh entry.
  */
 int vduse_inflight_resume(struct vduse_vq *vq)
 {
-	uint16_t *pos, used, i, n;
-	uint32_t k;
-	uint8_t *fl;
+	int err;
 
 	if (!vq->log)
 		return 0;
-	if (vq->log->valid && vq->packed &&
-	    (vq->log->last_avail_idx >= vq->num || vq->log->used_idx >= vq->num)) {
-		vd_warn(vq->dev, "vq %u: in-flight log positions beyond the ring; ignored", vq->index);
-		vq->log->valid = 0;
-	}
+	vq->nr_resubmit = 0;
 	if (!vq->log->valid || vq->num > vq->dev->log->queue_size) {
-		memset(log_flags(vq), 0, vq->dev->log->queue_size);
-		log_positions(vq);
-		vq->log->valid = 1;
+		log_init(vq);
 		return 0;
 	}
-	fl = log_flags(vq);
-	pos = log_pos(vq);
-	vq->last_avail_idx = vq->log->last_avail_idx;
-	vq->avail_wrap = vq->log->avail_wrap;
 	if (!vq->resubmit) {
 		vq->resubmit = calloc(vq->dev->log->queue_size, sizeof(*vq->resubmit));
 		if (!vq->resubmit)
 			return -ENOMEM;
 	}
-	vq->nr_resubmit = 0;
-	if (vq->packed) {
-		vq->used_idx = vq->log->used_idx;
-		vq->used_wrap = vq->log->used_wrap;
-		for (k = 0, n = 0; k < vq->num; k++) {
-			if (!fl[k])
-				continue;
-			if (vduse_packed_chain_intact(vq, pos[k] & 0x7fff, pos[k] >> 15, k)) {
-				vq->resubmit[vq->nr_resubmit++] = pos[k];
-			} else {
-				fl[k] = 0;
-				n++;
-			}
-		}
-		if (n)
-			vd_warn(vq->dev, "vq %u: %u in-flight packed buffers were overwritten "
-				"by used descriptors and cannot be resubmitted", vq->index, n);
-		goto order;
-	}
-	/* heads the old daemon made used but had not yet cleared */
-	used = vq->used_idx;
-	for (i = vq->log->used_idx; i != used; i++) {
-		const struct { uint32_t id, len; } *ue =
-			(const void *)((uint8_t *)vq->device + 4 + 8 * (i % vq->num));
-		uint32_t id = le32toh(ue->id);
-
-		if (id < vq->num)
-			fl[id] = 0;
-	}
-	for (k = 0; k < vq->num; k++) {
-		if (fl[k])
-			vq->resubmit[vq->nr_resubmit++] = k;
-	}
-order:
-	/* newest first in the array: vduse_vq_pop() takes from the end */
-	for (k = 1; k < vq->nr_resubmit; k++) {
-		uint16_t h = vq->resubmit[k], age = resubmit_age(vq, pos, h);
-		uint32_t j = k;
-
-		while (j > 0 && resubmit_age(vq, pos, vq->resubmit[j - 1]) > age) {
-			vq->resubmit[j] = vq->resubmit[j - 1];
-			j--;
-		}
-		vq->resubmit[j] = h;
+	err = vq->packed ? resume_packed(vq) : resume_split(vq);
+	if (!err)
+		err = order_resubmit(vq);
+	if (err) {
+		vq->nr_resubmit = 0;
+		if (err == -ENOMEM)
+			return err;
+		/* as without a log: assume the old daemon completed what it took */
+		if (!vq->packed && vq->dev->attaching)
+			vq->last_avail_idx = vq->used_idx;
+		log_init(vq);
+		return 0;
 	}
 	vq->inflight = 0;
-	log_positions(vq);
 	if (vq->nr_resubmit)
 		vd_info(vq->dev, "vq %u: resubmitting %u in-flight requests", vq->index,
 			vq->nr_resubmit);

@@ -6,6 +6,7 @@
 #ifndef LIBVDUSE_INTERNAL_H
 #define LIBVDUSE_INTERNAL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -90,6 +91,10 @@ struct vduse_vq {
 	bool event_idx;
 	bool indirect;
 	bool need_notify;		/* pushed since the last interrupt */
+	bool notify_off;		/* device polls: no kick re-arming on empty */
+	bool kick_off_set;		/* NO_NOTIFY / packed DISABLE is in ring memory */
+	bool armed;			/* split: kick re-armed (and fenced) at armed_idx */
+	uint16_t armed_idx;
 	bool signalled_valid;
 
 	uint32_t num;
@@ -114,6 +119,9 @@ struct vduse_vq {
 	unsigned int nr_resubmit;
 
 	struct vduse_req_int *outstanding;	/* freed if the device is closed */
+	struct vduse_req_int *pool;	/* free requests with VDUSE_POOL_SEGS inline */
+	struct vduse_vq_stats st;
+	char broken_reason[256];
 
 	/* Scratch for building a request. */
 	struct iovec *seg;
@@ -121,11 +129,16 @@ struct vduse_vq {
 	uint8_t *indbuf;
 };
 
+/* Requests of up to this many segments come from the queue's pool. */
+#define VDUSE_POOL_SEGS	8
+
 /* The library's view of a popped request. */
 struct vduse_req_int {
 	struct vduse_req pub;
 	struct vduse_req_int *prev, *next;	/* the queue's outstanding requests */
 	uint32_t generation;
+	bool pooled;			/* VDUSE_POOL_SEGS inline, back to vq->pool */
+	bool batch_ok;			/* vduse_vq_push_many(): written to the ring */
 	uint16_t ndesc;			/* packed: ring slots the chain used */
 	uint16_t pos;			/* packed: ring slot of the head */
 	unsigned int nseg;
@@ -138,12 +151,16 @@ struct vduse_dev {
 	const struct vduse_backend *be;
 	void *bctx;
 	int fd;
+	int epfd;			/* vduse_dev_run_once(): fd and kick fds */
 	int api;
 	uint32_t nvqs, ngroups, nas;
 	uint64_t features;
 	uint8_t status;
 	bool running;			/* DRIVER_OK seen and accepted */
 	bool attaching;			/* inside vduse_dev_attach() */
+	bool groups_known;		/* group_as[] restored from an in-flight log */
+	bool threaded;			/* VDUSE_DEV_F_THREADS: @lock serializes calls */
+	pthread_mutex_t lock;		/* recursive: callbacks may call the library */
 	bool msg_failed_hooks;		/* spec §7: vq-ready / suspend not negotiated */
 	struct vduse_vq *vqs;
 	uint32_t *group_as;		/* group -> ASID */
@@ -151,7 +168,38 @@ struct vduse_dev {
 	uint16_t *queue_sizes;
 	uint32_t *queue_group;
 	struct vduse_inflight_hdr *log;
+	/*
+	 * Tests only: called before each store that must survive a crash (the
+	 * in-flight log and the used ring), so a test can stop the daemon
+	 * between any two of them and check what a restart makes of it.
+	 */
+	void (*crash_hook)(void *ctx);
+	void *crash_ctx;
 };
+
+/*
+ * VDUSE_DEV_F_THREADS: every public call that reads or changes the device's
+ * shared state (IOTLB caches, region references, group bindings, queue
+ * state) holds the device lock; the device's own work on a popped request
+ * runs outside it.
+ */
+static inline void vduse_lock(struct vduse_dev *dev)
+{
+	if (dev->threaded)
+		pthread_mutex_lock(&dev->lock);
+}
+
+static inline void vduse_unlock(struct vduse_dev *dev)
+{
+	if (dev->threaded)
+		pthread_mutex_unlock(&dev->lock);
+}
+
+static inline void vduse_crash_point(const struct vduse_dev *dev)
+{
+	if (__builtin_expect(dev->crash_hook != NULL, 0))
+		dev->crash_hook(dev->crash_ctx);
+}
 
 /* log.c */
 void vduse_log(const struct vduse_dev *dev, enum vduse_log_level lvl, const char *fmt, ...)
@@ -187,6 +235,18 @@ int vduse_vq_start(struct vduse_vq *vq, const struct vduse_vq_info *info) HIDDEN
 void vduse_vq_stop(struct vduse_vq *vq) HIDDEN;
 int vduse_vq_try_start(struct vduse_vq *vq) HIDDEN;
 int vduse_vq_map_ring(struct vduse_vq *vq) HIDDEN;
+
+/* The ring mapping is current: the common case, checked inline. */
+static inline bool vduse_vq_ring_current(const struct vduse_vq *vq)
+{
+	return vq->ring_ok && vq->ring_asid == vq->dev->group_as[vq->group] &&
+	       vq->ring_gen == vq->dev->as[vq->ring_asid].gen;
+}
+
+static inline int vduse_vq_ring(struct vduse_vq *vq)
+{
+	return __builtin_expect(vduse_vq_ring_current(vq), 1) ? 0 : vduse_vq_map_ring(vq);
+}
 void vduse_vq_unmap_ring(struct vduse_vq *vq) HIDDEN;
 void vduse_vq_set_broken(struct vduse_vq *vq, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3))) HIDDEN;
@@ -195,6 +255,7 @@ struct vduse_req_int *vduse_req_build(struct vduse_vq *vq, unsigned int nseg,
 void vduse_vq_drop_segs(struct vduse_vq *vq, unsigned int nseg) HIDDEN;
 void vduse_req_release(struct vduse_req_int *r) HIDDEN;
 void vduse_vq_free_outstanding(struct vduse_vq *vq) HIDDEN;
+void vduse_vq_free_pool(struct vduse_vq *vq) HIDDEN;
 uint32_t vduse_vq_cur_asid(const struct vduse_vq *vq) HIDDEN;
 
 /* Chain walking state shared by split.c and packed.c. */
@@ -209,7 +270,12 @@ int vduse_chain_add(struct vduse_vq *vq, struct vduse_chain *c, uint64_t addr,
 /* split.c */
 int vduse_split_pop(struct vduse_vq *vq, struct vduse_req **reqp) HIDDEN;
 int vduse_split_push(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len) HIDDEN;
+void vduse_split_fill(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len,
+		      unsigned int k) HIDDEN;
+void vduse_split_publish(struct vduse_vq *vq, unsigned int n) HIDDEN;
 int vduse_split_need_irq(struct vduse_vq *vq) HIDDEN;
+int vduse_split_enable_notify(struct vduse_vq *vq) HIDDEN;
+void vduse_split_disable_notify(struct vduse_vq *vq) HIDDEN;
 int vduse_split_ring_size(uint32_t num, uint64_t *desc, uint64_t *drv, uint64_t *devsz) HIDDEN;
 int vduse_split_parse(struct vduse_vq *vq, uint16_t head, struct vduse_req **reqp) HIDDEN;
 
@@ -217,6 +283,8 @@ int vduse_split_parse(struct vduse_vq *vq, uint16_t head, struct vduse_req **req
 int vduse_packed_pop(struct vduse_vq *vq, struct vduse_req **reqp) HIDDEN;
 int vduse_packed_push(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len) HIDDEN;
 int vduse_packed_need_irq(struct vduse_vq *vq) HIDDEN;
+int vduse_packed_enable_notify(struct vduse_vq *vq) HIDDEN;
+void vduse_packed_disable_notify(struct vduse_vq *vq) HIDDEN;
 int vduse_packed_parse(struct vduse_vq *vq, uint16_t pos, bool wrap, bool resubmit,
 		       struct vduse_req **reqp) HIDDEN;
 bool vduse_packed_chain_intact(struct vduse_vq *vq, uint16_t slot, bool wrap, uint16_t id) HIDDEN;
@@ -225,6 +293,7 @@ bool vduse_packed_chain_intact(struct vduse_vq *vq, uint16_t slot, bool wrap, ui
 int vduse_msg_handle(struct vduse_dev *dev, const struct vduse_dev_request *req,
 		     struct vduse_dev_response *resp) HIDDEN;
 void vduse_dev_stop_queues(struct vduse_dev *dev) HIDDEN;
+int vduse_dev_epoll_setup(struct vduse_dev *dev) HIDDEN;
 
 /* inflight.c */
 #define VDUSE_INFLIGHT_MAGIC	0x6c667644u	/* "Dvfl" */
@@ -238,16 +307,20 @@ struct vduse_inflight_hdr {
 	/* uint32_t group_asid[ngroups]; then per queue: vduse_inflight_vq */
 };
 struct vduse_inflight_vq {
-	uint16_t last_avail_idx;
-	uint16_t used_idx;
-	uint8_t avail_wrap, used_wrap, valid, pad;
-	/* per descriptor head (split) or buffer id (packed): */
-	/* uint8_t inflight[queue_size]; uint16_t pos[queue_size] (packed slot) */
+	uint16_t used;			/* used index; packed: slot | lap << 15 */
+	uint8_t valid, pad[5];
+	/*
+	 * per descriptor head (split) or buffer id (packed):
+	 * uint8_t state[queue_size]; (free, in flight, lost)
+	 * uint16_t pos[queue_size]; (avail index; packed: slot | lap << 15)
+	 * uint16_t ndesc[queue_size]; (packed: ring slots of the chain)
+	 */
 	uint8_t data[];
 };
 int vduse_inflight_setup(struct vduse_dev *dev, bool attach) HIDDEN;
-void vduse_inflight_pop(struct vduse_vq *vq, uint16_t id, uint16_t pos) HIDDEN;
+int vduse_inflight_pop(struct vduse_vq *vq, uint16_t id, uint16_t pos, uint16_t ndesc) HIDDEN;
 void vduse_inflight_push(struct vduse_vq *vq, uint16_t id) HIDDEN;
+void vduse_inflight_commit(struct vduse_vq *vq) HIDDEN;
 void vduse_inflight_group(struct vduse_dev *dev, uint32_t group, uint32_t asid) HIDDEN;
 void vduse_inflight_reset(struct vduse_vq *vq) HIDDEN;
 int vduse_inflight_resume(struct vduse_vq *vq) HIDDEN;

@@ -6,7 +6,7 @@
 #   visibility), build/lib/libvduse.pc; unit tests in build/unit/lib_*;
 #   static VM test programs in build/vm/progs/; fuzz targets (clang).
 
-LIBVDUSE_VERSION := 0.1.0
+LIBVDUSE_VERSION := 0.2.0
 LIB_SRCS   := $(wildcard lib/*.c)
 LIB_HDRS   := include/vduse/libvduse.h lib/internal.h include/uapi/linux/vduse.h
 LIB_OBJS   := $(patsubst lib/%.c,$(BUILD)/lib/obj/%.o,$(LIB_SRCS))
@@ -47,7 +47,7 @@ $(LIB_A): $(LIB_OBJS)
 
 $(LIB_SO): $(LIB_OBJS) lib/libvduse.map
 	$(CC) -shared -Wl,-soname,libvduse.so.0 -Wl,--version-script=lib/libvduse.map \
-		-Wl,--no-undefined -o $@ $(LIB_OBJS)
+		-Wl,--no-undefined -o $@ $(LIB_OBJS) -pthread
 
 $(BUILD)/lib/libvduse.so.0: $(LIB_SO)
 	ln -sf $(notdir $<) $@
@@ -63,6 +63,17 @@ $(LIB_PC): lib/libvduse.pc.in lib/lib.mk
 # the fake kernel of tests/unit/lib/fake_kernel.h.
 # lib_msg injects allocation failures by wrapping calloc (valgrind-proof).
 LIB_UNIT_LDFLAGS_msg := -Wl,--wrap=calloc
+LIB_UNIT_LDFLAGS_notify := -pthread
+LIB_UNIT_LDFLAGS_threads := -pthread
+
+# lib_threads once more under ThreadSanitizer, the library built from source
+# with clang (skipped without clang).
+TSAN_CC ?= clang
+HAVE_TSAN_CC := $(shell command -v $(TSAN_CC) 2>/dev/null)
+$(BUILD)/unit/lib_threads_tsan: tests/unit/lib/test_threads.c $(LIB_UNIT_HELP) $(LIB_SRCS) $(LIB_HDRS)
+	@mkdir -p $(dir $@)
+	$(TSAN_CC) -g -O1 -fsanitize=thread -D_GNU_SOURCE $(WARN) -Werror $(LIB_CPPFLAGS) \
+		-Itests/include -Itests/unit/lib -o $@ $< $(LIB_SRCS) -pthread
 $(BUILD)/unit/lib_%: tests/unit/lib/test_%.c $(LIB_UNIT_HELP) $(LIB_A) tests/include/tap.h
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_UNIT_CFLAGS) -o $@ $< $(LIB_A) $(LIB_UNIT_LDFLAGS_$*)
@@ -74,7 +85,8 @@ $(BUILD)/unit/lib_fuzz_replay: tests/fuzz/replay.c $(LIB_FUZZ_SRCS) tests/fuzz/f
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_UNIT_CFLAGS) -Itests/fuzz -o $@ $< $(LIB_A)
 
-unit-progs: $(LIB_UNIT_PROGS) $(if $(wildcard tests/fuzz/replay.c),$(BUILD)/unit/lib_fuzz_replay)
+unit-progs: $(LIB_UNIT_PROGS) $(if $(wildcard tests/fuzz/replay.c),$(BUILD)/unit/lib_fuzz_replay) \
+	$(if $(HAVE_TSAN_CC),$(BUILD)/unit/lib_threads_tsan)
 
 # VM test programs: static, on the public API only.
 $(BUILD)/vm/progs/%: tests/vm/lib/%.c $(LIB_A) include/vduse/libvduse.h tests/include/tap.h

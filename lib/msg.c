@@ -7,7 +7,7 @@
  * FAILED so a newer kernel never stalls on us.
  */
 #include <errno.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -69,7 +69,7 @@ static int dev_start(struct vduse_dev *dev)
 		}
 	}
 	for (i = 0; i < dev->nvqs && dev->o.queue_ready; i++)
-		if (dev->vqs[i].started)
+		if (dev->vqs[i].started && !dev->vqs[i].broken)
 			dev->o.queue_ready(dev, &dev->vqs[i], dev->o.user);
 	return 0;
 }
@@ -164,6 +164,8 @@ static int handle_update_iotlb(struct vduse_dev *dev, const struct vduse_dev_req
 	}
 	/* Queues using that AS remap their rings lazily (as->gen moves). */
 	vduse_iotlb_invalidate(dev, asid, start, last);
+	if (dev->o.iotlb_update)
+		dev->o.iotlb_update(dev, asid, start, last, dev->o.user);
 	return 0;
 }
 
@@ -266,7 +268,9 @@ EXPORT int vduse_dev_handle_msgs(struct vduse_dev *dev)
 			vd_err(dev, "short request (%zd bytes)", n);
 			return -EIO;
 		}
+		vduse_lock(dev);
 		vduse_msg_handle(dev, &req, &resp);
+		vduse_unlock(dev);
 		do {
 			n = write(dev->fd, &resp, sizeof(resp));
 		} while (n < 0 && errno == EINTR);
@@ -281,53 +285,60 @@ EXPORT int vduse_dev_handle_msgs(struct vduse_dev *dev)
 	}
 }
 
+#define RUN_EVENTS	64
+#define MSG_EVENT	UINT32_MAX
+
+/* The epoll set of vduse_dev_run_once(): the device fd and every kick fd. */
+int vduse_dev_epoll_setup(struct vduse_dev *dev)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	uint32_t i;
+
+	dev->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (dev->epfd < 0)
+		return -errno;
+	ev.data.u32 = MSG_EVENT;
+	if (epoll_ctl(dev->epfd, EPOLL_CTL_ADD, dev->fd, &ev))
+		return -errno;
+	for (i = 0; i < dev->nvqs; i++) {
+		ev.data.u32 = i;
+		if (epoll_ctl(dev->epfd, EPOLL_CTL_ADD, dev->vqs[i].kickfd, &ev))
+			return -errno;
+	}
+	return 0;
+}
+
 EXPORT int vduse_dev_run_once(struct vduse_dev *dev, int timeout_ms)
 {
-	struct pollfd stackp[17], *p = stackp;
-	uint32_t i;
-	int n, events = 0, err;
+	struct epoll_event ev[RUN_EVENTS];
+	int n, i, events = 0, err;
 
-	if (dev->nvqs + 1 > ARRAY_SIZE(stackp)) {
-		p = calloc(dev->nvqs + 1, sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-	}
-	p[0].fd = dev->fd;
-	p[0].events = POLLIN;
-	for (i = 0; i < dev->nvqs; i++) {
-		p[i + 1].fd = dev->vqs[i].kickfd;
-		p[i + 1].events = POLLIN;
-		p[i + 1].revents = 0;
-	}
-	n = poll(p, dev->nvqs + 1, timeout_ms);
-	if (n <= 0) {
-		err = n < 0 && errno != EINTR ? -errno : 0;
-		goto out;
-	}
-	if (p[0].revents & POLLERR) {
-		vd_err(dev, "device is broken (a message timed out)");
-		err = -EIO;
-		goto out;
-	}
-	if (p[0].revents & POLLIN) {
+	n = epoll_wait(dev->epfd, ev, RUN_EVENTS, timeout_ms);
+	if (n <= 0)
+		return n < 0 && errno != EINTR ? -errno : 0;
+	/* messages first: a reset or an IOTLB change applies before the kicks */
+	for (i = 0; i < n; i++) {
+		if (ev[i].data.u32 != MSG_EVENT)
+			continue;
+		if (ev[i].events & EPOLLERR) {
+			vd_err(dev, "device is broken (a message timed out)");
+			return -EIO;
+		}
 		err = vduse_dev_handle_msgs(dev);
 		if (err < 0)
-			goto out;
+			return err;
 		events += err;
 	}
-	for (i = 0; i < dev->nvqs; i++) {
-		struct vduse_vq *vq = &dev->vqs[i];
+	for (i = 0; i < n; i++) {
+		struct vduse_vq *vq;
 
-		if (!(p[i + 1].revents & POLLIN))
+		if (ev[i].data.u32 == MSG_EVENT || ev[i].data.u32 >= dev->nvqs)
 			continue;
+		vq = &dev->vqs[ev[i].data.u32];
 		vduse_vq_ack_kick(vq);
 		events++;
 		if (vq->started && dev->o.queue_kick)
 			dev->o.queue_kick(dev, vq, dev->o.user);
 	}
-	err = events;
-out:
-	if (p != stackp)
-		free(p);
-	return err;
+	return events;
 }

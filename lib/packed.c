@@ -133,21 +133,59 @@ int vduse_packed_parse(struct vduse_vq *vq, uint16_t pos, bool wrap, bool resubm
 	r->pub.id = id;
 	r->ndesc = count;
 	r->pos = pos;
-	*reqp = &r->pub;
 	if (!resubmit) {
+		if (vduse_inflight_pop(vq, id, pos | (wrap ? 0x8000 : 0), count)) {
+			vduse_req_release(r);
+			return -EIO;
+		}
 		vq->last_avail_idx = p;
 		vq->avail_wrap = w;
-		vduse_inflight_pop(vq, id, pos | (wrap ? 0x8000 : 0));
 	}
+	*reqp = &r->pub;
 	return 1;
 bad:
 	vduse_vq_drop_segs(vq, c.nseg);
 	return -EIO;
 }
 
+/*
+ * Kicks: the device event structure says ENABLE from the queue's start on,
+ * so the driver kicks for every batch, unless the device polls with
+ * vduse_vq_disable_notify(). Turning it back on stores ENABLE, then (full
+ * fence, pairing with the driver's between publishing and reading our
+ * flags) looks at the ring again: a buffer made available meanwhile may
+ * have come without a kick.
+ */
+int vduse_packed_enable_notify(struct vduse_vq *vq)
+{
+	uint16_t *evt = vq->device;	/* { off_wrap, flags } */
+	uint16_t f;
+
+	if (vq->kick_off_set) {
+		st16_rel(&evt[1], htole16(EVT_ENABLE));
+		vq->kick_off_set = false;
+	}
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	f = le16toh(ld16_acq(&((struct pdesc *)vq->desc)[vq->last_avail_idx].flags));
+	return desc_avail(f, vq->avail_wrap);
+}
+
+void vduse_packed_disable_notify(struct vduse_vq *vq)
+{
+	if (!vq->kick_off_set) {
+		st16_rel(&((uint16_t *)vq->device)[1], htole16(EVT_DISABLE));
+		vq->kick_off_set = true;
+	}
+}
+
 int vduse_packed_pop(struct vduse_vq *vq, struct vduse_req **reqp)
 {
-	return vduse_packed_parse(vq, vq->last_avail_idx, vq->avail_wrap, false, reqp);
+	int ret = vduse_packed_parse(vq, vq->last_avail_idx, vq->avail_wrap, false, reqp);
+
+	/* empty after polling with kicks off: turn them on and look again */
+	if (!ret && vq->kick_off_set && !vq->notify_off && vduse_packed_enable_notify(vq))
+		ret = vduse_packed_parse(vq, vq->last_avail_idx, vq->avail_wrap, false, reqp);
+	return ret;
 }
 
 int vduse_packed_push(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len)
@@ -158,8 +196,10 @@ int vduse_packed_push(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len
 
 	if (len)
 		flags |= PD_WRITE;
+	vduse_crash_point(vq->dev);
 	d->id = htole16(r->pub.id);
 	d->len = htole32(len);
+	vduse_crash_point(vq->dev);
 	st16_rel(&d->flags, htole16(flags));
 	next = vq->used_idx + (r->ndesc ? r->ndesc : 1);
 	if (next >= vq->num) {

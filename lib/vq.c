@@ -26,8 +26,10 @@ void vduse_vq_set_broken(struct vduse_vq *vq, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	if (!vq->broken)
+	if (!vq->broken) {
 		vd_err(vq->dev, "vq %u: %s; queue marked broken until reset", vq->index, buf);
+		memcpy(vq->broken_reason, buf, sizeof(buf));
+	}
 	vq->broken = true;
 }
 
@@ -133,6 +135,9 @@ int vduse_vq_start(struct vduse_vq *vq, const struct vduse_vq_info *info)
 	vq->device_iova = info->device_addr;
 	vq->broken = false;
 	vq->need_notify = false;
+	vq->notify_off = false;
+	vq->kick_off_set = false;
+	vq->armed = false;
 	vq->signalled_valid = false;
 	vq->inflight = 0;
 	vq->started = true;
@@ -170,8 +175,15 @@ int vduse_vq_start(struct vduse_vq *vq, const struct vduse_vq_info *info)
 				"position from VQ_GET_INFO", vq->index);
 	}
 	vduse_inflight_resume(vq);
-	if (!vq->packed && vq->event_idx)	/* kick us at the next new buffer */
-		st16_rel((uint8_t *)vq->device + 4 + 8ull * vq->num, htole16(vq->last_avail_idx));
+	/* kicks on: a previous daemon may have left them off */
+	if (vq->packed) {
+		st16_rel((uint16_t *)vq->device + 1, 0);
+	} else {
+		st16_rel(vq->device, 0);
+		if (vq->event_idx)	/* kick us at the next new buffer */
+			st16_rel((uint8_t *)vq->device + 4 + 8ull * vq->num,
+				 htole16(vq->last_avail_idx));
+	}
 	vd_dbg(dev, "vq %u started: %s size %u avail %u used %u ASID %u", vq->index,
 	       vq->packed ? "packed" : "split", vq->num, vq->last_avail_idx, vq->used_idx,
 	       vduse_vq_cur_asid(vq));
@@ -224,6 +236,9 @@ void vduse_vq_drop_segs(struct vduse_vq *vq, unsigned int nseg)
 int vduse_chain_add(struct vduse_vq *vq, struct vduse_chain *c, uint64_t addr,
 		    uint32_t len, bool writable)
 {
+	struct vduse_as *as;
+	unsigned int nseg;
+	uint64_t misses;
 	int err;
 
 	if (!writable && c->writable_seen) {
@@ -244,9 +259,16 @@ int vduse_chain_add(struct vduse_vq *vq, struct vduse_chain *c, uint64_t addr,
 		c->writable_seen = true;
 	if (!len)
 		return 0;
+	as = &vq->dev->as[vduse_vq_cur_asid(vq)];
+	misses = as->misses;
+	nseg = c->nseg;
 	err = vduse_iotlb_translate(vq->dev, vduse_vq_cur_asid(vq), addr, len,
 				    writable ? PROT_WRITE : PROT_READ, vq->seg, vq->segreg,
 				    VDUSE_MAX_SEGS, &c->nseg);
+	/* one lookup per segment added */
+	misses = as->misses - misses;
+	vq->st.iotlb_misses += misses;
+	vq->st.iotlb_hits += c->nseg - nseg - (c->nseg - nseg < misses ? c->nseg - nseg : misses);
 	if (err == -E2BIG) {
 		vduse_vq_set_broken(vq, "chain needs more than %u segments", VDUSE_MAX_SEGS);
 		return -EIO;
@@ -266,15 +288,25 @@ struct vduse_req_int *vduse_req_build(struct vduse_vq *vq, unsigned int nseg,
 				      unsigned int nr_readable)
 {
 	struct vduse_req_int *r;
-	unsigned int i;
+	unsigned int i, cap = nseg;
+	bool pooled = nseg <= VDUSE_POOL_SEGS;
 
-	r = malloc(sizeof(*r) + nseg * (sizeof(struct iovec) + sizeof(struct vduse_region *)));
-	if (!r)
-		return NULL;
+	/* no allocation per request: small ones are recycled per queue */
+	if (pooled && vq->pool) {
+		r = vq->pool;
+		vq->pool = r->next;
+	} else {
+		if (pooled)
+			cap = VDUSE_POOL_SEGS;
+		r = malloc(sizeof(*r) + cap * (sizeof(struct iovec) + sizeof(struct vduse_region *)));
+		if (!r)
+			return NULL;
+	}
 	memset(r, 0, sizeof(*r));
+	r->pooled = pooled;
 	r->pub.vq = vq;
 	r->pub.iov = (struct iovec *)(r + 1);
-	r->reg = (struct vduse_region **)(r->pub.iov + nseg);
+	r->reg = (struct vduse_region **)(r->pub.iov + (pooled ? VDUSE_POOL_SEGS : nseg));
 	r->nseg = nseg;
 	r->generation = vq->generation;
 	memcpy(r->pub.iov, vq->seg, nseg * sizeof(struct iovec));
@@ -294,7 +326,7 @@ struct vduse_req_int *vduse_req_build(struct vduse_vq *vq, unsigned int nseg,
 	return r;
 }
 
-/* Drop the request's mapping references and free it. */
+/* Drop the request's mapping references and free (or recycle) it. */
 void vduse_req_release(struct vduse_req_int *r)
 {
 	struct vduse_vq *vq = r->pub.vq;
@@ -308,7 +340,22 @@ void vduse_req_release(struct vduse_req_int *r)
 		vq->outstanding = r->next;
 	if (r->next)
 		r->next->prev = r->prev;
-	free(r);
+	if (r->pooled) {
+		r->next = vq->pool;
+		vq->pool = r;
+	} else {
+		free(r);
+	}
+}
+
+void vduse_vq_free_pool(struct vduse_vq *vq)
+{
+	while (vq->pool) {
+		struct vduse_req_int *r = vq->pool;
+
+		vq->pool = r->next;
+		free(r);
+	}
 }
 
 /* Device teardown: free abandoned requests; their mappings go with the ASes. */
@@ -322,7 +369,7 @@ void vduse_vq_free_outstanding(struct vduse_vq *vq)
 	}
 }
 
-EXPORT int vduse_vq_pop(struct vduse_vq *vq, struct vduse_req **reqp)
+static int vq_pop(struct vduse_vq *vq, struct vduse_req **reqp)
 {
 	int ret;
 
@@ -331,7 +378,7 @@ EXPORT int vduse_vq_pop(struct vduse_vq *vq, struct vduse_req **reqp)
 		return 0;
 	if (vq->broken)
 		return -EIO;
-	if (vduse_vq_map_ring(vq))
+	if (vduse_vq_ring(vq))
 		return -EIO;
 	if (vq->nr_resubmit) {
 		uint16_t id = vq->resubmit[--vq->nr_resubmit];
@@ -340,92 +387,291 @@ EXPORT int vduse_vq_pop(struct vduse_vq *vq, struct vduse_req **reqp)
 			ret = vduse_packed_parse(vq, id & 0x7fff, id >> 15, true, reqp);
 		else
 			ret = vduse_split_parse(vq, id, reqp);
-		if (ret > 0)
-			vq->inflight++;
-		return ret;
+	} else {
+		ret = vq->packed ? vduse_packed_pop(vq, reqp) : vduse_split_pop(vq, reqp);
 	}
-	ret = vq->packed ? vduse_packed_pop(vq, reqp) : vduse_split_pop(vq, reqp);
-	if (ret > 0)
+	if (ret > 0) {
 		vq->inflight++;
+		vq->st.pops++;
+	}
 	return ret;
 }
 
-EXPORT int vduse_vq_push(struct vduse_req *req, uint32_t written)
+EXPORT int vduse_vq_pop(struct vduse_vq *vq, struct vduse_req **reqp)
 {
-	struct vduse_req_int *r = (struct vduse_req_int *)req;
-	struct vduse_vq *vq = req->vq;
 	int ret;
 
+	vduse_lock(vq->dev);
+	ret = vq_pop(vq, reqp);
+	vduse_unlock(vq->dev);
+	return ret;
+}
+
+EXPORT int vduse_vq_pop_many(struct vduse_vq *vq, struct vduse_req **reqs, unsigned int max)
+{
+	unsigned int n = 0;
+	int ret = 0;
+
+	vduse_lock(vq->dev);
+	while (n < max && (ret = vq_pop(vq, &reqs[n])) == 1)
+		n++;
+	vduse_unlock(vq->dev);
+	return n ? (int)n : ret;
+}
+
+/* Is @r still pushable? Releases it and returns the error if not. */
+static int push_check(struct vduse_vq *vq, struct vduse_req_int *r)
+{
 	if (r->generation != vq->generation || !vq->started) {
 		vduse_req_release(r);
 		return -ESTALE;
 	}
 	vq->inflight--;
-	if (written > req->writable_len)
-		written = req->writable_len;
-	if (vq->broken || vduse_vq_map_ring(vq)) {
+	if (vq->broken || vduse_vq_ring(vq)) {
 		vduse_req_release(r);
 		return -EIO;
 	}
+	return 0;
+}
+
+static int vq_push(struct vduse_req *req, uint32_t written)
+{
+	struct vduse_req_int *r = (struct vduse_req_int *)req;
+	struct vduse_vq *vq = req->vq;
+	int ret;
+
+	ret = push_check(vq, r);
+	if (ret)
+		return ret;
+	if (written > req->writable_len)
+		written = req->writable_len;
 	ret = vq->packed ? vduse_packed_push(vq, r, written) : vduse_split_push(vq, r, written);
 	vduse_inflight_push(vq, req->id);
+	vduse_inflight_commit(vq);
 	vq->need_notify = true;
+	vq->st.pushes++;
 	vduse_req_release(r);
+	return ret;
+}
+
+/*
+ * Several requests of one queue at once. Split: the used elements first,
+ * then one used index store makes them all visible. Packed: one used
+ * descriptor after the other, as vduse_vq_push() does (each needs its own
+ * flags store anyway; holding back the first one's would leave the later
+ * ones written but invisible if the daemon died, which the in-flight log
+ * could not tell from buffers never completed).
+ */
+EXPORT int vduse_vq_push(struct vduse_req *req, uint32_t written)
+{
+	struct vduse_dev *dev = req->vq->dev;
+	int ret;
+
+	vduse_lock(dev);
+	ret = vq_push(req, written);
+	vduse_unlock(dev);
+	return ret;
+}
+
+static int vq_push_many(struct vduse_vq *vq, struct vduse_req *const *reqs,
+			const uint32_t *written, unsigned int n)
+{
+	bool ring_ok = vq->started && !vq->broken && !vduse_vq_ring(vq);
+	unsigned int i, done = 0;
+	int err = 0;
+
+	for (i = 0; i < n; i++) {
+		if (!reqs[i] || reqs[i]->vq != vq)
+			return -EINVAL;
+	}
+	for (i = 0; i < n; i++) {
+		struct vduse_req_int *r = (struct vduse_req_int *)reqs[i];
+		uint32_t w = written ? written[i] : 0;
+
+		r->batch_ok = ring_ok && r->generation == vq->generation;
+		if (!r->batch_ok)
+			continue;
+		if (w > r->pub.writable_len)
+			w = r->pub.writable_len;
+		if (vq->packed)
+			vduse_packed_push(vq, r, w);
+		else
+			vduse_split_fill(vq, r, w, done);
+		done++;
+	}
+	if (done && !vq->packed)
+		vduse_split_publish(vq, done);
+	/* the log learns of the completions only once the driver can see them */
+	for (i = 0; i < n; i++) {
+		struct vduse_req_int *r = (struct vduse_req_int *)reqs[i];
+
+		if (r->batch_ok)
+			vduse_inflight_push(vq, r->pub.id);
+		else if (!err)
+			err = r->generation != vq->generation || !vq->started ? -ESTALE : -EIO;
+		if (r->generation == vq->generation && vq->started && vq->inflight)
+			vq->inflight--;
+		vduse_req_release(r);
+	}
+	if (done) {
+		vduse_inflight_commit(vq);
+		vq->need_notify = true;
+		vq->st.pushes += done;
+	}
+	return done ? (int)done : err;
+}
+
+EXPORT int vduse_vq_push_many(struct vduse_vq *vq, struct vduse_req *const *reqs,
+			      const uint32_t *written, unsigned int n)
+{
+	int ret;
+
+	vduse_lock(vq->dev);
+	ret = vq_push_many(vq, reqs, written, n);
+	vduse_unlock(vq->dev);
 	return ret;
 }
 
 EXPORT void vduse_req_free(struct vduse_req *req)
 {
 	struct vduse_req_int *r = (struct vduse_req_int *)req;
+	struct vduse_dev *dev = req->vq->dev;
 
+	vduse_lock(dev);
 	if (r->generation == req->vq->generation && req->vq->inflight)
 		req->vq->inflight--;
 	vduse_req_release(r);
+	vduse_unlock(dev);
 }
 
-EXPORT int vduse_vq_notify(struct vduse_vq *vq)
+static int vq_notify(struct vduse_vq *vq)
 {
 	uint32_t idx = vq->index;
 	int need;
 
 	if (!vq->started || !vq->need_notify)
 		return 0;
-	if (vq->broken || vduse_vq_map_ring(vq))
+	if (vq->broken || vduse_vq_ring(vq))
 		return -EIO;
 	/* The used index must be visible before we read the driver's wish. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	need = vq->packed ? vduse_packed_need_irq(vq) : vduse_split_need_irq(vq);
-	vq->need_notify = false;
-	if (!need)
+	if (!need) {
+		vq->need_notify = false;
+		vq->st.irqs_suppressed++;
 		return 0;
+	}
 	if (vd_ioctl(vq->dev, VDUSE_VQ_INJECT_IRQ, &idx) < 0) {
 		int err = -errno;
 
+		/* still owed: the next call injects whatever the event index says */
+		vq->signalled_valid = false;
 		vd_err(vq->dev, "VQ_INJECT_IRQ(%u): %s", idx, strerror(errno));
 		return err;
 	}
+	vq->need_notify = false;
+	vq->st.irqs++;
 	return 1;
+}
+
+EXPORT int vduse_vq_notify(struct vduse_vq *vq)
+{
+	int ret;
+
+	vduse_lock(vq->dev);
+	ret = vq_notify(vq);
+	vduse_unlock(vq->dev);
+	return ret;
+}
+
+static int vq_enable_notify(struct vduse_vq *vq)
+{
+	if (!vq->started)
+		return 0;
+	if (vq->broken || vduse_vq_map_ring(vq))
+		return -EIO;
+	vq->notify_off = false;
+	if (vq->packed ? vduse_packed_enable_notify(vq) : vduse_split_enable_notify(vq))
+		return 1;
+	return vq->nr_resubmit ? 1 : 0;
+}
+
+EXPORT int vduse_vq_enable_notify(struct vduse_vq *vq)
+{
+	int ret;
+
+	vduse_lock(vq->dev);
+	ret = vq_enable_notify(vq);
+	vduse_unlock(vq->dev);
+	return ret;
+}
+
+static void vq_disable_notify(struct vduse_vq *vq)
+{
+	vq->notify_off = true;
+	if (!vq->started || vq->broken || vduse_vq_map_ring(vq))
+		return;
+	if (vq->packed)
+		vduse_packed_disable_notify(vq);
+	else
+		vduse_split_disable_notify(vq);
+}
+
+EXPORT void vduse_vq_disable_notify(struct vduse_vq *vq)
+{
+	vduse_lock(vq->dev);
+	vq_disable_notify(vq);
+	vduse_unlock(vq->dev);
 }
 
 EXPORT void vduse_vq_ack_kick(struct vduse_vq *vq)
 {
 	uint64_t v;
+	bool kicked;
 
-	while (read(vq->kickfd, &v, sizeof(v)) == sizeof(v))
-		;
+	/* one read takes the whole count (not a semaphore eventfd) */
+	kicked = read(vq->kickfd, &v, sizeof(v)) == sizeof(v);
+	vduse_lock(vq->dev);
+	if (kicked)
+		vq->st.kicks++;
 	if (!vq->started)
 		vduse_vq_try_start(vq);
+	vduse_unlock(vq->dev);
+}
+
+EXPORT int vduse_vq_get_stats(const struct vduse_vq *vq, struct vduse_vq_stats *st, size_t size)
+{
+	if (!st || size > sizeof(*st) * 4)
+		return -EINVAL;
+	memset(st, 0, size);
+	vduse_lock(vq->dev);
+	memcpy(st, &vq->st, size < sizeof(vq->st) ? size : sizeof(vq->st));
+	vduse_unlock(vq->dev);
+	return 0;
+}
+
+/* Getters: snapshots, under the lock for VDUSE_DEV_F_THREADS. */
+#define VQ_GETTER(type, name, expr)				\
+EXPORT type name(const struct vduse_vq *vq)			\
+{								\
+	type v;							\
+								\
+	vduse_lock(vq->dev);					\
+	v = (expr);						\
+	vduse_unlock(vq->dev);					\
+	return v;						\
 }
 
 EXPORT unsigned int vduse_vq_index(const struct vduse_vq *vq) { return vq->index; }
 EXPORT int vduse_vq_kick_fd(const struct vduse_vq *vq) { return vq->kickfd; }
-EXPORT bool vduse_vq_started(const struct vduse_vq *vq) { return vq->started; }
-EXPORT bool vduse_vq_broken(const struct vduse_vq *vq) { return vq->broken; }
-EXPORT bool vduse_vq_packed(const struct vduse_vq *vq) { return vq->packed; }
-EXPORT unsigned int vduse_vq_size(const struct vduse_vq *vq) { return vq->started ? vq->num : 0; }
 EXPORT uint32_t vduse_vq_group(const struct vduse_vq *vq) { return vq->group; }
-EXPORT uint32_t vduse_vq_asid(const struct vduse_vq *vq) { return vduse_vq_cur_asid(vq); }
-EXPORT unsigned int vduse_vq_inflight(const struct vduse_vq *vq) { return vq->inflight; }
+VQ_GETTER(bool, vduse_vq_started, vq->started)
+VQ_GETTER(bool, vduse_vq_broken, vq->broken)
+VQ_GETTER(bool, vduse_vq_packed, vq->packed)
+VQ_GETTER(unsigned int, vduse_vq_size, vq->started ? vq->num : 0)
+VQ_GETTER(uint32_t, vduse_vq_asid, vduse_vq_cur_asid(vq))
+VQ_GETTER(unsigned int, vduse_vq_inflight, vq->inflight)
+VQ_GETTER(const char *, vduse_vq_broken_reason, vq->broken ? vq->broken_reason : NULL)
 
 static size_t req_copy(const struct vduse_req *req, bool to, uint64_t offset, void *buf,
 		       size_t len)

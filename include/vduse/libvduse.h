@@ -16,12 +16,19 @@
  * vduse_vq_kick_fd(), or let vduse_dev_run_once() do it. Messages are always
  * answered at once; the device's I/O never runs inside the message handler.
  *
- * Thread safety: one device (and its queues and requests) must be used by
- * one thread at a time; separate devices are independent. The memory a
+ * Threads: by default one device (and its queues and requests) must be used
+ * by one thread at a time; separate devices are independent. The memory a
  * request's iovecs point to stays mapped until that request is pushed, even
  * if the kernel invalidates the mapping meanwhile, so another thread may
  * fill or read the buffers while the owning thread keeps handling messages.
- * See docs/library.md.
+ * With VDUSE_DEV_F_THREADS, one thread may handle the messages
+ * (vduse_dev_handle_msgs() on vduse_dev_fd()) while each queue is served by
+ * its own thread (kick fd, ack, pop/push/notify; one thread per queue at a
+ * time): the library's calls then take a per-device lock (recursive, so
+ * callbacks, which run with it held, may call the library; they must not
+ * wait for another thread that does). Library calls are serialized, the
+ * device's work on popped requests runs in parallel. vduse_req_read/write
+ * take no lock. See docs/library.md.
  */
 #ifndef LIBVDUSE_H
 #define LIBVDUSE_H
@@ -29,6 +36,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -37,7 +45,7 @@ extern "C" {
 #endif
 
 #define LIBVDUSE_MAJOR_VERSION 0
-#define LIBVDUSE_MINOR_VERSION 1
+#define LIBVDUSE_MINOR_VERSION 2
 
 struct vduse_dev;
 struct vduse_vq;
@@ -55,6 +63,12 @@ typedef void (*vduse_log_fn)(void *user, enum vduse_log_level level, const char 
 
 /* vduse_dev_opts.flags */
 #define VDUSE_DEV_F_API_V0	(1u << 0)	/* never use API v1, even if offered */
+/*
+ * Several threads may call the library for one device: one handles the
+ * messages, others serve queues (each queue from one thread at a time).
+ * See "Threads" below.
+ */
+#define VDUSE_DEV_F_THREADS	(1u << 1)
 
 /**
  * struct vduse_dev_opts - how to create (or attach to) a device
@@ -72,6 +86,8 @@ struct vduse_dev_opts {
 	uint32_t config_size;
 	uint32_t num_queues;
 	uint16_t queue_size;		/* max size of every queue (default 256) */
+	uint16_t reserved0;		/* zero: the struct has no implicit padding */
+	uint32_t reserved1;
 	const uint16_t *queue_sizes;	/* optional: per-queue max size */
 	uint32_t ngroups;		/* virtqueue groups (default 1) */
 	uint32_t nas;			/* address spaces (default 1) */
@@ -109,6 +125,7 @@ struct vduse_dev_opts {
 
 	vduse_log_fn log;		/* nothing is logged without it */
 	enum vduse_log_level log_level;	/* most verbose level passed to @log */
+	uint32_t reserved2;		/* zero */
 	void *user;			/* passed to every callback */
 
 	/*
@@ -119,11 +136,29 @@ struct vduse_dev_opts {
 	 */
 	void *inflight;
 	size_t inflight_size;
+
+	/* ---- libvduse 0.2 ---- */
+	/*
+	 * The kernel changed the mappings of [@start, @last] in address space
+	 * @asid (UPDATE_IOTLB). The library has already dropped its cached
+	 * mappings there (memory of requests still in flight stays mapped
+	 * until they are pushed). For devices that keep their own view of
+	 * guest memory, e.g. io_uring fixed buffers.
+	 */
+	void (*iotlb_update)(struct vduse_dev *dev, uint32_t asid, uint64_t start,
+			     uint64_t last, void *user);
 };
 
-/* Declare an options struct with its size set and every other field zero. */
-#define LIBVDUSE_OPTS(TYPE, NAME, ...) \
-	struct TYPE NAME = { .sz = sizeof(struct TYPE), __VA_ARGS__ }
+/*
+ * Declare an options struct with its size set and every other byte zero.
+ * The library checks that a newer caller's fields it does not know are
+ * zero, so padding must be zero too: the struct has none on LP64 (holes
+ * are explicit reserved fields, and fields are only ever appended that
+ * way), and the macro clears the whole object before the initialiser.
+ */
+#define LIBVDUSE_OPTS(TYPE, NAME, ...)						\
+	struct TYPE NAME = ((void)memset(&NAME, 0, sizeof(struct TYPE)),	\
+			    (struct TYPE){ .sz = sizeof(struct TYPE), __VA_ARGS__ })
 
 /**
  * vduse_dev_create() - create a VDUSE device and open it
@@ -141,7 +176,9 @@ int vduse_dev_create(const struct vduse_dev_opts *opts, struct vduse_dev **devp)
  * @opts gives the name, the queue layout and the callbacks as at creation.
  * The API version is probed from the device. If the driver is running, the
  * queues are re-read with VQ_GET_INFO and resume where the rings say (or
- * where the in-flight log says, when one is given).
+ * where the in-flight log says, when one is given). A device with several
+ * address spaces needs the in-flight log that recorded its group bindings
+ * (the kernel cannot report them): -ENOTRECOVERABLE without it.
  */
 int vduse_dev_attach(const struct vduse_dev_opts *opts, struct vduse_dev **devp);
 
@@ -246,6 +283,10 @@ struct vduse_req {
  * Take the next available buffer. Returns 1 and sets *@reqp, 0 if the
  * queue is empty or not started, -EIO if the queue is broken (a malformed
  * ring or chain; it stays broken until the driver resets), -ENOMEM.
+ *
+ * When it finds the queue empty (and kicks are on, the default) it first
+ * asks the driver for a kick and looks once more, so "pop until 0, then
+ * wait for the kick fd" never misses a buffer.
  */
 int vduse_vq_pop(struct vduse_vq *vq, struct vduse_req **reqp);
 
@@ -263,6 +304,52 @@ void vduse_req_free(struct vduse_req *req);
  * flags). Returns 1 if injected, 0 if suppressed, or a negative errno.
  */
 int vduse_vq_notify(struct vduse_vq *vq);
+
+/*
+ * Polling (vhost semantics). vduse_vq_disable_notify() tells the driver it
+ * need not kick (split: VRING_USED_F_NO_NOTIFY, or simply no avail_event
+ * update with EVENT_IDX; packed: event flags DISABLE) and stops
+ * vduse_vq_pop() from re-arming kicks when empty. vduse_vq_enable_notify()
+ * turns kicks back on and then checks the ring: it returns 1 if buffers
+ * arrived meanwhile (pop them; they may have come without a kick), 0 if the
+ * queue is empty and the driver will kick for the next one, -EIO if broken.
+ * Kicks are on whenever a queue starts.
+ */
+void vduse_vq_disable_notify(struct vduse_vq *vq);
+int vduse_vq_enable_notify(struct vduse_vq *vq);
+
+/*
+ * Batches. vduse_vq_pop_many() pops up to @max requests into @reqs and
+ * returns how many (0 if none), or a negative errno if the first pop
+ * failed. vduse_vq_push_many() returns @n requests of @vq to the driver
+ * (@written[i] bytes each; @written may be NULL for 0). On a split ring they
+ * become visible together, with one used index store; a packed ring takes
+ * them one by one, as vduse_vq_push() does. Every request is freed. Returns
+ * the number returned to the driver or, if none was, the first error
+ * (-ESTALE, -EIO); -EINVAL, doing nothing, if one belongs to another queue.
+ */
+int vduse_vq_pop_many(struct vduse_vq *vq, struct vduse_req **reqs, unsigned int max);
+int vduse_vq_push_many(struct vduse_vq *vq, struct vduse_req *const *reqs,
+		       const uint32_t *written, unsigned int n);
+
+/*
+ * Per-queue counters since the device was created or attached (across
+ * driver resets). Pass sizeof(struct vduse_vq_stats): fields are only ever
+ * appended, and those the library does not know read as zero.
+ */
+struct vduse_vq_stats {
+	uint64_t pops;			/* requests popped (resubmits included) */
+	uint64_t pushes;		/* requests returned to the driver */
+	uint64_t kicks;			/* kick eventfd reads that found a kick */
+	uint64_t irqs;			/* interrupts injected */
+	uint64_t irqs_suppressed;	/* notify calls the driver did not want */
+	uint64_t iotlb_hits;		/* buffer translations found in the cache */
+	uint64_t iotlb_misses;		/* ... fetched from the kernel (GET_FD) */
+};
+int vduse_vq_get_stats(const struct vduse_vq *vq, struct vduse_vq_stats *st, size_t size);
+
+/* Why the queue is broken (the message also logged), or NULL if it is not. */
+const char *vduse_vq_broken_reason(const struct vduse_vq *vq);
 
 /* Copy between a flat buffer and the readable / writable parts. */
 size_t vduse_req_read(const struct vduse_req *req, uint64_t offset, void *buf, size_t len);

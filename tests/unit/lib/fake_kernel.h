@@ -28,7 +28,7 @@
 
 #define FK_NAS		4
 #define FK_MAPS		256
-#define FK_VQS		16
+#define FK_VQS		256
 #define FK_MEM		(32u << 20)
 
 struct fk_map {

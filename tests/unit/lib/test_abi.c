@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * libvduse ABI: libvduse.so.0 exports every public function at version
- * LIBVDUSE_0.1 and nothing else; in particular the internal kernel-call
- * table the unit tests use stays hidden. Also checks LIBVDUSE_OPTS() and the
+ * LIBVDUSE_0.1 (LIBVDUSE_0.2 for the later ones) and nothing else; in
+ * particular the internal kernel-call table the unit tests use stays hidden.
+ * Also checks LIBVDUSE_OPTS() and the
  * library's handling of the options size.
  */
 #include <dlfcn.h>
+#include <stddef.h>
 #include "vduse/libvduse.h"
 #include "tap.h"
 
@@ -22,11 +24,63 @@ static const char *const public_fns[] = {
 	"vduse_req_write",
 };
 
+/* added in LIBVDUSE_0.2 */
+static const char *const public_fns_02[] = {
+	"vduse_vq_enable_notify", "vduse_vq_disable_notify", "vduse_vq_pop_many",
+	"vduse_vq_push_many", "vduse_vq_get_stats", "vduse_vq_broken_reason",
+};
+
 static const char *const internal_syms[] = {
 	"vduse_sys_backend", "vduse__dev_create", "vduse__dev_attach", "vduse_log",
 	"vduse_iotlb_lookup", "vduse_iotlb_translate", "vduse_msg_handle", "vduse_split_pop",
 	"vduse_packed_pop", "vduse_region_put", "vduse_inflight_setup",
 };
+
+/*
+ * Bytes of struct vduse_dev_opts not covered by a member. A newer library
+ * only checks that fields an older one does not know are zero; a hole there
+ * could hold garbage (LIBVDUSE_OPTS is not guaranteed to clear padding).
+ */
+#define FIELD(f) { offsetof(struct vduse_dev_opts, f), sizeof(((struct vduse_dev_opts *)0)->f) }
+static size_t opts_holes(void)
+{
+	static const struct { size_t off, len; } f[] = {
+		FIELD(sz), FIELD(name), FIELD(device_id), FIELD(vendor_id), FIELD(features),
+		FIELD(config), FIELD(config_size), FIELD(num_queues), FIELD(queue_size),
+		FIELD(reserved0), FIELD(reserved1), FIELD(queue_sizes), FIELD(ngroups), FIELD(nas),
+		FIELD(queue_group), FIELD(vq_align), FIELD(flags), FIELD(started), FIELD(stopped),
+		FIELD(reset), FIELD(queue_ready), FIELD(queue_kick), FIELD(group_asid),
+		FIELD(status), FIELD(log), FIELD(log_level), FIELD(reserved2), FIELD(user),
+		FIELD(inflight), FIELD(inflight_size), FIELD(iotlb_update),
+	};
+	size_t i, end = 0, holes = 0;
+
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		holes += f[i].off - end;
+		end = f[i].off + f[i].len;
+	}
+	return holes + sizeof(struct vduse_dev_opts) - end;
+}
+
+static void __attribute__((noinline)) dirty_stack(void)
+{
+	volatile unsigned char junk[4096];
+	size_t i;
+
+	for (i = 0; i < sizeof(junk); i++)
+		junk[i] = 0xa5;
+}
+
+static size_t __attribute__((noinline)) opts_dirty_bytes(void)
+{
+	LIBVDUSE_OPTS(vduse_dev_opts, o, .num_queues = 1);
+	const unsigned char *b = (const unsigned char *)&o;
+	size_t i, n = 0;
+
+	for (i = 0; i < sizeof(o); i++)
+		n += i >= sizeof(o.sz) && i != offsetof(struct vduse_dev_opts, num_queues) && b[i];
+	return n;
+}
 
 int main(int argc, char **argv)
 {
@@ -34,6 +88,7 @@ int main(int argc, char **argv)
 	unsigned int i, ok;
 	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 
+	dirty_stack();
 	TAP_OK(h != NULL, "dlopen libvduse.so.0", "%s", dlerror());
 	if (!h)
 		return tap_done();
@@ -45,6 +100,14 @@ int main(int argc, char **argv)
 	}
 	TAP_EQ(ok, sizeof(public_fns) / sizeof(public_fns[0]),
 	       "every public function exported at LIBVDUSE_0.1");
+	for (i = 0, ok = 0; i < sizeof(public_fns_02) / sizeof(public_fns_02[0]); i++) {
+		if (dlvsym(h, public_fns_02[i], "LIBVDUSE_0.2"))
+			ok++;
+		else
+			tap_diag("missing: %s@LIBVDUSE_0.2", public_fns_02[i]);
+	}
+	TAP_EQ(ok, sizeof(public_fns_02) / sizeof(public_fns_02[0]),
+	       "functions added later exported at LIBVDUSE_0.2");
 	for (i = 0, ok = 0; i < sizeof(internal_syms) / sizeof(internal_syms[0]); i++) {
 		if (!dlsym(h, internal_syms[i]))
 			ok++;
@@ -63,6 +126,8 @@ int main(int argc, char **argv)
 		struct vduse_dev *dev = NULL;
 
 		TAP_EQ(o.sz, sizeof(struct vduse_dev_opts), "LIBVDUSE_OPTS sets sz");
+		TAP_EQ(opts_holes(), 0, "struct vduse_dev_opts has no implicit padding");
+		TAP_EQ(opts_dirty_bytes(), 0, "LIBVDUSE_OPTS leaves no byte of the struct unset");
 		TAP_OK(o.ngroups == 0 && o.log == NULL && o.inflight == NULL,
 		       "LIBVDUSE_OPTS zeroes the other fields", " ");
 		o.sz = 4;

@@ -277,6 +277,38 @@ int main(void)
 	vduse_dev_destroy(dev);
 	fk_fini(&fk);
 
+	/* an unusable log entry: resume as without a log, after the used index */
+	fk_init(&fk, 1);
+	TAP_EQ(create(&o, &dev), 0, "create with a log (bad entry)");
+	fk_map(&fk, 0, 0x100000, 0x100000, 0, VDUSE_ACCESS_RW);
+	fk.features = (1ull << 32) | (1ull << 33);
+	fk_split_init(&fk, &r, 0, 0, 0x100000, 8);
+	fk.vqinfo[1].index = 1;
+	for (i = 0; i < 4; i++)
+		fk_set_desc(&fk_split_desc(&r)[i], 0x180000 + i * 16, 16, VRING_DESC_F_WRITE, 0);
+	fk_status(&fk, dev, 0x0f);
+	for (i = 0; i < 2; i++) {
+		fk_split_publish(&r, i);
+		vduse_vq_pop(vduse_dev_vq(dev, 0), &req[i]);
+		vduse_vq_push(req[i], 1);
+	}
+	vduse_dev_close(dev);
+	{
+		size_t hdr = (sizeof(struct vduse_inflight_hdr) + 4 + 7) & ~(size_t)7;
+
+		((struct vduse_inflight_vq *)((uint8_t *)logmem + hdr))->used += 100;
+	}
+	TAP_EQ(vduse__dev_attach(&o, &fk_backend, &fk, &dev), 0, "attach with a bad log entry");
+	TAP_EQ(dev ? vduse_vq_pop(vduse_dev_vq(dev, 0), &req[0]) : -1, 0,
+	       "completed requests are not popped again");
+	fk_split_publish(&r, 2);
+	ret = dev ? vduse_vq_pop(vduse_dev_vq(dev, 0), &req[0]) : -1;
+	TAP_OK(ret == 1 && req[0]->id == 2, "new requests are", "ret %d", ret);
+	if (ret == 1)
+		vduse_vq_push(req[0], 1);
+	vduse_dev_destroy(dev);
+	fk_fini(&fk);
+
 	/* attach without a log: resume where the used ring says */
 	fk_init(&fk, 1);
 	o.inflight = NULL;
@@ -306,6 +338,17 @@ int main(void)
 	vduse_dev_destroy(dev);
 	fk_fini(&fk);
 
+	/* unknown flags are refused */
+	fk_init(&fk, 1);
+	o.inflight = NULL;
+	o.flags = 1u << 7;
+	TAP_EQ(create(&o, &dev), -EINVAL, "unknown flags refused");
+	o.flags = VDUSE_DEV_F_THREADS;
+	TAP_EQ(create(&o, &dev), 0, "VDUSE_DEV_F_THREADS accepted");
+	vduse_dev_destroy(dev);
+	o.flags = 0;
+	fk_fini(&fk);
+
 	/* attach to a v0 device; an in-flight log keeps group bindings */
 	fk_init(&fk, 0);
 	o.inflight = NULL;
@@ -328,7 +371,18 @@ int main(void)
 	vduse_dev_close(dev);
 	TAP_EQ(vduse__dev_attach(&o, &fk_backend, &fk, &dev), 0, "attach");
 	TAP_EQ(dev ? vduse_dev_group_asid(dev, 1) : -1, 1, "group 1 binding restored from the log");
-	vduse_dev_destroy(dev);
+	vduse_dev_close(dev);
+	/* without the log (or with one that never saw it) the bindings are unknown */
+	o.inflight = NULL;
+	lg.last[0] = 0;
+	TAP_EQ(vduse__dev_attach(&o, &fk_backend, &fk, &dev), -ENOTRECOVERABLE,
+	       "2-AS device: attach without an in-flight log refused");
+	TAP_OK(strstr(lg.last, "in-flight log"), "and the log says why", "%s", lg.last);
+	o.inflight = logmem;
+	memset(logmem, 0, logsz);
+	TAP_EQ(vduse__dev_attach(&o, &fk_backend, &fk, &dev), -ENOTRECOVERABLE,
+	       "2-AS device: attach with a blank in-flight log refused");
+	fk.created = false;
 	fk_fini(&fk);
 	return tap_done();
 }

@@ -35,7 +35,18 @@ static struct ev {
 	int refuse_start, refuse_asid;
 	uint32_t last_group, last_asid;
 	uint8_t last_status;
+	int iotlb_calls;
+	uint32_t iotlb_asid;
+	uint64_t iotlb_start, iotlb_last;
 } ev;
+
+static void cb_iotlb(struct vduse_dev *d, uint32_t asid, uint64_t start, uint64_t last, void *u)
+{
+	ev.iotlb_calls++;
+	ev.iotlb_asid = asid;
+	ev.iotlb_start = start;
+	ev.iotlb_last = last;
+}
 
 static int cb_started(struct vduse_dev *d, void *u)
 {
@@ -91,7 +102,7 @@ int main(void)
 		      .started = cb_started, .stopped = cb_stopped, .reset = cb_reset,
 		      .queue_ready = cb_ready, .queue_kick = cb_kick, .status = cb_status,
 		      .group_asid = cb_asid, .log = fk_logger, .user = &lg,
-		      .log_level = VDUSE_LOG_DEBUG);
+		      .log_level = VDUSE_LOG_DEBUG, .iotlb_update = cb_iotlb);
 	struct vduse_dev_request rq;
 	struct vduse_dev_response rs;
 	struct vduse_dev *dev;
@@ -215,8 +226,12 @@ int main(void)
 	       "vq 2 re-resolved its ring in ASID 1", "ret %d", ret);
 	if (ret == 1)
 		vduse_vq_push(req, 0);
+	TAP_OK(ev.iotlb_calls == 1 && ev.iotlb_asid == 1 && ev.iotlb_start == 0 &&
+	       ev.iotlb_last == UINT64_MAX, "iotlb_update callback told ASID 1, whole range",
+	       "calls %d asid %u", ev.iotlb_calls, ev.iotlb_asid);
 	TAP_EQ(fk_iotlb(&fk, dev, 2, 0, UINT64_MAX), VDUSE_REQ_RESULT_FAILED,
 	       "UPDATE_IOTLB for ASID 2 of 2 FAILED");
+	TAP_EQ(ev.iotlb_calls, 1, "no iotlb_update callback for a refused UPDATE_IOTLB");
 	TAP_EQ(fk_iotlb(&fk, dev, 0, 10, 5), VDUSE_REQ_RESULT_FAILED,
 	       "UPDATE_IOTLB with start > last FAILED");
 
@@ -276,6 +291,17 @@ int main(void)
 	fk_status(&fk, dev, 0x80 | 0x0b);
 	TAP_OK(ev.stopped == 1 && !vduse_vq_started(q2), "status without DRIVER_OK stops the data path",
 	       " ");
+
+	/* a queue that starts broken is not announced as ready */
+	fk_status(&fk, dev, 0);
+	fk.vqinfo[2].num = 6;	/* split rings are powers of two */
+	ev.ready[0] = ev.ready[2] = 0;
+	fk_status(&fk, dev, 0x0f);
+	TAP_OK(vduse_vq_broken(q2) && ev.ready[2] == 0 && ev.ready[0] == 1,
+	       "no queue_ready for a queue that started broken", "broken %d ready %d",
+	       vduse_vq_broken(q2), ev.ready[2]);
+	fk.vqinfo[2].num = 8;
+	fk_status(&fk, dev, 0);
 
 	/* many messages queued at once are all answered */
 	for (i = 0; i < 5; i++) {

@@ -132,6 +132,45 @@ int main(void)
 	TAP_OK(vduse_vq_started(vq) && vduse_vq_packed(vq), "packed queue started", " ");
 	TAP_EQ(vduse_vq_pop(vq, &req), 0, "empty ring pops nothing");
 
+	/* polling: the device event flags say DISABLE, then ENABLE again */
+	{
+		uint16_t *devevt = fk_ptr(&fk, 0, DEVA);
+
+		vduse_vq_disable_notify(vq);
+		TAP_EQ(devevt[1], 1, "disable_notify writes RING_EVENT_FLAGS_DISABLE");
+		TAP_EQ(vduse_vq_pop(vq, &req), 0, "empty while polling");
+		TAP_EQ(devevt[1], 1, "kicks stay off while polling");
+		post1(5, BUF, 16, PW);
+		TAP_EQ(vduse_vq_enable_notify(vq), 1, "enable_notify sees the buffer that came meanwhile");
+		TAP_EQ(devevt[1], 0, "kicks enabled again");
+		TAP_OK(vduse_vq_pop(vq, &req) == 1 && req->id == 5, "pop it", " ");
+		vduse_vq_push(req, 0);
+		TAP_EQ(vduse_vq_enable_notify(vq), 0, "enable_notify on an empty ring: 0");
+		vduse_vq_disable_notify(vq);
+		fk_status(&fk, dev, 0);
+		fk.vqinfo[0].packed.last_avail_idx = 1;
+		fk.vqinfo[0].packed.last_used_idx = 1;
+		fk_status(&fk, dev, 0x0f);
+		TAP_EQ(devevt[1], 0, "a queue starts with kicks on");
+		restart(1ull << 28);
+	}
+
+	/* batches: used descriptors in the order given */
+	{
+		struct vduse_req *b[4];
+		uint32_t w[3] = { 4, 5, 6 };
+
+		post1(0, BUF, 16, PW);
+		post1(1, BUF + 16, 16, PW);
+		post1(2, BUF + 32, 16, PW);
+		TAP_EQ(vduse_vq_pop_many(vq, b, 4), 3, "packed pop_many takes three");
+		TAP_EQ(vduse_vq_push_many(vq, b, w, 3), 3, "packed push_many returns three");
+		TAP_OK(used_id(0, true, &len) == 0 && len == 4 && used_id(1, true, &len) == 1 &&
+		       len == 5 && used_id(2, true, &len) == 2 && len == 6,
+		       "three used descriptors with their ids and lengths", " ");
+		restart(1ull << 28);
+	}
+
 	{
 		uint64_t a[3] = { BUF, BUF + 0x100, BUF + 0x400 };
 		uint32_t l[3] = { 16, 512, 1 };
@@ -321,7 +360,7 @@ int main(void)
 	{
 		size_t lsz = vduse_inflight_size(1, N, 1);
 		void *logmem = calloc(1, lsz);
-		struct vduse_req *a, *b, *c;
+		struct vduse_req *a = NULL, *b = NULL, *c = NULL;
 
 		o.inflight = logmem;
 		o.inflight_size = lsz;

@@ -49,7 +49,8 @@ static void expect_broken(const char *name, const char *why)
 	struct vduse_req *req = NULL;
 	int ret = pop(&req);
 
-	TAP_OK(ret == -EIO && !req && vduse_vq_broken(vq) && strstr(lg.last, why),
+	TAP_OK(ret == -EIO && !req && vduse_vq_broken(vq) && strstr(lg.last, why) &&
+	       vduse_vq_broken_reason(vq) && strstr(vduse_vq_broken_reason(vq), why),
 	       name, "ret %d broken %d log '%s'", ret, vduse_vq_broken(vq), lg.last);
 	ret = pop(&req);
 	TAP_OK(ret == -EIO, "broken queue stays broken", "ret %d", ret);
@@ -176,7 +177,8 @@ int main(void)
 	fk_set_desc(&d[0], BUF, 16, F_W, 0);
 	fk_split_publish(&r, 0);
 	TAP_EQ(pop(&req), 1, "pop with event index");
-	TAP_EQ(used[2 + 4 * 8], 1, "avail_event advanced to the next avail index");
+	TAP_EQ(pop(&req2), 0, "then empty");
+	TAP_EQ(used[2 + 4 * 8], 1, "avail_event re-armed at the next avail index when empty");
 	vduse_vq_push(req, 16);
 	TAP_EQ(vduse_vq_notify(vq), 1, "first interrupt always sent");
 	fk_split_publish(&r, 0);
@@ -192,6 +194,88 @@ int main(void)
 	pop(&req);
 	vduse_vq_push(req, 16);
 	TAP_EQ(vduse_vq_notify(vq), 1, "used idx 3->4 crosses used_event 3: interrupt");
+
+	/* polling: with EVENT_IDX, kicks off means avail_event stays behind */
+	vduse_vq_disable_notify(vq);
+	ret = used[2 + 4 * 8];
+	fk_split_publish(&r, 0);
+	TAP_EQ(pop(&req), 1, "pop while polling");
+	vduse_vq_push(req, 16);
+	TAP_EQ(pop(&req), 0, "empty while polling");
+	TAP_EQ(used[2 + 4 * 8], ret, "avail_event not re-armed while kicks are off");
+	fk_split_publish(&r, 0);
+	TAP_EQ(vduse_vq_enable_notify(vq), 1, "enable_notify reports a buffer that came meanwhile");
+	TAP_EQ(used[2 + 4 * 8], 5, "avail_event re-armed at the current position");
+	TAP_EQ(pop(&req), 1, "pop it");
+	vduse_vq_push(req, 16);
+	TAP_EQ(vduse_vq_enable_notify(vq), 0, "enable_notify on an empty queue: 0");
+	fk_split_avail(&r)[2 + 8] = 5;
+	TAP_EQ(vduse_vq_notify(vq), 1, "interrupt for the polled buffers");
+
+	/* a failed VQ_INJECT_IRQ keeps the interrupt owed */
+	fk_split_publish(&r, 0);
+	pop(&req);
+	vduse_vq_push(req, 16);
+	fk_split_avail(&r)[2 + 8] = 6;
+	fk.fail_req = VDUSE_VQ_INJECT_IRQ;
+	fk.fail_errno = EIO;
+	TAP_EQ(vduse_vq_notify(vq), -EIO, "VQ_INJECT_IRQ failure returned");
+	fk.fail_req = 0;
+	TAP_EQ(vduse_vq_notify(vq), 1, "the interrupt is injected on the next call");
+	TAP_EQ(vduse_vq_notify(vq), 0, "and only once");
+
+	/* batches, statistics */
+	{
+		struct vduse_req *b[4];
+		struct vduse_vq_stats st0, st;
+		uint32_t w[3] = { 1, 2, 3 };
+		uint16_t u0 = used[1];
+		int k;
+
+		vduse_vq_get_stats(vq, &st0, sizeof(st0));
+		for (k = 0; k < 3; k++) {
+			fk_set_desc(&d[k], BUF + k * 16, 16, F_W, 0);
+			fk_split_publish(&r, k);
+		}
+		TAP_EQ(vduse_vq_pop_many(vq, b, 4), 3, "pop_many takes the three available");
+		TAP_EQ(vduse_vq_pop_many(vq, b + 3, 1), 0, "then none");
+		TAP_EQ(vduse_vq_push_many(vq, b, w, 3), 3, "push_many returns three");
+		TAP_OK(used[1] == (uint16_t)(u0 + 3) &&
+		       *(uint32_t *)&used[2 + 4 * (u0 % 8)] == 0 &&
+		       *(uint32_t *)&used[2 + 4 * ((u0 + 2) % 8) + 2] == 3,
+		       "used index moved by 3, elements in order with their lengths",
+		       "used %u", used[1]);
+		vduse_vq_get_stats(vq, &st, sizeof(st));
+		TAP_OK(st.pops == st0.pops + 3 && st.pushes == st0.pushes + 3 &&
+		       st.iotlb_hits + st.iotlb_misses >= st0.iotlb_hits + st0.iotlb_misses + 3,
+		       "statistics count pops, pushes and translations", "pops %llu pushes %llu",
+		       (unsigned long long)(st.pops - st0.pops),
+		       (unsigned long long)(st.pushes - st0.pushes));
+		memset(&st, 0xff, sizeof(st));
+		TAP_OK(vduse_vq_get_stats(vq, &st, 8) == 0 && st.pushes == UINT64_MAX,
+		       "an older caller's smaller stats struct is filled only as far as it goes",
+		       " ");
+		fk_split_publish(&r, 0);
+		vduse_vq_pop(vq, &b[0]);
+		TAP_EQ(vduse_vq_push_many(vduse_dev_vq(dev, 1), b, NULL, 1), -EINVAL,
+		       "push_many of another queue's request refused");
+		TAP_EQ(vduse_vq_push_many(vq, b, NULL, 1), 1, "then pushed on its own queue");
+		TAP_OK(vduse_vq_broken_reason(vq) == NULL, "no broken reason while healthy", " ");
+	}
+
+	/* without EVENT_IDX, kicks off is VRING_USED_F_NO_NOTIFY */
+	restart(feat(true, false));
+	used = fk_split_used(&r);
+	vduse_vq_disable_notify(vq);
+	TAP_EQ(used[0], VRING_USED_F_NO_NOTIFY, "disable_notify sets NO_NOTIFY");
+	fk_split_publish(&r, 0);
+	TAP_EQ(vduse_vq_enable_notify(vq), 1, "enable_notify clears it and sees the buffer");
+	TAP_EQ(used[0], 0, "NO_NOTIFY cleared");
+	pop(&req);
+	vduse_vq_push(req, 0);
+	vduse_vq_disable_notify(vq);
+	restart(feat(true, false));
+	TAP_EQ(fk_split_used(&r)[0], 0, "a queue starts with kicks on");
 
 	/* stale push after reset */
 	fk_split_publish(&r, 0);

@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * VDUSE_DEV_F_THREADS: one message thread and one thread per queue. Four
+ * queue threads each play driver and device for their own queue (publish
+ * chains, pop them in batches, check what the driver wrote, answer, push,
+ * notify, check the answers), while the main thread keeps sending
+ * UPDATE_IOTLB for the buffers and the rings and moves group 1 between two
+ * address spaces that map the same memory. Every request must come back
+ * with the right data, no queue may break, and the run must be clean under
+ * ThreadSanitizer (the lib_threads_tsan build; the regular build checks the
+ * data only).
+ */
+#include <pthread.h>
+#include <time.h>
+#include <linux/virtio_ring.h>
+#include "fake_kernel.h"
+
+#define NQ	4
+#define QSZ	64
+#define RING	0x100000ull	/* + q * 0x10000 */
+#define BUF	0x200000ull	/* + q * 0x10000 + chain * 64 */
+#define RUN_MS	1500
+
+static struct fake_kernel fk;
+static struct fk_log lg;
+static struct vduse_dev *dev;
+static struct fk_split rings[NQ];
+static int stop;
+
+struct qres {
+	unsigned long requests;
+	char failure[160];
+};
+static struct qres res[NQ];
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
+}
+
+static void *queue_thread(void *arg)
+{
+	unsigned int q = (unsigned int)(uintptr_t)arg, i, n, round = 0;
+	struct vduse_vq *vq = vduse_dev_vq(dev, q);
+	struct fk_split *r = &rings[q];
+	struct qres *out = &res[q];
+	uint64_t seq = (uint64_t)q << 48;
+
+	while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
+		struct vduse_req *reqs[8];
+		uint16_t used0 = fk_split_used(r)[1];
+		int got, total = 0;
+
+		/* driver: 1..8 chains: 16 readable bytes (a sequence number), 16 writable */
+		n = 1 + round++ % 8;
+		for (i = 0; i < n; i++) {
+			uint64_t *b = fk_ptr(&fk, 0, BUF + q * 0x10000 + i * 64);
+
+			b[0] = seq + i;
+			b[1] = ~(seq + i);
+			b[2] = b[3] = 0;
+			fk_split_publish(r, 2 * i);
+		}
+		/* device */
+		while (total < (int)n) {
+			got = vduse_vq_pop_many(vq, reqs, 8);
+			if (got <= 0) {
+				snprintf(out->failure, sizeof(out->failure),
+					 "pop_many returned %d after %d of %u (%s)", got, total, n,
+					 vduse_vq_broken_reason(vq) ? vduse_vq_broken_reason(vq) : "");
+				return NULL;
+			}
+			for (i = 0; i < (unsigned int)got; i++) {
+				uint64_t in[2], ans[2];
+
+				if (vduse_req_read(reqs[i], 0, in, 16) != 16 || in[1] != ~in[0] ||
+				    in[0] != seq + reqs[i]->id / 2) {
+					snprintf(out->failure, sizeof(out->failure),
+						 "request %u read %#llx", reqs[i]->id,
+						 (unsigned long long)in[0]);
+					return NULL;
+				}
+				ans[0] = in[0] * 3;
+				ans[1] = in[1];
+				vduse_req_write(reqs[i], 0, ans, 16);
+			}
+			if (vduse_vq_push_many(vq, reqs, NULL, got) != got) {
+				snprintf(out->failure, sizeof(out->failure), "push_many failed");
+				return NULL;
+			}
+			total += got;
+		}
+		vduse_vq_notify(vq);
+		/* driver: every answer back */
+		if (fk_split_used(r)[1] != (uint16_t)(used0 + n)) {
+			snprintf(out->failure, sizeof(out->failure), "used index %u, want %u",
+				 fk_split_used(r)[1], (uint16_t)(used0 + n));
+			return NULL;
+		}
+		for (i = 0; i < n; i++) {
+			uint64_t *b = fk_ptr(&fk, 0, BUF + q * 0x10000 + i * 64);
+
+			if (b[2] != (seq + i) * 3) {
+				snprintf(out->failure, sizeof(out->failure), "answer %u wrong", i);
+				return NULL;
+			}
+		}
+		seq += n;
+		out->requests += n;
+	}
+	return NULL;
+}
+
+int main(void)
+{
+	static const uint32_t groups[NQ] = { 0, 0, 1, 1 };
+	LIBVDUSE_OPTS(vduse_dev_opts, o, .name = "threads", .device_id = 2, .num_queues = NQ,
+		      .queue_size = QSZ, .ngroups = 2, .nas = 2, .queue_group = groups,
+		      .flags = VDUSE_DEV_F_THREADS, .log = fk_logger, .user = &lg,
+		      .log_level = VDUSE_LOG_WARN);
+	pthread_t th[NQ];
+	unsigned long msgs = 0, moves = 0, total = 0;
+	uint64_t end;
+	unsigned int q, a, i;
+	uint32_t seed = 1;
+	bool ok = true;
+
+	fk_init(&fk, 1);
+	TAP_EQ(vduse__dev_create(&o, &fk_backend, &fk, &dev), 0, "create with VDUSE_DEV_F_THREADS");
+	if (!dev)
+		return tap_done();
+	/* both address spaces map the same memory, in several pieces */
+	for (a = 0; a < 2; a++) {
+		fk_map(&fk, a, RING, NQ * 0x10000, 0, VDUSE_ACCESS_RW);
+		for (q = 0; q < NQ; q++)
+			fk_map(&fk, a, BUF + q * 0x10000, 0x10000, 0x100000 + q * 0x10000,
+			       VDUSE_ACCESS_RW);
+	}
+	fk.features = (1ull << 32) | (1ull << 33) | (1ull << VIRTIO_RING_F_EVENT_IDX);
+	for (q = 0; q < NQ; q++) {
+		fk_split_init(&fk, &rings[q], q, 0, RING + q * 0x10000, QSZ);
+		for (i = 0; i < QSZ / 2; i++) {
+			fk_set_desc(&fk_split_desc(&rings[q])[2 * i], BUF + q * 0x10000 + i * 64, 16,
+				    VRING_DESC_F_NEXT, 2 * i + 1);
+			fk_set_desc(&fk_split_desc(&rings[q])[2 * i + 1],
+				    BUF + q * 0x10000 + i * 64 + 16, 16, VRING_DESC_F_WRITE, 0);
+		}
+	}
+	TAP_EQ(fk_status(&fk, dev, 0x0f), 0, "DRIVER_OK");
+	for (q = 0; q < NQ; q++)
+		pthread_create(&th[q], NULL, queue_thread, (void *)(uintptr_t)q);
+	/* the message thread: invalidations and group moves, all the time */
+	end = now_ms() + RUN_MS;
+	while (now_ms() < end) {
+		uint64_t start, len;
+
+		seed = seed * 1103515245 + 12345;
+		switch ((seed >> 16) % 4) {
+		case 0:		/* one queue's buffers */
+			start = BUF + ((seed >> 8) % NQ) * 0x10000;
+			len = 0x10000;
+			break;
+		case 1:		/* the rings */
+			start = RING;
+			len = NQ * 0x10000;
+			break;
+		case 2:		/* everything */
+			start = 0;
+			len = UINT64_MAX;
+			break;
+		default:
+			if (fk_group_asid(&fk, dev, 1, moves % 2 ? 0 : 1) != 0)
+				ok = false;
+			moves++;
+			continue;
+		}
+		if (fk_iotlb(&fk, dev, (seed >> 4) % 2, start, len == UINT64_MAX ? UINT64_MAX :
+			     start + len - 1) != 0)
+			ok = false;
+		msgs++;
+	}
+	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+	for (q = 0; q < NQ; q++)
+		pthread_join(th[q], NULL);
+	TAP_OK(ok, "every message answered OK while the queues ran", " ");
+	for (q = 0; q < NQ; q++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "queue %u: every request came back right", q);
+		TAP_OK(!res[q].failure[0] && res[q].requests > 0, name, "%s (%lu requests)",
+		       res[q].failure, res[q].requests);
+		TAP_OK(!vduse_vq_broken(vduse_dev_vq(dev, q)), "and the queue is not broken", "%s",
+		       vduse_vq_broken_reason(vduse_dev_vq(dev, q)));
+		total += res[q].requests;
+	}
+	tap_diag("%lu requests on %u queue threads, %lu UPDATE_IOTLB and %lu group moves meanwhile",
+		 total, NQ, msgs, moves);
+	vduse_dev_destroy(dev);
+	fk_fini(&fk);
+	return tap_done();
+}
