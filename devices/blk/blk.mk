@@ -35,3 +35,11 @@ blk-install: $(BUILD)/devices/vduse-blk
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 755 $(BUILD)/devices/vduse-blk $(DESTDIR)$(PREFIX)/sbin/
 	install -m 644 docs/man/man8/vduse-blk.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+
+# tests/vm/lib/libblk serves its RAM disk with blk_req.c: this explicit rule
+# takes precedence over lib/lib.mk's pattern rule for tests/vm/lib/*.c.
+$(BUILD)/vm/progs/libblk: tests/vm/lib/libblk.c $(BLK_REQ_O) devices/blk/blk_req.h $(LIB_A) \
+		include/vduse/libvduse.h tests/include/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Werror -D_GNU_SOURCE -Iinclude -Iinclude/uapi -Itests/include \
+		-Idevices/blk -static -pthread -o $@ $< $(BLK_REQ_O) $(LIB_A)
