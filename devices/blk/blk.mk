@@ -43,3 +43,11 @@ $(BUILD)/vm/progs/libblk: tests/vm/lib/libblk.c $(BLK_REQ_O) devices/blk/blk_req
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -Werror -D_GNU_SOURCE -Iinclude -Iinclude/uapi -Itests/include \
 		-Idevices/blk -static -pthread -o $@ $< $(BLK_REQ_O) $(LIB_A)
+
+# Native unit test of blk_req.c (run by make check with the other build/unit/*).
+$(BUILD)/unit/blk_req: tests/unit/blk/test_blk_req.c $(BLK_REQ_O) devices/blk/blk_req.h $(LIB_A) \
+		tests/include/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BLK_CFLAGS) -Itests/include -o $@ $< $(BLK_REQ_O) $(LIB_A)
+
+unit-progs: $(BUILD)/unit/blk_req

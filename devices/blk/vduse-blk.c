@@ -988,7 +988,8 @@ int main(int argc, char **argv)
 		q->efd = -1;
 		if (c.no_uring)
 			continue;
-		ret = io_uring_queue_init(c.qsize * 2, &q->ring, 0);
+		/* a full ring is submitted and reused (get_sqe), so it needs no more */
+		ret = io_uring_queue_init(c.qsize * 2 < 1024 ? c.qsize * 2 : 1024, &q->ring, 0);
 		if (!ret) {
 			q->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 			ret = q->efd < 0 ? -errno : io_uring_register_eventfd(&q->ring, q->efd);
