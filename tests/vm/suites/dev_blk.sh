@@ -173,9 +173,12 @@ fi
 # ---- 4 queues, io_uring: ext4 ------------------------------------------------
 img=/run/db4.img
 dd if=/dev/zero of=$img bs=1M count=64 2>/dev/null
-db_start db4 $img --num-queues 4 --queue-size 128
+db_start db4 $img --num-queues 4 --queue-size 128 --packed
 tap_ok $? "db4: vduse-blk created /dev/vduse/db4" "$(tail -n 3 /run/db-db4.log | tr '\n' ' ')"
 if db_bind db4; then
+	# /sys/.../features: one character per feature bit, bit 34 is RING_PACKED
+	[ "$(cut -c 35 /sys/block/$DB_DISK/device/features)" = 1 ]
+	tap_ok $? "db4: --packed: the driver uses the packed ring" "$(cat /sys/block/$DB_DISK/device/features)"
 	# virtio-blk uses at most one queue per CPU
 	n=$(ls /sys/block/$DB_DISK/mq | wc -l)
 	want=$(grep -c ^processor /proc/cpuinfo)
@@ -240,8 +243,19 @@ fi
 img=/run/dbro.img
 dd if=/dev/urandom of=$img bs=1M count=8 2>/dev/null
 want=$(md5sum < $img)
+# with io_uring disabled by the kernel, the daemon falls back by itself
+uring_sysctl=/proc/sys/kernel/io_uring_disabled
+uring_was=$(cat $uring_sysctl 2>/dev/null)
+[ -n "$uring_was" ] && echo 2 > $uring_sysctl
 db_start dbro $img --read-only
 tap_ok $? "dbro: vduse-blk --read-only started"
+if [ -n "$uring_was" ]; then
+	grep -q 'io_uring unavailable.*synchronous I/O instead' /run/db-dbro.log &&
+		grep -q 'synchronous I/O' /run/db-dbro.log
+	tap_ok $? "dbro: io_uring disabled by the kernel: synchronous I/O, said once" \
+		"$(head -n 3 /run/db-dbro.log | tr '\n' ' ')"
+	echo "$uring_was" > $uring_sysctl
+fi
 if db_bind dbro; then
 	[ "$(cat /sys/block/$DB_DISK/ro)" = 1 ]
 	tap_ok $? "dbro: the kernel sees a read-only disk"
