@@ -9,10 +9,11 @@
 
 BENCH_PROGS := $(BUILD)/vm/progs/benchdev $(BUILD)/vm/progs/blkbench
 
-$(BUILD)/vm/progs/benchdev: bench/benchdev.c $(LIB_A) include/vduse/libvduse.h
+# benchdev serves requests with vduse-blk's blk_req.c (devices/blk/blk.mk).
+$(BUILD)/vm/progs/benchdev: bench/benchdev.c $(BLK_REQ_O) devices/blk/blk_req.h $(LIB_A) include/vduse/libvduse.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -Werror -D_GNU_SOURCE -Iinclude -Iinclude/uapi \
-		-static -o $@ $< $(LIB_A)
+	$(CC) $(CFLAGS) $(WARN) -Werror -D_GNU_SOURCE -Iinclude -Iinclude/uapi -Idevices/blk \
+		-static -o $@ $< $(BLK_REQ_O) $(LIB_A)
 
 $(BUILD)/vm/progs/blkbench: bench/blkbench.c tests/include/tap.h
 	@mkdir -p $(dir $@)

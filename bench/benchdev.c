@@ -8,9 +8,10 @@
  *
  *   benchdev [--queue-size N] NAME FILE
  *
- * Requests are served synchronously in the event loop thread: preadv() or
- * pwritev() between the backing file and the request's buffers, which the
- * library has already translated. SIGTERM or SIGINT ends the loop; the
+ * Requests are served synchronously in the event loop thread by vduse-blk's
+ * request code (devices/blk/blk_req.c): preadv2() or pwritev2() between the
+ * backing file and the request's buffers, which the library has already
+ * translated. SIGTERM or SIGINT ends the loop; the
  * device is destroyed on the way out (after "vdpa dev del"). The last line
  * printed is a summary ("# benchdev NAME: ..."). SIGUSR1 makes every later
  * read return one wrong byte, to show that the bench's data checks work.
@@ -29,11 +30,10 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 #include "vduse/libvduse.h"
+#include "blk_req.h"
 
-#define SERIAL	"libvduse-bench"
-#define MAX_SEGS 1024
-
-static int disk_fd;
+static struct blk_disk disk = { .lbs = 512, .serial = "libvduse-bench" };
+static struct blk_file file;
 static uint64_t disk_size;
 static volatile sig_atomic_t stop, corrupt;
 static unsigned long served, io_errors, bad_requests, kicks, irqs;
@@ -52,123 +52,33 @@ static void log_cb(void *user, enum vduse_log_level lvl, const char *msg)
 }
 
 /*
- * Describe bytes [off, off + len) of the segments @iov[0..n) in @out.
- * Returns the number of segments, or -1 if they do not fit.
+ * One virtio-blk request, through vduse-blk's device code
+ * (devices/blk/blk_req.c), executed synchronously. Returns the used length.
  */
-static int sub_iov(const struct iovec *iov, unsigned int n, uint64_t off,
-		   uint64_t len, struct iovec *out)
-{
-	unsigned int i;
-	int k = 0;
-
-	for (i = 0; i < n && len; i++) {
-		uint64_t seg = iov[i].iov_len;
-
-		if (off >= seg) {
-			off -= seg;
-			continue;
-		}
-		if (k == MAX_SEGS)
-			return -1;
-		seg -= off;
-		if (seg > len)
-			seg = len;
-		out[k].iov_base = (uint8_t *)iov[i].iov_base + off;
-		out[k].iov_len = seg;
-		k++;
-		len -= seg;
-		off = 0;
-	}
-	return len ? -1 : k;
-}
-
-/* preadv/pwritev the whole range, continuing after short transfers. */
-static int file_io(int write, struct iovec *iov, int n, uint64_t off)
-{
-	while (n > 0) {
-		ssize_t r = write ? pwritev(disk_fd, iov, n, off) : preadv(disk_fd, iov, n, off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		off += r;
-		while (n > 0 && (size_t)r >= iov->iov_len) {
-			r -= iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n > 0) {
-			iov->iov_base = (uint8_t *)iov->iov_base + r;
-			iov->iov_len -= r;
-		}
-	}
-	return 0;
-}
-
-/* One virtio-blk request: header, data, status byte. Returns bytes written. */
 static uint32_t blk_request(struct vduse_req *req)
 {
-	static struct iovec seg[MAX_SEGS];
-	struct virtio_blk_outhdr hdr;
-	uint8_t status = VIRTIO_BLK_S_OK;
-	uint32_t written = 0;
-	uint64_t off, len;
+	struct iovec *iov = calloc(req->nr_readable + req->nr_writable + 1, sizeof(*iov));
+	struct blk_cmd c;
 	uint8_t *first;
-	int n;
+	uint32_t used;
 
-	if (req->readable_len < sizeof(hdr) || req->writable_len < 1) {
+	if (!iov || blk_cmd_parse(&disk, req, &c, iov)) {
 		bad_requests++;
+		free(iov);
 		return 0;
 	}
-	vduse_req_read(req, 0, &hdr, sizeof(hdr));
-	off = hdr.sector << 9;
-	switch (hdr.type) {
-	case VIRTIO_BLK_T_IN:
-	case VIRTIO_BLK_T_OUT:
-		if (hdr.type == VIRTIO_BLK_T_IN) {
-			len = req->writable_len - 1;
-			n = sub_iov(req->iov + req->nr_readable, req->nr_writable, 0, len, seg);
-		} else {
-			len = req->readable_len - sizeof(hdr);
-			n = sub_iov(req->iov, req->nr_readable, sizeof(hdr), len, seg);
-		}
-		if (hdr.sector > disk_size >> 9 || off > disk_size || len > disk_size - off ||
-		    n < 0) {
-			bad_requests++;
-			status = VIRTIO_BLK_S_IOERR;
-			break;
-		}
-		first = n ? seg[0].iov_base : NULL;
-		if (file_io(hdr.type == VIRTIO_BLK_T_OUT, seg, n, off)) {
-			io_errors++;
-			status = VIRTIO_BLK_S_IOERR;
-			break;
-		}
-		if (hdr.type == VIRTIO_BLK_T_IN) {
-			if (corrupt && first)
-				*first ^= 0x01;
-			written = len;
-		}
-		break;
-	case VIRTIO_BLK_T_FLUSH:
-		if (fdatasync(disk_fd)) {
-			io_errors++;
-			status = VIRTIO_BLK_S_IOERR;
-		}
-		break;
-	case VIRTIO_BLK_T_GET_ID:
-		len = req->writable_len - 1;
-		if (len > VIRTIO_BLK_ID_BYTES)
-			len = VIRTIO_BLK_ID_BYTES;
-		written = vduse_req_write(req, 0, SERIAL, len < sizeof(SERIAL) ? len : sizeof(SERIAL));
-		break;
-	default:
-		status = VIRTIO_BLK_S_UNSUPP;
-	}
-	vduse_req_write(req, req->writable_len - 1, &status, 1);
+	if (c.status == VIRTIO_BLK_S_IOERR)
+		bad_requests++;		/* out of range or malformed */
+	first = c.op == BLK_OP_READ && c.niov ? c.iov[0].iov_base : NULL;
+	blk_cmd_exec_sync(&file, &c);
+	if (c.op != BLK_OP_NONE && c.status != VIRTIO_BLK_S_OK)
+		io_errors++;
+	if (corrupt && first && c.status == VIRTIO_BLK_S_OK)
+		*first ^= 0x01;
+	used = blk_cmd_complete(req, &c);
 	served++;
-	return written + 1;
+	free(iov);
+	return used;
 }
 
 static void on_kick(struct vduse_dev *dev, struct vduse_vq *vq, void *user)
@@ -212,12 +122,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	disk_fd = open(argv[argc - 1], O_RDWR);
-	if (disk_fd < 0 || fstat(disk_fd, &st)) {
+	file.fd = open(argv[argc - 1], O_RDWR);
+	if (file.fd < 0 || fstat(file.fd, &st)) {
 		fprintf(stderr, "benchdev: %s: %s\n", argv[argc - 1], strerror(errno));
 		return 1;
 	}
 	disk_size = st.st_size & ~511ull;
+	disk.size = disk_size;
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.capacity = disk_size >> 9;

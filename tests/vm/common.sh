@@ -22,6 +22,7 @@ setup_host() {
 		PATH=$PATH:/usr/sbin:/sbin command -v "$cmd" > /dev/null 2>&1 || missing="$missing $pkg"
 	done
 	dpkg -s libelf-dev > /dev/null 2>&1 || missing="$missing libelf-dev"
+	dpkg -s liburing-dev > /dev/null 2>&1 || missing="$missing liburing-dev"	# vduse-blk (static)
 	# libFuzzer's runtime, for the bounded fuzz pass of make check
 	dpkg -s libclang-rt-dev > /dev/null 2>&1 || missing="$missing libclang-rt-dev"
 	[ -r /usr/share/keyrings/debian-archive-keyring.gpg ] || missing="$missing debian-archive-keyring"

@@ -28,6 +28,7 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 #include "vduse/libvduse.h"
+#include "blk_req.h"
 #include "tap.h"
 
 #define DISK_SIZE	(16u << 20)
@@ -43,58 +44,36 @@ static volatile int crash_armed, crashed;
 static uint64_t crash_sector = ~0ull;
 static int restarts, restart_ret, crash_served;
 static size_t inflight_size;
+static struct blk_disk blk_disk = { .size = DISK_SIZE, .lbs = 512, .serial = "libblk" };
+static struct blk_file blk_file;
 
 static void log_cb(void *user, enum vduse_log_level lvl, const char *msg)
 {
 	printf("# libvduse[%d]: %s\n", lvl, msg);
 }
 
-/* One virtio-blk request: header, data, status byte. */
+/*
+ * One virtio-blk request, through the device code of vduse-blk
+ * (devices/blk/blk_req.c) on the memfd that backs the RAM disk.
+ */
 static uint32_t blk_request(struct vduse_req *req)
 {
-	struct virtio_blk_outhdr hdr;
-	uint64_t off, len;
-	uint8_t status = VIRTIO_BLK_S_OK;
-	uint32_t written = 0;
+	struct iovec *iov = calloc(req->nr_readable + req->nr_writable + 1, sizeof(*iov));
+	struct blk_cmd c;
+	uint32_t used;
 
-	if (req->readable_len < sizeof(hdr) || req->writable_len < 1) {
+	if (!iov || blk_cmd_parse(&blk_disk, req, &c, iov)) {
 		bad_chains++;
+		free(iov);
 		return 0;
 	}
-	vduse_req_read(req, 0, &hdr, sizeof(hdr));
-	off = hdr.sector * 512;
-	switch (hdr.type) {
-	case VIRTIO_BLK_T_IN:
-		len = req->writable_len - 1;
-		if (off > DISK_SIZE || len > DISK_SIZE - off) {
-			status = VIRTIO_BLK_S_IOERR;
-			break;
-		}
-		vduse_req_write(req, 0, disk + off, len);
-		if (corrupt)
-			vduse_req_write(req, 0, &(uint8_t){ disk[off] ^ 0xff }, 1);
-		written = len;
-		break;
-	case VIRTIO_BLK_T_OUT:
-		len = req->readable_len - sizeof(hdr);
-		if (off > DISK_SIZE || len > DISK_SIZE - off) {
-			status = VIRTIO_BLK_S_IOERR;
-			break;
-		}
-		vduse_req_read(req, sizeof(hdr), disk + off, len);
-		break;
-	case VIRTIO_BLK_T_FLUSH:
-		break;
-	case VIRTIO_BLK_T_GET_ID:
-		written = vduse_req_write(req, 0, "libblk", req->writable_len - 1 < 7 ?
-					  req->writable_len - 1 : 7);
-		break;
-	default:
-		status = VIRTIO_BLK_S_UNSUPP;
-	}
-	vduse_req_write(req, req->writable_len - 1, &status, 1);
+	blk_cmd_exec_sync(&blk_file, &c);
+	if (corrupt && c.op == BLK_OP_READ && c.status == VIRTIO_BLK_S_OK)
+		vduse_req_write(req, 0, &(uint8_t){ disk[c.off] ^ 0xff }, 1);
+	used = blk_cmd_complete(req, &c);
 	served++;
-	return written + 1;
+	free(iov);
+	return used;
 }
 
 static void on_kick(struct vduse_dev *dev, struct vduse_vq *vq, void *user)
@@ -238,7 +217,13 @@ int main(int argc, char **argv)
 	name = argv[argc - 1];
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	srand(getpid());
-	disk = mmap(NULL, DISK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* the disk is a memfd: the device code does file I/O, the checks read the mapping */
+	blk_file.fd = memfd_create("libblk", MFD_CLOEXEC);
+	if (blk_file.fd < 0 || ftruncate(blk_file.fd, DISK_SIZE)) {
+		perror("libblk: memfd");
+		return 2;
+	}
+	disk = mmap(NULL, DISK_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, blk_file.fd, 0);
 	inflight_size = vduse_inflight_size(1, QSIZE, 1);
 	inflight_log = mmap(NULL, inflight_size, PROT_READ | PROT_WRITE,
 			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);

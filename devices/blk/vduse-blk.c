@@ -1,0 +1,1161 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vduse-blk: a virtio-blk device backed by a file or a block device, served
+ * through VDUSE with libvduse. See vduse-blk(8) and docs/vduse-blk.md.
+ *
+ * Structure: one context per queue (struct blkq) with its own io_uring and
+ * completion eventfd, so that each queue's requests are handled on their
+ * own; today one event loop serves every queue (libvduse has no per-queue
+ * threads yet), the I/O itself is asynchronous, so requests of all queues
+ * are in flight at once. Without io_uring (--no-io-uring, or a kernel that
+ * refuses it) requests are executed synchronously in the loop.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <linux/fs.h>
+#include <linux/genetlink.h>
+#include <linux/netlink.h>
+#include <linux/vdpa.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+#include <liburing.h>
+#include "blk_req.h"
+
+#define VERSION		"0.1"
+#define MAX_QUEUES	64
+/* one preadv/pwritev per request: keep a request's segments under IOV_MAX */
+#define MAX_SEG		510
+
+/* One request being executed. Aligned so that user_data has tag bits. */
+struct blk_io {
+	struct blkq *q;
+	struct vduse_req *req;
+	unsigned int pending;		/* SQEs not completed yet */
+	int err;			/* first error */
+	struct blk_cmd cmd;
+	struct iovec iov[];		/* cmd.iov */
+};
+#define IO_ALIGN	64		/* user_data = io | tag, tag < IO_ALIGN */
+#define TAG_RW		0		/* read, write or flush */
+#define TAG_RANGE	1		/* range i has tag TAG_RANGE + i */
+
+struct blkq {
+	struct blkd *bd;
+	unsigned int index;
+	struct vduse_vq *vq;
+	bool uring;
+	struct io_uring ring;
+	int efd;			/* io_uring completions */
+	unsigned int inflight;		/* requests being executed */
+	bool unsubmitted;		/* SQEs prepared, not submitted */
+	bool to_notify;			/* pushed since the last notify */
+	bool broken_logged;
+};
+
+enum state { RUNNING, UNBINDING, FINISHING };
+
+struct blkd {
+	const char *name;
+	const char *path;
+	struct vduse_dev *dev;
+	struct blk_disk disk;
+	struct blk_file file;
+	bool user_size;			/* --size given */
+	bool writethrough;		/* --writethrough */
+	bool verbose, quiet;
+	unsigned int nq;
+	struct blkq q[MAX_QUEUES];
+	enum state state;
+	int unbind_efd;			/* the vdpa dev del thread is done */
+	int unbind_err;
+	pthread_t unbind_thread;
+	unsigned long io_errors;
+	unsigned long ops[BLK_OP_WRITE_ZEROES + 1];	/* requests by kind */
+};
+
+static struct blkd *g_bd;	/* for msg() only */
+
+__attribute__((format(printf, 2, 3)))
+static void msg(int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level == VDUSE_LOG_DEBUG && !(g_bd && g_bd->verbose))
+		return;
+	if (level >= VDUSE_LOG_INFO && g_bd && g_bd->quiet)
+		return;
+	fprintf(stderr, "vduse-blk%s%s%s: %s", g_bd && g_bd->name ? "[" : "",
+		g_bd && g_bd->name ? g_bd->name : "", g_bd && g_bd->name ? "]" : "",
+		level == VDUSE_LOG_ERROR ? "error: " : level == VDUSE_LOG_WARN ? "warning: " : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void lib_log(void *user, enum vduse_log_level level, const char *m)
+{
+	msg(level, "libvduse: %s", m);
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+static void io_done(struct blk_io *io)
+{
+	struct blkq *q = io->q;
+	int ret;
+
+	if (io->err) {
+		io->cmd.status = VIRTIO_BLK_S_IOERR;
+		if (q->bd->io_errors++ < 10)
+			msg(VDUSE_LOG_WARN, "queue %u: I/O error on %s: %s", q->index, q->bd->path,
+			    strerror(-io->err));
+	}
+	ret = vduse_vq_push(io->req, blk_cmd_complete(io->req, &io->cmd));
+	if (ret && ret != -ESTALE)
+		msg(VDUSE_LOG_WARN, "queue %u: push: %s", q->index, strerror(-ret));
+	q->to_notify = true;
+	q->inflight--;
+	free(io);
+}
+
+static struct io_uring_sqe *get_sqe(struct blkq *q)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+
+	if (!sqe) {
+		io_uring_submit(&q->ring);
+		q->unsubmitted = false;
+		sqe = io_uring_get_sqe(&q->ring);
+	}
+	if (sqe)
+		q->unsubmitted = true;
+	return sqe;
+}
+
+/* Queue (the rest of) a read or write, or a flush. */
+static int submit_rw(struct blk_io *io)
+{
+	struct blkq *q = io->q;
+	struct blk_cmd *c = &io->cmd;
+	struct io_uring_sqe *sqe = get_sqe(q);
+
+	if (!sqe)
+		return -EBUSY;
+	if (c->op == BLK_OP_READ)
+		io_uring_prep_readv(sqe, q->bd->file.fd, c->iov, c->niov, c->off);
+	else if (c->op == BLK_OP_WRITE)
+		io_uring_prep_writev2(sqe, q->bd->file.fd, c->iov, c->niov, c->off,
+				      q->bd->file.rw_flags);
+	else
+		io_uring_prep_fsync(sqe, q->bd->file.fd, IORING_FSYNC_DATASYNC);
+	io_uring_sqe_set_data64(sqe, (uintptr_t)io | TAG_RW);
+	io->pending++;
+	return 0;
+}
+
+static int submit_range(struct blk_io *io, unsigned int i, int mode)
+{
+	struct io_uring_sqe *sqe = get_sqe(io->q);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_fallocate(sqe, io->q->bd->file.fd, mode, io->cmd.range[i].off,
+				io->cmd.range[i].len);
+	io_uring_sqe_set_data64(sqe, (uintptr_t)io | (TAG_RANGE + i));
+	io->pending++;
+	return 0;
+}
+
+/* Start @io on the queue's io_uring; parts that find no room run now. */
+static void io_start_uring(struct blk_io *io)
+{
+	struct blk_cmd *c = &io->cmd;
+	const struct blk_file *f = &io->q->bd->file;
+	unsigned int i;
+	int mode, err;
+
+	io->pending++;		/* held until everything is queued */
+	switch (c->op) {
+	case BLK_OP_READ:
+	case BLK_OP_WRITE:
+	case BLK_OP_FLUSH:
+		if (submit_rw(io))
+			blk_cmd_exec_sync(f, c);
+		break;
+	case BLK_OP_DISCARD:
+	case BLK_OP_WRITE_ZEROES:
+		mode = blk_range_falloc_mode(f, c->op, c->unmap);
+		for (i = 0; i < c->nrange; i++) {
+			if (mode >= 0 && !submit_range(io, i, mode))
+				continue;
+			err = blk_range_exec_sync(f, c->op, &c->range[i], c->unmap);
+			if (err && !io->err)
+				io->err = err;
+		}
+		break;
+	default:
+		break;
+	}
+	if (!--io->pending)
+		io_done(io);
+}
+
+static void io_complete_cqe(struct blkq *q, struct io_uring_cqe *cqe)
+{
+	uint64_t data = io_uring_cqe_get_data64(cqe);
+	struct blk_io *io = (struct blk_io *)(uintptr_t)(data & ~(uint64_t)(IO_ALIGN - 1));
+	unsigned int tag = data & (IO_ALIGN - 1);
+	struct blk_cmd *c = &io->cmd;
+	int res = cqe->res;
+
+	io->pending--;
+	if (tag == TAG_RW) {
+		if (res == -EAGAIN || res == -EINTR) {
+			if (!submit_rw(io))
+				return;
+			blk_cmd_exec_sync(&q->bd->file, c);
+		} else if (res < 0) {
+			io->err = res;
+		} else if (c->op != BLK_OP_FLUSH && (uint64_t)res < c->len) {
+			/* short transfer: go on with the rest */
+			uint64_t r = res;
+
+			if (!res) {
+				io->err = -EIO;	/* the file shrank under us */
+				goto out;
+			}
+			c->off += r;
+			c->len -= r;
+			while (c->niov && r >= c->iov->iov_len) {
+				r -= c->iov->iov_len;
+				c->iov++;
+				c->niov--;
+			}
+			if (c->niov) {
+				c->iov->iov_base = (uint8_t *)c->iov->iov_base + r;
+				c->iov->iov_len -= r;
+			}
+			if (!submit_rw(io))
+				return;
+			blk_cmd_exec_sync(&q->bd->file, c);
+		}
+	} else if (res < 0) {
+		/* ranges: the blocking path has the fallbacks (no ZERO_RANGE on tmpfs...) */
+		unsigned int i = tag - TAG_RANGE;
+		int err = i < c->nrange ? blk_range_exec_sync(&q->bd->file, c->op, &c->range[i],
+							      c->unmap) : -EIO;
+
+		if (err && !io->err)
+			io->err = err;
+	}
+out:
+	if (!io->pending)
+		io_done(io);
+}
+
+static void q_notify(struct blkq *q)
+{
+	if (q->unsubmitted) {
+		io_uring_submit(&q->ring);
+		q->unsubmitted = false;
+	}
+	if (q->to_notify && q->vq) {
+		q->to_notify = false;
+		vduse_vq_notify(q->vq);
+	}
+}
+
+static void q_reap(struct blkq *q)
+{
+	struct io_uring_cqe *cqe;
+	uint64_t v;
+
+	if (read(q->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		msg(VDUSE_LOG_WARN, "queue %u: eventfd: %s", q->index, strerror(errno));
+	while (io_uring_peek_cqe(&q->ring, &cqe) == 0) {
+		io_complete_cqe(q, cqe);
+		io_uring_cqe_seen(&q->ring, cqe);
+	}
+	q_notify(q);
+}
+
+/* Wait for every request of @q to complete and push it (reset, exit). */
+static void q_drain(struct blkq *q)
+{
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	while (q->uring && q->inflight) {
+		if (q->unsubmitted) {
+			io_uring_submit(&q->ring);
+			q->unsubmitted = false;
+		}
+		ret = io_uring_wait_cqe(&q->ring, &cqe);
+		if (ret == -EINTR)
+			continue;
+		if (ret) {
+			msg(VDUSE_LOG_ERROR, "queue %u: waiting for I/O: %s", q->index, strerror(-ret));
+			break;
+		}
+		io_complete_cqe(q, cqe);
+		io_uring_cqe_seen(&q->ring, cqe);
+	}
+	q_notify(q);
+}
+
+static void drain_all(struct blkd *bd)
+{
+	unsigned int i;
+
+	for (i = 0; i < bd->nq; i++)
+		q_drain(&bd->q[i]);
+}
+
+/* Pop and start everything the driver made available on @q. */
+static void q_kick(struct blkq *q)
+{
+	struct blkd *bd = q->bd;
+	struct vduse_req *req;
+	struct blk_io *io;
+	size_t sz;
+	int ret;
+
+	if (!q->vq)
+		return;
+	while ((ret = vduse_vq_pop(q->vq, &req)) == 1) {
+		sz = sizeof(*io) + (req->nr_readable + req->nr_writable) * sizeof(struct iovec);
+		io = aligned_alloc(IO_ALIGN, (sz + IO_ALIGN - 1) & ~(size_t)(IO_ALIGN - 1));
+		if (!io) {
+			/* answer it anyway, so the driver is not left waiting */
+			struct blk_cmd c = { .status = VIRTIO_BLK_S_IOERR };
+
+			vduse_vq_push(req, blk_cmd_complete(req, &c));
+			q->to_notify = true;
+			continue;
+		}
+		io->q = q;
+		io->req = req;
+		io->pending = 0;
+		io->err = 0;
+		q->inflight++;
+		if (blk_cmd_parse(&bd->disk, req, &io->cmd, io->iov)) {
+			msg(VDUSE_LOG_WARN, "queue %u: request without header or status byte",
+			    q->index);
+			io_done(io);
+			continue;
+		}
+		bd->ops[io->cmd.op]++;
+		if (io->cmd.op == BLK_OP_NONE) {
+			io_done(io);
+		} else if (q->uring) {
+			io_start_uring(io);
+		} else {
+			blk_cmd_exec_sync(&bd->file, &io->cmd);
+			io_done(io);
+		}
+	}
+	if (ret < 0 && !q->broken_logged) {
+		q->broken_logged = true;
+		msg(VDUSE_LOG_ERROR, "queue %u: %s; the queue stays stopped until the driver resets it",
+		    q->index, strerror(-ret));
+	}
+	q_notify(q);
+}
+
+/* ---- libvduse callbacks ---------------------------------------------------- */
+
+static struct blkq *vq_ctx(struct blkd *bd, struct vduse_vq *vq)
+{
+	unsigned int i = vduse_vq_index(vq);
+
+	return i < bd->nq ? &bd->q[i] : NULL;
+}
+
+static int on_started(struct vduse_dev *dev, void *user)
+{
+	struct blkd *bd = user;
+	uint64_t f = vduse_dev_features(dev);
+
+	/* without FLUSH the driver expects every completed write to be stable */
+	bd->file.rw_flags = bd->writethrough || !(f & (1ull << VIRTIO_BLK_F_FLUSH)) ? RWF_DSYNC : 0;
+	msg(VDUSE_LOG_INFO, "driver started the device (features %#llx%s)", (unsigned long long)f,
+	    bd->file.rw_flags ? ", write-through" : "");
+	return 0;
+}
+
+static void on_stopped(struct vduse_dev *dev, void *user)
+{
+	/* complete what is in flight while the rings are still mapped */
+	drain_all(user);
+}
+
+static void on_queue_ready(struct vduse_dev *dev, struct vduse_vq *vq, void *user)
+{
+	struct blkq *q = vq_ctx(user, vq);
+
+	if (!q)
+		return;
+	q->vq = vq;
+	q->broken_logged = false;
+	q_kick(q);	/* requests resubmitted from the in-flight log */
+}
+
+/* ---- the backing file -------------------------------------------------------- */
+
+static int backing_size(struct blkd *bd, uint64_t *size)
+{
+	struct stat st;
+
+	if (fstat(bd->file.fd, &st))
+		return -errno;
+	if (S_ISBLK(st.st_mode))
+		return ioctl(bd->file.fd, BLKGETSIZE64, size) ? -errno : 0;
+	*size = st.st_size;
+	return 0;
+}
+
+/* SIGHUP: export the backing file's current size. */
+static void resize(struct blkd *bd)
+{
+	uint64_t size, cap;
+	int ret = backing_size(bd, &size);
+
+	if (ret) {
+		msg(VDUSE_LOG_ERROR, "resize: %s: %s", bd->path, strerror(-ret));
+		return;
+	}
+	size -= size % bd->disk.lbs;
+	if (size == bd->disk.size) {
+		msg(VDUSE_LOG_INFO, "resize: size unchanged (%llu bytes)", (unsigned long long)size);
+		return;
+	}
+	cap = htole64(size >> 9);
+	ret = vduse_dev_update_config(bd->dev, offsetof(struct virtio_blk_config, capacity),
+				      &cap, sizeof(cap));
+	if (ret) {
+		msg(VDUSE_LOG_ERROR, "resize: updating the config space: %s", strerror(-ret));
+		return;
+	}
+	msg(VDUSE_LOG_INFO, "resized from %llu to %llu bytes", (unsigned long long)bd->disk.size,
+	    (unsigned long long)size);
+	bd->disk.size = size;
+}
+
+/* ---- removing the vDPA device (vdpa dev del) ------------------------------- */
+
+struct nlreq {
+	struct nlmsghdr n;
+	struct genlmsghdr g;
+	char buf[512];
+};
+
+static void nl_put_str(struct nlreq *r, int type, const char *s)
+{
+	struct nlattr *a = (struct nlattr *)((char *)r + NLMSG_ALIGN(r->n.nlmsg_len));
+	size_t len = strlen(s) + 1;
+
+	a->nla_type = type;
+	a->nla_len = NLA_HDRLEN + len;
+	memcpy((char *)a + NLA_HDRLEN, s, len);
+	r->n.nlmsg_len = NLMSG_ALIGN(r->n.nlmsg_len) + NLA_ALIGN(a->nla_len);
+}
+
+/* Send @r and read the answer into @ans; returns the netlink error or 0. */
+static int nl_talk(int fd, struct nlreq *r, char *ans, size_t anslen)
+{
+	struct nlmsghdr *h = (struct nlmsghdr *)ans;
+	ssize_t n;
+
+	if (send(fd, r, r->n.nlmsg_len, 0) < 0)
+		return -errno;
+	n = recv(fd, ans, anslen, 0);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n < sizeof(*h) || !NLMSG_OK(h, (size_t)n))
+		return -EPROTO;
+	if (h->nlmsg_type == NLMSG_ERROR)
+		return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+	return 0;
+}
+
+static int vdpa_dev_del(const char *name)
+{
+	char ans[4096];
+	struct nlreq r;
+	struct nlattr *a;
+	int fd, ret, family = -1;
+	size_t off;
+
+	if (strlen(name) > 400)
+		return -ENAMETOOLONG;
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	if (fd < 0)
+		return -errno;
+	memset(&r, 0, sizeof(r));
+	r.n.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN);
+	r.n.nlmsg_type = GENL_ID_CTRL;
+	r.n.nlmsg_flags = NLM_F_REQUEST;
+	r.g.cmd = CTRL_CMD_GETFAMILY;
+	r.g.version = 1;
+	nl_put_str(&r, CTRL_ATTR_FAMILY_NAME, VDPA_GENL_NAME);
+	ret = nl_talk(fd, &r, ans, sizeof(ans));
+	if (ret)
+		goto out;
+	/* walk the attributes for the family id */
+	off = NLMSG_LENGTH(GENL_HDRLEN);
+	while (off + NLA_HDRLEN <= ((struct nlmsghdr *)ans)->nlmsg_len) {
+		a = (struct nlattr *)(ans + off);
+		if (a->nla_len < NLA_HDRLEN)
+			break;
+		if ((a->nla_type & NLA_TYPE_MASK) == CTRL_ATTR_FAMILY_ID && a->nla_len >= NLA_HDRLEN + 2)
+			family = *(uint16_t *)((char *)a + NLA_HDRLEN);
+		off += NLA_ALIGN(a->nla_len);
+	}
+	ret = -ENOENT;
+	if (family < 0)
+		goto out;
+	memset(&r, 0, sizeof(r));
+	r.n.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN);
+	r.n.nlmsg_type = family;
+	r.n.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	r.g.cmd = VDPA_CMD_DEV_DEL;
+	r.g.version = 0;
+	nl_put_str(&r, VDPA_ATTR_DEV_NAME, name);
+	ret = nl_talk(fd, &r, ans, sizeof(ans));
+out:
+	close(fd);
+	return ret;
+}
+
+/*
+ * The kernel's driver still does I/O (and resets the device) while the vDPA
+ * device goes away, so the deletion runs in a thread and the loop keeps
+ * serving.
+ */
+static void *unbind_thread(void *arg)
+{
+	struct blkd *bd = arg;
+	uint64_t one = 1;
+
+	bd->unbind_err = vdpa_dev_del(bd->name);
+	if (write(bd->unbind_efd, &one, sizeof(one)) < 0)
+		abort();
+	return NULL;
+}
+
+static bool vdpa_bound(const char *name)
+{
+	char p[300];
+
+	snprintf(p, sizeof(p), "/sys/bus/vdpa/devices/%s", name);
+	return access(p, F_OK) == 0;
+}
+
+static void begin_shutdown(struct blkd *bd)
+{
+	if (bd->state != RUNNING)
+		return;
+	if (!vdpa_bound(bd->name)) {
+		bd->state = FINISHING;
+		return;
+	}
+	msg(VDUSE_LOG_INFO, "removing the vDPA device (vdpa dev del %s); this waits for its users",
+	    bd->name);
+	bd->unbind_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (bd->unbind_efd < 0 || pthread_create(&bd->unbind_thread, NULL, unbind_thread, bd)) {
+		msg(VDUSE_LOG_ERROR, "cannot start removing the vDPA device");
+		bd->state = FINISHING;
+		return;
+	}
+	bd->state = UNBINDING;
+}
+
+/* ---- set-up ---------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: vduse-blk [OPTIONS] NAME FILE\n"
+"Serve FILE (a regular file or a block device) as the virtio-blk device\n"
+"/dev/vduse/NAME. Bind it with: vdpa dev add name NAME mgmtdev vduse\n"
+"\n"
+"  -q, --num-queues N          request queues (1..%d, default 1)\n"
+"  -s, --queue-size N          entries per queue, a power of 2 (2..32768, default 256)\n"
+"  -b, --logical-block-size N  512..65536, a power of 2 (default 512)\n"
+"      --physical-block-size N a power of 2 >= the logical block size\n"
+"                              (default: the block device's, or the logical one)\n"
+"      --min-io-size N         preferred minimum I/O size in bytes\n"
+"      --opt-io-size N         optimal I/O size in bytes\n"
+"  -S, --serial STRING         device serial (GET_ID), at most 20 bytes (default NAME)\n"
+"  -r, --read-only             export read-only (writes fail; FILE opened read-only)\n"
+"      --size SIZE             export SIZE bytes (K, M, G, T suffixes); a shorter\n"
+"                              regular file is extended; SIGHUP re-reads FILE's size\n"
+"      --no-discard            do not offer DISCARD\n"
+"      --no-write-zeroes       do not offer WRITE_ZEROES\n"
+"      --writethrough          every write is stable before it completes\n"
+"      --direct                open FILE with O_DIRECT (bypass the host page cache)\n"
+"      --no-io-uring           synchronous I/O in the event loop instead of io_uring\n"
+"      --packed                also offer the packed ring layout\n"
+"      --inflight-log FILE     keep the in-flight log in FILE; a daemon restarted with\n"
+"                              the same options after a crash takes the device over\n"
+"      --bounce-size SIZE      the kernel's bounce area for virtio-vdpa (before binding)\n"
+"      --destroy               destroy a device named NAME left behind, and exit\n"
+"  -v, --verbose               log debugging messages\n"
+"      --quiet                 log errors and warnings only\n"
+"  -h, --help                  this text\n"
+"      --version\n"
+"\n"
+"SIGTERM or SIGINT: remove the vDPA device, complete and flush every request,\n"
+"destroy the VDUSE device, exit. SIGHUP: export the backing file's current size.\n",
+		MAX_QUEUES);
+}
+
+enum {
+	O_PBS = 256, O_MINIO, O_OPTIO, O_SIZE, O_NODISCARD, O_NOWZ, O_WT, O_DIRECT_, O_NOURING,
+	O_PACKED, O_INFLIGHT, O_BOUNCE, O_DESTROY, O_QUIET, O_VERSION,
+};
+
+static const struct option longopts[] = {
+	{ "num-queues", required_argument, NULL, 'q' },
+	{ "queue-size", required_argument, NULL, 's' },
+	{ "logical-block-size", required_argument, NULL, 'b' },
+	{ "physical-block-size", required_argument, NULL, O_PBS },
+	{ "min-io-size", required_argument, NULL, O_MINIO },
+	{ "opt-io-size", required_argument, NULL, O_OPTIO },
+	{ "serial", required_argument, NULL, 'S' },
+	{ "read-only", no_argument, NULL, 'r' },
+	{ "size", required_argument, NULL, O_SIZE },
+	{ "no-discard", no_argument, NULL, O_NODISCARD },
+	{ "no-write-zeroes", no_argument, NULL, O_NOWZ },
+	{ "writethrough", no_argument, NULL, O_WT },
+	{ "direct", no_argument, NULL, O_DIRECT_ },
+	{ "no-io-uring", no_argument, NULL, O_NOURING },
+	{ "packed", no_argument, NULL, O_PACKED },
+	{ "inflight-log", required_argument, NULL, O_INFLIGHT },
+	{ "bounce-size", required_argument, NULL, O_BOUNCE },
+	{ "destroy", no_argument, NULL, O_DESTROY },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, O_QUIET },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, O_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct cfg {
+	unsigned long nq, qsize, lbs, pbs, min_io, opt_io;
+	uint64_t size, bounce;
+	const char *serial, *inflight;
+	bool ro, no_discard, no_wz, direct, no_uring, packed, destroy;
+};
+
+static int die_usage(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "vduse-blk: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'vduse-blk --help'.\n");
+	return 2;
+}
+
+static bool pow2(unsigned long v)
+{
+	return v && !(v & (v - 1));
+}
+
+static int num_arg(const char *s, unsigned long *v)
+{
+	uint64_t x;
+
+	if (blk_parse_size(s, &x) || x > UINT32_MAX)
+		return -1;
+	*v = x;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct cfg *c, const char **name, const char **path)
+{
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "q:s:b:S:rvh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'q':
+			if (num_arg(optarg, &c->nq) || c->nq < 1 || c->nq > MAX_QUEUES)
+				return die_usage("--num-queues must be 1 to 64, not '%s'", optarg);
+			break;
+		case 's':
+			if (num_arg(optarg, &c->qsize) || c->qsize < 2 || c->qsize > 32768 ||
+			    !pow2(c->qsize))
+				return die_usage("--queue-size must be a power of 2 from 2 to 32768, not '%s'",
+						 optarg);
+			break;
+		case 'b':
+			if (num_arg(optarg, &c->lbs) || c->lbs < 512 || c->lbs > 65536 || !pow2(c->lbs))
+				return die_usage("--logical-block-size must be a power of 2 from 512 to 65536, not '%s'",
+						 optarg);
+			break;
+		case O_PBS:
+			if (num_arg(optarg, &c->pbs) || !pow2(c->pbs) || c->pbs > (1u << 24))
+				return die_usage("--physical-block-size must be a power of 2, not '%s'", optarg);
+			break;
+		case O_MINIO:
+			if (num_arg(optarg, &c->min_io))
+				return die_usage("--min-io-size: '%s' is not a size in bytes", optarg);
+			break;
+		case O_OPTIO:
+			if (num_arg(optarg, &c->opt_io))
+				return die_usage("--opt-io-size: '%s' is not a size in bytes", optarg);
+			break;
+		case 'S':
+			if (strlen(optarg) > VIRTIO_BLK_ID_BYTES)
+				return die_usage("--serial '%s' is longer than 20 bytes", optarg);
+			c->serial = optarg;
+			break;
+		case 'r': c->ro = true; break;
+		case O_SIZE:
+			if (blk_parse_size(optarg, &c->size) || !c->size)
+				return die_usage("--size: '%s' is not a size (e.g. 1G, 512M, 4096)", optarg);
+			break;
+		case O_NODISCARD: c->no_discard = true; break;
+		case O_NOWZ: c->no_wz = true; break;
+		case O_WT: g_bd->writethrough = true; break;
+		case O_DIRECT_: c->direct = true; break;
+		case O_NOURING: c->no_uring = true; break;
+		case O_PACKED: c->packed = true; break;
+		case O_INFLIGHT: c->inflight = optarg; break;
+		case O_BOUNCE:
+			if (blk_parse_size(optarg, &c->bounce) || !c->bounce)
+				return die_usage("--bounce-size: '%s' is not a size (e.g. 64M)", optarg);
+			break;
+		case O_DESTROY: c->destroy = true; break;
+		case 'v': g_bd->verbose = true; break;
+		case O_QUIET: g_bd->quiet = true; break;
+		case 'h': usage(stdout); exit(0);
+		case O_VERSION: printf("vduse-blk " VERSION "\n"); exit(0);
+		default:
+			fprintf(stderr, "Try 'vduse-blk --help'.\n");
+			return 2;
+		}
+	}
+	if (c->destroy) {
+		if (argc - optind != 1)
+			return die_usage("--destroy takes the device NAME only%s", "");
+		*name = argv[optind];
+		return 0;
+	}
+	if (argc - optind != 2)
+		return die_usage("expected NAME and FILE%s", "");
+	*name = argv[optind];
+	*path = argv[optind + 1];
+	if (!**name || strchr(*name, '/') || strlen(*name) >= 256)
+		return die_usage("'%s' is not a usable device name (1..255 bytes, no '/')", *name);
+	if (c->pbs && c->pbs < c->lbs)
+		return die_usage("--physical-block-size is smaller than the logical block size%s", "");
+	if (c->min_io % c->lbs || c->opt_io % c->lbs || c->min_io / c->lbs > 0xffff)
+		return die_usage("--min-io-size and --opt-io-size must be multiples of the logical block size%s",
+				 "");
+	if (c->size % c->lbs)
+		return die_usage("--size must be a multiple of the logical block size%s", "");
+	return 0;
+}
+
+static int open_backing(struct blkd *bd, struct cfg *c)
+{
+	struct stat st;
+	uint64_t size;
+	int ret, flags = (c->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | (c->direct ? O_DIRECT : 0);
+
+	bd->file.fd = open(bd->path, flags);
+	if (bd->file.fd < 0) {
+		ret = errno;
+		msg(VDUSE_LOG_ERROR, "cannot open %s: %s%s", bd->path, strerror(ret),
+		    ret == EROFS || ret == EACCES ? " (try --read-only)" :
+		    ret == ENOENT ? " (create it first, e.g. truncate -s 1G FILE)" :
+		    ret == EINVAL && c->direct ? " (its file system has no O_DIRECT: drop --direct)" : "");
+		return -1;
+	}
+	if (fstat(bd->file.fd, &st)) {
+		msg(VDUSE_LOG_ERROR, "%s: %s", bd->path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		msg(VDUSE_LOG_ERROR, "%s is neither a regular file nor a block device", bd->path);
+		return -1;
+	}
+	bd->file.bdev = S_ISBLK(st.st_mode);
+	if (bd->file.bdev) {
+		unsigned int v;
+
+		if (!c->pbs && !ioctl(bd->file.fd, BLKPBSZGET, &v) && pow2(v) && v >= c->lbs)
+			c->pbs = v;
+		if (!c->min_io && !ioctl(bd->file.fd, BLKIOMIN, &v) && v % c->lbs == 0 &&
+		    v / c->lbs <= 0xffff)
+			c->min_io = v;
+		if (!c->opt_io && !ioctl(bd->file.fd, BLKIOOPT, &v) && v % c->lbs == 0)
+			c->opt_io = v;
+		if (!ioctl(bd->file.fd, BLKSSZGET, &v) && v > c->lbs)
+			msg(VDUSE_LOG_WARN, "%s has %u-byte sectors: consider --logical-block-size %u",
+			    bd->path, v, v);
+	}
+	ret = backing_size(bd, &size);
+	if (ret) {
+		msg(VDUSE_LOG_ERROR, "%s: size: %s", bd->path, strerror(-ret));
+		return -1;
+	}
+	if (c->size && c->size > size) {
+		if (bd->file.bdev || c->ro) {
+			msg(VDUSE_LOG_ERROR, "--size %llu is larger than %s (%llu bytes)",
+			    (unsigned long long)c->size, bd->path, (unsigned long long)size);
+			return -1;
+		}
+		if (ftruncate(bd->file.fd, c->size)) {
+			msg(VDUSE_LOG_ERROR, "extending %s to %llu bytes: %s", bd->path,
+			    (unsigned long long)c->size, strerror(errno));
+			return -1;
+		}
+		size = c->size;
+	}
+	if (c->size)
+		size = c->size;
+	size -= size % c->lbs;
+	if (!size) {
+		msg(VDUSE_LOG_ERROR, "%s is smaller than one block (use --size to extend a file)",
+		    bd->path);
+		return -1;
+	}
+	bd->disk.size = size;
+	bd->disk.lbs = c->lbs;
+	bd->disk.read_only = c->ro;
+	return 0;
+}
+
+static void *map_inflight(const char *path, size_t size, bool fresh)
+{
+	void *p;
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		msg(VDUSE_LOG_ERROR, "in-flight log %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	/* a new device starts from an empty log */
+	if ((fresh && ftruncate(fd, 0)) || ftruncate(fd, size)) {
+		msg(VDUSE_LOG_ERROR, "in-flight log %s: %s", path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		msg(VDUSE_LOG_ERROR, "in-flight log %s: mmap: %s", path, strerror(errno));
+		return NULL;
+	}
+	return p;
+}
+
+static const char *create_hint(int err)
+{
+	switch (err) {
+	case -ENOENT:
+	case -ENODEV:
+		return " (is the vduse module loaded? modprobe vduse)";
+	case -EPERM:
+	case -EACCES:
+		return " (VDUSE needs root, or CAP_SYS_ADMIN)";
+	case -EEXIST:
+		return " (a device of that name exists: vduse-blk --destroy NAME, or restart the crashed daemon with its --inflight-log)";
+	case -EBUSY:
+		return " (another process serves this device)";
+	case -EOPNOTSUPP:
+		return " (the kernel refused the device layout; see the messages above)";
+	default:
+		return "";
+	}
+}
+
+static int set_bounce(const char *name, uint64_t size)
+{
+	char p[300];
+	FILE *f;
+	int ret;
+
+	snprintf(p, sizeof(p), "/sys/class/vduse/%s/bounce_size", name);
+	f = fopen(p, "w");
+	if (!f)
+		return -errno;
+	ret = fprintf(f, "%llu\n", (unsigned long long)size) < 0;
+	ret |= fclose(f);
+	return ret ? -EINVAL : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct blkd bdstore;
+	struct blkd *bd = &bdstore;
+	struct cfg c = { .nq = 1, .qsize = 256, .lbs = 512 };
+	struct virtio_blk_config cfg;
+	const char *name = NULL, *path = NULL;
+	struct pollfd *pfd;
+	struct blkq **pq;
+	void *inflight = NULL;
+	size_t inflight_size = 0;
+	uint64_t features;
+	bool attach = false, uring_warned = false;
+	char devpath[300];
+	sigset_t sigs;
+	int sfd, ret, i, n, forced = 0;
+
+	g_bd = bd;
+	ret = parse_args(argc, argv, &c, &name, &path);
+	if (ret)
+		return ret;
+	setvbuf(stderr, NULL, _IOLBF, 0);
+	bd->name = name;
+	if (c.destroy) {
+		ret = vduse_destroy_by_name(name);
+		if (ret)
+			msg(VDUSE_LOG_ERROR, "destroying /dev/vduse/%s: %s%s", name, strerror(-ret),
+			    ret == -EBUSY ? " (still bound, or served: vdpa dev del NAME, stop its daemon)" :
+			    create_hint(ret));
+		return ret ? 1 : 0;
+	}
+	bd->path = path;
+	bd->nq = c.nq;
+	bd->file.fd = -1;
+	if (open_backing(bd, &c))
+		return 1;
+
+	/* config space and features, as qemu-storage-daemon's vduse-blk export */
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.capacity = htole64(bd->disk.size >> 9);
+	cfg.seg_max = htole32(c.qsize - 2 < MAX_SEG ? c.qsize - 2 : MAX_SEG);
+	cfg.size_max = htole32(1u << 30);
+	cfg.blk_size = htole32(c.lbs);
+	cfg.physical_block_exp = c.pbs > c.lbs ? __builtin_ctzl(c.pbs / c.lbs) : 0;
+	cfg.min_io_size = htole16(c.min_io / c.lbs);
+	cfg.opt_io_size = htole32(c.opt_io / c.lbs);
+	cfg.num_queues = htole16(c.nq);
+	features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_RING_F_INDIRECT_DESC) |
+		   (1ull << VIRTIO_RING_F_EVENT_IDX) | (1ull << VIRTIO_BLK_F_SIZE_MAX) |
+		   (1ull << VIRTIO_BLK_F_SEG_MAX) | (1ull << VIRTIO_BLK_F_BLK_SIZE) |
+		   (1ull << VIRTIO_BLK_F_TOPOLOGY) | (1ull << VIRTIO_BLK_F_FLUSH);
+	if (c.nq > 1)
+		features |= 1ull << VIRTIO_BLK_F_MQ;
+	if (c.packed)
+		features |= 1ull << VIRTIO_F_RING_PACKED;
+	if (c.ro)
+		features |= 1ull << VIRTIO_BLK_F_RO;
+	if (!c.ro && !c.no_discard) {
+		features |= 1ull << VIRTIO_BLK_F_DISCARD;
+		bd->disk.max_discard_sectors = (1u << 30) >> 9;
+		bd->disk.max_discard_seg = BLK_MAX_RANGES;
+		cfg.max_discard_sectors = htole32(bd->disk.max_discard_sectors);
+		cfg.max_discard_seg = htole32(bd->disk.max_discard_seg);
+		cfg.discard_sector_alignment = htole32(c.lbs >> 9);
+	}
+	if (!c.ro && !c.no_wz) {
+		features |= 1ull << VIRTIO_BLK_F_WRITE_ZEROES;
+		bd->disk.max_wz_sectors = (1u << 30) >> 9;
+		bd->disk.max_wz_seg = BLK_MAX_RANGES;
+		cfg.max_write_zeroes_sectors = htole32(bd->disk.max_wz_sectors);
+		cfg.max_write_zeroes_seg = htole32(bd->disk.max_wz_seg);
+		cfg.write_zeroes_may_unmap = 1;
+	}
+	strncpy(bd->disk.serial, c.serial ? c.serial : name, sizeof(bd->disk.serial));
+
+	/* per-queue contexts, before the device exists: attach calls back at once */
+	for (i = 0; i < (int)c.nq; i++) {
+		struct blkq *q = &bd->q[i];
+
+		q->bd = bd;
+		q->index = i;
+		q->efd = -1;
+		if (c.no_uring)
+			continue;
+		/* a full ring is submitted and reused (get_sqe), so it needs no more */
+		ret = io_uring_queue_init(c.qsize * 2 < 1024 ? c.qsize * 2 : 1024, &q->ring, 0);
+		if (!ret) {
+			q->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+			ret = q->efd < 0 ? -errno : io_uring_register_eventfd(&q->ring, q->efd);
+			if (ret)
+				io_uring_queue_exit(&q->ring);
+		}
+		if (ret) {
+			if (!uring_warned)
+				msg(VDUSE_LOG_WARN, "io_uring unavailable (%s): synchronous I/O instead",
+				    strerror(-ret));
+			uring_warned = true;
+			c.no_uring = true;
+			while (--i >= 0) {
+				io_uring_queue_exit(&bd->q[i].ring);
+				close(bd->q[i].efd);
+				bd->q[i].efd = -1;
+				bd->q[i].uring = false;
+			}
+			break;
+		}
+		q->uring = true;
+	}
+
+	snprintf(devpath, sizeof(devpath), "/dev/vduse/%s", name);
+	attach = c.inflight && access(devpath, F_OK) == 0;
+	if (c.inflight) {
+		inflight_size = vduse_inflight_size(c.nq, c.qsize, 1);
+		inflight = map_inflight(c.inflight, inflight_size, !attach);
+		if (!inflight)
+			return 1;
+	}
+
+	LIBVDUSE_OPTS(vduse_dev_opts, o, .name = name, .device_id = VIRTIO_ID_BLOCK,
+		      .features = features, .config = &cfg, .config_size = sizeof(cfg),
+		      .num_queues = c.nq, .queue_size = c.qsize,
+		      .started = on_started, .stopped = on_stopped, .queue_ready = on_queue_ready,
+		      .log = lib_log, .log_level = bd->verbose ? VDUSE_LOG_DEBUG : VDUSE_LOG_WARN,
+		      .user = bd, .inflight = inflight, .inflight_size = inflight_size);
+
+	/* signals are read from a signalfd in the loop */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		msg(VDUSE_LOG_ERROR, "signalfd: %s", strerror(errno));
+		return 1;
+	}
+
+	ret = attach ? vduse_dev_attach(&o, &bd->dev) : vduse_dev_create(&o, &bd->dev);
+	if (ret) {
+		msg(VDUSE_LOG_ERROR, "%s %s: %s%s", attach ? "attaching to" : "creating", devpath,
+		    strerror(-ret), create_hint(ret));
+		return 1;
+	}
+	for (i = 0; i < (int)c.nq; i++)
+		bd->q[i].vq = vduse_dev_vq(bd->dev, i);
+	if (attach) {
+		/* the previous daemon may have exported another size */
+		resize(bd);
+		on_started(bd->dev, bd);
+	}
+	if (c.bounce && !attach) {
+		ret = set_bounce(name, c.bounce);
+		if (ret)
+			msg(VDUSE_LOG_WARN, "setting the bounce area to %llu bytes: %s",
+			    (unsigned long long)c.bounce, strerror(-ret));
+	}
+	msg(VDUSE_LOG_INFO, "%s %s: %s, %llu bytes, %lu queue%s of %lu, VDUSE API v%d, %s I/O%s",
+	    attach ? "took over" : "created", devpath, path, (unsigned long long)bd->disk.size,
+	    c.nq, c.nq > 1 ? "s" : "", c.qsize, vduse_dev_api_version(bd->dev),
+	    c.no_uring ? "synchronous" : "io_uring", c.ro ? ", read-only" : "");
+	if (!attach)
+		msg(VDUSE_LOG_INFO, "bind it with: vdpa dev add name %s mgmtdev vduse", name);
+
+	pfd = calloc(3 + 2 * c.nq, sizeof(*pfd));
+	pq = calloc(3 + 2 * c.nq, sizeof(*pq));
+	if (!pfd || !pq)
+		return 1;
+	bd->unbind_efd = -1;
+	while (bd->state != FINISHING) {
+		n = 0;
+		pfd[n++] = (struct pollfd){ .fd = vduse_dev_fd(bd->dev), .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = bd->unbind_efd, .events = POLLIN };
+		for (i = 0; i < (int)c.nq; i++) {
+			pq[n] = &bd->q[i];
+			pfd[n++] = (struct pollfd){ .fd = vduse_vq_kick_fd(bd->q[i].vq), .events = POLLIN };
+			pq[n] = &bd->q[i];
+			pfd[n++] = (struct pollfd){ .fd = bd->q[i].efd, .events = POLLIN };
+		}
+		if (poll(pfd, n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			msg(VDUSE_LOG_ERROR, "poll: %s", strerror(errno));
+			break;
+		}
+		/* completions first: they free ring space the kicks may need */
+		for (i = 3; i < n; i += 2)
+			if (pfd[i + 1].revents)
+				q_reap(pq[i + 1]);
+		if (pfd[0].revents) {
+			ret = vduse_dev_handle_msgs(bd->dev);
+			if (ret < 0 && ret != -EAGAIN && ret != -EINTR) {
+				msg(VDUSE_LOG_ERROR, "the device is broken (%s); exiting", strerror(-ret));
+				break;
+			}
+		}
+		for (i = 3; i < n; i += 2) {
+			if (!pfd[i].revents)
+				continue;
+			vduse_vq_ack_kick(pq[i]->vq);
+			q_kick(pq[i]);
+		}
+		if (pfd[1].revents) {
+			struct signalfd_siginfo si;
+
+			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGHUP) {
+					resize(bd);
+				} else if (bd->state == RUNNING) {
+					begin_shutdown(bd);
+				} else {
+					msg(VDUSE_LOG_WARN, "second %s: not waiting for the vDPA device to go",
+					    strsignal(si.ssi_signo));
+					forced = 1;
+					bd->state = FINISHING;
+				}
+			}
+		}
+		if (pfd[2].revents) {
+			if (bd->unbind_err)
+				msg(VDUSE_LOG_ERROR, "vdpa dev del %s: %s", name, strerror(-bd->unbind_err));
+			pthread_join(bd->unbind_thread, NULL);
+			close(bd->unbind_efd);
+			bd->unbind_efd = -1;
+			bd->state = FINISHING;
+		}
+	}
+
+	/* complete what is in flight, make completed writes stable, go */
+	drain_all(bd);
+	msg(VDUSE_LOG_INFO, "served %lu reads, %lu writes, %lu flushes, %lu discards, "
+	    "%lu write-zeroes, %lu others; %lu I/O errors", bd->ops[BLK_OP_READ],
+	    bd->ops[BLK_OP_WRITE], bd->ops[BLK_OP_FLUSH], bd->ops[BLK_OP_DISCARD],
+	    bd->ops[BLK_OP_WRITE_ZEROES], bd->ops[BLK_OP_NONE], bd->io_errors);
+	if (!c.ro && fdatasync(bd->file.fd))
+		msg(VDUSE_LOG_ERROR, "flushing %s: %s", path, strerror(errno));
+	if (forced || bd->state != FINISHING) {
+		vduse_dev_close(bd->dev);
+		msg(VDUSE_LOG_WARN, "left %s in place (a restarted daemon can take it over)", devpath);
+		return 1;
+	}
+	vduse_dev_close(bd->dev);
+	/* the vDPA device may take a moment to release it */
+	for (i = 0; i < 50 && (ret = vduse_destroy_by_name(name)) == -EBUSY; i++)
+		usleep(100000);
+	if (ret) {
+		msg(VDUSE_LOG_ERROR, "destroying %s: %s%s", devpath, strerror(-ret),
+		    ret == -EBUSY ? " (still bound: vdpa dev del it, then vduse-blk --destroy NAME)" : "");
+		return 1;
+	}
+	if (c.inflight)
+		unlink(c.inflight);
+	msg(VDUSE_LOG_INFO, "destroyed %s", devpath);
+	return 0;
+}
