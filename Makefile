@@ -4,6 +4,7 @@
 #
 #   make            library, test programs, benchmarks and the kernel module
 #   make check      unit tests, then the VM suites on every kernel
+#   make check-fresh   make check in a fresh minimal Debian 12 root (tests/fresh-root)
 #   make demo       the main job, with readable output
 #   make bench      benchmarks (bench/)
 #   make install    install library, headers, man pages (PREFIX, DESTDIR)
@@ -35,7 +36,7 @@ export VMTEST_CACHE
 KENV := $(VMTEST_CACHE)/k612.env
 KDIR ?= $(shell [ -r $(KENV) ] || tests/vm/fetch-kernels 6.12 >&2; . $(KENV) && echo $$HDR)
 
-.PHONY: all check demo bench install clean vm-progs unit-progs module module_install fuzz
+.PHONY: all check check-fresh demo bench install clean vm-progs unit-progs module module_install fuzz
 
 # Each part adds its targets to ALL_TARGETS, INSTALL_TARGETS and CLEAN_FILES.
 ALL_TARGETS :=
@@ -68,6 +69,9 @@ module:
 check:
 	tests/check
 
+check-fresh:
+	tests/fresh-root
+
 demo:
 	tests/demo
 
@@ -90,5 +94,5 @@ module_install: module
 	$(MAKE) -C "$(KDIR)" M=$(CURDIR)/kernel CC=$(KERNEL_CC) INSTALL_MOD_DIR=updates modules_install
 
 clean:
-	rm -rf $(BUILD) $(CLEAN_FILES)
+	rm -rf --one-file-system $(BUILD) $(CLEAN_FILES)
 	@if [ -r $(KENV) ]; then $(MAKE) -C "$(KDIR)" M=$(CURDIR)/kernel CC=$(KERNEL_CC) clean; fi

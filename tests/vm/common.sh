@@ -68,6 +68,19 @@ setup_host() {
 	log "host packages installed in $(( $(date +%s) - t0 )) s"
 }
 
+# The Debian archive of the host's apt sources (VMTEST_MIRROR overrides).
+debian_mirror() {
+	local m=${VMTEST_MIRROR:-}
+	if [ -z "$m" ] && [ -r /etc/apt/sources.list.d/debian.sources ]; then
+		m=$(awk '$1=="URIs:" && $2 ~ /debian\/?$/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
+	fi
+	if [ -z "$m" ] && [ -r /etc/apt/sources.list ]; then
+		m=$(awk '$1=="deb" && $0 !~ /security/ {for (i=2;i<=NF;i++) if ($i ~ /^https?:/) {print $i; exit}}' /etc/apt/sources.list)
+	fi
+	[ -n "$m" ] || die "no Debian mirror found in /etc/apt/sources.list{,.d/debian.sources}"
+	echo "$m"
+}
+
 need_host_tools() {
 	local c
 	for c in "$@"; do
