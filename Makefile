@@ -2,8 +2,9 @@
 #
 # vduse-asid top-level build.
 #
-#   make            library, tools, devices and the kernel module
+#   make            library, test programs, benchmarks and the kernel module
 #   make check      unit tests, then the VM suites on every kernel
+#   make check-fresh   make check in a fresh minimal Debian 12 root (tests/fresh-root)
 #   make demo       the main job, with readable output
 #   make bench      benchmarks (bench/)
 #   make install    install library, headers, man pages (PREFIX, DESTDIR)
@@ -11,7 +12,11 @@
 #                   install kernel/vduse.ko under updates/ for that kernel
 #   make clean
 
-CC      ?= gcc
+# make's built-in CC is "cc", which is clang when only clang is installed:
+# take gcc unless the user chose a compiler (CC=clang works too).
+ifeq ($(origin CC),default)
+CC      := gcc
+endif
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter -Werror=implicit-function-declaration
 CPPFLAGS += -Iinclude/uapi -Itests/include
@@ -31,7 +36,7 @@ export VMTEST_CACHE
 KENV := $(VMTEST_CACHE)/k612.env
 KDIR ?= $(shell [ -r $(KENV) ] || tests/vm/fetch-kernels 6.12 >&2; . $(KENV) && echo $$HDR)
 
-.PHONY: all check demo bench install clean vm-progs unit-progs module module_install fuzz
+.PHONY: all check check-fresh demo bench install clean vm-progs unit-progs module module_install fuzz
 
 # Each part adds its targets to ALL_TARGETS, INSTALL_TARGETS and CLEAN_FILES.
 ALL_TARGETS :=
@@ -53,11 +58,19 @@ $(BUILD)/unit/%: tests/unit/%.c include/uapi/linux/vduse.h tests/include/tap.h
 vm-progs: $(VM_PROGS)
 unit-progs: $(UNIT_PROGS)
 
+# The module is built with the compiler the kernel was built with (gcc for
+# Debian's), whatever CC the rest of the tree uses: a CC=clang given to this
+# make would otherwise reach kbuild through MAKEFLAGS.
+KERNEL_CC ?= gcc
+
 module:
-	$(MAKE) -C "$(KDIR)" M=$(CURDIR)/kernel modules
+	$(MAKE) -C "$(KDIR)" M=$(CURDIR)/kernel CC=$(KERNEL_CC) modules
 
 check:
 	tests/check
+
+check-fresh:
+	tests/fresh-root
 
 demo:
 	tests/demo
@@ -78,8 +91,8 @@ install: all $(INSTALL_TARGETS)
 # Install kernel/vduse.ko for the kernel KDIR belongs to, under updates/ so
 # that it takes precedence over the in-tree module (then run depmod).
 module_install: module
-	$(MAKE) -C "$(KDIR)" M=$(CURDIR)/kernel INSTALL_MOD_DIR=updates modules_install
+	$(MAKE) -C "$(KDIR)" M=$(CURDIR)/kernel CC=$(KERNEL_CC) INSTALL_MOD_DIR=updates modules_install
 
 clean:
-	rm -rf $(BUILD) $(CLEAN_FILES)
-	@if [ -r $(KENV) ]; then $(MAKE) -C "$(KDIR)" M=$(CURDIR)/kernel clean; fi
+	rm -rf --one-file-system $(BUILD) $(CLEAN_FILES)
+	@if [ -r $(KENV) ]; then $(MAKE) -C "$(KDIR)" M=$(CURDIR)/kernel CC=$(KERNEL_CC) clean; fi

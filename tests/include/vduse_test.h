@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
 #include "linux/vduse.h"
+#include "flex.h"
 
 /* The three kernels the suites judge (the guest's /etc/vmtest.conf). */
 enum impl { IMPL_UPSTREAM, IMPL_STOCK612, IMPL_OURS };
@@ -63,13 +65,21 @@ static inline double now_s(void)
 
 /* ---- device creation ---------------------------------------------------- */
 
+/* CREATE_DEV's argument: blk or net overlays c.config[] (see flex.h). */
 struct devcfg {
-	struct vduse_dev_config c;
 	union {
-		struct virtio_blk_config blk;
-		struct virtio_net_config net;
+		struct vduse_dev_config c;
+		struct {
+			FLEX_HEAD(struct vduse_dev_config);
+			union {
+				struct virtio_blk_config blk;
+				struct virtio_net_config net;
+			};
+		};
 	};
 };
+_Static_assert(offsetof(struct devcfg, blk) == offsetof(struct vduse_dev_config, config),
+	       "the device config must start at vduse_dev_config.config");
 
 /* A valid virtio-blk configuration; tests then break one field at a time. */
 static inline void blk_cfg(struct devcfg *cfg, const char *name, uint32_t vqs,

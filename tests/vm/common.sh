@@ -8,31 +8,79 @@ mkdir -p "$CACHE"
 log() { printf 'vmtest: %s\n' "$*" >&2; }
 die() { printf 'vmtest: error: %s\n' "$*" >&2; exit 2; }
 
-# Host packages the harness needs, as "command:package".
-HOST_TOOLS="qemu-system-x86_64:qemu-system-x86 busybox:busybox-static cpio:cpio
-insmod:kmod xz:xz-utils pahole:dwarves bc:bc vdpa:iproute2
-qemu-storage-daemon:qemu-system-common mkfs.ext4:e2fsprogs gzip:gzip
-dpkg-deb:dpkg apt-get:apt clang:clang"
+# Host packages the build and the harness need, as "package" or
+# "package:command" (the command is checked where there is no dpkg).
+HOST_PKGS="gcc:gcc make:make libc6-dev libelf-dev bc:bc dwarves:pahole
+qemu-system-x86:qemu-system-x86_64 qemu-system-common:qemu-storage-daemon
+busybox-static:busybox cpio:cpio kmod:insmod xz-utils:xz gzip:gzip
+iproute2:vdpa e2fsprogs:mkfs.ext4 dpkg:dpkg-deb apt:apt-get
+debian-archive-keyring clang:clang libclang-rt-dev liburing-dev"
+# gcc, make, libc6-dev: the library, the tests and the module (with
+# libelf-dev, bc and pahole); clang and libclang-rt-dev (libFuzzer): the fuzz
+# pass; liburing-dev: vduse-blk (linked statically); busybox-static: the guest's shell (a dynamic busybox cannot run in
+# the initramfs); the rest: QEMU, the initramfs and the kernel downloads.
 
-# Install whatever is missing with apt-get (Debian 12 or newer, as root).
+# Installed according to dpkg ("install ok installed"), not just a command
+# of that name on PATH: cc may be clang, busybox may be the dynamic one.
+host_pkg_missing() { # package[:command]
+	local pkg=${1%%:*} cmd=${1#*:}
+	if command -v dpkg-query > /dev/null 2>&1; then
+		[ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" != "install ok installed" ]
+	else
+		[ "$cmd" != "$1" ] && ! command -v "$cmd" > /dev/null 2>&1
+	fi
+}
+
+# apt_progress TOTAL: condense apt-get install's output on stdin to a line
+# per phase and one every 25 packages, plain text (it may go to a log).
+apt_progress() {
+	awk -v total="$1" '
+	function say(s) { printf "vmtest:   %s\n", s; fflush() }
+	/^Need to get / || /^After this operation/ { say($0) }
+	/^Get:[0-9]+ / { g++; if (g == 1) say("downloading..."); if (g % 25 == 0) say(sprintf("downloaded %d of %d packages", g, total)) }
+	/^Fetched / { say($0) }
+	/^(Unpacking|Setting up) / { u++; if (u == 1) say("unpacking and configuring"); if (u % 50 == 0) say(sprintf("%d of %d package steps", u, 2 * total)) }
+	/^E: / { say($0) }'
+}
+
+# Install whatever is missing with apt-get (Debian 12 or newer, as root),
+# telling a first-time user what is being downloaded and how much.
 setup_host() {
-	local missing="" t cmd pkg
-	for t in $HOST_TOOLS; do
-		cmd=${t%%:*}; pkg=${t#*:}
-		PATH=$PATH:/usr/sbin:/sbin command -v "$cmd" > /dev/null 2>&1 || missing="$missing $pkg"
+	local missing="" p n t0 log=$CACHE/host-apt.log
+	for p in $HOST_PKGS; do
+		host_pkg_missing "$p" && missing="$missing ${p%%:*}"
 	done
-	dpkg -s libelf-dev > /dev/null 2>&1 || missing="$missing libelf-dev"
-	dpkg -s liburing-dev > /dev/null 2>&1 || missing="$missing liburing-dev"	# vduse-blk (static)
-	# libFuzzer's runtime, for the bounded fuzz pass of make check
-	dpkg -s libclang-rt-dev > /dev/null 2>&1 || missing="$missing libclang-rt-dev"
-	[ -r /usr/share/keyrings/debian-archive-keyring.gpg ] || missing="$missing debian-archive-keyring"
 	[ -n "$missing" ] || return 0
 	command -v apt-get > /dev/null || die "missing host packages:$missing (and no apt-get to install them)"
 	[ "$(id -u)" = 0 ] || die "missing host packages:$missing (run as root, or apt-get install them)"
+	t0=$(date +%s)
 	log "installing host packages:$missing"
-	{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-		--no-install-recommends $missing; } > "$CACHE/host-apt.log" 2>&1 ||
-		die "apt-get install failed for:$missing (see $CACHE/host-apt.log)"
+	log "  apt-get update (the package lists of your apt sources; log in $log)"
+	apt-get update > "$log" 2>&1 ||
+		die "apt-get update failed: $(grep -E '^(E|W): ' "$log" | head -n 3 | tr '\n' ' ')(see $log)"
+	# The plan first: how many packages, how many MB to fetch and to unpack.
+	n=$(apt-get install -s --no-install-recommends $missing 2>> "$log" | grep -c '^Inst ') ||
+		die "apt-get cannot install:$missing: $(grep -E '^(E|W): ' "$log" | tail -n 3 | tr '\n' ' ')(see $log)"
+	log "  $n packages with their dependencies"
+	# Keep-Downloaded-Packages=false: the .debs of this install (150 MB on a
+	# fresh Debian 12) are deleted once installed, the rest of apt's cache is not.
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+		-o Dpkg::Use-Pty=0 -o APT::Keep-Downloaded-Packages=false $missing 2>&1 | tee -a "$log" | apt_progress "$n"
+	[ "${PIPESTATUS[0]}" = 0 ] || die "apt-get install failed for:$missing (see $log)"
+	log "host packages installed in $(( $(date +%s) - t0 )) s"
+}
+
+# The Debian archive of the host's apt sources (VMTEST_MIRROR overrides).
+debian_mirror() {
+	local m=${VMTEST_MIRROR:-}
+	if [ -z "$m" ] && [ -r /etc/apt/sources.list.d/debian.sources ]; then
+		m=$(awk '$1=="URIs:" && $2 ~ /debian\/?$/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
+	fi
+	if [ -z "$m" ] && [ -r /etc/apt/sources.list ]; then
+		m=$(awk '$1=="deb" && $0 !~ /security/ {for (i=2;i<=NF;i++) if ($i ~ /^https?:/) {print $i; exit}}' /etc/apt/sources.list)
+	fi
+	[ -n "$m" ] || die "no Debian mirror found in /etc/apt/sources.list{,.d/debian.sources}"
+	echo "$m"
 }
 
 need_host_tools() {

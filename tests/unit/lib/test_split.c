@@ -437,8 +437,10 @@ int main(void)
 	fk_set_desc(&d[1], BUF + 16, 16, F_W, 0);
 	fk_split_publish(&r, 0);
 	fk_split_publish(&r, 1);
-	TAP_OK(pop(&req) == 1 && pop(&req2) == 1 && req->id == 0 && req2->id == 1,
-	       "two requests popped", " ");
+	ret = pop(&req) == 1 && pop(&req2) == 1;
+	TAP_OK(ret && req->id == 0 && req2->id == 1, "two requests popped", " ");
+	if (!ret)
+		goto out;
 	vduse_vq_push(req2, 1);
 	vduse_vq_push(req, 2);
 	used = fk_split_used(&r);
@@ -446,6 +448,7 @@ int main(void)
 	       "out-of-order completion recorded in completion order", " ");
 	TAP_EQ(vduse_vq_inflight(vq), 0, "nothing in flight");
 
+out:
 	vduse_dev_destroy(dev);
 	fk_fini(&fk);
 	return tap_done();

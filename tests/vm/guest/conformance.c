@@ -518,9 +518,12 @@ static void test_devfd_unbound(int ctl, int fd, int ver, const char *name, uint3
 	{
 		struct vduse_vq_eventfd ev = { .index = nvqs, .fd = VDUSE_EVENTFD_DEASSIGN };
 		uint32_t idx = nvqs;
-		struct {
+		union {
 			struct vduse_config_data d;
-			uint8_t b[8];
+			struct {
+				FLEX_HEAD(struct vduse_config_data);
+				uint8_t b[8];
+			};
 		} cd;
 
 		TAP_ERRNO(ioctl(fd, VDUSE_VQ_SETUP_KICKFD, &ev), EINVAL, N("VQ_SETUP_KICKFD index == vq_num: EINVAL"));
@@ -823,15 +826,26 @@ static void test_bound(int ctl, int *fdp, int ver, const char *name, uint32_t nv
 
 	/* config space written by the device is what the driver reads */
 	{
-		struct {
+		union {
 			struct vduse_config_data d;
-			uint64_t cap;
-		} cd = { .d = { .offset = 0, .length = 8 }, .cap = 0x123456 };
-		struct {
+			struct {
+				FLEX_HEAD(struct vduse_config_data);
+				uint64_t cap;
+			};
+		} cd;
+		union {
 			struct vhost_vdpa_config c;
-			uint64_t cap;
-		} vc = { .c = { .off = 0, .len = 8 } };
+			struct {
+				FLEX_HEAD(struct vhost_vdpa_config);
+				uint64_t cap;
+			};
+		} vc;
 
+		memset(&cd, 0, sizeof(cd));
+		cd.d.length = 8;
+		cd.cap = 0x123456;
+		memset(&vc, 0, sizeof(vc));
+		vc.c.len = 8;
 		TAP_SYS(ioctl(fd, VDUSE_DEV_SET_CONFIG, &cd), N("SET_CONFIG capacity"));
 		TAP_SYS(ioctl(vh, VHOST_VDPA_GET_CONFIG, &vc), N("VHOST_VDPA_GET_CONFIG capacity"));
 		TAP_EQ(vc.cap, 0x123456, N("the driver reads the config the device wrote"));

@@ -293,9 +293,12 @@ struct layout {
 static void test_cvq_multi(const char *name, uint64_t feature, const char *tag,
 			   const struct layout *lay, int nlay)
 {
-	struct {
+	union {
 		struct vduse_config_data d;
-		uint16_t pairs;
+		struct {
+			FLEX_HEAD(struct vduse_config_data);
+			uint16_t pairs;
+		};
 	} cd;
 	struct responder r;
 	struct devcfg cfg;

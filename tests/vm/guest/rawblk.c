@@ -27,6 +27,7 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 #include "linux/vduse.h"
+#include "flex.h"
 #include "tap.h"
 
 #define DISK_SIZE	(16u << 20)
@@ -346,9 +347,12 @@ static int wait_path(const char *path, int seconds)
 
 int main(int argc, char **argv)
 {
-	struct {
+	union {
 		struct vduse_dev_config c;
-		struct virtio_blk_config blk;
+		struct {
+			FLEX_HEAD(struct vduse_dev_config);
+			struct virtio_blk_config blk;
+		};
 	} cfg;
 	struct vduse_vq_config vq;
 	char path[300], cmd[400], name[VDUSE_NAME_MAX];

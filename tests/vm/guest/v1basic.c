@@ -11,13 +11,17 @@
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
 #include "linux/vduse.h"
+#include "flex.h"
 #include "tap.h"
 
 static int create(int ctl, const char *name, uint32_t vqs, uint32_t ngroups, uint32_t nas)
 {
-	struct {
+	union {
 		struct vduse_dev_config c;
-		struct virtio_blk_config blk;
+		struct {
+			FLEX_HEAD(struct vduse_dev_config);
+			struct virtio_blk_config blk;
+		};
 	} cfg;
 
 	memset(&cfg, 0, sizeof(cfg));
