@@ -216,7 +216,7 @@ static int vduse_create_dev(const struct vduse_dev_config *c, void *config,
 	init_waitqueue_head(&dev->waitq);
 	init_rwsem(&dev->rwsem);
 	spin_lock_init(&dev->irq_lock);
-	rwlock_init(&dev->group_lock);
+	mutex_init(&dev->group_lock);
 	dev->api_version = api_version;
 	dev->device_id = c->device_id;
 	dev->vendor_id = c->vendor_id;
@@ -293,6 +293,7 @@ static int vduse_destroy_dev(const char *name)
 	device_destroy(&vduse_class, MKDEV(MAJOR(vduse_devt), dev->minor));
 	idr_remove(&vduse_idr, dev->minor);
 	vduse_as_destroy_domains(dev);
+	mutex_destroy(&dev->group_lock);
 	mutex_destroy(&dev->domain_lock);
 	mutex_destroy(&dev->lock);
 	vduse_dev_free(dev);

@@ -41,8 +41,11 @@ bool vduse_dev_ready(struct vduse_dev *dev)
  * @dev: the device
  *
  * Withdraws every AS's bounce area, clears status, features, callbacks and
- * queue state, and bumps the config generation.  Group bindings and the
- * vq-to-group assignment are kept (spec section 3.10).
+ * queue state, and bumps the config generation.  The vq-to-group
+ * assignment is kept (spec section 3.10).  Group bindings are not touched
+ * here: the vDPA reset op returns them to AS 0 and tells the device
+ * (spec section 5f); DESTROY_DEV, which also calls this, has no device to
+ * tell.
  */
 void vduse_dev_reset(struct vduse_dev *dev)
 {

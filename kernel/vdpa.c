@@ -477,11 +477,48 @@ static void vduse_set_config(struct vdpa_device *vdpa, unsigned int offset,
 }
 
 /**
+ * vduse_groups_reset() - return every group to address space 0
+ * @dev: the device, reset already (status 0)
+ *
+ * Spec section 5f: after a reset every group is on AS 0, as on vdpa_sim and
+ * mlx5_vdpa; QEMU maps a shadowed CVQ in ASID 0 after a reset without
+ * re-binding it.  Each group that is elsewhere is re-bound and the device
+ * is told with SET_VQ_GROUP_ASID(group, 0), after SET_STATUS 0 so that it
+ * is stopped already, as for any re-binding before DRIVER_OK.  A reset
+ * cannot fail: a refusal, a timeout or a broken device leaves the group on
+ * AS 0 all the same (a broken device is sent nothing, and the first timeout
+ * breaks it, so the loop waits msg_timeout at most once).
+ */
+static void vduse_groups_reset(struct vduse_dev *dev)
+{
+	struct vduse_msg msg;
+	u32 group, refused = 0;
+
+	mutex_lock(&dev->group_lock);
+	for (group = 0; group < dev->ngroups; group++) {
+		if (!dev->groups[group].asid)
+			continue;
+		dev->groups[group].asid = 0;
+		memset(&msg, 0, sizeof(msg));
+		msg.req.type = VDUSE_SET_VQ_GROUP_ASID;
+		msg.req.vq_group_asid.group = group;
+		msg.req.vq_group_asid.asid = 0;
+		if (vduse_msg_sync(dev, &msg))
+			refused++;
+	}
+	mutex_unlock(&dev->group_lock);
+	if (refused)
+		dev_warn(dev->dev,
+			 "reset: %u group(s) returned to AS 0 without the device's consent\n",
+			 refused);
+}
+
+/**
  * vduse_reset() - reset op
  * @vdpa: the vDPA device
  *
  * Tells userspace (SET_STATUS 0), then resets the kernel state whatever
- * the answer.
+ * the answer, and returns every group to AS 0 (vduse_groups_reset()).
  *
  * Return: 0, or -EIO if userspace did not accept the reset.
  */
@@ -495,6 +532,7 @@ static int vduse_reset(struct vdpa_device *vdpa)
 	msg.req.s.status = 0;
 	ret = vduse_msg_sync(dev, &msg);
 	vduse_dev_reset(dev);
+	vduse_groups_reset(dev);
 	return ret;
 }
 
@@ -598,7 +636,9 @@ static int vduse_set_map(struct vdpa_device *vdpa, unsigned int asid,
  * @asid: address space to bind it to
  *
  * Checks the arguments itself (spec section 5c), then asks userspace with
- * SET_VQ_GROUP_ASID; the binding changes only after an OK.
+ * SET_VQ_GROUP_ASID; the binding changes only after an OK.  On 6.12 the
+ * binding steers no kernel DMA (spec section 5e); it is what reset returns
+ * to AS 0 (vduse_groups_reset()).
  *
  * Return: 0; -EINVAL on API v0 or out-of-range arguments; -EBUSY after
  * DRIVER_OK; -EIO if the message failed.
@@ -622,14 +662,13 @@ static int vduse_set_group_asid(struct vdpa_device *vdpa, unsigned int group,
 	msg.req.type = VDUSE_SET_VQ_GROUP_ASID;
 	msg.req.vq_group_asid.group = group;
 	msg.req.vq_group_asid.asid = asid;
+	/* Held across the message: the device sees bindings change in order. */
+	mutex_lock(&dev->group_lock);
 	ret = vduse_msg_sync(dev, &msg);
-	if (ret)
-		return -EIO;
-
-	write_lock(&dev->group_lock);
-	dev->groups[group].asid = asid;
-	write_unlock(&dev->group_lock);
-	return 0;
+	if (!ret)
+		dev->groups[group].asid = asid;
+	mutex_unlock(&dev->group_lock);
+	return ret ? -EIO : 0;
 }
 
 /**

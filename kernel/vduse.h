@@ -26,13 +26,16 @@
  *                         mappings (readers) may come from any context
  *     domain->iotlb_lock  (spinlock, irqsave) the domain's IOTLB; the DMA
  *                         path publishes the bounce entry under it
+ *   dev->group_lock       (mutex) group -> AS bindings; held across the
+ *                         SET_VQ_GROUP_ASID messages of set_group_asid and
+ *                         reset, and under no other lock of this module
  *   dev->rwsem            (rw_semaphore) status vs. interrupt injection
- *   dev->group_lock       (rwlock) group -> AS bindings
  *   dev->msg_lock         (spinlock) message lists, broken flag
  *   vq->kick_lock, vq->irq_lock, dev->irq_lock (spinlocks, leaves)
  *
  * Messages are never sent with a spinlock held; domain_lock and mem_lock are
- * never held while waiting for userspace.
+ * never held while waiting for userspace (group_lock is, for msg_timeout at
+ * most per message).
  */
 #ifndef _VDUSE_INTERNAL_H
 #define _VDUSE_INTERNAL_H
@@ -182,7 +185,10 @@ struct vduse_as {
 
 /**
  * struct vduse_group - one virtqueue group
- * @asid: address space the group is bound to (under dev->group_lock)
+ * @asid: address space the group is bound to (under dev->group_lock): set
+ *	  by set_group_asid after the device's OK, back to 0 at reset.  6.12
+ *	  steers no kernel DMA by it (AS 0 only); reset reads it to tell the
+ *	  device which groups it re-binds.
  */
 struct vduse_group {
 	u32 asid;
@@ -278,7 +284,8 @@ struct vduse_msg {
  * @groups: the groups
  * @nas: number of address spaces (1 on API v0)
  * @as: the address spaces
- * @group_lock: protects the bindings in @groups
+ * @group_lock: serialises changes of the bindings in @groups with their
+ *	messages
  * @config: config space
  * @config_size: its size
  * @status: virtio status accepted by userspace
@@ -316,7 +323,7 @@ struct vduse_dev {
 	struct vduse_group *groups;
 	u32 nas;
 	struct vduse_as *as;
-	rwlock_t group_lock;
+	struct mutex group_lock;	/* groups[].asid */
 	void *config;
 	u32 config_size;
 	u8 status;
