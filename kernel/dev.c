@@ -381,21 +381,48 @@ static long vduse_ioctl_umem(struct vduse_dev *dev, void __user *argp,
  * @dev: the device
  * @argp: struct vduse_config_data followed by the bytes
  *
- * Return: 0, -EINVAL for an empty or out-of-range write, -EFAULT.
+ * The bytes are copied in before the config space changes, so a faulting
+ * copy leaves it untouched, and the change is checked against the CVQ
+ * isolation rule while a vDPA device exists (vduse_cvq_may_change()).
+ *
+ * Return: 0, -EINVAL for an empty or out-of-range write, -EFAULT, -ENOMEM,
+ * -EBUSY if the new max_virtqueue_pairs would leave the CVQ in a shared
+ * group.
  */
 static long vduse_ioctl_set_config(struct vduse_dev *dev, void __user *argp)
 {
 	size_t hdr = offsetof(struct vduse_config_data, buffer);
 	struct vduse_config_data cfg;
+	void *data, *cand = NULL;
+	int ret;
 
 	if (copy_from_user(&cfg, argp, hdr))
 		return -EFAULT;
 	if (cfg.offset > dev->config_size || !cfg.length ||
 	    cfg.length > dev->config_size - cfg.offset)
 		return -EINVAL;
-	if (copy_from_user(dev->config + cfg.offset, argp + hdr, cfg.length))
-		return -EFAULT;
-	return 0;
+	data = memdup_user(argp + hdr, cfg.length);
+	if (IS_ERR(data))
+		return PTR_ERR(data);
+
+	mutex_lock(&dev->lock);
+	if (dev->vdev) {
+		ret = -ENOMEM;
+		cand = kmemdup(dev->config, dev->config_size, GFP_KERNEL);
+		if (!cand)
+			goto unlock;
+		memcpy(cand + cfg.offset, data, cfg.length);
+		ret = vduse_cvq_may_change(dev, cand, U32_MAX, 0);
+		if (ret)
+			goto unlock;
+	}
+	memcpy(dev->config + cfg.offset, data, cfg.length);
+	ret = 0;
+unlock:
+	mutex_unlock(&dev->lock);
+	kfree(cand);
+	kfree(data);
+	return ret;
 }
 
 /**
@@ -404,14 +431,17 @@ static long vduse_ioctl_set_config(struct vduse_dev *dev, void __user *argp)
  * @argp: struct vduse_vq_config
  *
  * Checks in the spec's order: index, group (0 on v0, < ngroups on v1),
- * not after DRIVER_OK (v1), reserved words.
+ * not after DRIVER_OK (v1), reserved words; then, while a vDPA device
+ * exists, the CVQ isolation rule (vduse_cvq_may_change()).
  *
- * Return: 0, -EINVAL or -EFAULT.
+ * Return: 0, -EINVAL, -EFAULT, or -EBUSY if the new group would leave the
+ * CVQ in a shared group.
  */
 static long vduse_ioctl_vq_setup(struct vduse_dev *dev, void __user *argp)
 {
 	struct vduse_vq_config cfg;
 	struct vduse_vq *vq;
+	int ret;
 
 	if (copy_from_user(&cfg, argp, sizeof(cfg)))
 		return -EFAULT;
@@ -429,10 +459,16 @@ static long vduse_ioctl_vq_setup(struct vduse_dev *dev, void __user *argp)
 	if (cfg.reserved1 ||
 	    !vduse_all_zero(cfg.reserved2, sizeof(cfg.reserved2)))
 		return -EINVAL;
-	vq = dev->vqs[array_index_nospec(cfg.index, dev->vq_num)];
-	vq->num_max = cfg.max_size;
-	vq->group = cfg.group;
-	return 0;
+	cfg.index = array_index_nospec(cfg.index, dev->vq_num);
+	vq = dev->vqs[cfg.index];
+	mutex_lock(&dev->lock);
+	ret = vduse_cvq_may_change(dev, dev->config, cfg.index, cfg.group);
+	if (!ret) {
+		vq->num_max = cfg.max_size;
+		vq->group = cfg.group;
+	}
+	mutex_unlock(&dev->lock);
+	return ret;
 }
 
 /**

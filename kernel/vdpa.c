@@ -53,16 +53,23 @@ static bool vduse_bound_to_vhost(struct vdpa_device *vdpa)
 	return drv && !strcmp(drv->name, "vhost_vdpa");
 }
 
+/* Group of queue @i, as if queue @vq were in @group. */
+static u32 vduse_vq_group_if(struct vduse_dev *dev, u32 i, u32 vq, u32 group)
+{
+	return i == vq ? group : dev->vqs[i]->group;
+}
+
 /*
- * CVQ isolation check run at "vdpa dev add": the control queue sits at
- * index 2 without MQ/RSS and at 2 * max_virtqueue_pairs with them, so both
- * candidates must be in a group no lower-numbered queue (a data queue in
- * that configuration) shares.
+ * CVQ isolation with config space @config and queue @vq in @group (@vq may
+ * be U32_MAX: no change): the control queue sits at index 2 without MQ/RSS
+ * and at 2 * max_virtqueue_pairs with them, so both candidates must be in a
+ * group no lower-numbered queue (a data queue in that configuration) shares.
  */
-static bool vduse_cvq_isolated(struct vduse_dev *dev)
+static bool vduse_cvq_isolated_if(struct vduse_dev *dev, const void *config,
+				  u32 vq, u32 group)
 {
 	size_t off = offsetof(struct virtio_net_config, max_virtqueue_pairs);
-	u32 cand[2], n = 0, i, k;
+	u32 cand[2], n = 0, i, k, g;
 	u16 pairs = 1;
 
 	if (vduse_cvq_policy != VDUSE_CVQ_ISOLATED ||
@@ -73,7 +80,7 @@ static bool vduse_cvq_isolated(struct vduse_dev *dev)
 				    BIT_ULL(VIRTIO_NET_F_RSS))) {
 		if (dev->config_size < off + sizeof(pairs))
 			return false;
-		memcpy(&pairs, dev->config + off, sizeof(pairs));
+		memcpy(&pairs, config + off, sizeof(pairs));
 		pairs = le16_to_cpu((__force __le16)pairs);
 		if (!pairs)
 			return false;
@@ -83,11 +90,42 @@ static bool vduse_cvq_isolated(struct vduse_dev *dev)
 	for (k = 0; k < n; k++) {
 		if (cand[k] >= dev->vq_num)
 			return false;
+		g = vduse_vq_group_if(dev, cand[k], vq, group);
 		for (i = 0; i < cand[k]; i++)
-			if (dev->vqs[i]->group == dev->vqs[cand[k]]->group)
+			if (vduse_vq_group_if(dev, i, vq, group) == g)
 				return false;
 	}
 	return true;
+}
+
+/* The isolation check of "vdpa dev add", on the current state. */
+static bool vduse_cvq_isolated(struct vduse_dev *dev)
+{
+	return vduse_cvq_isolated_if(dev, dev->config, U32_MAX, 0);
+}
+
+/**
+ * vduse_cvq_may_change() - may the device change its groups or config now?
+ * @dev: the device; the caller holds dev->lock
+ * @config: the config space as it would be after the change
+ * @vq: queue whose group would change, or U32_MAX
+ * @group: its new group
+ *
+ * A control queue offered to vhost-vdpa must stay alone in its group for as
+ * long as a driver can see the device, whatever the driver negotiates; the
+ * check of "vdpa dev add" is therefore repeated on every VQ_SETUP and
+ * SET_CONFIG while the vDPA device exists.
+ *
+ * Return: 0, or -EBUSY if the change would put the CVQ (at either of its
+ * possible indices) in a group with a data queue.
+ */
+int vduse_cvq_may_change(struct vduse_dev *dev, const void *config, u32 vq,
+			 u32 group)
+{
+	lockdep_assert_held(&dev->lock);
+	if (!READ_ONCE(dev->vdev) || !vduse_has_cvq(dev))
+		return 0;
+	return vduse_cvq_isolated_if(dev, config, vq, group) ? 0 : -EBUSY;
 }
 
 /**
@@ -734,7 +772,7 @@ static struct virtio_device_id vduse_id_table[] = {
 	{ 0 },
 };
 
-/* Allocate the vDPA device of @dev. Caller holds vduse_lock. */
+/* Allocate the vDPA device of @dev. Caller holds vduse_lock and dev->lock. */
 static int vduse_vdpa_alloc(struct vduse_dev *dev, const char *name)
 {
 	struct vduse_vdpa *vdev;
@@ -780,14 +818,20 @@ static int vduse_dev_add(struct vdpa_mgmt_dev *mdev, const char *name,
 	mutex_lock(&vduse_lock);
 	dev = vduse_find_dev(name);
 	ret = -EINVAL;
-	if (!dev || !vduse_dev_ready(dev))
+	if (!dev)
 		goto unlock;
+	/* dev->lock: no VQ_SETUP or SET_CONFIG between the check and vdev. */
+	mutex_lock(&dev->lock);
+	if (!vduse_dev_ready(dev))
+		goto unlock_dev;
 	if (vduse_has_cvq(dev) && !vduse_cvq_isolated(dev)) {
 		dev_info(dev->dev,
 			 "control queue is not alone in its group: not added\n");
-		goto unlock;
+		goto unlock_dev;
 	}
 	ret = vduse_vdpa_alloc(dev, name);
+unlock_dev:
+	mutex_unlock(&dev->lock);
 unlock:
 	mutex_unlock(&vduse_lock);
 	if (ret)

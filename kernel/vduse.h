@@ -17,7 +17,9 @@
  * Locking order (outer to inner)
  *   vduse_lock            (global mutex) IDR of devices, create, destroy,
  *                         open, vdpa dev add lookup
- *   dev->lock             (mutex) connected flag, vdev pointer checks
+ *   dev->lock             (mutex) connected flag, vdev pointer checks;
+ *                         the CVQ isolation check of "vdpa dev add" against
+ *                         VQ_SETUP and SET_CONFIG
  *   dev->domain_lock      (mutex) creation and use of the per-AS domains,
  *                         bounce_size
  *     as->mem_lock        (mutex) umem of one AS
@@ -290,7 +292,8 @@ struct vduse_msg {
  * @config_size: its size
  * @status: virtio status accepted by userspace
  * @generation: config generation, bumped on reset
- * @lock: protects @connected and the @vdev checks of destroy
+ * @lock: protects @connected and the @vdev checks of destroy; serialises
+ *	VQ_SETUP's groups and SET_CONFIG with the CVQ isolation check
  * @connected: the device fd is open
  * @domain_lock: protects domain creation/lookup and @bounce_size
  * @bounce_size: total bounce area, split equally among the ASes
@@ -328,7 +331,7 @@ struct vduse_dev {
 	u32 config_size;
 	u8 status;
 	u32 generation;
-	struct mutex lock;		/* connected, vdev checks */
+	struct mutex lock;		/* connected, vdev, CVQ checks */
 	bool connected;
 	struct mutex domain_lock;	/* as[].domain, bounce_size */
 	unsigned int bounce_size;
@@ -409,6 +412,8 @@ bool vduse_dev_ready(struct vduse_dev *dev);
 void vduse_vq_kick(struct vduse_vq *vq);
 
 /* vdpa.c */
+int vduse_cvq_may_change(struct vduse_dev *dev, const void *config, u32 vq,
+			 u32 group);
 int vduse_mgmt_init(void);
 void vduse_mgmt_exit(void);
 
