@@ -206,15 +206,69 @@ static bool vduse_vq_signal_trigger(struct vduse_vq *vq)
 	return done;
 }
 
+/**
+ * vduse_vq_affinity() - CPUs allowed to run a queue's callback
+ * @vq: the queue
+ *
+ * Return: the mask written last, or every possible CPU if none was.
+ */
+const struct cpumask *vduse_vq_affinity(struct vduse_vq *vq)
+{
+	const struct cpumask *mask;
+
+	/* Pairs with the release in vduse_vq_set_affinity(): mask filled. */
+	mask = smp_load_acquire(&vq->irq_affinity);
+	return mask ?: cpu_possible_mask;
+}
+
+/**
+ * vduse_vq_set_affinity() - set the CPUs allowed to run a queue's callback
+ * @vq: the queue
+ * @mask: the CPUs, or NULL for all
+ *
+ * The mask is allocated on the first write only (1 KiB with NR_CPUS 8192,
+ * per queue, up to 0xffff queues), charged to the caller's memory cgroup,
+ * and kept until the queue is freed, so readers never see it go away.
+ * Concurrent writers may mix their masks, as an unlocked cpumask_copy()
+ * always could; the injection path tolerates any mask.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int vduse_vq_set_affinity(struct vduse_vq *vq, const struct cpumask *mask)
+{
+	struct cpumask *cur, *new;
+
+	/* Pairs with the cmpxchg_release() below, of another writer. */
+	cur = smp_load_acquire(&vq->irq_affinity);
+	if (!cur) {
+		if (!mask)
+			return 0;
+		new = kzalloc(cpumask_size(), GFP_KERNEL_ACCOUNT);
+		if (!new)
+			return -ENOMEM;
+		cpumask_copy(new, mask);
+		cur = cmpxchg_release(&vq->irq_affinity, NULL, new);
+		if (!cur)
+			return 0;
+		kfree(new);
+	}
+	if (mask)
+		cpumask_copy(cur, mask);
+	else
+		cpumask_copy(cur, cpu_possible_mask);
+	return 0;
+}
+
 /* Rotate the injection CPU through the online CPUs of the affinity mask. */
 static void vduse_vq_next_cpu(struct vduse_vq *vq)
 {
+	const struct cpumask *mask = vduse_vq_affinity(vq);
 	int cpu = vq->irq_cpu, pass;
 
 	for (pass = 0; pass < 2; pass++) {
-		cpu = cpumask_next(cpu, &vq->irq_affinity);
+		cpu = cpumask_next(cpu, mask);
 		while (cpu < nr_cpu_ids && !cpu_online(cpu))
-			cpu = cpumask_next(cpu, &vq->irq_affinity);
+			cpu = cpumask_next(cpu, mask);
 		if (cpu < nr_cpu_ids) {
 			vq->irq_cpu = cpu;
 			return;
@@ -255,8 +309,13 @@ static int vduse_queue_irq(struct vduse_dev *dev, struct work_struct *work,
  * @argp: struct vduse_iotlb_entry (ASID 0) or struct vduse_iotlb_entry_v2
  * @v2: the GET_FD2 form (API v1 only, else -ENOTTY)
  *
- * Return: a new fd for the first map overlapping [start, last], opened
- * with the map's permission, or a negative errno.
+ * The fd is close-on-exec: a daemon's helpers must not inherit its view of
+ * the driver's memory.  Its access mode is the backing file's; the map's
+ * permission is reported in @perm.
+ *
+ * Return: a new fd for the first map overlapping [start, last], or a
+ * negative errno (-EINVAL also for non-zero padding or reserved words of
+ * GET_FD2).
  */
 static long vduse_ioctl_get_fd(struct vduse_dev *dev, void __user *argp,
 			       bool v2)
@@ -264,7 +323,6 @@ static long vduse_ioctl_get_fd(struct vduse_dev *dev, void __user *argp,
 	struct vduse_iotlb_entry_v2 e2;
 	struct vduse_iotlb_entry e1;
 	struct vduse_lookup lk;
-	unsigned int flags;
 	int ret;
 
 	if (v2) {
@@ -272,7 +330,8 @@ static long vduse_ioctl_get_fd(struct vduse_dev *dev, void __user *argp,
 			return -ENOTTY;
 		if (copy_from_user(&e2, argp, sizeof(e2)))
 			return -EFAULT;
-		if (!vduse_all_zero(e2.reserved, sizeof(e2.reserved)))
+		if (!vduse_all_zero(e2.padding, sizeof(e2.padding)) ||
+		    !vduse_all_zero(e2.reserved, sizeof(e2.reserved)))
 			return -EINVAL;
 	} else {
 		if (copy_from_user(&e1, argp, sizeof(e1)))
@@ -302,18 +361,7 @@ static long vduse_ioctl_get_fd(struct vduse_dev *dev, void __user *argp,
 		fput(lk.file);
 		return -EFAULT;
 	}
-	switch (lk.perm) {
-	case VDUSE_ACCESS_RO:
-		flags = O_RDONLY;
-		break;
-	case VDUSE_ACCESS_WO:
-		flags = O_WRONLY;
-		break;
-	default:
-		flags = O_RDWR;
-		break;
-	}
-	ret = receive_fd(lk.file, NULL, flags);
+	ret = receive_fd(lk.file, NULL, O_CLOEXEC);
 	fput(lk.file);
 	return ret;
 }
@@ -757,7 +805,7 @@ struct vduse_vq_attr {
 
 static ssize_t irq_cb_affinity_show(struct vduse_vq *vq, char *buf)
 {
-	return sysfs_emit(buf, "%*pb\n", cpumask_pr_args(&vq->irq_affinity));
+	return sysfs_emit(buf, "%*pb\n", cpumask_pr_args(vduse_vq_affinity(vq)));
 }
 
 /**
@@ -779,10 +827,8 @@ static ssize_t irq_cb_affinity_store(struct vduse_vq *vq, const char *buf,
 	ret = cpumask_parse(buf, mask);
 	if (!ret && !cpumask_intersects(mask, cpu_online_mask))
 		ret = -EINVAL;
-	if (!ret) {
-		cpumask_copy(&vq->irq_affinity, mask);
-		ret = count;
-	}
+	if (!ret)
+		ret = vduse_vq_set_affinity(vq, mask) ?: count;
 	free_cpumask_var(mask);
 	return ret;
 }
@@ -821,7 +867,10 @@ static const struct sysfs_ops vduse_vq_sysfs_ops = {
 
 static void vduse_vq_release(struct kobject *kobj)
 {
-	kfree(container_of(kobj, struct vduse_vq, kobj));
+	struct vduse_vq *vq = container_of(kobj, struct vduse_vq, kobj);
+
+	kfree(vq->irq_affinity);
+	kfree(vq);
 }
 
 static const struct kobj_type vduse_vq_ktype = {
@@ -843,11 +892,12 @@ int vduse_dev_init_vqs(struct vduse_dev *dev)
 	int ret;
 
 	INIT_WORK(&dev->inject, vduse_config_inject_work);
-	dev->vqs = kcalloc(dev->vq_num, sizeof(*dev->vqs), GFP_KERNEL);
+	/* Up to 0xffff queues: charged to the creator's memory cgroup. */
+	dev->vqs = kvcalloc(dev->vq_num, sizeof(*dev->vqs), GFP_KERNEL_ACCOUNT);
 	if (!dev->vqs)
 		return -ENOMEM;
 	for (i = 0; i < dev->vq_num; i++) {
-		vq = kzalloc(sizeof(*vq), GFP_KERNEL);
+		vq = kzalloc(sizeof(*vq), GFP_KERNEL_ACCOUNT);
 		if (!vq) {
 			ret = -ENOMEM;
 			goto err;
@@ -858,7 +908,6 @@ int vduse_dev_init_vqs(struct vduse_dev *dev)
 		spin_lock_init(&vq->irq_lock);
 		INIT_WORK(&vq->inject, vduse_vq_inject_work);
 		INIT_WORK(&vq->kick, vduse_vq_kick_work);
-		cpumask_setall(&vq->irq_affinity);
 		ret = kobject_init_and_add(&vq->kobj, &vduse_vq_ktype,
 					   &dev->dev->kobj, "vq%u", i);
 		if (ret) {
@@ -871,7 +920,7 @@ int vduse_dev_init_vqs(struct vduse_dev *dev)
 err:
 	while (i--)
 		kobject_put(&dev->vqs[i]->kobj);
-	kfree(dev->vqs);
+	kvfree(dev->vqs);
 	dev->vqs = NULL;
 	return ret;
 }
@@ -888,6 +937,6 @@ void vduse_dev_free_vqs(struct vduse_dev *dev)
 		return;
 	for (i = 0; i < dev->vq_num; i++)
 		kobject_put(&dev->vqs[i]->kobj);
-	kfree(dev->vqs);
+	kvfree(dev->vqs);
 	dev->vqs = NULL;
 }

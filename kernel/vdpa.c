@@ -591,7 +591,7 @@ static u32 vduse_get_generation(struct vdpa_device *vdpa)
  * @idx: queue index
  * @mask: CPUs for interrupt injection, NULL for all
  *
- * Return: 0, or -EINVAL for a bad index.
+ * Return: 0, -EINVAL for a bad index, or -ENOMEM.
  */
 static int vduse_set_vq_affinity(struct vdpa_device *vdpa, u16 idx,
 				 const struct cpumask *mask)
@@ -600,11 +600,7 @@ static int vduse_set_vq_affinity(struct vdpa_device *vdpa, u16 idx,
 
 	if (!vq)
 		return -EINVAL;
-	if (mask)
-		cpumask_copy(&vq->irq_affinity, mask);
-	else
-		cpumask_setall(&vq->irq_affinity);
-	return 0;
+	return vduse_vq_set_affinity(vq, mask);
 }
 
 /**
@@ -619,7 +615,7 @@ static const struct cpumask *vduse_get_vq_affinity(struct vdpa_device *vdpa,
 {
 	struct vduse_vq *vq = vduse_vq_get(vdpa_to_vduse(vdpa), idx);
 
-	return vq ? &vq->irq_affinity : NULL;
+	return vq ? vduse_vq_affinity(vq) : NULL;
 }
 
 /**

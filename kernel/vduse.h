@@ -215,7 +215,8 @@ struct vduse_group {
  * @inject: work that runs @cb
  * @kick: work that kicks from a context where eventfds may be signalled
  * @irq_cpu: CPU the next injection runs on, or VDUSE_CPU_UNBOUND
- * @irq_affinity: CPUs allowed for injections
+ * @irq_affinity: CPUs allowed for injections, allocated on the first
+ *		  write (NULL: all); see vduse_vq_affinity()
  * @kobj: sysfs directory vqN below the device
  */
 struct vduse_vq {
@@ -236,7 +237,7 @@ struct vduse_vq {
 	struct work_struct inject;
 	struct work_struct kick;
 	int irq_cpu;
-	struct cpumask irq_affinity;
+	struct cpumask *irq_affinity;
 	struct kobject kobj;
 };
 
@@ -410,6 +411,8 @@ void vduse_dev_free_vqs(struct vduse_dev *dev);
 void vduse_dev_reset(struct vduse_dev *dev);
 bool vduse_dev_ready(struct vduse_dev *dev);
 void vduse_vq_kick(struct vduse_vq *vq);
+const struct cpumask *vduse_vq_affinity(struct vduse_vq *vq);
+int vduse_vq_set_affinity(struct vduse_vq *vq, const struct cpumask *mask);
 
 /* vdpa.c */
 int vduse_cvq_may_change(struct vduse_dev *dev, const void *config, u32 vq,
