@@ -466,6 +466,60 @@ static void check_reset_groups(struct dev *d)
 	       "v1: ... sends nothing: the refusal did not keep group 1 on ASID 1");
 }
 
+/*
+ * The consumer is killed (QEMU crashing): vhost-vdpa resets the device when
+ * the dying process's fd is released, and on ours that reset still re-binds
+ * group 1 and tells the device.
+ */
+static void check_killed_reset(struct dev *d)
+{
+	struct vduse_dev_request q;
+	int pfd[2], mark, n = 0, ok = 0;
+	double end;
+	char c;
+	pid_t pid;
+
+	close(d->vh);
+	d->vh = -1;
+	if (pipe(pfd))
+		return;
+	mark = responder_mark(&d->r);
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		int vh = vh_open(d->vpath);
+
+		if (vh >= 0 && vh_set_group_asid(vh, 1, 1) == 0 && write(pfd[1], "x", 1) == 1)
+			pause();
+		_exit(1);
+	}
+	close(pfd[1]);
+	TAP_OK(read(pfd[0], &c, 1) == 1, "v1: a consumer process moves group 1 to ASID 1", " ");
+	close(pfd[0]);
+	mark = responder_mark(&d->r);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	end = now_s() + 5;
+	while (now_s() < end) {
+		n = responder_count(&d->r, mark, VDUSE_SET_VQ_GROUP_ASID);
+		ok = responder_count(&d->r, mark, VDUSE_SET_STATUS) >= 1;
+		if (ok && (!X->reset_rebinds || n))
+			break;
+		msleep_(10);
+	}
+	TAP_OK(ok, "v1: consumer killed: the device is reset (SET_STATUS)", " ");
+	memset(&q, 0, sizeof(q));
+	responder_find(&d->r, mark, VDUSE_SET_VQ_GROUP_ASID, &q);
+	if (X->reset_rebinds)
+		TAP_OK(n == 1 && q.vq_group_asid.group == 1 && q.vq_group_asid.asid == 0,
+		       "v1: consumer killed: the reset re-binds group 1 and tells the device",
+		       "%d messages, first {%u, %u}", n, q.vq_group_asid.group, q.vq_group_asid.asid);
+	else
+		TAP_EQ(n, 0, "v1: consumer killed: no SET_VQ_GROUP_ASID (this implementation keeps bindings)");
+	d->vh = vh_open(d->vpath);
+	TAP_SYS(d->vh, "v1: vhost-vdpa opens again");
+}
+
 static void test_v0(void)
 {
 	struct dev d;
@@ -717,6 +771,7 @@ static void test_v1(void)
 	check_update_refused(&d, 1, c, "v1 ASID 1");
 	check_read(&d, 0, 0x100000, 0, a, "v1: ASID 0 keeps its map when ASID 1's update is refused");
 
+	check_killed_reset(&d);
 	check_killed(&d, VDUSE_SET_VQ_GROUP_ASID, call_set_group_asid, "v1: SET_GROUP_ASID");
 	check_timeout(&d, VDUSE_SET_VQ_GROUP_ASID, call_set_group_asid, "v1: SET_GROUP_ASID");
 out:
