@@ -6,6 +6,7 @@
 
 #include <linux/capability.h>
 #include <linux/cdev.h>
+#include <linux/ctype.h>
 #include <linux/fs.h>
 #include <linux/log2.h>
 #include <linux/module.h>
@@ -173,6 +174,37 @@ static bool vduse_config_valid(const struct vduse_dev_config *c,
 	return vduse_features_valid(c, ctl->api_version);
 }
 
+/*
+ * Entries of the class device /sys/devices/virtual/vduse/$name; "vdpa dev
+ * add" creates the vDPA device, also named $name, beside them, where an
+ * equal name collides (a sysfs warning, and the add fails).
+ */
+static const char * const vduse_sysfs_names[] = {
+	"dev", "uevent", "power", "subsystem", "msg_timeout", "bounce_size",
+};
+
+/**
+ * vduse_name_reserved() - a name the device's own sysfs directory uses
+ * @name: NUL-terminated device name
+ *
+ * Return: true for the names above and for "vq" followed by digits only
+ * (the queues' directories).
+ */
+static bool vduse_name_reserved(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(vduse_sysfs_names); i++)
+		if (!strcmp(name, vduse_sysfs_names[i]))
+			return true;
+	if (strncmp(name, "vq", 2) || !name[2])
+		return false;
+	for (name += 2; *name; name++)
+		if (!isdigit(*name))
+			return false;
+	return true;
+}
+
 /**
  * vduse_dev_free() - free a device's memory
  * @dev: a device no longer reachable
@@ -216,7 +248,7 @@ static int vduse_create_dev(const struct vduse_dev_config *c, void *config,
 	init_waitqueue_head(&dev->waitq);
 	init_rwsem(&dev->rwsem);
 	spin_lock_init(&dev->irq_lock);
-	rwlock_init(&dev->group_lock);
+	mutex_init(&dev->group_lock);
 	dev->api_version = api_version;
 	dev->device_id = c->device_id;
 	dev->vendor_id = c->vendor_id;
@@ -293,6 +325,7 @@ static int vduse_destroy_dev(const char *name)
 	device_destroy(&vduse_class, MKDEV(MAJOR(vduse_devt), dev->minor));
 	idr_remove(&vduse_idr, dev->minor);
 	vduse_as_destroy_domains(dev);
+	mutex_destroy(&dev->group_lock);
 	mutex_destroy(&dev->domain_lock);
 	mutex_destroy(&dev->lock);
 	vduse_dev_free(dev);
@@ -305,7 +338,9 @@ static int vduse_destroy_dev(const char *name)
  * @ctl: the control fd's state
  * @argp: struct vduse_dev_config followed by the config space
  *
- * Return: 0 or the errno of the first failing step of spec section 3.1.
+ * Return: 0 or the errno of the first failing step of spec section 3.1;
+ * -EINVAL also for a name of the device's own sysfs entries
+ * (vduse_name_reserved()).
  */
 static long vduse_ctrl_create(struct vduse_control *ctl, void __user *argp)
 {
@@ -317,12 +352,13 @@ static long vduse_ctrl_create(struct vduse_control *ctl, void __user *argp)
 
 	if (copy_from_user(&c, argp, fixed))
 		return -EFAULT;
-	if (!vduse_config_valid(&c, ctl, &ngroups, &nas))
+	c.name[VDUSE_NAME_MAX - 1] = '\0';
+	if (!vduse_config_valid(&c, ctl, &ngroups, &nas) ||
+	    vduse_name_reserved(c.name))
 		return -EINVAL;
 	config = vmemdup_user(argp + fixed, c.config_size);
 	if (IS_ERR(config))
 		return PTR_ERR(config);
-	c.name[VDUSE_NAME_MAX - 1] = '\0';
 	ret = vduse_create_dev(&c, config, ctl->api_version, ngroups, nas);
 	if (ret)
 		kvfree(config);

@@ -41,8 +41,11 @@ bool vduse_dev_ready(struct vduse_dev *dev)
  * @dev: the device
  *
  * Withdraws every AS's bounce area, clears status, features, callbacks and
- * queue state, and bumps the config generation.  Group bindings and the
- * vq-to-group assignment are kept (spec section 3.10).
+ * queue state, and bumps the config generation.  The vq-to-group
+ * assignment is kept (spec section 3.10).  Group bindings are not touched
+ * here: the vDPA reset op returns them to AS 0 and tells the device
+ * (spec section 5f); DESTROY_DEV, which also calls this, has no device to
+ * tell.
  */
 void vduse_dev_reset(struct vduse_dev *dev)
 {
@@ -203,15 +206,69 @@ static bool vduse_vq_signal_trigger(struct vduse_vq *vq)
 	return done;
 }
 
+/**
+ * vduse_vq_affinity() - CPUs allowed to run a queue's callback
+ * @vq: the queue
+ *
+ * Return: the mask written last, or every possible CPU if none was.
+ */
+const struct cpumask *vduse_vq_affinity(struct vduse_vq *vq)
+{
+	const struct cpumask *mask;
+
+	/* Pairs with the release in vduse_vq_set_affinity(): mask filled. */
+	mask = smp_load_acquire(&vq->irq_affinity);
+	return mask ?: cpu_possible_mask;
+}
+
+/**
+ * vduse_vq_set_affinity() - set the CPUs allowed to run a queue's callback
+ * @vq: the queue
+ * @mask: the CPUs, or NULL for all
+ *
+ * The mask is allocated on the first write only (1 KiB with NR_CPUS 8192,
+ * per queue, up to 0xffff queues), charged to the caller's memory cgroup,
+ * and kept until the queue is freed, so readers never see it go away.
+ * Concurrent writers may mix their masks, as an unlocked cpumask_copy()
+ * always could; the injection path tolerates any mask.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int vduse_vq_set_affinity(struct vduse_vq *vq, const struct cpumask *mask)
+{
+	struct cpumask *cur, *new;
+
+	/* Pairs with the cmpxchg_release() below, of another writer. */
+	cur = smp_load_acquire(&vq->irq_affinity);
+	if (!cur) {
+		if (!mask)
+			return 0;
+		new = kzalloc(cpumask_size(), GFP_KERNEL_ACCOUNT);
+		if (!new)
+			return -ENOMEM;
+		cpumask_copy(new, mask);
+		cur = cmpxchg_release(&vq->irq_affinity, NULL, new);
+		if (!cur)
+			return 0;
+		kfree(new);
+	}
+	if (mask)
+		cpumask_copy(cur, mask);
+	else
+		cpumask_copy(cur, cpu_possible_mask);
+	return 0;
+}
+
 /* Rotate the injection CPU through the online CPUs of the affinity mask. */
 static void vduse_vq_next_cpu(struct vduse_vq *vq)
 {
+	const struct cpumask *mask = vduse_vq_affinity(vq);
 	int cpu = vq->irq_cpu, pass;
 
 	for (pass = 0; pass < 2; pass++) {
-		cpu = cpumask_next(cpu, &vq->irq_affinity);
+		cpu = cpumask_next(cpu, mask);
 		while (cpu < nr_cpu_ids && !cpu_online(cpu))
-			cpu = cpumask_next(cpu, &vq->irq_affinity);
+			cpu = cpumask_next(cpu, mask);
 		if (cpu < nr_cpu_ids) {
 			vq->irq_cpu = cpu;
 			return;
@@ -252,8 +309,13 @@ static int vduse_queue_irq(struct vduse_dev *dev, struct work_struct *work,
  * @argp: struct vduse_iotlb_entry (ASID 0) or struct vduse_iotlb_entry_v2
  * @v2: the GET_FD2 form (API v1 only, else -ENOTTY)
  *
- * Return: a new fd for the first map overlapping [start, last], opened
- * with the map's permission, or a negative errno.
+ * The fd is close-on-exec: a daemon's helpers must not inherit its view of
+ * the driver's memory.  Its access mode is the backing file's; the map's
+ * permission is reported in @perm.
+ *
+ * Return: a new fd for the first map overlapping [start, last], or a
+ * negative errno (-EINVAL also for non-zero padding or reserved words of
+ * GET_FD2).
  */
 static long vduse_ioctl_get_fd(struct vduse_dev *dev, void __user *argp,
 			       bool v2)
@@ -261,7 +323,6 @@ static long vduse_ioctl_get_fd(struct vduse_dev *dev, void __user *argp,
 	struct vduse_iotlb_entry_v2 e2;
 	struct vduse_iotlb_entry e1;
 	struct vduse_lookup lk;
-	unsigned int flags;
 	int ret;
 
 	if (v2) {
@@ -269,7 +330,8 @@ static long vduse_ioctl_get_fd(struct vduse_dev *dev, void __user *argp,
 			return -ENOTTY;
 		if (copy_from_user(&e2, argp, sizeof(e2)))
 			return -EFAULT;
-		if (!vduse_all_zero(e2.reserved, sizeof(e2.reserved)))
+		if (!vduse_all_zero(e2.padding, sizeof(e2.padding)) ||
+		    !vduse_all_zero(e2.reserved, sizeof(e2.reserved)))
 			return -EINVAL;
 	} else {
 		if (copy_from_user(&e1, argp, sizeof(e1)))
@@ -299,18 +361,7 @@ static long vduse_ioctl_get_fd(struct vduse_dev *dev, void __user *argp,
 		fput(lk.file);
 		return -EFAULT;
 	}
-	switch (lk.perm) {
-	case VDUSE_ACCESS_RO:
-		flags = O_RDONLY;
-		break;
-	case VDUSE_ACCESS_WO:
-		flags = O_WRONLY;
-		break;
-	default:
-		flags = O_RDWR;
-		break;
-	}
-	ret = receive_fd(lk.file, NULL, flags);
+	ret = receive_fd(lk.file, NULL, O_CLOEXEC);
 	fput(lk.file);
 	return ret;
 }
@@ -378,21 +429,48 @@ static long vduse_ioctl_umem(struct vduse_dev *dev, void __user *argp,
  * @dev: the device
  * @argp: struct vduse_config_data followed by the bytes
  *
- * Return: 0, -EINVAL for an empty or out-of-range write, -EFAULT.
+ * The bytes are copied in before the config space changes, so a faulting
+ * copy leaves it untouched, and the change is checked against the CVQ
+ * isolation rule while a vDPA device exists (vduse_cvq_may_change()).
+ *
+ * Return: 0, -EINVAL for an empty or out-of-range write, -EFAULT, -ENOMEM,
+ * -EBUSY if the new max_virtqueue_pairs would leave the CVQ in a shared
+ * group.
  */
 static long vduse_ioctl_set_config(struct vduse_dev *dev, void __user *argp)
 {
 	size_t hdr = offsetof(struct vduse_config_data, buffer);
 	struct vduse_config_data cfg;
+	void *data, *cand = NULL;
+	int ret;
 
 	if (copy_from_user(&cfg, argp, hdr))
 		return -EFAULT;
 	if (cfg.offset > dev->config_size || !cfg.length ||
 	    cfg.length > dev->config_size - cfg.offset)
 		return -EINVAL;
-	if (copy_from_user(dev->config + cfg.offset, argp + hdr, cfg.length))
-		return -EFAULT;
-	return 0;
+	data = memdup_user(argp + hdr, cfg.length);
+	if (IS_ERR(data))
+		return PTR_ERR(data);
+
+	mutex_lock(&dev->lock);
+	if (dev->vdev) {
+		ret = -ENOMEM;
+		cand = kmemdup(dev->config, dev->config_size, GFP_KERNEL);
+		if (!cand)
+			goto unlock;
+		memcpy(cand + cfg.offset, data, cfg.length);
+		ret = vduse_cvq_may_change(dev, cand, U32_MAX, 0);
+		if (ret)
+			goto unlock;
+	}
+	memcpy(dev->config + cfg.offset, data, cfg.length);
+	ret = 0;
+unlock:
+	mutex_unlock(&dev->lock);
+	kfree(cand);
+	kfree(data);
+	return ret;
 }
 
 /**
@@ -401,14 +479,17 @@ static long vduse_ioctl_set_config(struct vduse_dev *dev, void __user *argp)
  * @argp: struct vduse_vq_config
  *
  * Checks in the spec's order: index, group (0 on v0, < ngroups on v1),
- * not after DRIVER_OK (v1), reserved words.
+ * not after DRIVER_OK (v1), reserved words; then, while a vDPA device
+ * exists, the CVQ isolation rule (vduse_cvq_may_change()).
  *
- * Return: 0, -EINVAL or -EFAULT.
+ * Return: 0, -EINVAL, -EFAULT, or -EBUSY if the new group would leave the
+ * CVQ in a shared group.
  */
 static long vduse_ioctl_vq_setup(struct vduse_dev *dev, void __user *argp)
 {
 	struct vduse_vq_config cfg;
 	struct vduse_vq *vq;
+	int ret;
 
 	if (copy_from_user(&cfg, argp, sizeof(cfg)))
 		return -EFAULT;
@@ -426,10 +507,16 @@ static long vduse_ioctl_vq_setup(struct vduse_dev *dev, void __user *argp)
 	if (cfg.reserved1 ||
 	    !vduse_all_zero(cfg.reserved2, sizeof(cfg.reserved2)))
 		return -EINVAL;
-	vq = dev->vqs[array_index_nospec(cfg.index, dev->vq_num)];
-	vq->num_max = cfg.max_size;
-	vq->group = cfg.group;
-	return 0;
+	cfg.index = array_index_nospec(cfg.index, dev->vq_num);
+	vq = dev->vqs[cfg.index];
+	mutex_lock(&dev->lock);
+	ret = vduse_cvq_may_change(dev, dev->config, cfg.index, cfg.group);
+	if (!ret) {
+		vq->num_max = cfg.max_size;
+		vq->group = cfg.group;
+	}
+	mutex_unlock(&dev->lock);
+	return ret;
 }
 
 /**
@@ -718,7 +805,7 @@ struct vduse_vq_attr {
 
 static ssize_t irq_cb_affinity_show(struct vduse_vq *vq, char *buf)
 {
-	return sysfs_emit(buf, "%*pb\n", cpumask_pr_args(&vq->irq_affinity));
+	return sysfs_emit(buf, "%*pb\n", cpumask_pr_args(vduse_vq_affinity(vq)));
 }
 
 /**
@@ -740,10 +827,8 @@ static ssize_t irq_cb_affinity_store(struct vduse_vq *vq, const char *buf,
 	ret = cpumask_parse(buf, mask);
 	if (!ret && !cpumask_intersects(mask, cpu_online_mask))
 		ret = -EINVAL;
-	if (!ret) {
-		cpumask_copy(&vq->irq_affinity, mask);
-		ret = count;
-	}
+	if (!ret)
+		ret = vduse_vq_set_affinity(vq, mask) ?: count;
 	free_cpumask_var(mask);
 	return ret;
 }
@@ -782,7 +867,10 @@ static const struct sysfs_ops vduse_vq_sysfs_ops = {
 
 static void vduse_vq_release(struct kobject *kobj)
 {
-	kfree(container_of(kobj, struct vduse_vq, kobj));
+	struct vduse_vq *vq = container_of(kobj, struct vduse_vq, kobj);
+
+	kfree(vq->irq_affinity);
+	kfree(vq);
 }
 
 static const struct kobj_type vduse_vq_ktype = {
@@ -804,11 +892,12 @@ int vduse_dev_init_vqs(struct vduse_dev *dev)
 	int ret;
 
 	INIT_WORK(&dev->inject, vduse_config_inject_work);
-	dev->vqs = kcalloc(dev->vq_num, sizeof(*dev->vqs), GFP_KERNEL);
+	/* Up to 0xffff queues: charged to the creator's memory cgroup. */
+	dev->vqs = kvcalloc(dev->vq_num, sizeof(*dev->vqs), GFP_KERNEL_ACCOUNT);
 	if (!dev->vqs)
 		return -ENOMEM;
 	for (i = 0; i < dev->vq_num; i++) {
-		vq = kzalloc(sizeof(*vq), GFP_KERNEL);
+		vq = kzalloc(sizeof(*vq), GFP_KERNEL_ACCOUNT);
 		if (!vq) {
 			ret = -ENOMEM;
 			goto err;
@@ -819,7 +908,6 @@ int vduse_dev_init_vqs(struct vduse_dev *dev)
 		spin_lock_init(&vq->irq_lock);
 		INIT_WORK(&vq->inject, vduse_vq_inject_work);
 		INIT_WORK(&vq->kick, vduse_vq_kick_work);
-		cpumask_setall(&vq->irq_affinity);
 		ret = kobject_init_and_add(&vq->kobj, &vduse_vq_ktype,
 					   &dev->dev->kobj, "vq%u", i);
 		if (ret) {
@@ -832,7 +920,7 @@ int vduse_dev_init_vqs(struct vduse_dev *dev)
 err:
 	while (i--)
 		kobject_put(&dev->vqs[i]->kobj);
-	kfree(dev->vqs);
+	kvfree(dev->vqs);
 	dev->vqs = NULL;
 	return ret;
 }
@@ -849,6 +937,6 @@ void vduse_dev_free_vqs(struct vduse_dev *dev)
 		return;
 	for (i = 0; i < dev->vq_num; i++)
 		kobject_put(&dev->vqs[i]->kobj);
-	kfree(dev->vqs);
+	kvfree(dev->vqs);
 	dev->vqs = NULL;
 }

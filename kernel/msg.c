@@ -114,7 +114,8 @@ void vduse_msg_requeue_all(struct vduse_dev *dev)
  * @to: destination, at least one struct vduse_dev_request
  *
  * The request moves to recv_list before it is copied; if the copy fails it
- * goes back to the head of send_list, provided its sender still waits.
+ * goes back to the head of send_list, provided its sender still waits, and
+ * the next reader is woken for it.
  *
  * Return: bytes read or a negative errno.
  */
@@ -149,8 +150,11 @@ ssize_t vduse_msg_read(struct vduse_dev *dev, struct file *file,
 
 	spin_lock(&dev->msg_lock);
 	msg = vduse_msg_find(&dev->recv_list, req.request_id);
-	if (msg)
+	if (msg) {
 		list_move(&msg->list, &dev->send_list);
+		/* Readers wait exclusively: this one was the one woken for it. */
+		wake_up(&dev->waitq);
+	}
 	spin_unlock(&dev->msg_lock);
 	return -EFAULT;
 }

@@ -53,16 +53,23 @@ static bool vduse_bound_to_vhost(struct vdpa_device *vdpa)
 	return drv && !strcmp(drv->name, "vhost_vdpa");
 }
 
+/* Group of queue @i, as if queue @vq were in @group. */
+static u32 vduse_vq_group_if(struct vduse_dev *dev, u32 i, u32 vq, u32 group)
+{
+	return i == vq ? group : dev->vqs[i]->group;
+}
+
 /*
- * CVQ isolation check run at "vdpa dev add": the control queue sits at
- * index 2 without MQ/RSS and at 2 * max_virtqueue_pairs with them, so both
- * candidates must be in a group no lower-numbered queue (a data queue in
- * that configuration) shares.
+ * CVQ isolation with config space @config and queue @vq in @group (@vq may
+ * be U32_MAX: no change): the control queue sits at index 2 without MQ/RSS
+ * and at 2 * max_virtqueue_pairs with them, so both candidates must be in a
+ * group no lower-numbered queue (a data queue in that configuration) shares.
  */
-static bool vduse_cvq_isolated(struct vduse_dev *dev)
+static bool vduse_cvq_isolated_if(struct vduse_dev *dev, const void *config,
+				  u32 vq, u32 group)
 {
 	size_t off = offsetof(struct virtio_net_config, max_virtqueue_pairs);
-	u32 cand[2], n = 0, i, k;
+	u32 cand[2], n = 0, i, k, g;
 	u16 pairs = 1;
 
 	if (vduse_cvq_policy != VDUSE_CVQ_ISOLATED ||
@@ -73,7 +80,7 @@ static bool vduse_cvq_isolated(struct vduse_dev *dev)
 				    BIT_ULL(VIRTIO_NET_F_RSS))) {
 		if (dev->config_size < off + sizeof(pairs))
 			return false;
-		memcpy(&pairs, dev->config + off, sizeof(pairs));
+		memcpy(&pairs, config + off, sizeof(pairs));
 		pairs = le16_to_cpu((__force __le16)pairs);
 		if (!pairs)
 			return false;
@@ -83,11 +90,42 @@ static bool vduse_cvq_isolated(struct vduse_dev *dev)
 	for (k = 0; k < n; k++) {
 		if (cand[k] >= dev->vq_num)
 			return false;
+		g = vduse_vq_group_if(dev, cand[k], vq, group);
 		for (i = 0; i < cand[k]; i++)
-			if (dev->vqs[i]->group == dev->vqs[cand[k]]->group)
+			if (vduse_vq_group_if(dev, i, vq, group) == g)
 				return false;
 	}
 	return true;
+}
+
+/* The isolation check of "vdpa dev add", on the current state. */
+static bool vduse_cvq_isolated(struct vduse_dev *dev)
+{
+	return vduse_cvq_isolated_if(dev, dev->config, U32_MAX, 0);
+}
+
+/**
+ * vduse_cvq_may_change() - may the device change its groups or config now?
+ * @dev: the device; the caller holds dev->lock
+ * @config: the config space as it would be after the change
+ * @vq: queue whose group would change, or U32_MAX
+ * @group: its new group
+ *
+ * A control queue offered to vhost-vdpa must stay alone in its group for as
+ * long as a driver can see the device, whatever the driver negotiates; the
+ * check of "vdpa dev add" is therefore repeated on every VQ_SETUP and
+ * SET_CONFIG while the vDPA device exists.
+ *
+ * Return: 0, or -EBUSY if the change would put the CVQ (at either of its
+ * possible indices) in a group with a data queue.
+ */
+int vduse_cvq_may_change(struct vduse_dev *dev, const void *config, u32 vq,
+			 u32 group)
+{
+	lockdep_assert_held(&dev->lock);
+	if (!READ_ONCE(dev->vdev) || !vduse_has_cvq(dev))
+		return 0;
+	return vduse_cvq_isolated_if(dev, config, vq, group) ? 0 : -EBUSY;
 }
 
 /**
@@ -477,11 +515,48 @@ static void vduse_set_config(struct vdpa_device *vdpa, unsigned int offset,
 }
 
 /**
+ * vduse_groups_reset() - return every group to address space 0
+ * @dev: the device, reset already (status 0)
+ *
+ * Spec section 5f: after a reset every group is on AS 0, as on vdpa_sim and
+ * mlx5_vdpa; QEMU maps a shadowed CVQ in ASID 0 after a reset without
+ * re-binding it.  Each group that is elsewhere is re-bound and the device
+ * is told with SET_VQ_GROUP_ASID(group, 0), after SET_STATUS 0 so that it
+ * is stopped already, as for any re-binding before DRIVER_OK.  A reset
+ * cannot fail: a refusal, a timeout or a broken device leaves the group on
+ * AS 0 all the same (a broken device is sent nothing, and the first timeout
+ * breaks it, so the loop waits msg_timeout at most once).
+ */
+static void vduse_groups_reset(struct vduse_dev *dev)
+{
+	struct vduse_msg msg;
+	u32 group, refused = 0;
+
+	mutex_lock(&dev->group_lock);
+	for (group = 0; group < dev->ngroups; group++) {
+		if (!dev->groups[group].asid)
+			continue;
+		dev->groups[group].asid = 0;
+		memset(&msg, 0, sizeof(msg));
+		msg.req.type = VDUSE_SET_VQ_GROUP_ASID;
+		msg.req.vq_group_asid.group = group;
+		msg.req.vq_group_asid.asid = 0;
+		if (vduse_msg_sync(dev, &msg))
+			refused++;
+	}
+	mutex_unlock(&dev->group_lock);
+	if (refused)
+		dev_warn(dev->dev,
+			 "reset: %u group(s) returned to AS 0 without the device's consent\n",
+			 refused);
+}
+
+/**
  * vduse_reset() - reset op
  * @vdpa: the vDPA device
  *
  * Tells userspace (SET_STATUS 0), then resets the kernel state whatever
- * the answer.
+ * the answer, and returns every group to AS 0 (vduse_groups_reset()).
  *
  * Return: 0, or -EIO if userspace did not accept the reset.
  */
@@ -495,6 +570,7 @@ static int vduse_reset(struct vdpa_device *vdpa)
 	msg.req.s.status = 0;
 	ret = vduse_msg_sync(dev, &msg);
 	vduse_dev_reset(dev);
+	vduse_groups_reset(dev);
 	return ret;
 }
 
@@ -515,7 +591,7 @@ static u32 vduse_get_generation(struct vdpa_device *vdpa)
  * @idx: queue index
  * @mask: CPUs for interrupt injection, NULL for all
  *
- * Return: 0, or -EINVAL for a bad index.
+ * Return: 0, -EINVAL for a bad index, or -ENOMEM.
  */
 static int vduse_set_vq_affinity(struct vdpa_device *vdpa, u16 idx,
 				 const struct cpumask *mask)
@@ -524,11 +600,7 @@ static int vduse_set_vq_affinity(struct vdpa_device *vdpa, u16 idx,
 
 	if (!vq)
 		return -EINVAL;
-	if (mask)
-		cpumask_copy(&vq->irq_affinity, mask);
-	else
-		cpumask_setall(&vq->irq_affinity);
-	return 0;
+	return vduse_vq_set_affinity(vq, mask);
 }
 
 /**
@@ -543,7 +615,7 @@ static const struct cpumask *vduse_get_vq_affinity(struct vdpa_device *vdpa,
 {
 	struct vduse_vq *vq = vduse_vq_get(vdpa_to_vduse(vdpa), idx);
 
-	return vq ? &vq->irq_affinity : NULL;
+	return vq ? vduse_vq_affinity(vq) : NULL;
 }
 
 /* Tell the device that every translation of AS @asid may have changed. */
@@ -632,7 +704,9 @@ static int vduse_reset_map(struct vdpa_device *vdpa, unsigned int asid)
  * @asid: address space to bind it to
  *
  * Checks the arguments itself (spec section 5c), then asks userspace with
- * SET_VQ_GROUP_ASID; the binding changes only after an OK.
+ * SET_VQ_GROUP_ASID; the binding changes only after an OK.  On 6.12 the
+ * binding steers no kernel DMA (spec section 5e); it is what reset returns
+ * to AS 0 (vduse_groups_reset()).
  *
  * Return: 0; -EINVAL on API v0 or out-of-range arguments; -EBUSY after
  * DRIVER_OK; -EIO if the message failed.
@@ -656,14 +730,13 @@ static int vduse_set_group_asid(struct vdpa_device *vdpa, unsigned int group,
 	msg.req.type = VDUSE_SET_VQ_GROUP_ASID;
 	msg.req.vq_group_asid.group = group;
 	msg.req.vq_group_asid.asid = asid;
+	/* Held across the message: the device sees bindings change in order. */
+	mutex_lock(&dev->group_lock);
 	ret = vduse_msg_sync(dev, &msg);
-	if (ret)
-		return -EIO;
-
-	write_lock(&dev->group_lock);
-	dev->groups[group].asid = asid;
-	write_unlock(&dev->group_lock);
-	return 0;
+	if (!ret)
+		dev->groups[group].asid = asid;
+	mutex_unlock(&dev->group_lock);
+	return ret ? -EIO : 0;
 }
 
 /**
@@ -730,7 +803,7 @@ static struct virtio_device_id vduse_id_table[] = {
 	{ 0 },
 };
 
-/* Allocate the vDPA device of @dev. Caller holds vduse_lock. */
+/* Allocate the vDPA device of @dev. Caller holds vduse_lock and dev->lock. */
 static int vduse_vdpa_alloc(struct vduse_dev *dev, const char *name)
 {
 	struct vduse_vdpa *vdev;
@@ -776,14 +849,20 @@ static int vduse_dev_add(struct vdpa_mgmt_dev *mdev, const char *name,
 	mutex_lock(&vduse_lock);
 	dev = vduse_find_dev(name);
 	ret = -EINVAL;
-	if (!dev || !vduse_dev_ready(dev))
+	if (!dev)
 		goto unlock;
+	/* dev->lock: no VQ_SETUP or SET_CONFIG between the check and vdev. */
+	mutex_lock(&dev->lock);
+	if (!vduse_dev_ready(dev))
+		goto unlock_dev;
 	if (vduse_has_cvq(dev) && !vduse_cvq_isolated(dev)) {
 		dev_info(dev->dev,
 			 "control queue is not alone in its group: not added\n");
-		goto unlock;
+		goto unlock_dev;
 	}
 	ret = vduse_vdpa_alloc(dev, name);
+unlock_dev:
+	mutex_unlock(&dev->lock);
 unlock:
 	mutex_unlock(&vduse_lock);
 	if (ret)

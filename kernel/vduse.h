@@ -17,7 +17,9 @@
  * Locking order (outer to inner)
  *   vduse_lock            (global mutex) IDR of devices, create, destroy,
  *                         open, vdpa dev add lookup
- *   dev->lock             (mutex) connected flag, vdev pointer checks
+ *   dev->lock             (mutex) connected flag, vdev pointer checks;
+ *                         the CVQ isolation check of "vdpa dev add" against
+ *                         VQ_SETUP and SET_CONFIG
  *   dev->domain_lock      (mutex) creation and use of the per-AS domains,
  *                         bounce_size
  *     as->mem_lock        (mutex) umem of one AS; taken under domain_lock,
@@ -31,14 +33,17 @@
  *       page lock of a kernel bounce page (fault vs. REG_UMEM's zap)
  *     domain->iotlb_lock  (spinlock, irqsave) the domain's two IOTLB trees;
  *                         only pointer swaps and single entries under it
+ *   dev->group_lock       (mutex) group -> AS bindings; held across the
+ *                         SET_VQ_GROUP_ASID messages of set_group_asid and
+ *                         reset, and under no other lock of this module
  *   dev->rwsem            (rw_semaphore) status vs. interrupt injection
- *   dev->group_lock       (rwlock) group -> AS bindings
  *   dev->msg_lock         (spinlock) message lists, broken flag
  *   vq->kick_lock, vq->irq_lock, dev->irq_lock (spinlocks, leaves)
  *
  * Messages are never sent with a spinlock held; domain_lock and mem_lock are
  * never held while waiting for userspace (nor while pinning its memory, which
- * userspace can stall: userfaultfd, FUSE).
+ * userspace can stall: userfaultfd, FUSE); group_lock is, for msg_timeout at
+ * most per message.
  */
 #ifndef _VDUSE_INTERNAL_H
 #define _VDUSE_INTERNAL_H
@@ -195,7 +200,10 @@ struct vduse_as {
 
 /**
  * struct vduse_group - one virtqueue group
- * @asid: address space the group is bound to (under dev->group_lock)
+ * @asid: address space the group is bound to (under dev->group_lock): set
+ *	  by set_group_asid after the device's OK, back to 0 at reset.  6.12
+ *	  steers no kernel DMA by it (AS 0 only); reset reads it to tell the
+ *	  device which groups it re-binds.
  */
 struct vduse_group {
 	u32 asid;
@@ -220,7 +228,8 @@ struct vduse_group {
  * @inject: work that runs @cb
  * @kick: work that kicks from a context where eventfds may be signalled
  * @irq_cpu: CPU the next injection runs on, or VDUSE_CPU_UNBOUND
- * @irq_affinity: CPUs allowed for injections
+ * @irq_affinity: CPUs allowed for injections, allocated on the first
+ *		  write (NULL: all); see vduse_vq_affinity()
  * @kobj: sysfs directory vqN below the device
  */
 struct vduse_vq {
@@ -241,7 +250,7 @@ struct vduse_vq {
 	struct work_struct inject;
 	struct work_struct kick;
 	int irq_cpu;
-	struct cpumask irq_affinity;
+	struct cpumask *irq_affinity;
 	struct kobject kobj;
 };
 
@@ -291,12 +300,14 @@ struct vduse_msg {
  * @groups: the groups
  * @nas: number of address spaces (1 on API v0)
  * @as: the address spaces
- * @group_lock: protects the bindings in @groups
+ * @group_lock: serialises changes of the bindings in @groups with their
+ *	messages
  * @config: config space
  * @config_size: its size
  * @status: virtio status accepted by userspace
  * @generation: config generation, bumped on reset
- * @lock: protects @connected and the @vdev checks of destroy
+ * @lock: protects @connected and the @vdev checks of destroy; serialises
+ *	VQ_SETUP's groups and SET_CONFIG with the CVQ isolation check
  * @connected: the device fd is open
  * @domain_lock: protects domain creation/lookup and @bounce_size
  * @bounce_size: total bounce area, split equally among the ASes
@@ -329,12 +340,12 @@ struct vduse_dev {
 	struct vduse_group *groups;
 	u32 nas;
 	struct vduse_as *as;
-	rwlock_t group_lock;
+	struct mutex group_lock;	/* groups[].asid */
 	void *config;
 	u32 config_size;
 	u8 status;
 	u32 generation;
-	struct mutex lock;		/* connected, vdev checks */
+	struct mutex lock;		/* connected, vdev, CVQ checks */
 	bool connected;
 	struct mutex domain_lock;	/* as[].domain, bounce_size */
 	unsigned int bounce_size;
@@ -417,8 +428,12 @@ void vduse_dev_free_vqs(struct vduse_dev *dev);
 void vduse_dev_reset(struct vduse_dev *dev);
 bool vduse_dev_ready(struct vduse_dev *dev);
 void vduse_vq_kick(struct vduse_vq *vq);
+const struct cpumask *vduse_vq_affinity(struct vduse_vq *vq);
+int vduse_vq_set_affinity(struct vduse_vq *vq, const struct cpumask *mask);
 
 /* vdpa.c */
+int vduse_cvq_may_change(struct vduse_dev *dev, const void *config, u32 vq,
+			 u32 group);
 int vduse_mgmt_init(void);
 void vduse_mgmt_exit(void);
 

@@ -109,7 +109,13 @@ static int handle_status(struct vduse_dev *dev, uint8_t status)
 	if (status == 0) {
 		uint32_t i;
 
-		/* Group bindings survive a reset (vduse-v1.md §3.10). */
+		/*
+		 * Group bindings are the kernel's to change: our module returns
+		 * groups to ASID 0 with SET_VQ_GROUP_ASID(g, 0) after this
+		 * message, upstream 7.x keeps them and says nothing
+		 * (docs/uapi.md §f). Either way the view stays right by
+		 * following the messages only.
+		 */
 		for (i = 0; i < dev->nvqs; i++) {
 			dev->vqs[i].broken = false;
 			vduse_inflight_reset(&dev->vqs[i]);

@@ -44,6 +44,10 @@ static const struct expect {
 	 * place the used ring at address 0.
 	 */
 	int vq_align_checked;
+	/* the fds of GET_FD/GET_FD2 are close-on-exec (docs/uapi.md) */
+	int getfd_cloexec;
+	/* GET_FD2 with a non-zero padding byte: errno, or 0 if ignored */
+	int getfd2_padding_errno;
 } expect_tab[] = {
 	[IMPL_UPSTREAM] = {
 		.name = "upstream",
@@ -60,6 +64,8 @@ static const struct expect {
 		.getinfo_arg_errno = EFAULT,	/* upstream quirk, §3.7 */
 		.v1_net_ctrl_vq_ok = 0,		/* 56e71885b034 kept */
 		.vq_align_checked = 1,
+		.getfd_cloexec = 0,
+		.getfd2_padding_errno = 0,
 	},
 	[IMPL_STOCK612] = {
 		.name = "stock612",
@@ -82,6 +88,8 @@ static const struct expect {
 		.getinfo_arg_errno = EINVAL,	/* §5b */
 		.v1_net_ctrl_vq_ok = 1,		/* §5d, cvq_policy=isolated */
 		.vq_align_checked = 1,
+		.getfd_cloexec = 1,
+		.getfd2_padding_errno = EINVAL,	/* the header says zero */
 	},
 };
 
@@ -889,6 +897,8 @@ static void test_bound(int ctl, int *fdp, int ver, const char *name, uint32_t nv
 	e.last = 0x100010;
 	gfd = ioctl(fd, VDUSE_IOTLB_GET_FD, &e);
 	TAP_SYS(gfd, N("GET_FD finds the mapping"));
+	TAP_EQ(gfd >= 0 && (fcntl(gfd, F_GETFD) & FD_CLOEXEC), X->getfd_cloexec,
+	       N("GET_FD's fd is close-on-exec: this implementation's answer"));
 	TAP_OK(e.start == 0x100000 && e.last == 0x10ffff && e.perm == VDUSE_ACCESS_RW,
 	       N("GET_FD reports the map's range and permission"), "start 0x%llx last 0x%llx perm %u",
 	       (unsigned long long)e.start, (unsigned long long)e.last, e.perm);
@@ -931,8 +941,23 @@ static void test_bound(int ctl, int *fdp, int ver, const char *name, uint32_t nv
 		gfd = ioctl(fd, VDUSE_IOTLB_GET_FD2, &e2);
 		TAP_OK(gfd >= 0 && e2.start == 0x100000 && e2.last == 0x10ffff,
 		       N("GET_FD2 asid 0 finds the same map"), "fd %d start 0x%llx", gfd, (unsigned long long)e2.start);
+		TAP_EQ(gfd >= 0 && (fcntl(gfd, F_GETFD) & FD_CLOEXEC), X->getfd_cloexec,
+		       N("GET_FD2's fd is close-on-exec: this implementation's answer"));
 		if (gfd >= 0)
 			close(gfd);
+		for (int i = 0; i < 7; i += 6) {
+			memset(&e2, 0, sizeof(e2));
+			e2.start = 0x100000;
+			e2.last = 0x100000;
+			e2.padding[i] = 0x5a;
+			errno = 0;
+			gfd = ioctl(fd, VDUSE_IOTLB_GET_FD2, &e2);
+			TAP_EQ(gfd >= 0 ? 0 : errno, X->getfd2_padding_errno,
+			       i ? N("GET_FD2 with padding[6] != 0: this implementation's errno (0: ignored)")
+				 : N("GET_FD2 with padding[0] != 0: this implementation's errno (0: ignored)"));
+			if (gfd >= 0)
+				close(gfd);
+		}
 	}
 	memset(&ii, 0, sizeof(ii));
 	ii.start = 0;

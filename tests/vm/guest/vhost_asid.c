@@ -31,13 +31,19 @@ static const struct expect {
 	int v0_set_group_asid_errno;
 	/* a v1 net device with CTRL_VQ alone in its group exists (§5d) */
 	int net_cvq;
+	/*
+	 * Reset returns each group off AS 0 to AS 0 and sends the device one
+	 * SET_VQ_GROUP_ASID(group, 0) for it, after SET_STATUS 0 (§5f,
+	 * docs/uapi.md); 0: bindings survive reset and no message comes.
+	 */
+	int reset_rebinds;
 } expect_tab[] = {
-	/* §3.3: v0 -> EINVAL, no message; CTRL_VQ refused since 56e71885b034 */
-	[IMPL_UPSTREAM] = { "upstream", 1, 0, EINVAL, 0 },
+	/* §3.3: v0 -> EINVAL, no message; CTRL_VQ refused since 56e71885b034; §3.10 measured */
+	[IMPL_UPSTREAM] = { "upstream", 1, 0, EINVAL, 0, 0 },
 	/* 6.12's vduse has no get_vq_group/set_group_asid ops: vhost-vdpa says EOPNOTSUPP */
-	[IMPL_STOCK612] = { "stock612", 0, -EOPNOTSUPP, EOPNOTSUPP, 0 },
-	/* §5c check 1; §5d cvq_policy=isolated (the default) */
-	[IMPL_OURS] = { "ours", 1, 0, EINVAL, 1 },
+	[IMPL_STOCK612] = { "stock612", 0, -EOPNOTSUPP, EOPNOTSUPP, 0, 0 },
+	/* §5c check 1; §5d cvq_policy=isolated (the default); §5f */
+	[IMPL_OURS] = { "ours", 1, 0, EINVAL, 1, 1 },
 };
 
 static enum impl impl;
@@ -398,6 +404,122 @@ static void check_perm(struct dev *d, uint32_t asid, uint64_t iova, uint8_t vper
 	       "fd %d perm %u start 0x%llx", fd, e.perm, (unsigned long long)e.start);
 }
 
+/* Index in the log of the first request of TYPE at or after MARK, or -1. */
+static int responder_index(struct responder *r, int mark, uint32_t type)
+{
+	int i, found = -1;
+
+	pthread_mutex_lock(&r->lock);
+	for (i = mark; i < r->nlog && found < 0; i++)
+		if (r->log[i].type == type)
+			found = i;
+	pthread_mutex_unlock(&r->lock);
+	return found;
+}
+
+/*
+ * Reset with group 1 on ASID 1 (group 0 on 0). On ours (§5f) the device is
+ * told SET_VQ_GROUP_ASID(1, 0) after SET_STATUS 0, and only for group 1; a
+ * second reset sends nothing, which shows the kernel's own binding is 0 as
+ * well. A device that refuses the message cannot keep the group on ASID 1.
+ * Upstream keeps the binding and sends nothing (docs/uapi.md).
+ */
+static void check_reset_groups(struct dev *d)
+{
+	struct vduse_dev_request q;
+	int mark, n, is, ig;
+
+	mark = responder_mark(&d->r);
+	TAP_SYS(vh_set_status(d->vh, 0), "v1: reset (SET_STATUS 0) with group 1 on ASID 1");
+	TAP_EQ(responder_count(&d->r, mark, VDUSE_SET_STATUS), 1, "v1: the reset reaches the device as SET_STATUS");
+	n = responder_count(&d->r, mark, VDUSE_SET_VQ_GROUP_ASID);
+	memset(&q, 0, sizeof(q));
+	responder_find(&d->r, mark, VDUSE_SET_VQ_GROUP_ASID, &q);
+	is = responder_index(&d->r, mark, VDUSE_SET_STATUS);
+	ig = responder_index(&d->r, mark, VDUSE_SET_VQ_GROUP_ASID);
+	if (X->reset_rebinds)
+		TAP_OK(n == 1 && q.vq_group_asid.group == 1 && q.vq_group_asid.asid == 0 && ig > is,
+		       "v1: the reset re-binds group 1: one SET_VQ_GROUP_ASID {1, 0}, after SET_STATUS 0",
+		       "%d messages, first {%u, %u}, at log %d (SET_STATUS at %d)", n,
+		       q.vq_group_asid.group, q.vq_group_asid.asid, ig, is);
+	else
+		TAP_EQ(n, 0, "v1: the reset sends no SET_VQ_GROUP_ASID (this implementation keeps bindings)");
+	mark = responder_mark(&d->r);
+	TAP_SYS(vh_set_status(d->vh, 0), "v1: a second reset");
+	TAP_EQ(responder_count(&d->r, mark, VDUSE_SET_VQ_GROUP_ASID), 0,
+	       X->reset_rebinds ? "v1: ... sends no SET_VQ_GROUP_ASID: the kernel has every group on ASID 0"
+				: "v1: ... sends no SET_VQ_GROUP_ASID either");
+	if (!X->reset_rebinds)
+		return;
+
+	/* the device refuses the reset's message: the reset still completes */
+	TAP_SYS(vh_set_group_asid(d->vh, 1, 1), "v1: group 1 back to ASID 1");
+	responder_set_policy(&d->r, VDUSE_SET_VQ_GROUP_ASID, REPLY_FAILED);
+	mark = responder_mark(&d->r);
+	TAP_SYS(vh_set_status(d->vh, 0), "v1: reset while the device refuses SET_VQ_GROUP_ASID: succeeds");
+	TAP_EQ(responder_count(&d->r, mark, VDUSE_SET_VQ_GROUP_ASID), 1, "v1: ... the refused message was sent");
+	responder_set_policy(&d->r, VDUSE_SET_VQ_GROUP_ASID, REPLY_OK);
+	TAP_EQ(vh_get_status(d->vh), 0, "v1: ... and the status is 0");
+	mark = responder_mark(&d->r);
+	TAP_SYS(vh_set_status(d->vh, 0), "v1: another reset");
+	TAP_EQ(responder_count(&d->r, mark, VDUSE_SET_VQ_GROUP_ASID), 0,
+	       "v1: ... sends nothing: the refusal did not keep group 1 on ASID 1");
+}
+
+/*
+ * The consumer is killed (QEMU crashing): vhost-vdpa resets the device when
+ * the dying process's fd is released, and on ours that reset still re-binds
+ * group 1 and tells the device.
+ */
+static void check_killed_reset(struct dev *d)
+{
+	struct vduse_dev_request q;
+	int pfd[2], mark, n = 0, ok = 0;
+	double end;
+	char c;
+	pid_t pid;
+
+	close(d->vh);
+	d->vh = -1;
+	if (pipe(pfd))
+		return;
+	mark = responder_mark(&d->r);
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		int vh = vh_open(d->vpath);
+
+		if (vh >= 0 && vh_set_group_asid(vh, 1, 1) == 0 && write(pfd[1], "x", 1) == 1)
+			pause();
+		_exit(1);
+	}
+	close(pfd[1]);
+	TAP_OK(read(pfd[0], &c, 1) == 1, "v1: a consumer process moves group 1 to ASID 1", " ");
+	close(pfd[0]);
+	mark = responder_mark(&d->r);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	end = now_s() + 5;
+	while (now_s() < end) {
+		n = responder_count(&d->r, mark, VDUSE_SET_VQ_GROUP_ASID);
+		ok = responder_count(&d->r, mark, VDUSE_SET_STATUS) >= 1;
+		if (ok && (!X->reset_rebinds || n))
+			break;
+		msleep_(10);
+	}
+	TAP_OK(ok, "v1: consumer killed: the device is reset (SET_STATUS)", " ");
+	memset(&q, 0, sizeof(q));
+	responder_find(&d->r, mark, VDUSE_SET_VQ_GROUP_ASID, &q);
+	if (X->reset_rebinds)
+		TAP_OK(n == 1 && q.vq_group_asid.group == 1 && q.vq_group_asid.asid == 0,
+		       "v1: consumer killed: the reset re-binds group 1 and tells the device",
+		       "%d messages, first {%u, %u}", n, q.vq_group_asid.group, q.vq_group_asid.asid);
+	else
+		TAP_EQ(n, 0, "v1: consumer killed: no SET_VQ_GROUP_ASID (this implementation keeps bindings)");
+	d->vh = vh_open(d->vpath);
+	TAP_SYS(d->vh, "v1: vhost-vdpa opens again");
+}
+
 static void test_v0(void)
 {
 	struct dev d;
@@ -630,12 +752,8 @@ static void test_v1(void)
 	TAP_ERRNO(ioctl(d.fd, VDUSE_IOTLB_REG_UMEM, &um), EINVAL, "v1: REG_UMEM asid 2 (>= nas): EINVAL");
 	TAP_ERRNO(ioctl(d.fd, VDUSE_IOTLB_DEREG_UMEM, &um), EINVAL, "v1: DEREG_UMEM asid 2 (>= nas): EINVAL");
 
-	/* reset: SET_STATUS 0, and no rebinding message (bindings survive, §3.10) */
-	mark = responder_mark(&d.r);
-	TAP_SYS(vh_set_status(d.vh, 0), "v1: reset (SET_STATUS 0)");
-	TAP_EQ(responder_count(&d.r, mark, VDUSE_SET_STATUS), 1, "v1: the reset reaches the device as SET_STATUS");
-	TAP_EQ(responder_count(&d.r, mark, VDUSE_SET_VQ_GROUP_ASID), 0,
-	       "v1: the reset sends no SET_VQ_GROUP_ASID (the device keeps its group view)");
+	/* reset with group 1 on ASID 1 (§3.10, §5f) */
+	check_reset_groups(&d);
 	TAP_EQ(vh_vring_group(d.vh, 2), 1, "v1: the vq -> group assignment survives reset");
 	check_read(&d, 0, 0x100000, 0, a, "v1: ASID 0's maps survive reset");
 	check_read(&d, 1, 0x100000, 0, b, "v1: ASID 1's maps survive reset");
@@ -653,6 +771,7 @@ static void test_v1(void)
 	check_update_refused(&d, 1, c, "v1 ASID 1");
 	check_read(&d, 0, 0x100000, 0, a, "v1: ASID 0 keeps its map when ASID 1's update is refused");
 
+	check_killed_reset(&d);
 	check_killed(&d, VDUSE_SET_VQ_GROUP_ASID, call_set_group_asid, "v1: SET_GROUP_ASID");
 	check_timeout(&d, VDUSE_SET_VQ_GROUP_ASID, call_set_group_asid, "v1: SET_GROUP_ASID");
 out:

@@ -6,14 +6,21 @@
  * binds to ASID 1 before DRIVER_OK; its ring and buffers live in ASID 1 at
  * the very IOVAs where vq 0's ring and buffers live in ASID 0.
  *
- *   libasid [--expect-v0-only] NAME
+ *   libasid [--impl upstream|stock612|ours] [--expect-v0-only] NAME
  *
  * The device (public API only) answers each buffer with the bytes it read,
  * inverted, tagged with its queue index and the ASID the library says the
  * queue uses. The test checks that each answer lands in the right memory,
  * that remapping ASID 1 is followed, that a refused group change fails in
- * the consumer, that bindings survive a reset, and (with --expect-v0-only,
- * on a v0-only kernel) that the library refuses the device with -EOPNOTSUPP.
+ * the consumer, what a reset does to the binding, and (with
+ * --expect-v0-only, on a v0-only kernel) that the library refuses the
+ * device with -EOPNOTSUPP.
+ *
+ * Reset, per implementation (vduse-v1.md §3.10, §5f; docs/uapi.md): ours
+ * returns group 1 to ASID 0 and tells the device, so the library follows and
+ * a consumer that maps the CVQ's ring in ASID 0 after the reset without
+ * re-binding (QEMU's switch at migration start) is served; upstream keeps
+ * the binding and sends nothing, and the library keeps its view too.
  */
 #include <poll.h>
 #include <pthread.h>
@@ -167,13 +174,41 @@ static int vring_setup(int vh, unsigned int idx, int kick, int call)
 	return 0;
 }
 
+/*
+ * QEMU's switch at migration start (vhost-vdpa-cvq.md §6.1): after the reset
+ * it maps the CVQ's shadow ring in ASID 0 and starts the device without
+ * SET_GROUP_ASID. The library must serve vq 2 through ASID 0.
+ */
+static void restart_in_asid0(int vh, struct vduse_dev *dev, int kick2, int call2)
+{
+	uint8_t *sh = mem_new();
+	uint64_t features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_ACCESS_PLATFORM);
+	uint16_t av = 0;
+
+	vh_set_status(vh, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+	TAP_SYS(ioctl(vh, VHOST_SET_FEATURES, &features), "restart: SET_FEATURES");
+	vh_set_status(vh, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+		      VIRTIO_CONFIG_S_FEATURES_OK);
+	TAP_EQ(vh_unmap(vh, 0, IOVA, MEMSZ), 0, "restart: unmap the guest memory from ASID 0");
+	TAP_EQ(vh_map(vh, 0, IOVA, MEMSZ, sh, VHOST_ACCESS_RW), 0,
+	       "restart: map the CVQ's new shadow memory in ASID 0, no SET_GROUP_ASID");
+	TAP_EQ(vring_setup(vh, 2, kick2, call2), 0, "restart: vq 2's ring in ASID 0");
+	vh_set_status(vh, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+		      VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
+	TAP_OK(vh_get_status(vh) & VIRTIO_CONFIG_S_DRIVER_OK, "restart: DRIVER_OK accepted", " ");
+	TAP_EQ(vduse_vq_asid(vduse_dev_vq(dev, 2)), 0, "restart: library: vq 2 resolves through ASID 0");
+	roundtrip(kick2, call2, sh, &av, "shadow control command", "vq2 asid0:",
+		  "restart: vq 2 served in ASID 0");
+	munmap(sh, MEMSZ);
+}
+
 int main(int argc, char **argv)
 {
 	static const uint32_t groups[3] = { 0, 0, 1 };
 	struct virtio_blk_config cfg = { .capacity = 2048 };
 	struct vduse_dev *dev = NULL;
 	const char *name = argv[argc - 1];
-	int expect_v0_only = argc > 2 && !strcmp(argv[1], "--expect-v0-only");
+	int expect_v0_only = 0, rebinds = 0;
 	int kick0 = eventfd(0, EFD_CLOEXEC), call0 = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	int kick2 = eventfd(0, EFD_CLOEXEC), call2 = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	uint8_t *guest = mem_new(), *shadow = mem_new(), *shadow2 = mem_new();
@@ -184,6 +219,12 @@ int main(int argc, char **argv)
 	int vh, ret;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (int i = 1; i < argc - 1; i++) {
+		if (!strcmp(argv[i], "--expect-v0-only"))
+			expect_v0_only = 1;
+		else if (!strcmp(argv[i], "--impl") && i + 1 < argc - 1)
+			rebinds = !strcmp(argv[++i], "ours");	/* §5f */
+	}
 	LIBVDUSE_OPTS(vduse_dev_opts, o, .name = name, .device_id = VIRTIO_ID_BLOCK,
 		      .features = 1ull << VIRTIO_F_VERSION_1, .config = &cfg,
 		      .config_size = sizeof(cfg), .num_queues = 3, .queue_size = 64,
@@ -253,10 +294,22 @@ int main(int argc, char **argv)
 	roundtrip(kick0, call0, guest, &av0, "data after remap", "vq0 asid0:",
 		  "vq 0 unaffected by the ASID 1 update");
 
-	/* reset: the group stays on ASID 1 (vduse-v1.md §3.10) */
+	/* reset: where group 1 goes depends on the kernel (§3.10, §5f) */
 	vh_set_status(vh, 0);
 	TAP_OK(stopped_calls >= 1, "reset stops the data path", "%d", stopped_calls);
-	TAP_EQ(vduse_dev_group_asid(dev, 1), 1, "group 1 still on ASID 1 after reset");
+	if (rebinds) {
+		TAP_OK(asid_calls == 2 && last_group == 1 && last_asid == 0,
+		       "reset: the device's group_asid callback saw (1, 0)", "%d calls, (%d, %d)",
+		       asid_calls, last_group, last_asid);
+		TAP_EQ(vduse_dev_group_asid(dev, 1), 0, "library: group 1 back on ASID 0 after reset");
+		restart_in_asid0(vh, dev, kick2, call2);
+		vh_set_status(vh, 0);
+		TAP_EQ(asid_calls, 2, "a reset with every group on ASID 0 re-binds nothing");
+		TAP_EQ(vh_set_group_asid(vh, 1, 1), 0, "SET_GROUP_ASID(group 1 -> ASID 1) again");
+	} else {
+		TAP_EQ(asid_calls, 1, "reset: no group_asid callback (this kernel keeps bindings)");
+		TAP_EQ(vduse_dev_group_asid(dev, 1), 1, "library: group 1 still on ASID 1 after reset");
+	}
 
 	/* a group change the device refuses fails in the consumer */
 	refuse_asid = 1;

@@ -9,5 +9,5 @@ if [ "$VM_IMPL" = stock612 ]; then
 fi
 unload_mod virtio_blk && unload_mod virtio_vdpa || return 0
 load_mod vhost_vdpa || return 0
-run_prog 120 libasid libasid0
+run_prog 120 libasid --impl "$VM_IMPL" libasid0
 unload_mod vhost_vdpa
