@@ -17,8 +17,9 @@ iproute2:vdpa e2fsprogs:mkfs.ext4 dpkg:dpkg-deb apt:apt-get
 debian-archive-keyring clang:clang libclang-rt-dev liburing-dev"
 # gcc, make, libc6-dev: the library, the tests and the module (with
 # libelf-dev, bc and pahole); clang and libclang-rt-dev (libFuzzer): the fuzz
-# pass; liburing-dev: vduse-blk (linked statically); busybox-static: the guest's shell (a dynamic busybox cannot run in
-# the initramfs); the rest: QEMU, the initramfs and the kernel downloads.
+# pass; liburing-dev: vduse-blk (linked statically); busybox-static: the
+# guest's shell (a dynamic busybox cannot run in the initramfs); the rest:
+# QEMU, the initramfs and the kernel downloads.
 
 # Installed according to dpkg ("install ok installed"), not just a command
 # of that name on PATH: cc may be clang, busybox may be the dynamic one.
