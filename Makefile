@@ -91,8 +91,6 @@ fuzz: $(FUZZ_TARGETS)
 userspace: $(ALL_TARGETS)
 
 install: $(ALL_TARGETS) $(INSTALL_TARGETS)
-	install -d $(DESTDIR)$(INCLUDEDIR)/vduse/uapi/linux
-	install -m 644 include/uapi/linux/vduse.h $(DESTDIR)$(INCLUDEDIR)/vduse/uapi/linux/vduse.h
 
 # The module's source for DKMS: kernel/ next to include/uapi/, as in the
 # repository, because kernel/vduse.h includes the UAPI header by path.

@@ -12,7 +12,8 @@ die() { printf 'vmtest: error: %s\n' "$*" >&2; exit 2; }
 HOST_TOOLS="qemu-system-x86_64:qemu-system-x86 busybox:busybox-static cpio:cpio
 insmod:kmod xz:xz-utils pahole:dwarves bc:bc vdpa:iproute2
 qemu-storage-daemon:qemu-system-common mkfs.ext4:e2fsprogs gzip:gzip
-dpkg-deb:dpkg apt-get:apt clang:clang"
+dpkg-deb:dpkg apt-get:apt clang:clang pkg-config:pkgconf
+systemd-analyze:systemd"
 
 # Install whatever is missing with apt-get (Debian 12 or newer, as root).
 setup_host() {
