@@ -39,14 +39,14 @@ CLEAN_FILES +=
 
 $(BUILD)/lib/obj/%.o: lib/%.c $(LIB_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LIB_CFLAGS) $(LIB_CPPFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(LIB_CFLAGS) $(LIB_CPPFLAGS) -c -o $@ $<
 
 $(LIB_A): $(LIB_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(LIB_SO): $(LIB_OBJS) lib/libvduse.map
-	$(CC) -shared -Wl,-soname,libvduse.so.0 -Wl,--version-script=lib/libvduse.map \
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,libvduse.so.0 -Wl,--version-script=lib/libvduse.map \
 		-Wl,--no-undefined -o $@ $(LIB_OBJS) -pthread
 
 $(BUILD)/lib/libvduse.so.0: $(LIB_SO)
