@@ -10,7 +10,7 @@
 #                   tools, daemons and systemd units (PREFIX, DESTDIR, LIBDIR,
 #                   SYSTEMDUNITDIR); builds only what it installs
 #   make dkms-install  the module's source tree for DKMS under
-#                   $(DESTDIR)/usr/src/vduse-asid-<version>/ (docs/install.md)
+#                   $(DESTDIR)/usr/src/vduse-asid-<version>/ (docs/getting-started.md)
 #   make deb        Debian packages (debhelper) into build/deb/
 #   make module_install KDIR=/lib/modules/$(uname -r)/build
 #                   install kernel/vduse.ko under updates/ for that kernel
