@@ -7,7 +7,12 @@
 #   make check-fresh   make check in a fresh minimal Debian 12 root (tests/fresh-root)
 #   make demo       the main job, with readable output
 #   make bench      benchmarks (bench/)
-#   make install    install library, headers, man pages (PREFIX, DESTDIR)
+#   make install    install library, headers, pkg-config file, man pages,
+#                   tools, daemons and systemd units (PREFIX, DESTDIR, LIBDIR,
+#                   SYSTEMDUNITDIR); builds only what it installs
+#   make dkms-install  the module's source tree for DKMS under
+#                   $(DESTDIR)/usr/src/vduse-asid-<version>/ (docs/getting-started.md)
+#   make deb        Debian packages (debhelper) into build/deb/
 #   make module_install KDIR=/lib/modules/$(uname -r)/build
 #                   install kernel/vduse.ko under updates/ for that kernel
 #   make clean
@@ -20,8 +25,17 @@ endif
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter -Werror=implicit-function-declaration
 CPPFLAGS += -Iinclude/uapi -Itests/include
-PREFIX  ?= /usr/local
 BUILD   := build
+# Version of the project as a whole (packages, DKMS); lib/lib.mk has the
+# library's own.
+VDUSE_ASID_VERSION := 0.2.0
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR  ?= $(PREFIX)/share/man
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+DKMS_SRC = $(DESTDIR)/usr/src/vduse-asid-$(VDUSE_ASID_VERSION)
 
 # Guest test programs: linked statically so the initramfs needs no libc.
 VM_SRCS  := $(wildcard tests/vm/guest/*.c)
@@ -36,14 +50,15 @@ export VMTEST_CACHE
 KENV := $(VMTEST_CACHE)/k612.env
 KDIR ?= $(shell [ -r $(KENV) ] || tests/vm/fetch-kernels 6.12 >&2; . $(KENV) && echo $$HDR)
 
-.PHONY: all check check-fresh demo bench install clean vm-progs unit-progs module module_install fuzz
+.PHONY: all check check-fresh demo bench install clean vm-progs unit-progs module module_install fuzz \
+	userspace dkms-install deb
 
 # Each part adds its targets to ALL_TARGETS, INSTALL_TARGETS and CLEAN_FILES.
 ALL_TARGETS :=
 INSTALL_TARGETS :=
 CLEAN_FILES :=
 FUZZ_TARGETS :=
--include lib/lib.mk devices/devices.mk tools/tools.mk bench/bench.mk
+-include lib/lib.mk devices/devices.mk tools/tools.mk bench/bench.mk dist/dist.mk
 
 all: $(ALL_TARGETS) unit-progs vm-progs module
 
@@ -84,9 +99,24 @@ fuzz: $(FUZZ_TARGETS)
 # The UAPI header goes to its own directory, so that it never overwrites the
 # distribution's <linux/vduse.h>; build with -I$(PREFIX)/include/vduse/uapi to
 # get API v1 on systems whose headers predate Linux 7.0.
-install: all $(INSTALL_TARGETS)
-	install -d $(DESTDIR)$(PREFIX)/include/vduse/uapi/linux
-	install -m 644 include/uapi/linux/vduse.h $(DESTDIR)$(PREFIX)/include/vduse/uapi/linux/vduse.h
+# install builds only the installed parts (no module, no test programs), so
+# that packaging needs neither kernel headers nor the VM cache.
+userspace: $(ALL_TARGETS)
+
+install: $(ALL_TARGETS) $(INSTALL_TARGETS)
+
+# The module's source for DKMS: kernel/ next to include/uapi/, as in the
+# repository, because kernel/vduse.h includes the UAPI header by path.
+dkms-install:
+	install -d $(DKMS_SRC)/kernel $(DKMS_SRC)/include/uapi/linux
+	install -m 644 kernel/Kbuild $(wildcard kernel/*.c kernel/*.h) $(DKMS_SRC)/kernel/
+	install -m 644 include/uapi/linux/vduse.h $(DKMS_SRC)/include/uapi/linux/
+	sed 's/#MODULE_VERSION#/$(VDUSE_ASID_VERSION)/' kernel/dkms.conf > $(DKMS_SRC)/dkms.conf
+
+# Debian packages (debian/, debhelper) into build/deb/; as root, installs
+# the build dependencies first.
+deb:
+	dist/make-deb
 
 # Install kernel/vduse.ko for the kernel KDIR belongs to, under updates/ so
 # that it takes precedence over the in-tree module (then run depmod).

@@ -39,14 +39,14 @@ CLEAN_FILES +=
 
 $(BUILD)/lib/obj/%.o: lib/%.c $(LIB_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LIB_CFLAGS) $(LIB_CPPFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(LIB_CFLAGS) $(LIB_CPPFLAGS) -c -o $@ $<
 
 $(LIB_A): $(LIB_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(LIB_SO): $(LIB_OBJS) lib/libvduse.map
-	$(CC) -shared -Wl,-soname,libvduse.so.0 -Wl,--version-script=lib/libvduse.map \
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,libvduse.so.0 -Wl,--version-script=lib/libvduse.map \
 		-Wl,--no-undefined -o $@ $(LIB_OBJS) -pthread
 
 $(BUILD)/lib/libvduse.so.0: $(LIB_SO)
@@ -57,7 +57,8 @@ $(BUILD)/lib/libvduse.so: $(BUILD)/lib/libvduse.so.0
 
 $(LIB_PC): lib/libvduse.pc.in lib/lib.mk
 	@mkdir -p $(dir $@)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(LIBVDUSE_VERSION)|' $< > $@
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		-e 's|@VERSION@|$(LIBVDUSE_VERSION)|' $< > $@
 
 # Unit tests: one program per feature, linked with the static library and
 # the fake kernel of tests/unit/lib/fake_kernel.h.
@@ -107,17 +108,20 @@ $(LIB_FUZZ_RUNS): lib-run-%: $(BUILD)/fuzz/%
 	$< -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 		$(BUILD)/fuzz/corpus-$* tests/fuzz/corpus/$*
 
+# LIBDIR, INCLUDEDIR and MANDIR come from the top-level Makefile (Debian
+# packaging sets LIBDIR to /usr/lib/<multiarch>).
 lib-install: $(LIB_A) $(BUILD)/lib/libvduse.so.0 $(BUILD)/lib/libvduse.so $(LIB_PC)
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/vduse \
-		$(DESTDIR)$(PREFIX)/share/man/man3
-	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/
-	ln -sf $(notdir $(LIB_SO)) $(DESTDIR)$(PREFIX)/lib/libvduse.so.0
-	ln -sf libvduse.so.0 $(DESTDIR)$(PREFIX)/lib/libvduse.so
-	install -m 644 include/vduse/libvduse.h $(DESTDIR)$(PREFIX)/include/vduse/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(LIBVDUSE_VERSION)|' lib/libvduse.pc.in \
-		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/libvduse.pc
-	install -m 644 $(wildcard docs/man/man3/*.3) $(DESTDIR)$(PREFIX)/share/man/man3/
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/vduse/uapi/linux \
+		$(DESTDIR)$(MANDIR)/man3
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(notdir $(LIB_SO)) $(DESTDIR)$(LIBDIR)/libvduse.so.0
+	ln -sf libvduse.so.0 $(DESTDIR)$(LIBDIR)/libvduse.so
+	install -m 644 include/vduse/libvduse.h $(DESTDIR)$(INCLUDEDIR)/vduse/
+	install -m 644 include/uapi/linux/vduse.h $(DESTDIR)$(INCLUDEDIR)/vduse/uapi/linux/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		-e 's|@VERSION@|$(LIBVDUSE_VERSION)|' lib/libvduse.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/libvduse.pc
+	install -m 644 $(wildcard docs/man/man3/*.3) $(DESTDIR)$(MANDIR)/man3/
 
 # The ABI test opens the shared library.
 $(BUILD)/unit/lib_abi: $(BUILD)/lib/libvduse.so.0

@@ -14,12 +14,14 @@ HOST_PKGS="gcc:gcc make:make libc6-dev libelf-dev bc:bc dwarves:pahole
 qemu-system-x86:qemu-system-x86_64 qemu-system-common:qemu-storage-daemon
 busybox-static:busybox cpio:cpio kmod:insmod xz-utils:xz gzip:gzip
 iproute2:vdpa e2fsprogs:mkfs.ext4 dpkg:dpkg-deb apt:apt-get
-debian-archive-keyring clang:clang libclang-rt-dev liburing-dev"
+debian-archive-keyring clang:clang libclang-rt-dev liburing-dev
+pkgconf:pkg-config systemd:systemd-analyze"
 # gcc, make, libc6-dev: the library, the tests and the module (with
 # libelf-dev, bc and pahole); clang and libclang-rt-dev (libFuzzer): the fuzz
 # pass; liburing-dev: vduse-blk (linked statically); busybox-static: the
 # guest's shell (a dynamic busybox cannot run in the initramfs); the rest:
-# QEMU, the initramfs and the kernel downloads.
+# QEMU, the initramfs and the kernel downloads; pkgconf and systemd-analyze:
+# the install test (tests/install/install).
 
 # Installed according to dpkg ("install ok installed"), not just a command
 # of that name on PATH: cc may be clang, busybox may be the dynamic one.
