@@ -15,13 +15,13 @@ qemu-system-x86:qemu-system-x86_64 qemu-system-common:qemu-storage-daemon
 busybox-static:busybox cpio:cpio kmod:insmod xz-utils:xz gzip:gzip
 iproute2:vdpa e2fsprogs:mkfs.ext4 dpkg:dpkg-deb apt:apt-get
 debian-archive-keyring clang:clang libclang-rt-dev liburing-dev
-pkgconf:pkg-config systemd:systemd-analyze"
+pkgconf:pkg-config systemd:systemd-analyze dkms:dkms"
 # gcc, make, libc6-dev: the library, the tests and the module (with
 # libelf-dev, bc and pahole); clang and libclang-rt-dev (libFuzzer): the fuzz
 # pass; liburing-dev: vduse-blk (linked statically); busybox-static: the
 # guest's shell (a dynamic busybox cannot run in the initramfs); the rest:
-# QEMU, the initramfs and the kernel downloads; pkgconf and systemd-analyze:
-# the install test (tests/install/install).
+# QEMU, the initramfs and the kernel downloads; pkgconf, systemd-analyze, dkms:
+# the install tests (tests/install/install, tests/install/dkms).
 
 # Installed according to dpkg ("install ok installed"), not just a command
 # of that name on PATH: cc may be clang, busybox may be the dynamic one.
