@@ -863,6 +863,18 @@ static long parse_num(const char *opt, const char *s, long lo, long hi)
 	return v;
 }
 
+/* Names end up in paths and in JSON: keep them plain. */
+static bool plain_name(const char *s)
+{
+	if (!*s || !strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
+			return false;
+	return true;
+}
+
 static bool device_exists(const char *name)
 {
 	char p[PATH_MAX];
@@ -1003,8 +1015,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	g.name = argv[optind];
-	if (!*g.name || strchr(g.name, '/') || strlen(g.name) > 200) {
-		fprintf(stderr, "vduse-net: NAME must be 1..200 characters without '/'\n");
+	if (!*g.name || strlen(g.name) > 200 || !plain_name(g.name)) {
+		fprintf(stderr, "vduse-net: NAME must be 1..200 characters out of "
+			"A-Z a-z 0-9 . _ -\n");
 		return 2;
 	}
 	if (!g.run_dir)
@@ -1034,8 +1047,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vduse-net: --tap IFNAME is required (see --help)\n");
 		return 2;
 	}
-	if (strlen(tap) >= IFNAMSIZ) {
-		fprintf(stderr, "vduse-net: --tap: interface names have at most %d characters\n",
+	if (strlen(tap) >= IFNAMSIZ || !plain_name(tap)) {
+		fprintf(stderr, "vduse-net: --tap: 1..%d characters out of A-Z a-z 0-9 . _ -\n",
 			IFNAMSIZ - 1);
 		return 2;
 	}
