@@ -1,0 +1,239 @@
+# SPDX-License-Identifier: GPL-2.0
+# vduse-net bound to virtio-vdpa: the kernel's virtio-net netdev in network
+# namespace "dut", the daemon and its TAP in namespace "peer". Ping and TCP
+# with verified bytes both ways, the MAC from config space, link changes seen
+# by the driver, the state over the control socket, a restart after kill -9
+# (no reset, traffic resumes, a transfer across the crash completes), and a
+# clean shutdown. Stock 6.12 and 7.x refuse a net control queue: the daemon
+# must start without one, saying so once; our module accepts it (API v1,
+# the CVQ alone in its group) and hides it from virtio-vdpa.
+load_mod vduse && load_mod virtio_vdpa && load_mod virtio_net && load_mod tun || return 0
+
+# iproute2's ip (busybox's, which the shell prefers, has no netns)
+ip() { /usr/bin/ip "$@"; }
+MAC=52:54:00:12:34:56
+D=10.9.0.1 P=10.9.0.2
+dut() { ip netns exec dut "$@"; }
+peer() { ip netns exec peer "$@"; }
+
+# The netdev virtio-net made for vDPA device $1.
+netdev_of() {
+	local n
+	for n in /sys/bus/vdpa/devices/$1/virtio*/net/*; do
+		[ -e "$n" ] && { basename "$n"; return 0; }
+	done
+	return 1
+}
+
+# start_daemon NAME LOG ARGS...: vduse-net in namespace peer, in the background.
+start_daemon() {
+	local name=$1 log=$2
+	shift 2
+	# nsenter execs the daemon itself: $dpid is the daemon
+	nsenter --net=/run/netns/peer vduse-net "$@" "$name" > "$log" 2>&1 &
+	dpid=$!
+	local i=0
+	until grep -q 'serving: TAP' "$log"; do
+		kill -0 $dpid 2> /dev/null || return 1
+		i=$((i + 1)); [ $i -gt 200 ] && return 1
+		usleep 100000
+	done
+}
+
+# xfer FROM-NS TO-NS TO-ADDR PORT FILE: TCP from one namespace to the other;
+# the received bytes must equal FILE.
+xfer() {
+	rm -f /run/recv
+	ip netns exec "$2" timeout 120 nc -l -p "$4" -e /run/sink &
+	local srv=$!
+	sleep 1
+	ip netns exec "$1" timeout 120 nc "$3" "$4" < "$5"
+	wait $srv
+	[ "$(sha256sum < /run/recv)" = "$(sha256sum < "$5")" ]
+}
+
+# The TCP server's program: the received bytes to /run/recv, until EOF.
+printf '#!/bin/sh\nexec cat > /run/recv\n' > /run/sink
+chmod +x /run/sink
+operstate() { dut cat "/sys/class/net/$ifc/operstate"; }
+
+ip netns add dut && ip netns add peer
+tap_ok $? "namespaces dut and peer"
+peer ip link set lo up
+dut ip link set lo up
+
+start_daemon vnet0 /run/vnet0.log --tap vtap0 --mac $MAC --mtu 1500 -v
+tap_ok $? "vduse-net started (control socket up)" "$(tail -n 3 /run/vnet0.log)"
+refusals=$(grep -c 'refuses a virtio-net control queue' /run/vnet0.log)
+if [ "$VM_IMPL" = ours ]; then
+	[ "$refusals" = 0 ] && grep -q 'control queue in its own group' /run/vnet0.log
+	tap_ok $? "our module: created with a control queue in its own group" "$(cat /run/vnet0.log)"
+else
+	[ "$refusals" = 1 ] && grep -q 'created (VDUSE API' /run/vnet0.log
+	tap_ok $? "$VM_IMPL: CVQ refused by the kernel, said once, started without it" \
+		"$refusals times; $(head -n 3 /run/vnet0.log)"
+fi
+peer ip link show vtap0 > /dev/null 2>&1
+tap_ok $? "TAP vtap0 created in namespace peer"
+
+vdpa dev add name vnet0 mgmtdev vduse
+tap_ok $? "vdpa dev add vnet0"
+i=0
+while ! ifc=$(netdev_of vnet0) && [ $i -lt 50 ]; do usleep 100000; i=$((i + 1)); done
+[ -n "$ifc" ]
+tap_ok $? "virtio-net made a netdev ($ifc)"
+ip link set "$ifc" netns dut
+dut ip addr add $D/24 dev "$ifc" && dut ip link set "$ifc" up &&
+	peer ip addr add $P/24 dev vtap0 && peer ip link set vtap0 up
+tap_ok $? "addresses: $ifc=$D in dut, vtap0=$P in peer"
+
+dut ip -o link show "$ifc" | grep -q "link/ether $MAC"
+tap_ok $? "the netdev has the MAC from config space" "$(dut ip -o link show "$ifc")"
+[ "$(dut cat /sys/class/net/$ifc/mtu)" = 1500 ]
+tap_ok $? "MTU 1500 from config space" "$(dut cat /sys/class/net/$ifc/mtu)"
+
+i=0
+until [ "$(operstate)" = up ] || [ $i -gt 50 ]; do usleep 100000; i=$((i + 1)); done
+[ "$(operstate)" = up ]
+tap_ok $? "operstate up" "$(operstate)"
+dut ping -c 3 -W 5 $P > /run/ping1 2>&1
+tap_ok $? "ping dut -> peer" "$(tail -n 2 /run/ping1)"
+peer ping -c 3 -W 5 $D > /run/ping2 2>&1
+tap_ok $? "ping peer -> dut" "$(tail -n 2 /run/ping2)"
+
+dd if=/dev/urandom of=/run/data bs=64k count=32 2> /dev/null
+xfer dut peer $P 5001 /run/data
+tap_ok $? "TCP dut -> peer: 2 MiB, bytes verified" "$(wc -c < /run/recv) bytes"
+xfer peer dut $D 5002 /run/data
+tap_ok $? "TCP peer -> dut: 2 MiB, bytes verified" "$(wc -c < /run/recv) bytes"
+
+# Link status through the control socket: a config interrupt each time.
+vduse-netctl vnet0 link down
+i=0
+until [ "$(operstate)" = down ] || [ $i -gt 50 ]; do usleep 100000; i=$((i + 1)); done
+[ "$(operstate)" = down ] && [ "$(dut cat /sys/class/net/$ifc/carrier)" = 0 ]
+tap_ok $? "link down: the driver sees carrier off" "operstate $(operstate)"
+dut ping -c 1 -W 2 $P > /dev/null 2>&1
+[ $? != 0 ]
+tap_ok $? "link down: no traffic"
+vduse-netctl vnet0 link up
+i=0
+until [ "$(operstate)" = up ] || [ $i -gt 50 ]; do usleep 100000; i=$((i + 1)); done
+[ "$(operstate)" = up ]
+tap_ok $? "link up again: operstate up" "$(operstate)"
+dut ping -c 2 -W 5 $P > /dev/null 2>&1
+tap_ok $? "link up again: ping"
+
+vduse-netctl vnet0 state > /run/state.json
+grep -q '"link":"up"' /run/state.json && grep -q "\"mac\":\"$MAC\"" /run/state.json &&
+	grep -q '"running":true' /run/state.json &&
+	grep -q '"role":"rx","group":0,"asid":0,"started":true' /run/state.json
+tap_ok $? "vduse-netctl state: JSON with link, MAC, queues" "$(head -c 300 /run/state.json)"
+pk=$(sed 's/.*"index":1,"role":"tx"[^}]*"packets":\([0-9]*\).*/\1/' /run/state.json)
+[ "${pk:-0}" -gt 100 ] 2> /dev/null
+tap_ok $? "state: tx counters count the traffic ($pk packets)"
+if [ "$VM_IMPL" = ours ]; then
+	grep -q '"cvq":{"present":true,"negotiated":false,"index":2' /run/state.json &&
+		grep -q '"groups":\[{"group":0,"asid":0},{"group":1,"asid":0}\]' /run/state.json
+	tap_ok $? "state: CVQ present, hidden from virtio-vdpa, vq 2 in group 1" \
+		"$(grep -o '"cvq":{[^}]*}' /run/state.json)"
+fi
+vduse-netctl vnet0 bogus > /dev/null 2>&1
+[ $? = 1 ]
+tap_ok $? "vduse-netctl: an unknown command fails"
+
+# kill -9, restart: re-attached without a reset, traffic resumes; a transfer
+# running across the crash completes with the right bytes.
+dd if=/dev/urandom of=/run/data2 bs=64k count=64 2> /dev/null
+idx=$(dut cat /sys/class/net/$ifc/ifindex)
+rm -f /run/recv
+peer timeout 180 nc -l -p 5003 -e /run/sink &
+srv=$!
+sleep 1
+dut timeout 180 nc $P 5003 < /run/data2 &
+cli=$!
+sleep 1
+kill -9 $dpid
+wait $dpid 2> /dev/null
+[ -e /dev/vduse/vnet0 ] && peer ip link show vtap0 > /dev/null 2>&1
+tap_ok $? "after kill -9: the device and the TAP remain"
+start_daemon vnet0 /run/vnet0b.log --tap vtap0 --mac $MAC --mtu 1500 -v
+tap_ok $? "restarted daemon" "$(tail -n 3 /run/vnet0b.log)"
+grep -q 're-attached (driver running)' /run/vnet0b.log
+tap_ok $? "re-attached to the running driver" "$(cat /run/vnet0b.log)"
+! grep -q 'driver reset the device' /run/vnet0b.log
+tap_ok $? "the driver saw no reset"
+wait $cli
+wait $srv
+[ "$(sha256sum < /run/recv)" = "$(sha256sum < /run/data2)" ]
+tap_ok $? "4 MiB TCP transfer across the crash: bytes verified" "$(wc -c < /run/recv) bytes"
+[ "$(dut cat /sys/class/net/$ifc/ifindex 2>&1)" = "$idx" ]
+tap_ok $? "the same netdev ($ifc, ifindex $idx) after the restart"
+dut ping -c 2 -W 5 $P > /dev/null 2>&1 && peer ping -c 2 -W 5 $D > /dev/null 2>&1
+tap_ok $? "ping both ways after the restart"
+xfer peer dut $D 5004 /run/data
+tap_ok $? "TCP peer -> dut after the restart: bytes verified"
+
+# SIGTERM while bound: the daemon serves until vdpa dev del, then destroys
+# the device, removes its TAP and files.
+kill -TERM $dpid
+sleep 1
+kill -0 $dpid 2> /dev/null
+tap_ok $? "SIGTERM while bound: still serving"
+vdpa dev del vnet0
+tap_ok $? "vdpa dev del vnet0"
+i=0
+while kill -0 $dpid 2> /dev/null && [ $i -lt 100 ]; do usleep 100000; i=$((i + 1)); done
+wait $dpid
+tap_ok $? "daemon exited with status 0" "$(tail -n 3 /run/vnet0b.log)"
+i=0	# (a helper process may finish the destroy: see docs/vduse-net.md)
+while [ -e /dev/vduse/vnet0 ] && [ $i -lt 50 ]; do usleep 100000; i=$((i + 1)); done
+[ ! -e /dev/vduse/vnet0 ] && ! peer ip link show vtap0 > /dev/null 2>&1 &&
+	[ -z "$(ls /run/vduse-net)" ]
+tap_ok $? "nothing left: device, TAP, files" "$(ls /dev/vduse /run/vduse-net; peer ip -o link)"
+
+# Errors that say what to fix.
+vduse-net --tap vtap1 --queue-pairs 99 x > /run/err 2>&1
+[ $? = 2 ] && grep -q 'queue-pairs must be a number from 1 to 64' /run/err
+tap_ok $? "a bad option is explained" "$(cat /run/err)"
+
+# Several pairs: our module checks both CVQ candidates (vq 2 and vq 2N) are
+# alone in their groups at vdpa dev add; virtio-vdpa gets one pair.
+if [ "$VM_IMPL" = ours ]; then
+	start_daemon vnet1 /run/vnet1.log --tap vtap1 --queue-pairs 4
+	tap_ok $? "4 pairs: started" "$(cat /run/vnet1.log)"
+	vdpa dev add name vnet1 mgmtdev vduse
+	tap_ok $? "4 pairs: vdpa dev add accepts the group layout"
+	vduse-netctl vnet1 state > /run/state1.json
+	grep -q '"groups":\[{"group":0,"asid":0},{"group":1,"asid":0},{"group":2,"asid":0}\]' /run/state1.json &&
+		grep -q '"index":8,"role":"unused","group":2' /run/state1.json &&
+		grep -q '"index":2,"role":"ctrl","group":1' /run/state1.json &&
+		grep -q '"index":3,"role":"unused","group":1' /run/state1.json
+	tap_ok $? "4 pairs: vq 0-1 group 0, vq 2-7 group 1, vq 8 group 2" "$(head -c 400 /run/state1.json)"
+	vdpa dev del vnet1
+	kill -TERM $dpid
+	wait $dpid
+	tap_ok $? "4 pairs: clean exit"
+fi
+
+# --no-cvq works everywhere (the fallback path on purpose).
+start_daemon vnet2 /run/vnet2.log --tap vtap2 --no-cvq --no-offloads --queue-size 64
+tap_ok $? "--no-cvq --no-offloads: started" "$(cat /run/vnet2.log)"
+vdpa dev add name vnet2 mgmtdev vduse
+i=0
+while ! ifc=$(netdev_of vnet2) && [ $i -lt 50 ]; do usleep 100000; i=$((i + 1)); done
+ip link set "$ifc" netns dut
+dut ip addr add 10.9.1.1/24 dev "$ifc" && dut ip link set "$ifc" up &&
+	peer ip addr add 10.9.1.2/24 dev vtap2 && peer ip link set vtap2 up
+xfer dut peer 10.9.1.2 5005 /run/data
+tap_ok $? "--no-offloads: TCP dut -> peer, bytes verified"
+vdpa dev del vnet2
+kill -TERM $dpid
+wait $dpid
+tap_ok $? "--no-cvq: clean exit"
+ip netns del dut
+ip netns del peer
+for f in /run/vnet*.log; do
+	echo "# ---- ${f##*/}"
+	sed 's/^/# /' "$f"
+done
