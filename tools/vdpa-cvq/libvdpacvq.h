@@ -188,10 +188,12 @@ int vdpacvq_fd(const struct vdpacvq_dev *d);
 /*
  * QEMU's isolation probe (§3) followed by our stricter checks (§10):
  * GET_AS_NUM >= 2, GET_GROUP_NUM >= 2, and the CVQ alone for each feature
- * set a driver may negotiate. Ends with a reset. 0 (see P->verdict) or
- * -errno when an ioctl failed in a way QEMU treats as fatal.
+ * set a driver may negotiate. FEATURES_MASK (0 = all) restricts the offered
+ * features, as a VMM that never negotiates some (e.g. mq=off). Ends with a
+ * reset. 0 (see P->verdict) or -errno when an ioctl failed in a way QEMU
+ * treats as fatal.
  */
-int vdpacvq_probe(struct vdpacvq_dev *d, struct vdpacvq_probe *p);
+int vdpacvq_probe(struct vdpacvq_dev *d, uint64_t features_mask, struct vdpacvq_probe *p);
 /* "isolated", or why not, on one line. */
 void vdpacvq_probe_describe(const struct vdpacvq_probe *p, char *out, size_t len);
 

@@ -29,7 +29,7 @@ enum { EX_OK = 0, EX_NOT_ISOLATED = 1, EX_ERROR = 2, EX_NO_CVQ = 3, EX_USAGE = 6
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: vdpa-cvq probe /dev/vhost-vdpa-N\n"
+		"usage: vdpa-cvq probe /dev/vhost-vdpa-N [--features MASK]\n"
 		"       vdpa-cvq save /dev/vhost-vdpa-N [-o FILE] [OPTIONS] [CMD...]\n"
 		"       vdpa-cvq restore /dev/vhost-vdpa-N FILE [-o FILE] [OPTIONS] [CMD...]\n"
 		"       vdpa-cvq vduse-check\n"
@@ -44,16 +44,21 @@ static int cmd_probe(int argc, char **argv)
 {
 	struct vdpacvq_probe p;
 	struct vdpacvq_dev *d;
+	uint64_t mask = 0;
 	char line[512];
 	int r, k;
 
+	if (argc == 3 && !strcmp(argv[1], "--features")) {
+		mask = strtoull(argv[2], NULL, 0);
+		argc = 1;
+	}
 	if (argc != 1) {
 		usage();
 		return EX_USAGE;
 	}
 	r = vdpacvq_open(argv[0], &d);
 	if (!r)
-		r = vdpacvq_probe(d, &p);
+		r = vdpacvq_probe(d, mask, &p);
 	if (r) {
 		fprintf(stderr, "vdpa-cvq: %s: %s\n", argv[0], d ? vdpacvq_error(d) : strerror(-r));
 		vdpacvq_close(d);

@@ -322,9 +322,10 @@ static int probe_set(struct vdpacvq_dev *d, struct vdpacvq_probe *p, int k, uint
 	return set_status(d, 0);
 }
 
-int vdpacvq_probe(struct vdpacvq_dev *d, struct vdpacvq_probe *p)
+int vdpacvq_probe(struct vdpacvq_dev *d, uint64_t features_mask, struct vdpacvq_probe *p)
 {
 	uint64_t mqrss = BIT(VIRTIO_NET_F_MQ) | BIT(VIRTIO_NET_F_RSS);
+	uint64_t offered = d->offered & (features_mask ? features_mask : ~0ull);
 	int nogroups = 0, r, k;
 
 	memset(p, 0, sizeof(*p));
@@ -335,14 +336,14 @@ int vdpacvq_probe(struct vdpacvq_dev *d, struct vdpacvq_probe *p)
 	p->nvqs = d->nvqs;
 	p->ngroups = d->ngroups;
 	p->nas = d->nas;
-	p->offered = d->offered;
+	p->offered = offered;
 	p->max_pairs = d->max_pairs;
 	if (d->device_id != VIRTIO_ID_NET) {
 		p->verdict = VDPACVQ_NO_CVQ;
 		p->reason = VDPACVQ_R_NOT_NET;
 		return 0;
 	}
-	if (!(d->offered & BIT(VIRTIO_NET_F_CTRL_VQ))) {
+	if (!(offered & BIT(VIRTIO_NET_F_CTRL_VQ))) {
 		p->verdict = VDPACVQ_NO_CVQ;
 		p->reason = VDPACVQ_R_NO_CTRL_VQ;
 		return 0;
@@ -354,10 +355,10 @@ int vdpacvq_probe(struct vdpacvq_dev *d, struct vdpacvq_probe *p)
 		return 0;
 	}
 	/* §3 steps 2-8 with every offered feature, then (§6.1a, §10) without MQ/RSS */
-	p->nsets = d->offered & mqrss ? 2 : 1;
+	p->nsets = offered & mqrss ? 2 : 1;
 	for (k = 0; k < p->nsets; k++) {
 		set_status(d, 0);
-		r = probe_set(d, p, k, k ? d->offered & ~mqrss : d->offered, &nogroups);
+		r = probe_set(d, p, k, k ? offered & ~mqrss : offered, &nogroups);
 		if (r) {
 			set_status(d, 0);
 			return r;
