@@ -508,6 +508,25 @@ static int vring_enable(struct vdpacvq_dev *d, uint32_t vq)
 	return 0;
 }
 
+/* What SET_GROUP_ASID's errno means (vhost-vdpa-cvq.md §2.2). */
+static const char *group_asid_errno(int e)
+{
+	switch (e) {
+	case ENOBUFS:
+		return "group >= number of vqs";
+	case EINVAL:
+		return "group >= number of groups, or asid >= number of address spaces";
+	case EBUSY:
+		return "DRIVER_OK is already set";
+	case EOPNOTSUPP:
+		return "the parent cannot bind groups";
+	case EIO:
+		return "the device refused it or did not answer";
+	default:
+		return "unexpected";
+	}
+}
+
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -731,7 +750,8 @@ int vdpacvq_start(struct vdpacvq_dev *d, const struct vdpacvq_start_opts *o)
 			goto err;
 		}
 		if (ioctl(d->fd, VHOST_VDPA_SET_GROUP_ASID, &s)) {
-			r = fail(d, errno, "SET_GROUP_ASID(group %u, asid 1): %s", d->cvq_group, strerror(errno));
+			r = fail(d, errno, "SET_GROUP_ASID(group %u, asid 1): %s (%s)", d->cvq_group, strerror(errno),
+				 group_asid_errno(errno));
 			goto err;
 		}
 		r = iotlb_batch(d, CVQ_ASID, 1, &iova[1], &size[1], &ua[1], VHOST_IOTLB_UPDATE);

@@ -67,6 +67,7 @@ struct tdev {
 	int ack_all;			/* acknowledge without consulting the model */
 	int nack_vlan;			/* refuse VLAN ADD of this id (-1: none) */
 	int keep_bindings;		/* group -> AS survives reset (upstream 7.x) */
+	int refuse_bind;		/* answer SET_VQ_GROUP_ASID with FAILED */
 	/* device view */
 	uint32_t gasid[4];
 	int running;
@@ -320,7 +321,11 @@ static void handle_msg(struct tdev *t, struct vduse_dev_request *q)
 		break;
 	case VDUSE_SET_VQ_GROUP_ASID:
 		log_ev(t, VDUSE_SET_VQ_GROUP_ASID, q->vq_group_asid.group, q->vq_group_asid.asid);
-		if (q->vq_group_asid.group < 4 && q->vq_group_asid.asid < t->nas) {
+		if (t->refuse_bind) {
+			resp.result = VDUSE_REQ_RESULT_FAILED;
+		} else if (t->keep_bindings && !q->vq_group_asid.asid) {
+			/* as upstream: nothing returns a group to AS 0 */
+		} else if (q->vq_group_asid.group < 4 && q->vq_group_asid.asid < t->nas) {
 			t->gasid[q->vq_group_asid.group] = q->vq_group_asid.asid;
 			cache_flush(t, -1);
 		} else {
@@ -620,12 +625,13 @@ static int expected_cmds(struct vdpacvq_cmd *out)
 	return n;
 }
 
-static int count_ev(struct tdev *t, int type)
+/* SET_VQ_GROUP_ASID messages to ASID (a kernel may also send its own to 0 at reset). */
+static int count_bind(struct tdev *t, uint32_t asid)
 {
 	int n = 0;
 
 	for (int i = 0; i < t->nev; i++)
-		n += t->ev[i].type == type;
+		n += t->ev[i].type == VDUSE_SET_VQ_GROUP_ASID && t->ev[i].b == asid;
 	return n;
 }
 
@@ -658,7 +664,7 @@ static void test_session(void)
 	}
 	TAP_OK(bind >= 0 && first_dok > bind, "A: the CVQ's group 1 was bound to ASID 1 before DRIVER_OK",
 	       "bind at %d, DRIVER_OK at %d", bind, first_dok);
-	TAP_EQ(count_ev(&a, VDUSE_SET_VQ_GROUP_ASID), 1, "A: one SET_VQ_GROUP_ASID");
+	TAP_EQ(count_bind(&a, 1), 1, "A: one SET_VQ_GROUP_ASID to ASID 1");
 	n = expected_cmds(want);
 	ok = a.ncmd == n;
 	for (i = 0; ok && i < n; i++)
@@ -694,6 +700,18 @@ static void test_session(void)
 	TAP_OK(strstr(tool_out, "bad CVQ processing in model"), "... reported as a device/model disagreement", "%s",
 	       tool_out);
 	a.ack_all = 0;
+
+	/* the device refuses the binding: the start fails and says why */
+	tdev_reset_logs(&a);
+	a.refuse_bind = 1;
+	rc = tool("save %s", a.vpath);
+	TAP_EQ(rc, 2, "A refuses SET_VQ_GROUP_ASID: exit 2");
+	TAP_OK(strstr(tool_out, "SET_GROUP_ASID(group 1, asid 1): Input/output error (the device refused it"),
+	       "... the error names the call and what EIO means", "%s", tool_out);
+	pthread_mutex_lock(&a.lock);
+	TAP_EQ(a.ncmd, 0, "... and no command reached the CVQ");
+	pthread_mutex_unlock(&a.lock);
+	a.refuse_bind = 0;
 
 	/* restore on B, at given ring positions */
 	for (i = 0; i < 8; i++)
@@ -749,7 +767,8 @@ static void test_session(void)
 					second = i;
 			} else if (b.ev[i].type == VDUSE_SET_STATUS && !b.ev[i].a && dok == 1 && reset_after < 0) {
 				reset_after = i;
-			} else if (b.ev[i].type == VDUSE_SET_VQ_GROUP_ASID && reset_after >= 0) {
+			} else if (b.ev[i].type == VDUSE_SET_VQ_GROUP_ASID && b.ev[i].b && reset_after >= 0 &&
+				   second < 0) {
 				bind_after++;
 			}
 		}
