@@ -243,10 +243,8 @@ fail:
  */
 static int cmd_vduse_check(void)
 {
-	struct {
-		struct vduse_dev_config c;
-		struct virtio_net_config n;
-	} cfg;
+	uint64_t raw[(sizeof(struct vduse_dev_config) + sizeof(struct virtio_net_config) + 7) / 8];
+	struct vduse_dev_config *cfg = (struct vduse_dev_config *)raw;
 	uint64_t ver = VDUSE_API_VERSION_1;
 	char name[VDUSE_NAME_MAX];
 	int ctl, r, e;
@@ -262,18 +260,18 @@ static int cmd_vduse_check(void)
 		close(ctl);
 		return EX_NOT_ISOLATED;
 	}
-	memset(&cfg, 0, sizeof(cfg));
+	memset(raw, 0, sizeof(raw));
 	snprintf(name, sizeof(name), "vdpa-cvq-check-%d", (int)getpid());
-	snprintf(cfg.c.name, sizeof(cfg.c.name), "%s", name);
-	cfg.c.device_id = VIRTIO_ID_NET;
-	cfg.c.features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_ACCESS_PLATFORM) |
-			 (1ull << VIRTIO_NET_F_CTRL_VQ);
-	cfg.c.vq_num = 3;
-	cfg.c.vq_align = 4096;
-	cfg.c.ngroups = 2;
-	cfg.c.nas = 2;
-	cfg.c.config_size = sizeof(cfg.n);
-	r = ioctl(ctl, VDUSE_CREATE_DEV, &cfg);
+	snprintf(cfg->name, sizeof(cfg->name), "%s", name);
+	cfg->device_id = VIRTIO_ID_NET;
+	cfg->features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_ACCESS_PLATFORM) |
+			(1ull << VIRTIO_NET_F_CTRL_VQ);
+	cfg->vq_num = 3;
+	cfg->vq_align = 4096;
+	cfg->ngroups = 2;
+	cfg->nas = 2;
+	cfg->config_size = sizeof(struct virtio_net_config);
+	r = ioctl(ctl, VDUSE_CREATE_DEV, cfg);
 	e = errno;
 	if (r == 0) {
 		ioctl(ctl, VDUSE_DESTROY_DEV, name);

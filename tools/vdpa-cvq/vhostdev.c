@@ -189,26 +189,24 @@ static int iotlb_batch(struct vdpacvq_dev *d, uint32_t asid, int n, const uint64
 
 static int read_config(struct vdpacvq_dev *d)
 {
-	struct {
-		struct vhost_vdpa_config h;
-		uint8_t b[16];
-	} c;
+	uint64_t raw[(sizeof(struct vhost_vdpa_config) + 16 + 7) / 8];
+	struct vhost_vdpa_config *c = (struct vhost_vdpa_config *)raw;
 	uint32_t size = 0;
 
-	memset(&c, 0, sizeof(c));
+	memset(raw, 0, sizeof(raw));
 	if (ioctl(d->fd, VHOST_VDPA_GET_CONFIG_SIZE, &size))
 		return fail(d, errno, "GET_CONFIG_SIZE: %s", strerror(errno));
-	c.h.off = 0;
-	c.h.len = size < 10 ? size : 10;
-	if (c.h.len && ioctl(d->fd, VHOST_VDPA_GET_CONFIG, &c))
+	c->off = 0;
+	c->len = size < 10 ? size : 10;
+	if (c->len && ioctl(d->fd, VHOST_VDPA_GET_CONFIG, c))
 		return fail(d, errno, "GET_CONFIG: %s", strerror(errno));
-	if (d->offered & BIT(VIRTIO_NET_F_MAC) && c.h.len >= 6)
-		memcpy(d->mac, c.b, 6);
+	if (d->offered & BIT(VIRTIO_NET_F_MAC) && c->len >= 6)
+		memcpy(d->mac, c->buf, 6);
 	d->max_pairs = 1;
 	if (d->offered & (BIT(VIRTIO_NET_F_MQ) | BIT(VIRTIO_NET_F_RSS))) {
-		if (c.h.len < 10)
+		if (c->len < 10)
 			return fail(d, EINVAL, "MQ/RSS offered but the config space has no max_virtqueue_pairs");
-		d->max_pairs = c.b[8] | c.b[9] << 8;
+		d->max_pairs = c->buf[8] | c->buf[9] << 8;
 		if (!d->max_pairs || 2u * d->max_pairs >= VDPACVQ_MAX_VQS)
 			return fail(d, EINVAL, "max_virtqueue_pairs %u is not supported (1..%d)", d->max_pairs,
 				    (VDPACVQ_MAX_VQS - 1) / 2);

@@ -68,6 +68,7 @@ struct tdev {
 	int nack_vlan;			/* refuse VLAN ADD of this id (-1: none) */
 	int keep_bindings;		/* group -> AS survives reset (upstream 7.x) */
 	int refuse_bind;		/* answer SET_VQ_GROUP_ASID with FAILED */
+	int bad_used;			/* return the chain's second descriptor as used */
 	/* device view */
 	uint32_t gasid[4];
 	int running;
@@ -274,7 +275,7 @@ static void serve_cvq(struct tdev *t)
 			*status = l.ack;
 		else
 			t->bad_chain++;
-		used->ring[used->idx % info.num].id = head;
+		used->ring[used->idx % info.num].id = t->bad_used ? desc[head].next : head;
 		used->ring[used->idx % info.num].len = status ? 1 : 0;
 		__atomic_store_n(&used->idx, used->idx + 1, __ATOMIC_RELEASE);
 		{
@@ -700,6 +701,14 @@ static void test_session(void)
 	TAP_OK(strstr(tool_out, "bad CVQ processing in model"), "... reported as a device/model disagreement", "%s",
 	       tool_out);
 	a.ack_all = 0;
+
+	/* a used ring naming a descriptor that was never made available */
+	a.bad_used = 1;
+	rc = tool("save %s promisc=0", a.vpath);
+	TAP_EQ(rc, 2, "A returns a bogus used element: exit 2");
+	TAP_OK(strstr(tool_out, "the device returned CVQ descriptor 1, never made available"),
+	       "... reported as such", "%s", tool_out);
+	a.bad_used = 0;
 
 	/* the device refuses the binding: the start fails and says why */
 	tdev_reset_logs(&a);
