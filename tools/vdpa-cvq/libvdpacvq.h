@@ -225,6 +225,17 @@ int vdpacvq_start(struct vdpacvq_dev *d, const struct vdpacvq_start_opts *o);
  */
 int vdpacvq_send(struct vdpacvq_dev *d, const struct vdpacvq_cmd *c, uint8_t *ack);
 
+/*
+ * Data path (guest memory, ASID 0): each RX queue has 6 buffers of 2 KiB
+ * posted at start; a frame carries a 12-byte virtio_net_hdr_v1 (zeroed).
+ * frame_send puts LEN bytes on PAIR's TX queue and waits until the device
+ * has used them; frame_recv takes the next frame from PAIR's RX queue and
+ * posts the buffer again. 0, -ETIMEDOUT, -EPROTO (bad used element),
+ * -EINVAL (pair not in use, frame too big).
+ */
+int vdpacvq_frame_send(struct vdpacvq_dev *d, uint16_t pair, const void *frame, size_t len);
+int vdpacvq_frame_recv(struct vdpacvq_dev *d, uint16_t pair, void *buf, size_t cap, size_t *len);
+
 /* The model as it stands (valid after start). */
 const struct vdpacvq_state *vdpacvq_model(const struct vdpacvq_dev *d);
 

@@ -33,7 +33,7 @@ static void usage(void)
 		"       vdpa-cvq save /dev/vhost-vdpa-N [-o FILE] [OPTIONS] [CMD...]\n"
 		"       vdpa-cvq restore /dev/vhost-vdpa-N FILE [-o FILE] [OPTIONS] [CMD...]\n"
 		"       vdpa-cvq vduse-check\n"
-		"options: --features MASK  --timeout MS  --migration-start\n"
+		"options: --features MASK  --timeout MS  --migration-start  --loopback N\n"
 		"commands: mac=XX:XX:XX:XX:XX:XX promisc=0|1 allmulti=0|1 alluni=0|1 nomulti=0|1\n"
 		"          nouni=0|1 nobcast=0|1 vlan-add=ID vlan-del=ID mq=PAIRS offloads=MASK\n"
 		"          mac-table=U1,U2/M1,M2 rss=TYPES:KEYHEX:Q,Q,.. hash=TYPES:KEYHEX announce\n"
@@ -125,6 +125,38 @@ static int write_state(const struct vdpacvq_state *s, const char *path)
 }
 
 /*
+ * --loopback N: N test frames out on pair 0, each expected back unchanged
+ * (a device that echoes its TX queue into its RX queue).
+ */
+static int loopback(struct vdpacvq_dev *d, int n)
+{
+	uint8_t f[128], g[2048];
+	size_t len;
+	int i, r;
+
+	for (i = 0; i < n; i++) {
+		memset(f, 0xff, 6);			/* broadcast */
+		memcpy(f + 6, (uint8_t[]){ 0x02, 0, 0, 0, 0, 0x01 }, 6);
+		f[12] = 0x88;				/* local experimental ethertype */
+		f[13] = 0xb5;
+		for (size_t k = 14; k < sizeof(f); k++)
+			f[k] = (uint8_t)(i * 31 + k);
+		r = vdpacvq_frame_send(d, 0, f, sizeof(f));
+		if (!r)
+			r = vdpacvq_frame_recv(d, 0, g, sizeof(g), &len);
+		if (r)
+			return r;
+		if (len != sizeof(f) || memcmp(f, g, len)) {
+			fprintf(stderr, "vdpa-cvq: frame %d came back different (%zu bytes)\n", i, len);
+			return -EPROTO;
+		}
+	}
+	if (n)
+		fprintf(stderr, "vdpa-cvq: %d frames looped back through pair 0\n", n);
+	return 0;
+}
+
+/*
  * save and restore: one session. Start (replaying FILE for restore), send
  * the guest's commands, optionally go through QEMU's migration start
  * (reset, everything shadowed in ASID 0, replay), stop, write the model.
@@ -136,7 +168,7 @@ static int cmd_session(int argc, char **argv, int restore)
 	struct vdpacvq_dev *d = NULL;
 	const char *dev, *out = NULL;
 	char err[256], what[160];
-	int i, r, migrate = 0, ncmd = 0;
+	int i, r, migrate = 0, ncmd = 0, frames = 0;
 	char **cmds;
 
 	if (argc < 1 + restore) {
@@ -169,6 +201,8 @@ static int cmd_session(int argc, char **argv, int restore)
 			o.features_mask = strtoull(argv[++i], NULL, 0);
 		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
 			o.timeout_ms = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--loopback") && i + 1 < argc) {
+			frames = atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--migration-start")) {
 			migrate = 1;
 		} else if (argv[i][0] == '-') {
@@ -192,6 +226,9 @@ static int cmd_session(int argc, char **argv, int restore)
 		goto fail;
 	if (restore)
 		fprintf(stderr, "vdpa-cvq: restored %s on %s\n", argv[1], dev);
+	r = loopback(d, frames);
+	if (r)
+		goto fail;
 	for (i = 0; i < ncmd; i++) {
 		struct vdpacvq_cmd c;
 		uint8_t ack = 0xff;
@@ -217,6 +254,9 @@ static int cmd_session(int argc, char **argv, int restore)
 		if (r)
 			goto fail;
 		fprintf(stderr, "vdpa-cvq: migration start: restarted with every vq in ASID 0, state replayed\n");
+		r = loopback(d, frames);
+		if (r)
+			goto fail;
 	}
 	r = vdpacvq_stop(d);
 	if (r)

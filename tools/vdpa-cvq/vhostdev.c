@@ -46,6 +46,10 @@
 #define SH_STATUS 0x11000	/* one status byte per command of a batch */
 #define SHADOW_SIZE 0x12000
 #define BATCH_MAX (QSZ / 2)
+#define DATA_BUFS 0x40000	/* per data vq: 6 buffers of 2 KiB at + vq * 0x3000 */
+#define NBUF 6
+#define BUFSZ 2048
+#define NET_HDR 12		/* virtio_net_hdr_v1 */
 #define CVQ_ASID 1
 #define WANT_BACKEND (BIT(VHOST_BACKEND_F_IOTLB_MSG_V2) | BIT(VHOST_BACKEND_F_IOTLB_BATCH) | \
 		      BIT(VHOST_BACKEND_F_IOTLB_ASID))
@@ -68,6 +72,9 @@ struct vdpacvq_dev {
 	int guest_mapped, shadow_mapped;
 	int kick[VDPACVQ_MAX_VQS], call[VDPACVQ_MAX_VQS];
 	uint16_t cvq_avail;		/* next avail index of the shadow CVQ */
+	uint16_t avail[VDPACVQ_MAX_VQS];	/* next avail index of each data vq */
+	uint16_t used[VDPACVQ_MAX_VQS];		/* used entries consumed */
+	uint32_t tx_next[VDPACVQ_MAX_VQS];
 	int timeout_ms;
 	struct vdpacvq_state model;
 };
@@ -466,6 +473,11 @@ static void *memfd_region(const char *name, size_t size)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+static uint64_t buf_off(uint32_t vq, uint32_t j)
+{
+	return DATA_BUFS + (uint64_t)vq * 0x3000 + (uint64_t)j * BUFSZ;
+}
+
 static int setup_vring(struct vdpacvq_dev *d, uint32_t vq, uint64_t iova, uint16_t base)
 {
 	struct vhost_vring_state num = { .index = vq, .num = QSZ };
@@ -654,6 +666,90 @@ int vdpacvq_send(struct vdpacvq_dev *d, const struct vdpacvq_cmd *c, uint8_t *ac
 	return cvq_send(d, c, 1, ack, 0);
 }
 
+static int kick(struct vdpacvq_dev *d, uint32_t vq)
+{
+	uint64_t one = 1;
+
+	if (write(d->kick[vq], &one, sizeof(one)) != sizeof(one))
+		return fail(d, errno, "kick vq %u: %s", vq, strerror(errno));
+	return 0;
+}
+
+/* Wait for the next used element of data vq VQ; its id and length. */
+static int data_used(struct vdpacvq_dev *d, uint32_t vq, uint32_t *id, uint32_t *len)
+{
+	struct vring_used *u = ring_used(d->guest + (size_t)vq * RING_PAGE);
+	double end = now_ms() + d->timeout_ms;
+	uint16_t idx;
+
+	for (;;) {
+		idx = __atomic_load_n(&u->idx, __ATOMIC_ACQUIRE);
+		if (idx != d->used[vq])
+			break;
+		if (now_ms() > end)
+			return fail(d, ETIMEDOUT, "vq %u: nothing used after %d ms", vq, d->timeout_ms);
+		{
+			struct pollfd pf = { .fd = d->call[vq], .events = POLLIN };
+			uint64_t x;
+
+			if (poll(&pf, 1, 1) > 0 && read(d->call[vq], &x, sizeof(x)) < 0)
+				(void)0;
+		}
+	}
+	if ((uint16_t)(idx - d->used[vq]) > NBUF)
+		return fail(d, EPROTO, "vq %u: the device moved the used index from %u to %u", vq, d->used[vq], idx);
+	*id = u->ring[d->used[vq] % QSZ].id;
+	*len = u->ring[d->used[vq] % QSZ].len;
+	d->used[vq]++;
+	if (*id >= NBUF)
+		return fail(d, EPROTO, "vq %u: the device returned descriptor %u, never made available", vq, *id);
+	return 0;
+}
+
+int vdpacvq_frame_send(struct vdpacvq_dev *d, uint16_t pair, const void *frame, size_t len)
+{
+	uint32_t vq = 2u * pair + 1, j, id, ulen;
+	uint8_t *page;
+	int r;
+
+	if (!d->started || vq >= d->ndata || len + NET_HDR > BUFSZ)
+		return fail(d, EINVAL, "cannot send %zu bytes on pair %u", len, pair);
+	page = d->guest + (size_t)vq * RING_PAGE;
+	j = d->tx_next[vq]++ % NBUF;
+	memset(d->guest + buf_off(vq, j), 0, NET_HDR);
+	memcpy(d->guest + buf_off(vq, j) + NET_HDR, frame, len);
+	ring_desc(page)[j] = (struct vring_desc){ GUEST_IOVA + buf_off(vq, j), len + NET_HDR, 0, 0 };
+	ring_avail(page)->ring[d->avail[vq]++ % QSZ] = j;
+	__atomic_store_n(&ring_avail(page)->idx, d->avail[vq], __ATOMIC_RELEASE);
+	r = kick(d, vq);
+	if (!r)
+		r = data_used(d, vq, &id, &ulen);
+	if (!r && id != j)
+		r = fail(d, EPROTO, "vq %u: the device completed descriptor %u, %u was outstanding", vq, id, j);
+	return r;
+}
+
+int vdpacvq_frame_recv(struct vdpacvq_dev *d, uint16_t pair, void *buf, size_t cap, size_t *len)
+{
+	uint32_t vq = 2u * pair, id, ulen;
+	uint8_t *page;
+	int r;
+
+	if (!d->started || vq >= d->ndata)
+		return fail(d, EINVAL, "pair %u is not in use", pair);
+	page = d->guest + (size_t)vq * RING_PAGE;
+	r = data_used(d, vq, &id, &ulen);
+	if (r)
+		return r;
+	if (ulen < NET_HDR || ulen > BUFSZ)
+		return fail(d, EPROTO, "vq %u: used length %u (header %d, buffer %d)", vq, ulen, NET_HDR, BUFSZ);
+	*len = ulen - NET_HDR < cap ? ulen - NET_HDR : cap;
+	memcpy(buf, d->guest + buf_off(vq, id) + NET_HDR, *len);
+	ring_avail(page)->ring[d->avail[vq]++ % QSZ] = id;
+	__atomic_store_n(&ring_avail(page)->idx, d->avail[vq], __ATOMIC_RELEASE);
+	return kick(d, vq);
+}
+
 int vdpacvq_start(struct vdpacvq_dev *d, const struct vdpacvq_start_opts *o)
 {
 	const struct vdpacvq_state *rs = o && o->size >= sizeof(*o) ? o->restore : NULL;
@@ -763,8 +859,20 @@ int vdpacvq_start(struct vdpacvq_dev *d, const struct vdpacvq_start_opts *o)
 		uint16_t pos = rs && i < rs->nvqs ? rs->ring_pos[i] : 0;
 		uint8_t *page = d->guest + (size_t)i * RING_PAGE;
 
-		ring_avail(page)->idx = pos;
 		ring_used(page)->idx = pos;
+		d->used[i] = pos;
+		d->avail[i] = pos;
+		d->tx_next[i] = 0;
+		if (i % 2 == 0)
+			for (uint16_t j = 0; j < NBUF; j++) {
+				struct vring_desc *dd = &ring_desc(page)[j];
+
+				dd->addr = GUEST_IOVA + buf_off(i, j);
+				dd->len = BUFSZ;
+				dd->flags = VRING_DESC_F_WRITE;
+				ring_avail(page)->ring[d->avail[i]++ % QSZ] = j;
+			}
+		ring_avail(page)->idx = d->avail[i];
 		r = setup_vring(d, i, GUEST_IOVA + (uint64_t)i * RING_PAGE, pos);
 		if (r)
 			goto err;
