@@ -775,10 +775,11 @@ int vdpacvq_start(struct vdpacvq_dev *d, const struct vdpacvq_start_opts *o)
 		if ((rs->features & d->offered) != rs->features)
 			return fail(d, EINVAL, "the device lacks features of the saved state (missing 0x%llx)",
 				    (unsigned long long)(rs->features & ~d->offered));
-		if (rs->max_pairs != d->max_pairs)
+		d->features = rs->features;
+		/* without MQ/RSS negotiated there is one pair, whatever the device offers */
+		if (rs->max_pairs != (d->features & (BIT(VIRTIO_NET_F_MQ) | BIT(VIRTIO_NET_F_RSS)) ? d->max_pairs : 1))
 			return fail(d, EINVAL, "the saved state has %u queue pairs at most, the device %u",
 				    rs->max_pairs, d->max_pairs);
-		d->features = rs->features;
 		if (rs->nvqs != vdpacvq_cvq_index(d->features, d->max_pairs))
 			return fail(d, EINVAL, "the saved state has %u data vq positions, the device %u data vqs",
 				    rs->nvqs, vdpacvq_cvq_index(d->features, d->max_pairs));

@@ -883,6 +883,21 @@ static void test_session(void)
 	TAP_OK(!load_state("/tmp/c.json", &sc) && same_control(&sc, &sa),
 	       "migration start: the tool's model still equals the saved state", NULL);
 
+	/* a guest that never negotiated MQ: the CVQ at 2, one pair, on devices offering 4 */
+	{
+		char opt[64];
+
+		snprintf(opt, sizeof(opt), "--features 0x%llx",
+			 (unsigned long long)(~BIT(VIRTIO_NET_F_MQ) & ~BIT(VIRTIO_NET_F_RSS)));
+		rc = tool("save %s -o /tmp/d.json %s --loopback 1 mac=02:aa:bb:cc:dd:05 vlan-add=7", a.vpath, opt);
+		TAP_EQ(rc, 0, "MQ not negotiated: save on A: exit 0");
+		rc = tool("restore %s /tmp/d.json -o /tmp/e.json --loopback 1", b.vpath);
+		TAP_EQ(rc, 0, "MQ not negotiated: restore on B (a device offering 4 pairs): exit 0");
+		TAP_OK(!load_state("/tmp/d.json", &sb) && !load_state("/tmp/e.json", &sc) && same_control(&sb, &sc) &&
+		       sb.max_pairs == 1 && sb.nvqs == 2, "MQ not negotiated: one pair, two data vqs, same state after restore",
+		       "max_pairs %u nvqs %u", sb.max_pairs, sb.nvqs);
+	}
+
 	/* a device whose bindings survive reset looks for the CVQ in ASID 1 (§6.1) */
 	tdev_reset_logs(&b);
 	b.keep_bindings = 1;
