@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vdpa-cvq: drive a vhost-vdpa net device as QEMU does with a shadowed
+ * control virtqueue, one observable step at a time (vdpa-cvq(8)).
+ *
+ *   vdpa-cvq probe DEV
+ *   vdpa-cvq save DEV [OPTIONS] [CMD...]
+ *   vdpa-cvq restore DEV FILE [OPTIONS] [CMD...]
+ *   vdpa-cvq vduse-check
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_net.h>
+#include "linux/vduse.h"
+#include "libvdpacvq.h"
+
+enum { EX_OK = 0, EX_NOT_ISOLATED = 1, EX_ERROR = 2, EX_NO_CVQ = 3, EX_USAGE = 64 };
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: vdpa-cvq probe /dev/vhost-vdpa-N [--features MASK]\n"
+		"       vdpa-cvq save /dev/vhost-vdpa-N [-o FILE] [OPTIONS] [CMD...]\n"
+		"       vdpa-cvq restore /dev/vhost-vdpa-N FILE [-o FILE] [OPTIONS] [CMD...]\n"
+		"       vdpa-cvq vduse-check\n"
+		"options: --features MASK  --timeout MS  --migration-start  --loopback N\n"
+		"commands: mac=XX:XX:XX:XX:XX:XX promisc=0|1 allmulti=0|1 alluni=0|1 nomulti=0|1\n"
+		"          nouni=0|1 nobcast=0|1 vlan-add=ID vlan-del=ID mq=PAIRS offloads=MASK\n"
+		"          mac-table=U1,U2/M1,M2 rss=TYPES:KEYHEX:Q,Q,.. hash=TYPES:KEYHEX announce\n"
+		"see vdpa-cvq(8)\n");
+}
+
+static int cmd_probe(int argc, char **argv)
+{
+	struct vdpacvq_probe p;
+	struct vdpacvq_dev *d;
+	uint64_t mask = 0;
+	char line[512];
+	int r, k;
+
+	if (argc == 3 && !strcmp(argv[1], "--features")) {
+		mask = strtoull(argv[2], NULL, 0);
+		argc = 1;
+	}
+	if (argc != 1) {
+		usage();
+		return EX_USAGE;
+	}
+	r = vdpacvq_open(argv[0], &d);
+	if (!r)
+		r = vdpacvq_probe(d, mask, &p);
+	if (r) {
+		fprintf(stderr, "vdpa-cvq: %s: %s\n", argv[0], d ? vdpacvq_error(d) : strerror(-r));
+		vdpacvq_close(d);
+		return EX_ERROR;
+	}
+	vdpacvq_close(d);
+	vdpacvq_probe_describe(&p, line, sizeof(line));
+	printf("%s: %s\n", argv[0], line);
+	printf("# backend features offered 0x%llx, acked 0x%llx; device id %u, %u vqs, %u groups, %u address spaces; "
+	       "features 0x%llx; max_virtqueue_pairs %u\n",
+	       (unsigned long long)p.backend_offered, (unsigned long long)p.backend_acked, p.device_id, p.nvqs,
+	       p.ngroups, p.nas, (unsigned long long)p.offered, p.max_pairs);
+	for (k = 0; k < p.nsets; k++)
+		printf("# features 0x%llx%s: CVQ vq %u in group %u, %s\n", (unsigned long long)p.set[k].features,
+		       k ? " (without MQ/RSS)" : " (all offered)", p.set[k].cvq, p.set[k].group,
+		       p.set[k].shared_vq < 0 ? "no data vq in that group" : "shared with a data vq");
+	if (p.verdict == VDPACVQ_NO_CVQ)
+		return EX_NO_CVQ;
+	return p.verdict == VDPACVQ_ISOLATED ? EX_OK : EX_NOT_ISOLATED;
+}
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	size_t n;
+
+	if (!f)
+		return NULL;
+	buf = malloc(1 << 20);
+	if (!buf) {
+		fclose(f);
+		return NULL;
+	}
+	n = fread(buf, 1, (1 << 20) - 1, f);
+	if (ferror(f) || !feof(f)) {
+		free(buf);
+		fclose(f);
+		errno = EFBIG;
+		return NULL;
+	}
+	buf[n] = 0;
+	fclose(f);
+	return buf;
+}
+
+static int write_state(const struct vdpacvq_state *s, const char *path)
+{
+	static char buf[1 << 17];
+	int n = vdpacvq_state_to_json(s, buf, sizeof(buf));
+	FILE *f;
+
+	if (n < 0)
+		return -1;
+	f = path ? fopen(path, "w") : stdout;
+	if (!f)
+		return -1;
+	if (fwrite(buf, 1, n, f) != (size_t)n || (path ? fclose(f) : fflush(f))) {
+		if (path)
+			fclose(f);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * --loopback N: N test frames out on pair 0, each expected back unchanged
+ * (a device that echoes its TX queue into its RX queue).
+ */
+static int loopback(struct vdpacvq_dev *d, int n)
+{
+	uint8_t f[128], g[2048];
+	size_t len;
+	int i, r;
+
+	for (i = 0; i < n; i++) {
+		memset(f, 0xff, 6);			/* broadcast */
+		memcpy(f + 6, (uint8_t[]){ 0x02, 0, 0, 0, 0, 0x01 }, 6);
+		f[12] = 0x88;				/* local experimental ethertype */
+		f[13] = 0xb5;
+		for (size_t k = 14; k < sizeof(f); k++)
+			f[k] = (uint8_t)(i * 31 + k);
+		r = vdpacvq_frame_send(d, 0, f, sizeof(f));
+		if (!r)
+			r = vdpacvq_frame_recv(d, 0, g, sizeof(g), &len);
+		if (r)
+			return r;
+		if (len != sizeof(f) || memcmp(f, g, len)) {
+			fprintf(stderr, "vdpa-cvq: frame %d came back different (%zu bytes)\n", i, len);
+			return -EPROTO;
+		}
+	}
+	if (n)
+		fprintf(stderr, "vdpa-cvq: %d frames looped back through pair 0\n", n);
+	return 0;
+}
+
+/*
+ * save and restore: one session. Start (replaying FILE for restore), send
+ * the guest's commands, optionally go through QEMU's migration start
+ * (reset, everything shadowed in ASID 0, replay), stop, write the model.
+ */
+static int cmd_session(int argc, char **argv, int restore)
+{
+	struct vdpacvq_start_opts o = { .size = sizeof(o), .mode = VDPACVQ_MODE_ISOLATED };
+	struct vdpacvq_state saved, snapshot;
+	struct vdpacvq_dev *d = NULL;
+	const char *dev, *out = NULL;
+	char err[256], what[160];
+	int i, r, migrate = 0, ncmd = 0, frames = 0;
+	char **cmds;
+
+	if (argc < 1 + restore) {
+		usage();
+		return EX_USAGE;
+	}
+	dev = argv[0];
+	cmds = calloc(argc, sizeof(*cmds));
+	if (!cmds)
+		return EX_ERROR;
+	if (restore) {
+		char *text = read_file(argv[1]);
+
+		if (!text) {
+			fprintf(stderr, "vdpa-cvq: %s: %s\n", argv[1], strerror(errno));
+			return EX_ERROR;
+		}
+		r = vdpacvq_state_from_json(&saved, text, err, sizeof(err));
+		free(text);
+		if (r) {
+			fprintf(stderr, "vdpa-cvq: %s: %s\n", argv[1], err);
+			return EX_ERROR;
+		}
+		o.restore = &saved;
+	}
+	for (i = 1 + restore; i < argc; i++) {
+		if (!strcmp(argv[i], "-o") && i + 1 < argc) {
+			out = argv[++i];
+		} else if (!strcmp(argv[i], "--features") && i + 1 < argc) {
+			o.features_mask = strtoull(argv[++i], NULL, 0);
+		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
+			o.timeout_ms = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--loopback") && i + 1 < argc) {
+			frames = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--migration-start")) {
+			migrate = 1;
+		} else if (argv[i][0] == '-') {
+			usage();
+			return EX_USAGE;
+		} else {
+			struct vdpacvq_cmd c;
+
+			if (vdpacvq_cmd_parse(&c, argv[i], err, sizeof(err))) {
+				fprintf(stderr, "vdpa-cvq: %s\n", err);
+				return EX_USAGE;
+			}
+			cmds[ncmd++] = argv[i];
+		}
+	}
+	r = vdpacvq_open(dev, &d);
+	if (r)
+		goto fail;
+	r = vdpacvq_start(d, &o);
+	if (r)
+		goto fail;
+	if (restore)
+		fprintf(stderr, "vdpa-cvq: restored %s on %s\n", argv[1], dev);
+	r = loopback(d, frames);
+	if (r)
+		goto fail;
+	for (i = 0; i < ncmd; i++) {
+		struct vdpacvq_cmd c;
+		uint8_t ack = 0xff;
+
+		vdpacvq_cmd_parse(&c, cmds[i], err, sizeof(err));
+		vdpacvq_cmd_describe(&c, what, sizeof(what));
+		r = vdpacvq_send(d, &c, &ack);
+		if (r)
+			goto fail;
+		fprintf(stderr, "vdpa-cvq: %s: %s\n", what, ack == VDPACVQ_ACK ? "OK" : "ERR (model unchanged)");
+	}
+	if (migrate) {
+		/* QEMU at migration start: reset, every vq shadowed in ASID 0, no re-bind, replay */
+		snapshot = *vdpacvq_model(d);
+		r = vdpacvq_stop(d);
+		if (r)
+			goto fail;
+		snapshot.nvqs = vdpacvq_model(d)->nvqs;
+		memcpy(snapshot.ring_pos, vdpacvq_model(d)->ring_pos, sizeof(snapshot.ring_pos));
+		o.mode = VDPACVQ_MODE_SHADOW_ALL;
+		o.restore = &snapshot;
+		r = vdpacvq_start(d, &o);
+		if (r)
+			goto fail;
+		fprintf(stderr, "vdpa-cvq: migration start: restarted with every vq in ASID 0, state replayed\n");
+		r = loopback(d, frames);
+		if (r)
+			goto fail;
+	}
+	r = vdpacvq_stop(d);
+	if (r)
+		goto fail;
+	if ((!restore || out) && write_state(vdpacvq_model(d), out)) {
+		fprintf(stderr, "vdpa-cvq: writing %s: %s\n", out ? out : "stdout", strerror(errno));
+		vdpacvq_close(d);
+		return EX_ERROR;
+	}
+	vdpacvq_close(d);
+	free(cmds);
+	return EX_OK;
+fail:
+	fprintf(stderr, "vdpa-cvq: %s: %s\n", dev, d && vdpacvq_error(d)[0] ? vdpacvq_error(d) : strerror(-r));
+	vdpacvq_close(d);
+	free(cmds);
+	return EX_ERROR;
+}
+
+/*
+ * Whether this kernel's VDUSE accepts a virtio-net device with a control
+ * queue: upstream refuses CTRL_VQ at CREATE_DEV, so no VDUSE net device can
+ * have its CVQ shadowed there.
+ */
+static int cmd_vduse_check(void)
+{
+	uint64_t raw[(sizeof(struct vduse_dev_config) + sizeof(struct virtio_net_config) + 7) / 8];
+	struct vduse_dev_config *cfg = (struct vduse_dev_config *)raw;
+	uint64_t ver = VDUSE_API_VERSION_1;
+	char name[VDUSE_NAME_MAX];
+	int ctl, r, e;
+
+	ctl = open("/dev/vduse/control", O_RDWR | O_CLOEXEC);
+	if (ctl < 0) {
+		fprintf(stderr, "vdpa-cvq: /dev/vduse/control: %s (is vduse loaded?)\n", strerror(errno));
+		return EX_ERROR;
+	}
+	if (ioctl(ctl, VDUSE_SET_API_VERSION, &ver)) {
+		printf("VDUSE has no API v1 here (SET_API_VERSION 1: %s): no vq groups, no address spaces, "
+		       "no control queue for net devices\n", strerror(errno));
+		close(ctl);
+		return EX_NOT_ISOLATED;
+	}
+	memset(raw, 0, sizeof(raw));
+	snprintf(name, sizeof(name), "vdpa-cvq-check-%d", (int)getpid());
+	snprintf(cfg->name, sizeof(cfg->name), "%s", name);
+	cfg->device_id = VIRTIO_ID_NET;
+	cfg->features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_ACCESS_PLATFORM) |
+			(1ull << VIRTIO_NET_F_CTRL_VQ);
+	cfg->vq_num = 3;
+	cfg->vq_align = 4096;
+	cfg->ngroups = 2;
+	cfg->nas = 2;
+	cfg->config_size = sizeof(struct virtio_net_config);
+	r = ioctl(ctl, VDUSE_CREATE_DEV, cfg);
+	e = errno;
+	if (r == 0) {
+		ioctl(ctl, VDUSE_DESTROY_DEV, name);
+		printf("VDUSE accepts virtio-net devices with a control queue (API v1, CTRL_VQ)\n");
+		close(ctl);
+		return EX_OK;
+	}
+	printf("VDUSE refuses the virtio-net control queue on this kernel: CREATE_DEV with CTRL_VQ failed (%s); "
+	       "no VDUSE net device can have its CVQ shadowed here\n", strerror(e));
+	close(ctl);
+	return EX_NO_CVQ;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc < 2) {
+		usage();
+		return EX_USAGE;
+	}
+	if (!strcmp(argv[1], "probe"))
+		return cmd_probe(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "save"))
+		return cmd_session(argc - 2, argv + 2, 0);
+	if (!strcmp(argv[1], "restore"))
+		return cmd_session(argc - 2, argv + 2, 1);
+	if (!strcmp(argv[1], "vduse-check") && argc == 2)
+		return cmd_vduse_check();
+	usage();
+	return EX_USAGE;
+}
