@@ -49,9 +49,9 @@ vm-progs: $(BUILD)/vm/progs/vdpa-cvq
 unit-progs: $(BUILD)/unit/vdpa_cvq_model
 
 tools-install: $(BUILD)/tools/vdpa-cvq $(VDPACVQ_A)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/vduse \
-		$(DESTDIR)$(PREFIX)/share/man/man8
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/vduse \
+		$(DESTDIR)$(MANDIR)/man8
 	install -m 755 $(BUILD)/tools/vdpa-cvq $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 $(VDPACVQ_A) $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 $(VDPACVQ_HDRS) $(DESTDIR)$(PREFIX)/include/vduse/
-	install -m 644 docs/man/man8/vdpa-cvq.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 644 $(VDPACVQ_A) $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(VDPACVQ_HDRS) $(DESTDIR)$(INCLUDEDIR)/vduse/
+	install -m 644 docs/man/man8/vdpa-cvq.8 $(DESTDIR)$(MANDIR)/man8/

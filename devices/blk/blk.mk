@@ -32,9 +32,9 @@ $(BUILD)/vm/progs/vduse-blk: $(BLK_DEPS)
 vm-progs: $(BUILD)/vm/progs/vduse-blk
 
 blk-install: $(BUILD)/devices/vduse-blk
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(MANDIR)/man8
 	install -m 755 $(BUILD)/devices/vduse-blk $(DESTDIR)$(PREFIX)/sbin/
-	install -m 644 docs/man/man8/vduse-blk.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 644 docs/man/man8/vduse-blk.8 $(DESTDIR)$(MANDIR)/man8/
 
 # tests/vm/lib/libblk serves its RAM disk with blk_req.c: this explicit rule
 # takes precedence over lib/lib.mk's pattern rule for tests/vm/lib/*.c.

@@ -40,7 +40,7 @@ vm-progs: $(NET_VM)
 unit-progs: $(BUILD)/unit/net_cvq
 
 net-install: $(NET_BINS)
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(MANDIR)/man8
 	install -m 755 $(NET_BINS) $(DESTDIR)$(PREFIX)/sbin/
 	install -m 644 docs/man/man8/vduse-net.8 docs/man/man8/vduse-netctl.8 \
-		$(DESTDIR)$(PREFIX)/share/man/man8/
+		$(DESTDIR)$(MANDIR)/man8/
