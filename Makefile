@@ -5,6 +5,8 @@
 #   make            library, test programs, benchmarks and the kernel module
 #   make check      unit tests, then the VM suites on every kernel
 #   make check-fresh   make check in a fresh minimal Debian 12 root (tests/fresh-root)
+#   make check-debug  the `6.12 ours` suites and a kmemleak scan on a KASAN,
+#                   lockdep and kmemleak build of 6.12 (built once, cached)
 #   make demo       the main job, with readable output
 #   make bench      benchmarks (bench/)
 #   make install    install library, headers, pkg-config file, man pages,
@@ -50,8 +52,8 @@ export VMTEST_CACHE
 KENV := $(VMTEST_CACHE)/k612.env
 KDIR ?= $(shell [ -r $(KENV) ] || tests/vm/fetch-kernels 6.12 >&2; . $(KENV) && echo $$HDR)
 
-.PHONY: all check check-fresh demo bench install clean vm-progs unit-progs module module_install fuzz \
-	userspace dkms-install deb
+.PHONY: all check check-fresh check-debug demo bench install clean vm-progs unit-progs module module_install fuzz \
+	userspace dkms-install deb module-debug
 
 # Each part adds its targets to ALL_TARGETS, INSTALL_TARGETS and CLEAN_FILES.
 ALL_TARGETS :=
@@ -86,6 +88,23 @@ check:
 
 check-fresh:
 	tests/fresh-root
+
+check-debug:
+	tests/vm/check-debug
+
+# kernel/vduse.ko for the debug kernel (tests/vm/build-debug-kernel), built in
+# a copy of kernel/ so that it never replaces the one for Debian's 6.12; with
+# -g, so that its addresses in a KASAN or lockdep report resolve to lines
+# (scripts/faddr2line in the kernel source).
+KDEBUG_ENV := $(VMTEST_CACHE)/kdebug.env
+KDEBUG_MOD := $(BUILD)/kdebug/kernel
+module-debug:
+	@[ -r $(KDEBUG_ENV) ] || tests/vm/build-debug-kernel
+	@. $(KDEBUG_ENV) && if [ "$$(cat $(KDEBUG_MOD)/.kbuild 2>/dev/null)" != "$$KBUILD" ]; then \
+		rm -rf $(KDEBUG_MOD) && mkdir -p $(KDEBUG_MOD) && echo "$$KBUILD" > $(KDEBUG_MOD)/.kbuild; fi
+	@cp -p kernel/Kbuild kernel/*.[ch] $(KDEBUG_MOD)/
+	@ln -sfn $(CURDIR)/include $(BUILD)/kdebug/include
+	. $(KDEBUG_ENV) && $(MAKE) -C "$$KBUILD" M=$(CURDIR)/$(KDEBUG_MOD) KCFLAGS=-g modules
 
 demo:
 	tests/demo
