@@ -4,6 +4,7 @@
 #
 #   make            library, tools, devices and the kernel module
 #   make check      unit tests, then the VM suites on every kernel
+#   make check-vmm  live migration under QEMU 10 inside the 6.12 VM (one boot)
 #   make demo       the main job, with readable output
 #   make bench      benchmarks (bench/)
 #   make install    install library, headers, man pages (PREFIX, DESTDIR)
@@ -31,7 +32,7 @@ export VMTEST_CACHE
 KENV := $(VMTEST_CACHE)/k612.env
 KDIR ?= $(shell [ -r $(KENV) ] || tests/vm/fetch-kernels 6.12 >&2; . $(KENV) && echo $$HDR)
 
-.PHONY: all check demo bench install clean vm-progs unit-progs module module_install fuzz
+.PHONY: all check check-vmm demo bench install clean vm-progs unit-progs module module_install fuzz
 
 # Each part adds its targets to ALL_TARGETS, INSTALL_TARGETS and CLEAN_FILES.
 ALL_TARGETS :=
@@ -61,6 +62,11 @@ check:
 
 demo:
 	tests/demo
+
+# One boot of the 6.12 VM with our module: QEMU 10 inside migrates a guest
+# (tests/vm/suites/migrate.sh). Nested TCG: several minutes on two cores.
+check-vmm:
+	tests/vm/run --kernel 6.12 --module ours --tag vmm --timeout $${VMTEST_TIMEOUT:-1200} -v -- migrate
 
 bench:
 	@if [ -x bench/run ]; then bench/run; else echo "bench: nothing to measure yet"; fi
