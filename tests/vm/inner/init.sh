@@ -5,7 +5,7 @@
 # one marker per step, then stays up answering ping and printing heartbeats.
 # Markers (read on the serial console by suites/migrate.sh):
 #   INNER: init            /init started
-#   INNER: step NAME ok|fail [detail]
+#   INNER: step NAME ok UPTIME | fail DETAIL
 #   INNER: ready           every step tried
 #   INNER: alive N         every 2 s afterwards (N counts up)
 /bin/busybox --install -s /bin
@@ -17,6 +17,7 @@ echo "INNER: init $(cut -d' ' -f1 /proc/uptime)"
 for m in failover net_failover virtio_net llc stp garp mrp 8021q; do
 	insmod "/lib/modules/$m.ko" 2>/dev/null || echo "INNER: insmod $m failed"
 done
+echo "INNER: modules $(cut -d' ' -f1 /proc/uptime)"
 . /etc/inner.conf	# MAC2, IP, VLAN, MCAST
 # busybox prefers its own applets: name iproute2 and ethtool by path
 IPR=/usr/sbin/ip ETHTOOL=/usr/sbin/ethtool
@@ -25,7 +26,7 @@ step() { # NAME CMD...: run CMD, print one marker
 	local n=$1 out
 	shift
 	if out=$("$@" 2>&1); then
-		echo "INNER: step $n ok"
+		echo "INNER: step $n ok $(cut -d' ' -f1 /proc/uptime)"
 	else
 		echo "INNER: step $n fail $(echo "$out" | tr '\n' ' ')"
 	fi

@@ -100,8 +100,9 @@ vhost_of() { # NAME: /dev/vhost-vdpa-N of a vDPA device
 # on $MIG/SOCKET; poll query-migrate until it ends; report it as tests.
 migrate_run() {
 	local from=$1 to=$2 sock=$3 t status=none i
-	kill -0 "$(cat "$MIG/$to.pid")"
-	tap_ok $? "migrate: $to QEMU is up and waiting for the stream" "$(cat "$MIG/$to.out")"
+	# the listening socket appears a moment after the QMP one
+	kill -0 "$(cat "$MIG/$to.pid")" && wait_for "$MIG/$sock" 60
+	tap_ok $? "migrate: $to QEMU is up and listening on $sock" "$(cat "$MIG/$to.out")"
 	t=$(uptime_s)
 	qmp_do "$from" "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"unix:$MIG/$sock\"}}" \
 		> "$MIG/$from.migrate"
