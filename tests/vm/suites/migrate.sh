@@ -20,6 +20,8 @@
 #   5. migrate, poll query-migrate until completed
 #   6. checks after: the guest runs on B ("INNER: alive" on B's console),
 #      query-rx-filter on B, A idle, B's state = the guest's settings
+#   7. the way back: a third QEMU on A receives the guest from B
+#   8. x-svq=on: a fourth QEMU on B, shadowing every vq, receives it again
 
 MIG=/run/mig
 INNER_MEM=192
@@ -73,7 +75,6 @@ raw_start() { # NAME: start it (it binds itself); $MIG/NAME.vhost names its node
 	wait_line "$MIG/$1.log" "^rawnet $1: [A-Za-z_ ]*(vhost|:)" 15 || return 1
 	sed -n "s/^rawnet $1: vhost //p" "$MIG/$1.log" | grep . > "$MIG/$1.vhost"
 }
-raw_state() { echo '{}'; }	# the raw device keeps no network state
 raw_stop() { kill "$(cat "$MIG/$1.pid")" && gone "$(cat "$MIG/$1.pid")" && grep -q "^rawnet $1: removed" "$MIG/$1.log"; }
 
 gone() { # PID: wait up to 10 s for it to exit
@@ -120,18 +121,18 @@ migrate_run() {
 }
 
 # ---- QEMU ----------------------------------------------------------------------
-# qemu_start ROLE VHOSTDEV [ARGS...]: ROLE src or dst; console in $MIG/ROLE.serial,
+# qemu_start ROLE VHOSTDEV SVQ [ARGS...]: SVQ on or off (x-svq); console in $MIG/ROLE.serial,
 # QMP on $MIG/ROLE.qmp, trace in $MIG/ROLE.trace.
 qemu_start() {
-	local role=$1 vhost=$2
-	shift 2
+	local role=$1 vhost=$2 svq=$3
+	shift 3
 	qemu-system-x86_64 -machine pc,memory-backend=mem -accel tcg -smp 1 -m $INNER_MEM \
 		-object memory-backend-memfd,id=mem,size=${INNER_MEM}M,share=on \
 		-kernel /inner/vmlinux -initrd /inner/initrd.cpio \
 		-append "console=ttyS0 panic=-1 quiet mitigations=off tsc=reliable nowatchdog audit=0" \
 		-display none -nodefaults -no-reboot -serial "file:$MIG/$role.serial" \
 		-qmp "unix:$MIG/$role.qmp,server=on,wait=off" \
-		-netdev "type=vhost-vdpa,vhostdev=$vhost,id=n0,x-svq=off" \
+		-netdev "type=vhost-vdpa,vhostdev=$vhost,id=n0,x-svq=$svq" \
 		-device virtio-net-pci,netdev=n0,mq=on,vectors=6,romfile= \
 		-trace vhost_vdpa_set_address_space_id -trace vhost_vdpa_net_load_cmd \
 		-D "$MIG/$role.trace" "$@" > "$MIG/$role.out" 2>&1 &
@@ -159,9 +160,9 @@ show() { # FILE LABEL: the file as comments
 load_mod vduse || return 0
 load_mod vhost_vdpa || return 0
 if have_vduse_net; then
-	kind=vduse-net dev_start=vnet_start dev_state=vnet_state dev_stop=vnet_stop
+	kind=vduse-net dev_start=vnet_start dev_stop=vnet_stop
 else
-	kind=rawnet dev_start=raw_start dev_state=raw_state dev_stop=raw_stop
+	kind=rawnet dev_start=raw_start dev_stop=raw_stop
 	echo "# migrate: vduse-net is not in this VM; using the raw test device (no data path)"
 fi
 
@@ -177,8 +178,8 @@ fi
 
 # 2. both QEMUs: the destination waits for the stream while the source boots
 t0=$(uptime_s)
-qemu_start src "$VA"
-qemu_start dst "$VB" -incoming "unix:$MIG/stream.sock"
+qemu_start src "$VA" off
+qemu_start dst "$VB" off -incoming "unix:$MIG/stream.sock"
 wait_line "$MIG/src.serial" '^INNER: init' 600
 tap_ok $? "migrate: inner guest reached /init on the source QEMU" "no marker in 600 s"
 echo "# time: inner boot, QEMU start to /init: $(elapsed "$t0")s"
@@ -247,7 +248,7 @@ if [ $kind = vduse-net ]; then
 	grep -q '"queue_pairs":2' "$j"; tap_ok $? "migrate: B has 2 queue pairs"
 	grep -q '"promisc":1,"allmulti":1' "$j"; tap_ok $? "migrate: B has promisc and allmulti on"
 	grep -q "\"multicast\":\[[^]]*\"$INNER_MCAST\"" "$j"; tap_ok $? "migrate: B has the multicast address"
-	grep -q "\"vlans\":\[\([0-9]*,\)*$INNER_VLAN[],]" "$j"; tap_ok $? "migrate: B has VLAN $INNER_VLAN"
+	grep -q "\"vlans\":\[\([0-9]*,\)*${INNER_VLAN}[],]" "$j"; tap_ok $? "migrate: B has VLAN $INNER_VLAN"
 	grep -q "\"main-mac\": \"$MAC2\"" "$MIG/rx-filter.json"; tap_ok $? "migrate: query-rx-filter on B has $MAC2"
 	show "$j" B-state 5
 else
@@ -272,8 +273,7 @@ uniq -c "$MIG/B.log" | sed 's/^/# B: /' | tail -n 30
 
 # 7. and back: a new QEMU on A receives the guest from B
 qemu_quit src
-mark_b=$(wc -l < "$MIG/B.log")
-qemu_start back "$VA" -incoming "unix:$MIG/back.sock"
+qemu_start back "$VA" off -incoming "unix:$MIG/back.sock"
 wait_for "$MIG/back.qmp" 30
 migrate_run dst back back.sock
 wait_line "$MIG/back.serial" '^INNER: alive' 60
@@ -285,8 +285,28 @@ if [ $kind = vduse-net ]; then
 	grep -q "\"mac\":\"$MAC2\"" "$MIG/A.back.json"
 	tap_ok $? "migrate: A has the guest's MAC $MAC2 after the way back"
 fi
-qemu_quit back
+
+# 8. x-svq=on: B again, under a QEMU that shadows every vq in ASID 0 (the
+# migration stream does not depend on the netdev's x-svq)
 qemu_quit dst
+mark_b=$(wc -l < "$MIG/B.log")
+qemu_start svq "$VB" on -incoming "unix:$MIG/svq.sock"
+migrate_run back svq svq.sock
+wait_line "$MIG/svq.serial" '^INNER: alive' 60
+tap_ok $? "migrate: the inner guest runs on B under x-svq=on (heartbeat on the fourth QEMU's console)"
+! grep -q vhost_vdpa_set_address_space_id "$MIG/svq.trace"
+tap_ok $? "migrate: with x-svq=on QEMU binds no group to another ASID"
+if [ $kind = rawnet ]; then
+	sed -n "$((mark_b + 1)),\$p" "$MIG/B.log" > "$MIG/B.svq"
+	grep -qE '^rawnet B: SET_STATUS 0x[cdef]$' "$MIG/B.svq" && ! grep -q GROUP_ASID "$MIG/B.svq"
+	tap_ok $? "migrate: under x-svq=on B was started (DRIVER_OK) with no SET_VQ_GROUP_ASID"
+else
+	vnet_state B > "$MIG/B.svq.json"
+	grep -q "\"mac\":\"$MAC2\"" "$MIG/B.svq.json"
+	tap_ok $? "migrate: B has the guest's MAC $MAC2 under x-svq=on"
+fi
+qemu_quit back
+qemu_quit svq
 $dev_stop A; tap_ok $? "migrate: device A removed"
 $dev_stop B; tap_ok $? "migrate: device B removed"
 echo "# time: suite total $(elapsed "$t_suite")s"
