@@ -7,6 +7,7 @@
 #   make check-fresh   make check in a fresh minimal Debian 12 root (tests/fresh-root)
 #   make check-debug  the `6.12 ours` suites and a kmemleak scan on a KASAN,
 #                   lockdep and kmemleak build of 6.12 (built once, cached)
+#   make check-vmm  live migration under QEMU 10 inside the 6.12 VM (one boot)
 #   make demo       the main job, with readable output
 #   make bench      benchmarks (bench/)
 #   make install    install library, headers, pkg-config file, man pages,
@@ -52,8 +53,8 @@ export VMTEST_CACHE
 KENV := $(VMTEST_CACHE)/k612.env
 KDIR ?= $(shell [ -r $(KENV) ] || tests/vm/fetch-kernels 6.12 >&2; . $(KENV) && echo $$HDR)
 
-.PHONY: all check check-fresh check-debug demo bench install clean vm-progs unit-progs module module_install fuzz \
-	userspace dkms-install deb module-debug
+.PHONY: all check check-fresh check-debug check-vmm demo bench install clean vm-progs unit-progs \
+	module module_install fuzz userspace dkms-install deb module-debug
 
 # Each part adds its targets to ALL_TARGETS, INSTALL_TARGETS and CLEAN_FILES.
 ALL_TARGETS :=
@@ -108,6 +109,11 @@ module-debug:
 
 demo:
 	tests/demo
+
+# One boot of the 6.12 VM with our module: QEMU 10 inside migrates a guest
+# (tests/vm/suites/migrate.sh). Nested TCG: several minutes on two cores.
+check-vmm:
+	tests/vm/run --kernel 6.12 --module ours --tag vmm --timeout $${VMTEST_TIMEOUT:-1200} -v -- migrate
 
 bench:
 	@if [ -x bench/run ]; then bench/run; else echo "bench: nothing to measure yet"; fi
