@@ -28,7 +28,7 @@ endif
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter -Werror=implicit-function-declaration
 CPPFLAGS += -Iinclude/uapi -Itests/include
-BUILD   := build
+BUILD   ?= build
 # Version of the project as a whole (packages, DKMS); lib/lib.mk has the
 # library's own.
 VDUSE_ASID_VERSION := 0.2.0

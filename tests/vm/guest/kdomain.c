@@ -391,9 +391,12 @@ static void *device_main(void *arg)
 /* Create NAME (API v0 virtio-blk, BOUNCE bytes of bounce area) and serve it. */
 static int dev_up(const char *name, uint64_t bounce)
 {
-	struct {
+	union {
 		struct vduse_dev_config c;
-		struct virtio_blk_config blk;
+		struct {
+			FLEX_HEAD(struct vduse_dev_config);
+			struct virtio_blk_config blk;
+		};
 	} cfg;
 	struct vduse_vq_config vq;
 	char val[32];

@@ -84,9 +84,12 @@ static int vq_group(int fd, uint32_t idx, uint32_t group)
 /* SET_CONFIG of LEN bytes of DATA at OFF. */
 static int set_config(int fd, uint32_t off, const void *data, uint32_t len)
 {
-	struct {
+	union {
 		struct vduse_config_data d;
-		uint8_t buf[256];
+		struct {
+			FLEX_HEAD(struct vduse_config_data);
+			uint8_t buf[256];
+		};
 	} c;
 
 	memset(&c, 0, sizeof(c));
