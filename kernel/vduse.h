@@ -70,6 +70,14 @@
  */
 #include "../include/uapi/linux/vduse.h"
 
+/*
+ * The kernel virtio path maps through the bounce domain by per-device DMA
+ * ops; without them set_dma_ops() is a no-op and every mapping fails.
+ */
+#ifndef CONFIG_ARCH_HAS_DMA_OPS
+#error "vduse needs CONFIG_ARCH_HAS_DMA_OPS (per-device DMA ops)"
+#endif
+
 #define VDUSE_MINORS		BIT(MINORBITS)
 #define VDUSE_BOUNCE_MIN	SZ_1M
 #define VDUSE_BOUNCE_MAX	SZ_1G
