@@ -227,17 +227,29 @@ static u16 vduse_get_vq_size(struct vdpa_device *vdpa, u16 idx)
  * @vdpa: the vDPA device
  * @idx: queue index
  * @ready: enable or disable
+ *
+ * A queue enabled after DRIVER_OK gets a kick. VDUSE has no message for a
+ * late enable (QEMU enables the data queues only after its CVQ commands, on
+ * start and on a migration destination), and a daemon that found the queue
+ * disabled at DRIVER_OK would otherwise not look at it until the driver
+ * kicks it, which it may never do: receive buffers were posted long before
+ * the migration. A spurious kick costs the daemon one look at the ring.
  */
 static void vduse_set_vq_ready(struct vdpa_device *vdpa, u16 idx, bool ready)
 {
-	struct vduse_vq *vq = vduse_vq_get(vdpa_to_vduse(vdpa), idx);
+	struct vduse_dev *dev = vdpa_to_vduse(vdpa);
+	struct vduse_vq *vq = vduse_vq_get(dev, idx);
 	unsigned long flags;
+	bool enabled;
 
 	if (!vq)
 		return;
 	spin_lock_irqsave(&vq->kick_lock, flags);
+	enabled = ready && !vq->ready;
 	vq->ready = ready;
 	spin_unlock_irqrestore(&vq->kick_lock, flags);
+	if (enabled && (READ_ONCE(dev->status) & VIRTIO_CONFIG_S_DRIVER_OK))
+		vduse_kick_vq(vdpa, idx);
 }
 
 /**
