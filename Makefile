@@ -113,7 +113,7 @@ demo:
 # One boot of the 6.12 VM with our module: QEMU 10 inside migrates a guest
 # (tests/vm/suites/migrate.sh). Nested TCG: several minutes on two cores.
 check-vmm:
-	tests/vm/run --kernel 6.12 --module ours --tag vmm --timeout $${VMTEST_TIMEOUT:-1200} -v -- migrate
+	tests/vm/check-vmm
 
 bench:
 	@if [ -x bench/run ]; then bench/run; else echo "bench: nothing to measure yet"; fi
