@@ -8,7 +8,8 @@
 #   make check-debug  the `6.12 ours` suites and a kmemleak scan on a KASAN,
 #                   lockdep and kmemleak build of 6.12 (built once, cached)
 #   make check-vmm  live migration under QEMU 10 inside the 6.12 VM (one boot)
-#   make demo       the main job, with readable output
+#   make demo       the main job, narrated: QEMU live-migrates a VM on vduse-net
+#   make demo-kernels  VDUSE devices on each kernel (the earlier demo)
 #   make bench      benchmarks (bench/)
 #   make install    install library, headers, pkg-config file, man pages,
 #                   tools, daemons and systemd units (PREFIX, DESTDIR, LIBDIR,
@@ -53,7 +54,7 @@ export VMTEST_CACHE
 KENV := $(VMTEST_CACHE)/k612.env
 KDIR ?= $(shell [ -r $(KENV) ] || tests/vm/fetch-kernels 6.12 >&2; . $(KENV) && echo $$HDR)
 
-.PHONY: all check check-fresh check-debug check-vmm demo bench install clean vm-progs unit-progs \
+.PHONY: all check check-fresh check-debug check-vmm demo demo-kernels bench install clean vm-progs unit-progs \
 	module module_install fuzz userspace dkms-install deb module-debug
 
 # Each part adds its targets to ALL_TARGETS, INSTALL_TARGETS and CLEAN_FILES.
@@ -109,6 +110,10 @@ module-debug:
 
 demo:
 	tests/demo
+
+# the earlier demo: a VDUSE block device on each kernel, our module's suites
+demo-kernels:
+	tests/demo-kernels
 
 # One boot of the 6.12 VM with our module: QEMU 10 inside migrates a guest
 # (tests/vm/suites/migrate.sh). Nested TCG: several minutes on two cores.
