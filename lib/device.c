@@ -94,6 +94,7 @@ static void dev_free(struct vduse_dev *dev)
 	free(dev->group_as);
 	free(dev->queue_sizes);
 	free(dev->queue_group);
+	vduse_dev_free_backlog(dev);
 	if (dev->threaded)
 		pthread_mutex_destroy(&dev->lock);
 	free(dev);

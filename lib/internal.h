@@ -162,6 +162,17 @@ struct vduse_dev {
 	bool threaded;			/* VDUSE_DEV_F_THREADS: @lock serializes calls */
 	pthread_mutex_t lock;		/* recursive: callbacks may call the library */
 	bool msg_failed_hooks;		/* spec §7: vq-ready / suspend not negotiated */
+	/*
+	 * Deferred replies: the message whose drain is pending (its answer
+	 * not yet written) and the ones read meanwhile, handled in order
+	 * once vduse_dev_drain_done() comes.
+	 */
+	enum { DRAIN_IDLE, DRAIN_CALLING, DRAIN_EARLY, DRAIN_WAITING } drain_state;
+	int drain_result;		/* DRAIN_EARLY: done inside the callback */
+	bool stopping;			/* STOP drain pending: pops find nothing */
+	struct vduse_dev_request pending;
+	struct vduse_dev_request *backlog;
+	unsigned int nbacklog, backlog_cap;
 	struct vduse_vq *vqs;
 	uint32_t *group_as;		/* group -> ASID */
 	struct vduse_as *as;
@@ -293,6 +304,7 @@ bool vduse_packed_chain_intact(struct vduse_vq *vq, uint16_t slot, bool wrap, ui
 int vduse_msg_handle(struct vduse_dev *dev, const struct vduse_dev_request *req,
 		     struct vduse_dev_response *resp) HIDDEN;
 void vduse_dev_stop_queues(struct vduse_dev *dev) HIDDEN;
+void vduse_dev_free_backlog(struct vduse_dev *dev) HIDDEN;
 int vduse_dev_epoll_setup(struct vduse_dev *dev) HIDDEN;
 
 /* inflight.c */

@@ -6,7 +6,7 @@
 #   visibility), build/lib/libvduse.pc; unit tests in build/unit/lib_*;
 #   static VM test programs in build/vm/progs/; fuzz targets (clang).
 
-LIBVDUSE_VERSION := 0.2.0
+LIBVDUSE_VERSION := 0.3.0
 LIB_SRCS   := $(wildcard lib/*.c)
 LIB_HDRS   := include/vduse/libvduse.h lib/internal.h include/uapi/linux/vduse.h
 LIB_OBJS   := $(patsubst lib/%.c,$(BUILD)/lib/obj/%.o,$(LIB_SRCS))
@@ -66,6 +66,7 @@ $(LIB_PC): lib/libvduse.pc.in lib/lib.mk
 LIB_UNIT_LDFLAGS_msg := -Wl,--wrap=calloc
 LIB_UNIT_LDFLAGS_notify := -pthread
 LIB_UNIT_LDFLAGS_threads := -pthread
+LIB_UNIT_LDFLAGS_drain := -pthread
 
 # lib_threads once more under ThreadSanitizer, the library built from source
 # with clang (skipped without clang).

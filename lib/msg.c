@@ -74,37 +74,40 @@ static int dev_start(struct vduse_dev *dev)
 	return 0;
 }
 
-static void dev_stop(struct vduse_dev *dev)
+/*
+ * Ask the device to drain. Returns 0 or a negative errno (the answer), or
+ * -EINPROGRESS when the device will call vduse_dev_drain_done() later.
+ */
+static int drain(struct vduse_dev *dev, const struct vduse_drain *d)
 {
-	if (!dev->running)
-		return;
-	/*
-	 * The callback runs while the rings are still mapped: a device that
-	 * drains (pushes what it holds) here has those buffers used before
-	 * the driver's reset completes, which consumers without SUSPEND rely
-	 * on to read the ring position (vhost-vdpa-cvq.md §6.1).
-	 */
-	if (dev->o.stopped)
-		dev->o.stopped(dev, dev->o.user);
-	dev->running = false;
-	vduse_dev_stop_queues(dev);
+	int ret;
+
+	if (!dev->o.drain)
+		return 0;
+	dev->drain_state = DRAIN_CALLING;
+	ret = dev->o.drain(dev, d, dev->o.user);
+	if (ret == VDUSE_DRAIN_PENDING && dev->drain_state == DRAIN_CALLING) {
+		dev->drain_state = DRAIN_WAITING;
+		vd_dbg(dev, "drain (reason %u) pending", d->reason);
+		return -EINPROGRESS;
+	}
+	if (ret == VDUSE_DRAIN_PENDING)		/* done from inside the callback */
+		ret = dev->drain_result;
+	dev->drain_state = DRAIN_IDLE;
+	if (ret > 0) {
+		vd_warn(dev, "drain callback returned %d; answered FAILED", ret);
+		ret = -EINVAL;
+	}
+	return ret;
 }
 
-static int handle_status(struct vduse_dev *dev, uint8_t status)
+/* The second half of SET_STATUS, once the drain (if any) is over. */
+static int status_finish(struct vduse_dev *dev, uint8_t status, int ret)
 {
-	int ret = 0;
-
-	vd_dbg(dev, "SET_STATUS %#x", status);
-	if (dev->o.status)
-		dev->o.status(dev, status, dev->o.user);
-	if (status & VIRTIO_CONFIG_S_DRIVER_OK) {
-		if (!dev->running) {
-			ret = dev_start(dev);
-			if (ret)	/* nothing half-started stays behind */
-				vduse_dev_stop_queues(dev);
-		}
-	} else {
-		dev_stop(dev);
+	if (!(status & VIRTIO_CONFIG_S_DRIVER_OK) && dev->running) {
+		dev->stopping = false;
+		dev->running = false;
+		vduse_dev_stop_queues(dev);
 	}
 	if (status == 0) {
 		uint32_t i;
@@ -124,8 +127,44 @@ static int handle_status(struct vduse_dev *dev, uint8_t status)
 		if (dev->o.reset)
 			dev->o.reset(dev, dev->o.user);
 	}
-	dev->status = ret ? dev->status : status;
+	/* a stop happened whatever the drain said; a refused start did not */
+	if (!ret || !(status & VIRTIO_CONFIG_S_DRIVER_OK))
+		dev->status = status;
 	return ret;
+}
+
+static int handle_status(struct vduse_dev *dev, uint8_t status)
+{
+	int ret = 0;
+
+	vd_dbg(dev, "SET_STATUS %#x", status);
+	if (dev->o.status)
+		dev->o.status(dev, status, dev->o.user);
+	if (status & VIRTIO_CONFIG_S_DRIVER_OK) {
+		if (!dev->running) {
+			ret = dev_start(dev);
+			if (ret)	/* nothing half-started stays behind */
+				vduse_dev_stop_queues(dev);
+		}
+	} else if (dev->running) {
+		struct vduse_drain d = { .reason = VDUSE_DRAIN_STOP, .last = UINT64_MAX,
+					 .status = status };
+
+		/*
+		 * The callbacks run while the rings are still mapped: a device
+		 * that drains (pushes what it holds) here has those buffers used
+		 * before the driver's reset completes, which consumers without
+		 * SUSPEND rely on to read the ring position
+		 * (vhost-vdpa-cvq.md §6.1).
+		 */
+		if (dev->o.stopped)
+			dev->o.stopped(dev, dev->o.user);
+		dev->stopping = true;
+		ret = drain(dev, &d);
+		if (ret == -EINPROGRESS)
+			return ret;
+	}
+	return status_finish(dev, status, ret);
 }
 
 static int handle_vq_state(struct vduse_dev *dev, const struct vduse_dev_request *req,
@@ -172,12 +211,13 @@ static int handle_update_iotlb(struct vduse_dev *dev, const struct vduse_dev_req
 	vduse_iotlb_invalidate(dev, asid, start, last);
 	if (dev->o.iotlb_update)
 		dev->o.iotlb_update(dev, asid, start, last, dev->o.user);
-	return 0;
+	return drain(dev, &(struct vduse_drain){ .reason = VDUSE_DRAIN_IOTLB, .asid = asid,
+						 .start = start, .last = last });
 }
 
 static int handle_group_asid(struct vduse_dev *dev, const struct vduse_dev_request *req)
 {
-	uint32_t group = req->vq_group_asid.group, asid = req->vq_group_asid.asid;
+	uint32_t group = req->vq_group_asid.group, asid = req->vq_group_asid.asid, old;
 	int err;
 
 	vd_dbg(dev, "SET_VQ_GROUP_ASID group %u -> ASID %u", group, asid);
@@ -194,9 +234,13 @@ static int handle_group_asid(struct vduse_dev *dev, const struct vduse_dev_reque
 		}
 	}
 	/* queues of the group see the new AS at their next ring access */
+	old = dev->group_as[group];
 	dev->group_as[group] = asid;
 	vduse_inflight_group(dev, group, asid);
-	return 0;
+	if (old == asid)
+		return 0;
+	return drain(dev, &(struct vduse_drain){ .reason = VDUSE_DRAIN_GROUP, .asid = old,
+						 .last = UINT64_MAX, .group = group });
 }
 
 /*
@@ -251,11 +295,68 @@ int vduse_msg_handle(struct vduse_dev *dev, const struct vduse_dev_request *req,
 	return err;
 }
 
+/* Write one answer; 0, or a negative errno if the channel is gone. */
+static int msg_reply(struct vduse_dev *dev, const struct vduse_dev_response *resp)
+{
+	ssize_t n;
+
+	do {
+		n = write(dev->fd, resp, sizeof(*resp));
+	} while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == ENOENT) {
+		/* the kernel gave up on this request (timeout) */
+		vd_warn(dev, "request %u expired before its answer", resp->request_id);
+		return 0;
+	}
+	if (n != sizeof(*resp)) {
+		vd_err(dev, "writing a response: %s", n < 0 ? strerror(errno) : "short");
+		return n < 0 ? -errno : -EIO;
+	}
+	return 0;
+}
+
+/*
+ * Handle and answer one message, unless its drain is left pending: then
+ * it is kept, and answered by vduse_dev_drain_done(). Under the lock.
+ */
+static int msg_one(struct vduse_dev *dev, const struct vduse_dev_request *req)
+{
+	struct vduse_dev_response resp;
+
+	if (vduse_msg_handle(dev, req, &resp) == -EINPROGRESS) {
+		dev->pending = *req;
+		return 0;
+	}
+	return msg_reply(dev, &resp);
+}
+
+/* Queue a message read while a drain is pending. Under the lock. */
+static int backlog_add(struct vduse_dev *dev, const struct vduse_dev_request *req)
+{
+	if (dev->nbacklog == dev->backlog_cap) {
+		unsigned int cap = dev->backlog_cap ? dev->backlog_cap * 2 : 8;
+		struct vduse_dev_request *n = realloc(dev->backlog, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		dev->backlog = n;
+		dev->backlog_cap = cap;
+	}
+	dev->backlog[dev->nbacklog++] = *req;
+	return 0;
+}
+
+void vduse_dev_free_backlog(struct vduse_dev *dev)
+{
+	free(dev->backlog);
+	dev->backlog = NULL;
+	dev->nbacklog = dev->backlog_cap = 0;
+}
+
 EXPORT int vduse_dev_handle_msgs(struct vduse_dev *dev)
 {
 	struct vduse_dev_request req;
-	struct vduse_dev_response resp;
-	int handled = 0;
+	int handled = 0, err;
 
 	for (;;) {
 		ssize_t n = read(dev->fd, &req, sizeof(req));
@@ -275,20 +376,82 @@ EXPORT int vduse_dev_handle_msgs(struct vduse_dev *dev)
 			return -EIO;
 		}
 		vduse_lock(dev);
-		vduse_msg_handle(dev, &req, &resp);
-		vduse_unlock(dev);
-		do {
-			n = write(dev->fd, &resp, sizeof(resp));
-		} while (n < 0 && errno == EINTR);
-		if (n < 0 && errno == ENOENT) {
-			/* the kernel gave up on this request (timeout) */
-			vd_warn(dev, "request %u expired before its answer", req.request_id);
-		} else if (n != sizeof(resp)) {
-			vd_err(dev, "writing a response: %s", n < 0 ? strerror(errno) : "short");
-			return n < 0 ? -errno : -EIO;
+		if (dev->drain_state == DRAIN_WAITING) {
+			/* in order, after the pending one: read now so the fd goes quiet */
+			err = backlog_add(dev, &req);
+			if (err) {
+				struct vduse_dev_response resp = { .request_id = req.request_id,
+								   .result = VDUSE_REQ_RESULT_FAILED };
+
+				vd_err(dev, "no memory to queue request %u; answered FAILED",
+				       req.request_id);
+				err = msg_reply(dev, &resp);
+			}
+		} else {
+			err = msg_one(dev, &req);
 		}
+		vduse_unlock(dev);
+		if (err)
+			return err;
 		handled++;
 	}
+}
+
+/* The second half of a message whose drain was pending. */
+static int msg_finish(struct vduse_dev *dev, const struct vduse_dev_request *req, int result)
+{
+	if (req->type == VDUSE_SET_STATUS)
+		return status_finish(dev, req->s.status, result);
+	return result;
+}
+
+EXPORT int vduse_dev_drain_done(struct vduse_dev *dev, int result)
+{
+	struct vduse_dev_response resp;
+	int err;
+
+	if (!dev)
+		return -EINVAL;
+	if (result > 0)
+		result = -EINVAL;
+	vduse_lock(dev);
+	if (dev->drain_state == DRAIN_CALLING) {
+		/* from inside the callback: it returns VDUSE_DRAIN_PENDING next */
+		dev->drain_state = DRAIN_EARLY;
+		dev->drain_result = result;
+		vduse_unlock(dev);
+		return 0;
+	}
+	if (dev->drain_state != DRAIN_WAITING) {
+		vduse_unlock(dev);
+		return -EINVAL;
+	}
+	dev->drain_state = DRAIN_IDLE;
+	vd_dbg(dev, "drain of request %u done (%d)", dev->pending.request_id, result);
+	memset(&resp, 0, sizeof(resp));
+	resp.request_id = dev->pending.request_id;
+	resp.result = msg_finish(dev, &dev->pending, result) ? VDUSE_REQ_RESULT_FAILED
+							       : VDUSE_REQ_RESULT_OK;
+	err = msg_reply(dev, &resp);
+	/* what queued up meanwhile, in order, until one drains again */
+	while (!err && dev->nbacklog && dev->drain_state == DRAIN_IDLE) {
+		struct vduse_dev_request req = dev->backlog[0];
+
+		memmove(dev->backlog, dev->backlog + 1, --dev->nbacklog * sizeof(req));
+		err = msg_one(dev, &req);
+	}
+	vduse_unlock(dev);
+	return err;
+}
+
+EXPORT bool vduse_dev_drain_pending(const struct vduse_dev *dev)
+{
+	bool p;
+
+	vduse_lock((struct vduse_dev *)dev);
+	p = dev->drain_state == DRAIN_WAITING;
+	vduse_unlock((struct vduse_dev *)dev);
+	return p;
 }
 
 #define RUN_EVENTS	64

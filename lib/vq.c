@@ -207,7 +207,7 @@ int vduse_vq_try_start(struct vduse_vq *vq)
 	struct vduse_vq_info info;
 	int err;
 
-	if (vq->started || !dev->running)
+	if (vq->started || !dev->running || dev->stopping)
 		return 0;
 	memset(&info, 0, sizeof(info));
 	info.index = vq->index;
@@ -374,7 +374,7 @@ static int vq_pop(struct vduse_vq *vq, struct vduse_req **reqp)
 	int ret;
 
 	*reqp = NULL;
-	if (!vq->started)
+	if (!vq->started || vq->dev->stopping)	/* STOP drain: no new work */
 		return 0;
 	if (vq->broken)
 		return -EIO;
@@ -586,7 +586,7 @@ EXPORT int vduse_vq_notify(struct vduse_vq *vq)
 
 static int vq_enable_notify(struct vduse_vq *vq)
 {
-	if (!vq->started)
+	if (!vq->started || vq->dev->stopping)
 		return 0;
 	if (vq->broken || vduse_vq_map_ring(vq))
 		return -EIO;

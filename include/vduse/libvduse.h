@@ -45,7 +45,7 @@ extern "C" {
 #endif
 
 #define LIBVDUSE_MAJOR_VERSION 0
-#define LIBVDUSE_MINOR_VERSION 2
+#define LIBVDUSE_MINOR_VERSION 3
 
 struct vduse_dev;
 struct vduse_vq;
@@ -60,6 +60,39 @@ enum vduse_log_level {
 
 /* One formatted line (no trailing newline) for the device's log. */
 typedef void (*vduse_log_fn)(void *user, enum vduse_log_level level, const char *msg);
+
+/* Why struct vduse_drain asks the device to drain. */
+enum vduse_drain_reason {
+	VDUSE_DRAIN_STOP = 1,		/* data path stops: all guest memory */
+	VDUSE_DRAIN_IOTLB = 2,		/* [start, last] of @asid changed */
+	VDUSE_DRAIN_GROUP = 3,		/* @group left address space @asid */
+};
+
+/*
+ * What a drain callback must stop using. Requests popped before the call
+ * keep their buffers mapped until they are pushed or freed; the point of
+ * draining is that the kernel (and behind it the driver, which may reuse
+ * the memory at once) hears OK only after the device's I/O on them is over.
+ *
+ * While a STOP drain is pending, vduse_vq_pop() returns 0 (no new work)
+ * and vduse_vq_push() still reaches the driver: push what completes, then
+ * call vduse_dev_drain_done(); the queues stop and @reset runs after that.
+ * While an IOTLB or GROUP drain is pending the queues keep running (new
+ * requests already translate through the new mappings). Messages arriving
+ * meanwhile are read and queued, and handled in order once the drain is
+ * done.
+ */
+struct vduse_drain {
+	uint32_t reason;		/* enum vduse_drain_reason */
+	uint32_t asid;			/* IOTLB, GROUP: the address space */
+	uint64_t start, last;		/* IOTLB: the range; STOP: 0, UINT64_MAX */
+	uint32_t group;			/* GROUP: the group */
+	uint8_t status;			/* STOP: the status the driver wrote */
+	uint8_t reserved[3];
+};
+
+/* Returned by the drain callback: the answer waits for vduse_dev_drain_done(). */
+#define VDUSE_DRAIN_PENDING	1
 
 /* vduse_dev_opts.flags */
 #define VDUSE_DEV_F_API_V0	(1u << 0)	/* never use API v1, even if offered */
@@ -147,6 +180,22 @@ struct vduse_dev_opts {
 	 */
 	void (*iotlb_update)(struct vduse_dev *dev, uint32_t asid, uint64_t start,
 			     uint64_t last, void *user);
+
+	/* ---- libvduse 0.3 ---- */
+	/*
+	 * Deferred replies. Called when the device must stop touching some
+	 * memory before the kernel hears OK: the data path stops (DRIVER_OK
+	 * cleared or reset; after @stopped, rings still mapped), an address
+	 * space's mappings change (UPDATE_IOTLB; after @iotlb_update), or a
+	 * group leaves an address space (SET_VQ_GROUP_ASID; after
+	 * @group_asid). Return 0 when the device holds nothing there, a
+	 * negative errno to answer FAILED, or VDUSE_DRAIN_PENDING while I/O
+	 * is in flight (io_uring, thread pools): the answer then waits for
+	 * vduse_dev_drain_done(), which must come within the kernel's message
+	 * timeout (30 s by default; then the device is broken for good). See
+	 * struct vduse_drain.
+	 */
+	int (*drain)(struct vduse_dev *dev, const struct vduse_drain *d, void *user);
 };
 
 /*
@@ -221,6 +270,23 @@ int vduse_dev_handle_msgs(struct vduse_dev *dev);
  * Returns the number of events, 0 on timeout, or a negative errno.
  */
 int vduse_dev_run_once(struct vduse_dev *dev, int timeout_ms);
+
+/*
+ * Finish the drain the drain callback left pending (VDUSE_DRAIN_PENDING):
+ * @result 0 answers OK, a negative errno FAILED (a STOP drain stops the
+ * queues either way). The library completes the message (a STOP: queues
+ * stopped, @reset for status 0), writes the answer, then handles the
+ * messages that queued up meanwhile, so their callbacks run in the
+ * calling thread (with VDUSE_DEV_F_THREADS, under the device lock like
+ * any callback). May be called from any thread, and from the drain
+ * callback itself (it then returns VDUSE_DRAIN_PENDING as usual). Returns
+ * 0, -EINVAL if no drain is pending, or a negative errno if writing an
+ * answer failed (-EIO: the device is broken).
+ */
+int vduse_dev_drain_done(struct vduse_dev *dev, int result);
+
+/* True while a drain is pending (its message not yet answered). */
+bool vduse_dev_drain_pending(const struct vduse_dev *dev);
 
 /* Write config space bytes, then raise the config interrupt. */
 int vduse_dev_update_config(struct vduse_dev *dev, uint32_t offset,

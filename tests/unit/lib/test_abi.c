@@ -30,6 +30,11 @@ static const char *const public_fns_02[] = {
 	"vduse_vq_push_many", "vduse_vq_get_stats", "vduse_vq_broken_reason",
 };
 
+/* added in LIBVDUSE_0.3 */
+static const char *const public_fns_03[] = {
+	"vduse_dev_drain_done", "vduse_dev_drain_pending",
+};
+
 static const char *const internal_syms[] = {
 	"vduse_sys_backend", "vduse__dev_create", "vduse__dev_attach", "vduse_log",
 	"vduse_iotlb_lookup", "vduse_iotlb_translate", "vduse_msg_handle", "vduse_split_pop",
@@ -51,7 +56,7 @@ static size_t opts_holes(void)
 		FIELD(queue_group), FIELD(vq_align), FIELD(flags), FIELD(started), FIELD(stopped),
 		FIELD(reset), FIELD(queue_ready), FIELD(queue_kick), FIELD(group_asid),
 		FIELD(status), FIELD(log), FIELD(log_level), FIELD(reserved2), FIELD(user),
-		FIELD(inflight), FIELD(inflight_size), FIELD(iotlb_update),
+		FIELD(inflight), FIELD(inflight_size), FIELD(iotlb_update), FIELD(drain),
 	};
 	size_t i, end = 0, holes = 0;
 
@@ -108,6 +113,14 @@ int main(int argc, char **argv)
 	}
 	TAP_EQ(ok, sizeof(public_fns_02) / sizeof(public_fns_02[0]),
 	       "functions added later exported at LIBVDUSE_0.2");
+	for (i = 0, ok = 0; i < sizeof(public_fns_03) / sizeof(public_fns_03[0]); i++) {
+		if (dlvsym(h, public_fns_03[i], "LIBVDUSE_0.3"))
+			ok++;
+		else
+			tap_diag("missing: %s@LIBVDUSE_0.3", public_fns_03[i]);
+	}
+	TAP_EQ(ok, sizeof(public_fns_03) / sizeof(public_fns_03[0]),
+	       "drain functions exported at LIBVDUSE_0.3");
 	for (i = 0, ok = 0; i < sizeof(internal_syms) / sizeof(internal_syms[0]); i++) {
 		if (!dlsym(h, internal_syms[i]))
 			ok++;
