@@ -234,6 +234,8 @@ int vduse_iotlb_translate(struct vduse_dev *dev, uint32_t asid, uint64_t iova, u
 			  unsigned int max, unsigned int *n) HIDDEN;
 void *vduse_iotlb_map_contig(struct vduse_dev *dev, uint32_t asid, uint64_t iova, uint64_t len,
 			     int prot, struct vduse_region **reg) HIDDEN;
+void *vduse_iotlb_map_stitched(struct vduse_dev *dev, uint32_t asid, uint64_t iova, uint64_t len,
+			       int prot, struct vduse_region **reg) HIDDEN;
 int vduse_iotlb_copy_from(struct vduse_dev *dev, uint32_t asid, uint64_t iova,
 			  void *buf, uint64_t len) HIDDEN;
 void vduse_region_get(struct vduse_region *r) HIDDEN;

@@ -136,6 +136,46 @@ static int as_insert(struct vduse_dev *dev, struct vduse_as *as, struct vduse_re
 	return 0;
 }
 
+/*
+ * Ask the kernel for the entry holding @iova of @asid; checks its answer
+ * like any other input. Returns the fd to mmap, or -1 (logged).
+ */
+static int iotlb_get_fd(struct vduse_dev *dev, uint32_t asid, uint64_t iova,
+			struct vduse_iotlb_entry_v2 *e, int *prot)
+{
+	uint64_t len, delta;
+	int fd;
+
+	memset(e, 0, sizeof(*e));
+	e->start = iova;
+	e->last = iova;
+	e->asid = asid;
+	if (dev->api >= 1)
+		fd = vd_ioctl(dev, VDUSE_IOTLB_GET_FD2, e);
+	else
+		fd = vd_ioctl(dev, VDUSE_IOTLB_GET_FD, e);
+	if (fd < 0) {
+		vd_dbg(dev, "iotlb: no mapping for %#llx in ASID %u: %s",
+		       (unsigned long long)iova, asid, strerror(errno));
+		return -1;
+	}
+	len = e->last - e->start + 1;
+	/* mmap wants a page-aligned offset; a consumer may map from mid-page */
+	delta = e->offset & (getpagesize() - 1);
+	if (e->start > iova || e->last < iova || len == 0 || len > SIZE_MAX - delta ||
+	    e->offset + len < e->offset ||
+	    !(e->perm & VDUSE_ACCESS_RW) || (e->perm & ~VDUSE_ACCESS_RW)) {
+		vd_err(dev, "iotlb: bad entry for %#llx: [%#llx, %#llx] offset %#llx perm %u",
+		       (unsigned long long)iova, (unsigned long long)e->start,
+		       (unsigned long long)e->last, (unsigned long long)e->offset, e->perm);
+		close(fd);
+		return -1;
+	}
+	*prot = (e->perm & VDUSE_ACCESS_RO ? PROT_READ : 0) |
+		(e->perm & VDUSE_ACCESS_WO ? PROT_WRITE : 0);
+	return fd;
+}
+
 static struct vduse_region *as_fetch(struct vduse_dev *dev, uint32_t asid, uint64_t iova)
 {
 	struct vduse_as *as = &dev->as[asid];
@@ -159,37 +199,13 @@ static struct vduse_region *as_fetch(struct vduse_dev *dev, uint32_t asid, uint6
 		r->external = true;
 		goto insert;
 	}
-
-	memset(&e, 0, sizeof(e));
-	e.start = iova;
-	e.last = iova;
-	e.asid = asid;
-	if (dev->api >= 1)
-		fd = vd_ioctl(dev, VDUSE_IOTLB_GET_FD2, &e);
-	else
-		fd = vd_ioctl(dev, VDUSE_IOTLB_GET_FD, &e);
+	fd = iotlb_get_fd(dev, asid, iova, &e, &prot);
 	if (fd < 0) {
-		vd_dbg(dev, "iotlb: no mapping for %#llx in ASID %u: %s",
-		       (unsigned long long)iova, asid, strerror(errno));
 		free(r);
 		return NULL;
 	}
-	/* The kernel's answer is checked like any other input. */
 	len = e.last - e.start + 1;
-	/* mmap wants a page-aligned offset; a consumer may map from mid-page */
 	delta = e.offset & (getpagesize() - 1);
-	if (e.start > iova || e.last < iova || len == 0 || len > SIZE_MAX - delta ||
-	    e.offset + len < e.offset ||
-	    !(e.perm & VDUSE_ACCESS_RW) || (e.perm & ~VDUSE_ACCESS_RW)) {
-		vd_err(dev, "iotlb: bad entry for %#llx: [%#llx, %#llx] offset %#llx perm %u",
-		       (unsigned long long)iova, (unsigned long long)e.start,
-		       (unsigned long long)e.last, (unsigned long long)e.offset, e.perm);
-		close(fd);
-		free(r);
-		return NULL;
-	}
-	prot = (e.perm & VDUSE_ACCESS_RO ? PROT_READ : 0) |
-	       (e.perm & VDUSE_ACCESS_WO ? PROT_WRITE : 0);
 	p = mmap(NULL, len + delta, prot, MAP_SHARED, fd, e.offset - delta);
 	err = errno;
 	close(fd);
@@ -292,6 +308,102 @@ void *vduse_iotlb_map_contig(struct vduse_dev *dev, uint32_t asid, uint64_t iova
 	vduse_region_get(r);
 	*reg = r;
 	return r->addr + (iova - r->start);
+}
+
+/*
+ * [iova, iova + len) spans several IOTLB entries (a guest behind a vIOMMU
+ * maps page by page): map the pieces next to each other in one reserved
+ * range, so that the ring accessors see one contiguous area, as fast as
+ * any other. The same file pages are also mapped by the cache, MAP_SHARED,
+ * so both views are coherent. Each boundary between pieces must fall on a
+ * page boundary of both the IOVA (relative to the first piece) and the file
+ * offset, which mappings made page by page always satisfy. Returns a
+ * private region (not in the cache, freed by its last vduse_region_put()),
+ * or NULL.
+ */
+void *vduse_iotlb_map_stitched(struct vduse_dev *dev, uint32_t asid, uint64_t iova, uint64_t len,
+			       int prot, struct vduse_region **reg)
+{
+	uint64_t pg = getpagesize(), pos = iova, left = len, phase = 0, total = 0;
+	struct vduse_as *as;
+	struct vduse_region *r = NULL;
+	uint8_t *base = MAP_FAILED;
+	unsigned int pieces = 0;
+
+	if (!len || iova + (len - 1) < iova || asid >= dev->nas)
+		return NULL;
+	as = &dev->as[asid];
+	while (left) {
+		struct vduse_iotlb_entry_v2 e;
+		uint64_t chunk, off, target, maplen;
+		int fd, eprot;
+		void *p;
+
+		if (as->umem && pos - as->umem_iova < as->umem_len)
+			goto fail;	/* the bounce region is one entry; not ours to remap */
+		fd = iotlb_get_fd(dev, asid, pos, &e, &eprot);
+		if (fd < 0)
+			goto fail;
+		chunk = e.last - pos;
+		chunk = chunk >= left - 1 ? left : chunk + 1;
+		off = e.offset + (pos - e.start);
+		if (!pieces) {
+			/* the whole area, in the first piece's page phase */
+			phase = off & (pg - 1);
+			total = (phase + len + pg - 1) & ~(pg - 1);
+			if (total < len) {
+				close(fd);
+				goto fail;
+			}
+			base = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+				    -1, 0);
+			if (base == MAP_FAILED) {
+				close(fd);
+				goto fail;
+			}
+		}
+		target = phase + (pos - iova);
+		if ((eprot & prot) != prot || (pieces && ((target | off) & (pg - 1)))) {
+			vd_dbg(dev, "iotlb: piece at %#llx (offset %#llx) of a ring area does not "
+			       "line up with pages", (unsigned long long)pos,
+			       (unsigned long long)off);
+			close(fd);
+			goto fail;
+		}
+		maplen = ((target + chunk + pg - 1) & ~(pg - 1)) - (target & ~(pg - 1));
+		p = mmap(base + (target & ~(pg - 1)), maplen, prot, MAP_SHARED | MAP_FIXED, fd,
+			 off & ~(pg - 1));
+		close(fd);
+		if (p == MAP_FAILED) {
+			vd_err(dev, "iotlb: mmap of a ring piece at %#llx failed: %s",
+			       (unsigned long long)pos, strerror(errno));
+			goto fail;
+		}
+		pieces++;
+		pos += chunk;
+		left -= chunk;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		goto fail;
+	r->start = iova;
+	r->last = iova + len - 1;
+	r->map = base;
+	r->addr = base + phase;
+	r->len = total;
+	r->prot = prot;
+	r->as = as;
+	/* not in the cache: unmapped by the last put, like an invalidated one */
+	r->dead = true;
+	r->refs = 1;
+	*reg = r;
+	vd_dbg(dev, "iotlb: area [%#llx + %#llx] of ASID %u stitched from %u entries",
+	       (unsigned long long)iova, (unsigned long long)len, asid, pieces);
+	return r->addr;
+fail:
+	if (base != MAP_FAILED)
+		munmap(base, total);
+	return NULL;
 }
 
 /* Copy guest memory out (indirect tables: read once, no double fetch). */

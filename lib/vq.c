@@ -60,6 +60,15 @@ static void ring_sizes(const struct vduse_vq *vq, uint64_t *d, uint64_t *dr, uin
 	}
 }
 
+/* One ring area: in one cached mapping (the common case), or stitched. */
+static void *ring_area(struct vduse_vq *vq, uint32_t asid, uint64_t iova, uint64_t len, int prot,
+		       struct vduse_region **reg)
+{
+	void *p = vduse_iotlb_map_contig(vq->dev, asid, iova, len, prot, reg);
+
+	return p ? p : vduse_iotlb_map_stitched(vq->dev, asid, iova, len, prot, reg);
+}
+
 /* (Re)resolve the ring areas through the queue's current address space. */
 int vduse_vq_map_ring(struct vduse_vq *vq)
 {
@@ -73,17 +82,16 @@ int vduse_vq_map_ring(struct vduse_vq *vq)
 	vq->ring_asid = asid;
 	vq->ring_gen = dev->as[asid].gen;
 	ring_sizes(vq, &dsz, &drsz, &dvsz);
-	vq->desc = vduse_iotlb_map_contig(dev, asid, vq->desc_iova, dsz,
-					  vq->packed ? PROT_READ | PROT_WRITE : PROT_READ,
-					  &vq->ring_reg[0]);
-	vq->driver = vduse_iotlb_map_contig(dev, asid, vq->driver_iova, drsz, PROT_READ,
-					    &vq->ring_reg[1]);
-	vq->device = vduse_iotlb_map_contig(dev, asid, vq->device_iova, dvsz,
-					    PROT_READ | PROT_WRITE, &vq->ring_reg[2]);
+	vq->desc = ring_area(vq, asid, vq->desc_iova, dsz,
+			     vq->packed ? PROT_READ | PROT_WRITE : PROT_READ, &vq->ring_reg[0]);
+	vq->driver = ring_area(vq, asid, vq->driver_iova, drsz, PROT_READ, &vq->ring_reg[1]);
+	vq->device = ring_area(vq, asid, vq->device_iova, dvsz, PROT_READ | PROT_WRITE,
+			       &vq->ring_reg[2]);
 	if (!vq->desc || !vq->driver || !vq->device) {
 		vduse_vq_unmap_ring(vq);
 		vduse_vq_set_broken(vq, "ring at desc %#llx driver %#llx device %#llx (size %u) "
-				    "is outside every mapping of ASID %u",
+				    "is outside every mapping of ASID %u (or spans mappings whose "
+				    "pages do not line up)",
 				    (unsigned long long)vq->desc_iova,
 				    (unsigned long long)vq->driver_iova,
 				    (unsigned long long)vq->device_iova, vq->num, asid);
