@@ -13,8 +13,10 @@
  * global state and no threads inside the library.
  *
  * Event loop: poll vduse_dev_fd() (kernel messages) and each queue's
- * vduse_vq_kick_fd(), or let vduse_dev_run_once() do it. Messages are always
- * answered at once; the device's I/O never runs inside the message handler.
+ * vduse_vq_kick_fd(), or let vduse_dev_run_once() do it. Messages are
+ * answered at once, unless the drain callback holds an answer back until
+ * the device's in-flight I/O is over (vduse_dev_drain_done()); the
+ * device's I/O never runs inside the message handler.
  *
  * Threads: by default one device (and its queues and requests) must be used
  * by one thread at a time; separate devices are independent. The memory a
