@@ -82,6 +82,9 @@ static void dev_free(struct vduse_dev *dev)
 		free(vq->segreg);
 		free(vq->indbuf);
 		free(vq->resubmit);
+		vduse_as_release(&vq->cache);
+		if (dev->threaded)
+			pthread_mutex_destroy(&vq->lock);
 	}
 	for (i = 0; dev->as && i < dev->nas; i++)
 		vduse_as_release(&dev->as[i]);
@@ -163,8 +166,18 @@ static int dev_alloc(const struct vduse_dev_opts *opts, const struct vduse_backe
 	dev->as = calloc(dev->nas, sizeof(*dev->as));
 	if (!dev->vqs || !dev->queue_sizes || !dev->queue_group || !dev->group_as || !dev->as)
 		goto fail;
-	for (i = 0; i < dev->nvqs; i++)
+	for (i = 0; i < dev->nvqs; i++) {
 		dev->vqs[i].kickfd = -1;
+		vduse_as_init(&dev->vqs[i].cache);
+	}
+	/* queue locks: plain mutexes, no callback runs with one held */
+	for (i = 0; dev->threaded && i < dev->nvqs; i++) {
+		if (pthread_mutex_init(&dev->vqs[i].lock, NULL)) {
+			/* dev_free destroys nvqs locks: only as many as exist */
+			dev->nvqs = i;
+			goto fail;
+		}
+	}
 	for (i = 0; i < dev->nas; i++)
 		vduse_as_init(&dev->as[i]);
 	err = -EINVAL;
@@ -600,6 +613,30 @@ EXPORT int vduse_dev_update_config(struct vduse_dev *dev, uint32_t offset, const
 	return err;
 }
 
+/*
+ * Switch @asid's bounce range [iova, iova + len) to @addr (or back to the
+ * kernel's pages). Queue threads read the umem fields when they fetch a
+ * mapping: every queue lock is held meanwhile (device lock first).
+ */
+static void umem_set(struct vduse_dev *dev, uint32_t asid, void *addr, uint64_t iova,
+		     uint64_t len)
+{
+	struct vduse_as *as = &dev->as[asid];
+	uint32_t i;
+
+	for (i = 0; dev->threaded && i < dev->nvqs; i++)
+		vduse_vq_lock_msg(&dev->vqs[i]);
+	vduse_iotlb_invalidate(dev, asid, iova, iova + len - 1);
+	for (i = 0; dev->threaded && i < dev->nvqs; i++)
+		if (dev->vqs[i].asid == asid)
+			vduse_as_invalidate(&dev->vqs[i].cache, iova, iova + len - 1);
+	as->umem = addr;
+	as->umem_iova = iova;
+	as->umem_len = addr ? len : 0;
+	for (i = 0; dev->threaded && i < dev->nvqs; i++)
+		vduse_vq_unlock(&dev->vqs[i]);
+}
+
 static int reg_umem(struct vduse_dev *dev, uint32_t asid, void *addr, size_t len)
 {
 	struct vduse_iova_umem u;
@@ -623,10 +660,7 @@ static int reg_umem(struct vduse_dev *dev, uint32_t asid, void *addr, size_t len
 		return err;
 	}
 	/* cached mappings of the bounce range now point at stale pages */
-	vduse_iotlb_invalidate(dev, asid, 0, len - 1);
-	as->umem = addr;
-	as->umem_iova = 0;
-	as->umem_len = len;
+	umem_set(dev, asid, addr, 0, len);
 	return 0;
 }
 
@@ -679,9 +713,7 @@ static int dereg_umem(struct vduse_dev *dev, uint32_t asid)
 		vd_err(dev, "IOTLB_DEREG_UMEM(ASID %u): %s", asid, strerror(errno));
 		return err;
 	}
-	vduse_iotlb_invalidate(dev, asid, as->umem_iova, as->umem_iova + as->umem_len - 1);
-	as->umem = NULL;
-	as->umem_len = 0;
+	umem_set(dev, asid, NULL, as->umem_iova, as->umem_len);
 	return 0;
 }
 

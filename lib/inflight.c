@@ -138,6 +138,7 @@ int vduse_inflight_setup(struct vduse_dev *dev, bool attach)
 				a = 0;
 			}
 			dev->group_as[i] = a;
+			vduse_dev_group_moved(dev, i);
 		}
 		dev->groups_known = true;
 	}

@@ -7,6 +7,7 @@
 #define LIBVDUSE_INTERNAL_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -83,7 +84,16 @@ struct vduse_vq {
 	unsigned int index;
 	uint16_t max_size;
 	uint32_t group;
+	uint32_t asid;			/* its group's address space, kept in step */
 	int kickfd;
+	/*
+	 * VDUSE_DEV_F_THREADS: the queue's own lock and IOTLB cache (for
+	 * @asid), so queue threads share nothing on the data path. The
+	 * message thread takes the lock to change the queue's state.
+	 */
+	pthread_mutex_t lock;
+	unsigned int msg_waiting;	/* message thread wants @lock */
+	struct vduse_as cache;
 
 	bool started;
 	bool broken;
@@ -159,8 +169,14 @@ struct vduse_dev {
 	bool running;			/* DRIVER_OK seen and accepted */
 	bool attaching;			/* inside vduse_dev_attach() */
 	bool groups_known;		/* group_as[] restored from an in-flight log */
-	bool threaded;			/* VDUSE_DEV_F_THREADS: @lock serializes calls */
-	pthread_mutex_t lock;		/* recursive: callbacks may call the library */
+	/*
+	 * VDUSE_DEV_F_THREADS: @lock serializes message handling and the
+	 * device-wide calls (recursive: callbacks run with it held and may
+	 * call the library); each queue has its own lock for its data path.
+	 * Order: device lock, then queue locks in index order.
+	 */
+	bool threaded;
+	pthread_mutex_t lock;
 	bool msg_failed_hooks;		/* spec §7: vq-ready / suspend not negotiated */
 	/*
 	 * Deferred replies: the message whose drain is pending (its answer
@@ -206,6 +222,50 @@ static inline void vduse_unlock(struct vduse_dev *dev)
 		pthread_mutex_unlock(&dev->lock);
 }
 
+/*
+ * Queue lock, data path side. A queue thread that polls would retake its
+ * lock the moment it dropped it and starve the message thread (mutexes are
+ * not fair; the kernel gives up after its message timeout), so it first
+ * lets a waiting message thread through. One load of a line that is
+ * written only around messages.
+ */
+static inline void vduse_vq_lock(struct vduse_vq *vq)
+{
+	if (!vq->dev->threaded)
+		return;
+	while (__builtin_expect(__atomic_load_n(&vq->msg_waiting, __ATOMIC_ACQUIRE), 0))
+		sched_yield();
+	pthread_mutex_lock(&vq->lock);
+}
+
+/* Queue lock, message side (the device lock is held). */
+static inline void vduse_vq_lock_msg(struct vduse_vq *vq)
+{
+	if (!vq->dev->threaded)
+		return;
+	__atomic_fetch_add(&vq->msg_waiting, 1, __ATOMIC_ACQ_REL);
+	pthread_mutex_lock(&vq->lock);
+	__atomic_fetch_sub(&vq->msg_waiting, 1, __ATOMIC_RELEASE);
+}
+
+static inline void vduse_vq_unlock(struct vduse_vq *vq)
+{
+	if (vq->dev->threaded)
+		pthread_mutex_unlock(&vq->lock);
+}
+
+/* The IOTLB cache a queue translates through. */
+static inline struct vduse_as *vduse_vq_as(struct vduse_vq *vq)
+{
+	return vq->dev->threaded ? &vq->cache : &vq->dev->as[vq->asid];
+}
+
+/* The cache argument of the vduse_iotlb_*() calls for a queue. */
+static inline struct vduse_as *vduse_vq_cache(struct vduse_vq *vq)
+{
+	return vq->dev->threaded ? &vq->cache : NULL;
+}
+
 static inline void vduse_crash_point(const struct vduse_dev *dev)
 {
 	if (__builtin_expect(dev->crash_hook != NULL, 0))
@@ -229,15 +289,24 @@ static inline int vd_ioctl(struct vduse_dev *dev, unsigned long req, void *arg)
 int vduse_as_init(struct vduse_as *as) HIDDEN;
 void vduse_as_release(struct vduse_as *as) HIDDEN;
 struct vduse_region *vduse_iotlb_lookup(struct vduse_dev *dev, uint32_t asid, uint64_t iova) HIDDEN;
-int vduse_iotlb_translate(struct vduse_dev *dev, uint32_t asid, uint64_t iova, uint64_t len,
+/*
+ * The functions below with a @cache argument translate through that cache
+ * (a queue's own with VDUSE_DEV_F_THREADS) or, if NULL, the device's cache
+ * of @asid.
+ */
+void vduse_as_invalidate(struct vduse_as *as, uint64_t start, uint64_t last) HIDDEN;
+void vduse_dev_invalidate(struct vduse_dev *dev, uint32_t asid, uint64_t start,
+			  uint64_t last) HIDDEN;
+int vduse_iotlb_translate(struct vduse_dev *dev, struct vduse_as *cache, uint32_t asid,
+			  uint64_t iova, uint64_t len,
 			  int prot, struct iovec *iov, struct vduse_region **reg,
 			  unsigned int max, unsigned int *n) HIDDEN;
-void *vduse_iotlb_map_contig(struct vduse_dev *dev, uint32_t asid, uint64_t iova, uint64_t len,
-			     int prot, struct vduse_region **reg) HIDDEN;
-void *vduse_iotlb_map_stitched(struct vduse_dev *dev, uint32_t asid, uint64_t iova, uint64_t len,
-			       int prot, struct vduse_region **reg) HIDDEN;
-int vduse_iotlb_copy_from(struct vduse_dev *dev, uint32_t asid, uint64_t iova,
-			  void *buf, uint64_t len) HIDDEN;
+void *vduse_iotlb_map_contig(struct vduse_dev *dev, struct vduse_as *cache, uint32_t asid,
+			     uint64_t iova, uint64_t len, int prot, struct vduse_region **reg) HIDDEN;
+void *vduse_iotlb_map_stitched(struct vduse_dev *dev, struct vduse_as *cache, uint32_t asid,
+			       uint64_t iova, uint64_t len, int prot, struct vduse_region **reg) HIDDEN;
+int vduse_iotlb_copy_from(struct vduse_dev *dev, struct vduse_as *cache, uint32_t asid,
+			  uint64_t iova, void *buf, uint64_t len) HIDDEN;
 void vduse_region_get(struct vduse_region *r) HIDDEN;
 void vduse_region_put(struct vduse_region *r) HIDDEN;
 void vduse_iotlb_invalidate(struct vduse_dev *dev, uint32_t asid, uint64_t start,
@@ -250,10 +319,10 @@ int vduse_vq_try_start(struct vduse_vq *vq) HIDDEN;
 int vduse_vq_map_ring(struct vduse_vq *vq) HIDDEN;
 
 /* The ring mapping is current: the common case, checked inline. */
-static inline bool vduse_vq_ring_current(const struct vduse_vq *vq)
+static inline bool vduse_vq_ring_current(struct vduse_vq *vq)
 {
-	return vq->ring_ok && vq->ring_asid == vq->dev->group_as[vq->group] &&
-	       vq->ring_gen == vq->dev->as[vq->ring_asid].gen;
+	return vq->ring_ok && vq->ring_asid == vq->asid &&
+	       vq->ring_gen == (vq->dev->threaded ? vq->cache.gen : vq->dev->as[vq->asid].gen);
 }
 
 static inline int vduse_vq_ring(struct vduse_vq *vq)
@@ -307,6 +376,7 @@ int vduse_msg_handle(struct vduse_dev *dev, const struct vduse_dev_request *req,
 		     struct vduse_dev_response *resp) HIDDEN;
 void vduse_dev_stop_queues(struct vduse_dev *dev) HIDDEN;
 void vduse_dev_free_backlog(struct vduse_dev *dev) HIDDEN;
+void vduse_dev_group_moved(struct vduse_dev *dev, uint32_t group) HIDDEN;
 int vduse_dev_epoll_setup(struct vduse_dev *dev) HIDDEN;
 
 /* inflight.c */

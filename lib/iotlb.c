@@ -176,9 +176,10 @@ static int iotlb_get_fd(struct vduse_dev *dev, uint32_t asid, uint64_t iova,
 	return fd;
 }
 
-static struct vduse_region *as_fetch(struct vduse_dev *dev, uint32_t asid, uint64_t iova)
+static struct vduse_region *as_fetch(struct vduse_dev *dev, struct vduse_as *as, uint32_t asid,
+				     uint64_t iova)
 {
-	struct vduse_as *as = &dev->as[asid];
+	struct vduse_as *um = &dev->as[asid];	/* umem is per address space */
 	struct vduse_iotlb_entry_v2 e;
 	struct vduse_region *r;
 	uint64_t len, delta;
@@ -189,12 +190,12 @@ static struct vduse_region *as_fetch(struct vduse_dev *dev, uint32_t asid, uint6
 	if (!r)
 		return NULL;
 	r->as = as;
-	if (as->umem && iova - as->umem_iova < as->umem_len) {
-		r->start = as->umem_iova;
-		r->last = as->umem_iova + as->umem_len - 1;
-		r->addr = as->umem;
-		r->map = as->umem;
-		r->len = as->umem_len;
+	if (um->umem && iova - um->umem_iova < um->umem_len) {
+		r->start = um->umem_iova;
+		r->last = um->umem_iova + um->umem_len - 1;
+		r->addr = um->umem;
+		r->map = um->umem;
+		r->len = um->umem_len;
 		r->prot = PROT_READ | PROT_WRITE;
 		r->external = true;
 		goto insert;
@@ -229,21 +230,27 @@ insert:
 	return r;
 }
 
-struct vduse_region *vduse_iotlb_lookup(struct vduse_dev *dev, uint32_t asid, uint64_t iova)
+static struct vduse_region *as_lookup(struct vduse_dev *dev, struct vduse_as *as, uint32_t asid,
+				      uint64_t iova)
 {
-	struct vduse_as *as;
 	unsigned int i;
 
 	if (asid >= dev->nas)
 		return NULL;
-	as = &dev->as[asid];
+	if (!as)
+		as = &dev->as[asid];
 	i = as_search(as, iova);
 	if (i < as->nr && as->reg[i]->start <= iova) {
 		as->hits++;
 		return as->reg[i];
 	}
 	as->misses++;
-	return as_fetch(dev, asid, iova);
+	return as_fetch(dev, as, asid, iova);
+}
+
+struct vduse_region *vduse_iotlb_lookup(struct vduse_dev *dev, uint32_t asid, uint64_t iova)
+{
+	return as_lookup(dev, NULL, asid, iova);
 }
 
 /*
@@ -251,7 +258,8 @@ struct vduse_region *vduse_iotlb_lookup(struct vduse_dev *dev, uint32_t asid, ui
  * reference on its region. Returns 0, -EFAULT (unmapped, wrapping or
  * forbidden range) or -E2BIG (more than @max segments).
  */
-int vduse_iotlb_translate(struct vduse_dev *dev, uint32_t asid, uint64_t iova, uint64_t len,
+int vduse_iotlb_translate(struct vduse_dev *dev, struct vduse_as *cache, uint32_t asid,
+			  uint64_t iova, uint64_t len,
 			  int prot, struct iovec *iov, struct vduse_region **reg,
 			  unsigned int max, unsigned int *n)
 {
@@ -260,7 +268,7 @@ int vduse_iotlb_translate(struct vduse_dev *dev, uint32_t asid, uint64_t iova, u
 	if (len && iova + (len - 1) < iova)
 		return -EFAULT;
 	while (len) {
-		struct vduse_region *r = vduse_iotlb_lookup(dev, asid, iova);
+		struct vduse_region *r = as_lookup(dev, cache, asid, iova);
 		uint64_t chunk;
 
 		if (!r || (r->prot & prot) != prot)
@@ -295,14 +303,14 @@ fail:
 }
 
 /* A pointer to [iova, iova + len) if one mapping holds all of it; takes a ref. */
-void *vduse_iotlb_map_contig(struct vduse_dev *dev, uint32_t asid, uint64_t iova, uint64_t len,
-			     int prot, struct vduse_region **reg)
+void *vduse_iotlb_map_contig(struct vduse_dev *dev, struct vduse_as *cache, uint32_t asid,
+			     uint64_t iova, uint64_t len, int prot, struct vduse_region **reg)
 {
 	struct vduse_region *r;
 
 	if (!len || iova + (len - 1) < iova)
 		return NULL;
-	r = vduse_iotlb_lookup(dev, asid, iova);
+	r = as_lookup(dev, cache, asid, iova);
 	if (!r || (r->prot & prot) != prot || r->last - iova < len - 1)
 		return NULL;
 	vduse_region_get(r);
@@ -321,25 +329,26 @@ void *vduse_iotlb_map_contig(struct vduse_dev *dev, uint32_t asid, uint64_t iova
  * private region (not in the cache, freed by its last vduse_region_put()),
  * or NULL.
  */
-void *vduse_iotlb_map_stitched(struct vduse_dev *dev, uint32_t asid, uint64_t iova, uint64_t len,
-			       int prot, struct vduse_region **reg)
+void *vduse_iotlb_map_stitched(struct vduse_dev *dev, struct vduse_as *cache, uint32_t asid,
+			       uint64_t iova, uint64_t len, int prot, struct vduse_region **reg)
 {
 	uint64_t pg = getpagesize(), pos = iova, left = len, phase = 0, total = 0;
-	struct vduse_as *as;
+	struct vduse_as *as, *um;
 	struct vduse_region *r = NULL;
 	uint8_t *base = MAP_FAILED;
 	unsigned int pieces = 0;
 
 	if (!len || iova + (len - 1) < iova || asid >= dev->nas)
 		return NULL;
-	as = &dev->as[asid];
+	um = &dev->as[asid];
+	as = cache ? cache : um;
 	while (left) {
 		struct vduse_iotlb_entry_v2 e;
 		uint64_t chunk, off, target, maplen;
 		int fd, eprot;
 		void *p;
 
-		if (as->umem && pos - as->umem_iova < as->umem_len)
+		if (um->umem && pos - um->umem_iova < um->umem_len)
 			goto fail;	/* the bounce region is one entry; not ours to remap */
 		fd = iotlb_get_fd(dev, asid, pos, &e, &eprot);
 		if (fd < 0)
@@ -407,15 +416,15 @@ fail:
 }
 
 /* Copy guest memory out (indirect tables: read once, no double fetch). */
-int vduse_iotlb_copy_from(struct vduse_dev *dev, uint32_t asid, uint64_t iova,
-			  void *buf, uint64_t len)
+int vduse_iotlb_copy_from(struct vduse_dev *dev, struct vduse_as *cache, uint32_t asid,
+			  uint64_t iova, void *buf, uint64_t len)
 {
 	uint8_t *out = buf;
 
 	if (len && iova + (len - 1) < iova)
 		return -EFAULT;
 	while (len) {
-		struct vduse_region *r = vduse_iotlb_lookup(dev, asid, iova);
+		struct vduse_region *r = as_lookup(dev, cache, asid, iova);
 		uint64_t chunk;
 
 		if (!r || !(r->prot & PROT_READ))
@@ -430,16 +439,63 @@ int vduse_iotlb_copy_from(struct vduse_dev *dev, uint32_t asid, uint64_t iova,
 	return 0;
 }
 
-void vduse_iotlb_invalidate(struct vduse_dev *dev, uint32_t asid, uint64_t start, uint64_t last)
+void vduse_as_invalidate(struct vduse_as *as, uint64_t start, uint64_t last)
 {
-	struct vduse_as *as;
-	unsigned int i;
+	unsigned int i = as_search(as, start);
 
-	if (asid >= dev->nas || start > last)
-		return;
-	as = &dev->as[asid];
-	i = as_search(as, start);
 	while (i < as->nr && as->reg[i]->start <= last)
 		as_remove_at(as, i);
 	as->gen++;
+}
+
+void vduse_iotlb_invalidate(struct vduse_dev *dev, uint32_t asid, uint64_t start, uint64_t last)
+{
+	if (asid >= dev->nas || start > last)
+		return;
+	vduse_as_invalidate(&dev->as[asid], start, last);
+}
+
+/*
+ * An address space changed: the device's cache and, with
+ * VDUSE_DEV_F_THREADS, the caches of the queues translating through it,
+ * each under its queue's lock (the queue thread is then outside the
+ * library or waits). Called with the device lock held.
+ */
+void vduse_dev_invalidate(struct vduse_dev *dev, uint32_t asid, uint64_t start, uint64_t last)
+{
+	uint32_t i;
+
+	vduse_iotlb_invalidate(dev, asid, start, last);
+	if (!dev->threaded || asid >= dev->nas || start > last)
+		return;
+	for (i = 0; i < dev->nvqs; i++) {
+		struct vduse_vq *vq = &dev->vqs[i];
+
+		vduse_vq_lock_msg(vq);
+		if (vq->asid == asid)
+			vduse_as_invalidate(&vq->cache, start, last);
+		vduse_vq_unlock(vq);
+	}
+}
+
+/*
+ * Group @group now points to group_as[@group]: its queues follow (with
+ * VDUSE_DEV_F_THREADS each drops its own cache, which held the old address
+ * space). Called with the device lock held, or before any thread runs.
+ */
+void vduse_dev_group_moved(struct vduse_dev *dev, uint32_t group)
+{
+	uint32_t i;
+
+	for (i = 0; i < dev->nvqs; i++) {
+		struct vduse_vq *vq = &dev->vqs[i];
+
+		if (vq->group != group)
+			continue;
+		vduse_vq_lock_msg(vq);
+		if (vq->asid != dev->group_as[group] && dev->threaded)
+			vduse_as_invalidate(&vq->cache, 0, UINT64_MAX);
+		vq->asid = dev->group_as[group];
+		vduse_vq_unlock(vq);
+	}
 }

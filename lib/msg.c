@@ -22,9 +22,37 @@ void vduse_dev_stop_queues(struct vduse_dev *dev)
 {
 	uint32_t i;
 
-	for (i = 0; i < dev->nvqs; i++)
+	for (i = 0; i < dev->nvqs; i++) {
+		vduse_vq_lock_msg(&dev->vqs[i]);
 		if (dev->vqs[i].started)
 			vduse_vq_stop(&dev->vqs[i]);
+		vduse_vq_unlock(&dev->vqs[i]);
+	}
+}
+
+/*
+ * Every queue thread is outside the library or will see what the message
+ * thread changed before this call: its queue lock is taken and released.
+ */
+static void vq_barrier(struct vduse_dev *dev)
+{
+	uint32_t i;
+
+	for (i = 0; dev->threaded && i < dev->nvqs; i++) {
+		vduse_vq_lock_msg(&dev->vqs[i]);
+		vduse_vq_unlock(&dev->vqs[i]);
+	}
+}
+
+/* A queue's started && !broken, read under its lock. */
+static bool vq_ready(struct vduse_vq *vq)
+{
+	bool r;
+
+	vduse_vq_lock_msg(vq);
+	r = vq->started && !vq->broken;
+	vduse_vq_unlock(vq);
+	return r;
 }
 
 static int dev_start(struct vduse_dev *dev)
@@ -32,6 +60,7 @@ static int dev_start(struct vduse_dev *dev)
 	struct vduse_vq_eventfd ev;
 	struct vduse_vq_info info;
 	uint32_t i;
+	int err;
 
 	if (vd_ioctl(dev, VDUSE_DEV_GET_FEATURES, &dev->features) < 0) {
 		vd_err(dev, "DEV_GET_FEATURES: %s", strerror(errno));
@@ -53,13 +82,18 @@ static int dev_start(struct vduse_dev *dev)
 			vd_err(dev, "VQ_GET_INFO(%u): %s", i, strerror(errno));
 			return -errno;
 		}
-		if (info.ready && vduse_vq_start(vq, &info) == -ENOMEM)
-			return -ENOMEM;
+		if (info.ready) {
+			vduse_vq_lock_msg(vq);
+			err = vduse_vq_start(vq, &info);
+			vduse_vq_unlock(vq);
+			if (err == -ENOMEM)
+				return -ENOMEM;
+		}
 		/* a queue with a bad ring is broken, not fatal for the device */
 	}
 	dev->running = true;
 	if (dev->o.started) {
-		int err = dev->o.started(dev, dev->o.user);
+		err = dev->o.started(dev, dev->o.user);
 
 		if (err) {
 			vd_warn(dev, "device refused DRIVER_OK (%d)", err);
@@ -69,7 +103,7 @@ static int dev_start(struct vduse_dev *dev)
 		}
 	}
 	for (i = 0; i < dev->nvqs && dev->o.queue_ready; i++)
-		if (dev->vqs[i].started && !dev->vqs[i].broken)
+		if (vq_ready(&dev->vqs[i]))
 			dev->o.queue_ready(dev, &dev->vqs[i], dev->o.user);
 	return 0;
 }
@@ -105,7 +139,7 @@ static int drain(struct vduse_dev *dev, const struct vduse_drain *d)
 static int status_finish(struct vduse_dev *dev, uint8_t status, int ret)
 {
 	if (!(status & VIRTIO_CONFIG_S_DRIVER_OK) && dev->running) {
-		dev->stopping = false;
+		__atomic_store_n(&dev->stopping, false, __ATOMIC_RELAXED);
 		dev->running = false;
 		vduse_dev_stop_queues(dev);
 	}
@@ -120,8 +154,10 @@ static int status_finish(struct vduse_dev *dev, uint8_t status, int ret)
 		 * following the messages only.
 		 */
 		for (i = 0; i < dev->nvqs; i++) {
+			vduse_vq_lock_msg(&dev->vqs[i]);
 			dev->vqs[i].broken = false;
 			vduse_inflight_reset(&dev->vqs[i]);
+			vduse_vq_unlock(&dev->vqs[i]);
 		}
 		dev->features = 0;
 		if (dev->o.reset)
@@ -159,7 +195,9 @@ static int handle_status(struct vduse_dev *dev, uint8_t status)
 		 */
 		if (dev->o.stopped)
 			dev->o.stopped(dev, dev->o.user);
-		dev->stopping = true;
+		/* pops in progress end before the drain; later ones find nothing */
+		__atomic_store_n(&dev->stopping, true, __ATOMIC_RELAXED);
+		vq_barrier(dev);
 		ret = drain(dev, &d);
 		if (ret == -EINPROGRESS)
 			return ret;
@@ -179,6 +217,7 @@ static int handle_vq_state(struct vduse_dev *dev, const struct vduse_dev_request
 	}
 	vq = &dev->vqs[idx];
 	resp->vq_state.index = idx;
+	vduse_vq_lock_msg(vq);
 	if (vq->packed) {
 		resp->vq_state.packed.last_avail_counter = vq->avail_wrap;
 		resp->vq_state.packed.last_avail_idx = vq->last_avail_idx;
@@ -187,6 +226,7 @@ static int handle_vq_state(struct vduse_dev *dev, const struct vduse_dev_request
 	} else {
 		resp->vq_state.split.avail_index = vq->last_avail_idx;
 	}
+	vduse_vq_unlock(vq);
 	return 0;
 }
 
@@ -208,7 +248,7 @@ static int handle_update_iotlb(struct vduse_dev *dev, const struct vduse_dev_req
 		return -EINVAL;
 	}
 	/* Queues using that AS remap their rings lazily (as->gen moves). */
-	vduse_iotlb_invalidate(dev, asid, start, last);
+	vduse_dev_invalidate(dev, asid, start, last);
 	if (dev->o.iotlb_update)
 		dev->o.iotlb_update(dev, asid, start, last, dev->o.user);
 	return drain(dev, &(struct vduse_drain){ .reason = VDUSE_DRAIN_IOTLB, .asid = asid,
@@ -236,6 +276,7 @@ static int handle_group_asid(struct vduse_dev *dev, const struct vduse_dev_reque
 	/* queues of the group see the new AS at their next ring access */
 	old = dev->group_as[group];
 	dev->group_as[group] = asid;
+	vduse_dev_group_moved(dev, group);
 	vduse_inflight_group(dev, group, asid);
 	if (old == asid)
 		return 0;
@@ -506,7 +547,7 @@ EXPORT int vduse_dev_run_once(struct vduse_dev *dev, int timeout_ms)
 		vq = &dev->vqs[ev[i].data.u32];
 		vduse_vq_ack_kick(vq);
 		events++;
-		if (vq->started && dev->o.queue_kick)
+		if (dev->o.queue_kick && vduse_vq_started(vq))
 			dev->o.queue_kick(dev, vq, dev->o.user);
 	}
 	return events;

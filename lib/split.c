@@ -62,7 +62,7 @@ int vduse_split_parse(struct vduse_vq *vq, uint16_t head, struct vduse_req **req
 				vduse_vq_set_broken(vq, "indirect table of %u bytes", len);
 				goto bad;
 			}
-			if (vduse_iotlb_copy_from(vq->dev, vduse_vq_cur_asid(vq),
+			if (vduse_iotlb_copy_from(vq->dev, vduse_vq_cache(vq), vduse_vq_cur_asid(vq),
 						  le64toh(d.addr), vq->indbuf, len)) {
 				vduse_vq_set_broken(vq, "indirect table at %#llx is outside every mapping",
 						    (unsigned long long)le64toh(d.addr));

@@ -15,7 +15,7 @@
 
 uint32_t vduse_vq_cur_asid(const struct vduse_vq *vq)
 {
-	return vq->dev->group_as[vq->group];
+	return vq->asid;
 }
 
 void vduse_vq_set_broken(struct vduse_vq *vq, const char *fmt, ...)
@@ -64,23 +64,22 @@ static void ring_sizes(const struct vduse_vq *vq, uint64_t *d, uint64_t *dr, uin
 static void *ring_area(struct vduse_vq *vq, uint32_t asid, uint64_t iova, uint64_t len, int prot,
 		       struct vduse_region **reg)
 {
-	void *p = vduse_iotlb_map_contig(vq->dev, asid, iova, len, prot, reg);
+	void *p = vduse_iotlb_map_contig(vq->dev, vduse_vq_cache(vq), asid, iova, len, prot, reg);
 
-	return p ? p : vduse_iotlb_map_stitched(vq->dev, asid, iova, len, prot, reg);
+	return p ? p : vduse_iotlb_map_stitched(vq->dev, vduse_vq_cache(vq), asid, iova, len, prot, reg);
 }
 
 /* (Re)resolve the ring areas through the queue's current address space. */
 int vduse_vq_map_ring(struct vduse_vq *vq)
 {
-	struct vduse_dev *dev = vq->dev;
 	uint32_t asid = vduse_vq_cur_asid(vq);
 	uint64_t dsz, drsz, dvsz;
 
-	if (vq->ring_ok && vq->ring_asid == asid && vq->ring_gen == dev->as[asid].gen)
+	if (vduse_vq_ring_current(vq))
 		return 0;
 	vduse_vq_unmap_ring(vq);
 	vq->ring_asid = asid;
-	vq->ring_gen = dev->as[asid].gen;
+	vq->ring_gen = vduse_vq_as(vq)->gen;
 	ring_sizes(vq, &dsz, &drsz, &dvsz);
 	vq->desc = ring_area(vq, asid, vq->desc_iova, dsz,
 			     vq->packed ? PROT_READ | PROT_WRITE : PROT_READ, &vq->ring_reg[0]);
@@ -208,14 +207,17 @@ void vduse_vq_stop(struct vduse_vq *vq)
 	vq->nr_resubmit = 0;
 }
 
-/* Start a queue the driver enabled after DRIVER_OK (no message says so). */
+/*
+ * Start a queue the driver enabled after DRIVER_OK (no message says so).
+ * With the device lock held (not the queue's).
+ */
 int vduse_vq_try_start(struct vduse_vq *vq)
 {
 	struct vduse_dev *dev = vq->dev;
 	struct vduse_vq_info info;
 	int err;
 
-	if (vq->started || !dev->running || dev->stopping)
+	if (vduse_vq_started(vq) || !dev->running || dev->stopping)
 		return 0;
 	memset(&info, 0, sizeof(info));
 	info.index = vq->index;
@@ -226,9 +228,11 @@ int vduse_vq_try_start(struct vduse_vq *vq)
 	}
 	if (!info.ready)
 		return 0;
-	err = vduse_vq_start(vq, &info);
+	vduse_vq_lock_msg(vq);
+	err = vq->started ? -EALREADY : vduse_vq_start(vq, &info);
+	vduse_vq_unlock(vq);
 	if (err)
-		return err;
+		return err == -EALREADY ? 0 : err;
 	if (dev->o.queue_ready)
 		dev->o.queue_ready(dev, vq, dev->o.user);
 	return 1;
@@ -267,10 +271,10 @@ int vduse_chain_add(struct vduse_vq *vq, struct vduse_chain *c, uint64_t addr,
 		c->writable_seen = true;
 	if (!len)
 		return 0;
-	as = &vq->dev->as[vduse_vq_cur_asid(vq)];
+	as = vduse_vq_as(vq);
 	misses = as->misses;
 	nseg = c->nseg;
-	err = vduse_iotlb_translate(vq->dev, vduse_vq_cur_asid(vq), addr, len,
+	err = vduse_iotlb_translate(vq->dev, vduse_vq_cache(vq), vduse_vq_cur_asid(vq), addr, len,
 				    writable ? PROT_WRITE : PROT_READ, vq->seg, vq->segreg,
 				    VDUSE_MAX_SEGS, &c->nseg);
 	/* one lookup per segment added */
@@ -382,7 +386,8 @@ static int vq_pop(struct vduse_vq *vq, struct vduse_req **reqp)
 	int ret;
 
 	*reqp = NULL;
-	if (!vq->started || vq->dev->stopping)	/* STOP drain: no new work */
+	/* STOP drain: no new work */
+	if (!vq->started || __atomic_load_n(&vq->dev->stopping, __ATOMIC_RELAXED))
 		return 0;
 	if (vq->broken)
 		return -EIO;
@@ -409,9 +414,9 @@ EXPORT int vduse_vq_pop(struct vduse_vq *vq, struct vduse_req **reqp)
 {
 	int ret;
 
-	vduse_lock(vq->dev);
+	vduse_vq_lock(vq);
 	ret = vq_pop(vq, reqp);
-	vduse_unlock(vq->dev);
+	vduse_vq_unlock(vq);
 	return ret;
 }
 
@@ -420,10 +425,10 @@ EXPORT int vduse_vq_pop_many(struct vduse_vq *vq, struct vduse_req **reqs, unsig
 	unsigned int n = 0;
 	int ret = 0;
 
-	vduse_lock(vq->dev);
+	vduse_vq_lock(vq);
 	while (n < max && (ret = vq_pop(vq, &reqs[n])) == 1)
 		n++;
-	vduse_unlock(vq->dev);
+	vduse_vq_unlock(vq);
 	return n ? (int)n : ret;
 }
 
@@ -472,12 +477,12 @@ static int vq_push(struct vduse_req *req, uint32_t written)
  */
 EXPORT int vduse_vq_push(struct vduse_req *req, uint32_t written)
 {
-	struct vduse_dev *dev = req->vq->dev;
+	struct vduse_vq *vq = req->vq;
 	int ret;
 
-	vduse_lock(dev);
+	vduse_vq_lock(vq);
 	ret = vq_push(req, written);
-	vduse_unlock(dev);
+	vduse_vq_unlock(vq);
 	return ret;
 }
 
@@ -534,22 +539,22 @@ EXPORT int vduse_vq_push_many(struct vduse_vq *vq, struct vduse_req *const *reqs
 {
 	int ret;
 
-	vduse_lock(vq->dev);
+	vduse_vq_lock(vq);
 	ret = vq_push_many(vq, reqs, written, n);
-	vduse_unlock(vq->dev);
+	vduse_vq_unlock(vq);
 	return ret;
 }
 
 EXPORT void vduse_req_free(struct vduse_req *req)
 {
 	struct vduse_req_int *r = (struct vduse_req_int *)req;
-	struct vduse_dev *dev = req->vq->dev;
+	struct vduse_vq *vq = req->vq;
 
-	vduse_lock(dev);
-	if (r->generation == req->vq->generation && req->vq->inflight)
-		req->vq->inflight--;
+	vduse_vq_lock(vq);
+	if (r->generation == vq->generation && vq->inflight)
+		vq->inflight--;
 	vduse_req_release(r);
-	vduse_unlock(dev);
+	vduse_vq_unlock(vq);
 }
 
 static int vq_notify(struct vduse_vq *vq)
@@ -586,15 +591,15 @@ EXPORT int vduse_vq_notify(struct vduse_vq *vq)
 {
 	int ret;
 
-	vduse_lock(vq->dev);
+	vduse_vq_lock(vq);
 	ret = vq_notify(vq);
-	vduse_unlock(vq->dev);
+	vduse_vq_unlock(vq);
 	return ret;
 }
 
 static int vq_enable_notify(struct vduse_vq *vq)
 {
-	if (!vq->started || vq->dev->stopping)
+	if (!vq->started || __atomic_load_n(&vq->dev->stopping, __ATOMIC_RELAXED))
 		return 0;
 	if (vq->broken || vduse_vq_map_ring(vq))
 		return -EIO;
@@ -608,9 +613,9 @@ EXPORT int vduse_vq_enable_notify(struct vduse_vq *vq)
 {
 	int ret;
 
-	vduse_lock(vq->dev);
+	vduse_vq_lock(vq);
 	ret = vq_enable_notify(vq);
-	vduse_unlock(vq->dev);
+	vduse_vq_unlock(vq);
 	return ret;
 }
 
@@ -627,24 +632,29 @@ static void vq_disable_notify(struct vduse_vq *vq)
 
 EXPORT void vduse_vq_disable_notify(struct vduse_vq *vq)
 {
-	vduse_lock(vq->dev);
+	vduse_vq_lock(vq);
 	vq_disable_notify(vq);
-	vduse_unlock(vq->dev);
+	vduse_vq_unlock(vq);
 }
 
 EXPORT void vduse_vq_ack_kick(struct vduse_vq *vq)
 {
 	uint64_t v;
-	bool kicked;
+	bool kicked, started;
 
 	/* one read takes the whole count (not a semaphore eventfd) */
 	kicked = read(vq->kickfd, &v, sizeof(v)) == sizeof(v);
-	vduse_lock(vq->dev);
+	vduse_vq_lock(vq);
 	if (kicked)
 		vq->st.kicks++;
-	if (!vq->started)
+	started = vq->started;
+	vduse_vq_unlock(vq);
+	if (!started) {
+		/* device state too: the device lock first, as the message thread */
+		vduse_lock(vq->dev);
 		vduse_vq_try_start(vq);
-	vduse_unlock(vq->dev);
+		vduse_unlock(vq->dev);
+	}
 }
 
 EXPORT int vduse_vq_get_stats(const struct vduse_vq *vq, struct vduse_vq_stats *st, size_t size)
@@ -652,21 +662,21 @@ EXPORT int vduse_vq_get_stats(const struct vduse_vq *vq, struct vduse_vq_stats *
 	if (!st || size > sizeof(*st) * 4)
 		return -EINVAL;
 	memset(st, 0, size);
-	vduse_lock(vq->dev);
+	vduse_vq_lock((struct vduse_vq *)vq);
 	memcpy(st, &vq->st, size < sizeof(vq->st) ? size : sizeof(vq->st));
-	vduse_unlock(vq->dev);
+	vduse_vq_unlock((struct vduse_vq *)vq);
 	return 0;
 }
 
-/* Getters: snapshots, under the lock for VDUSE_DEV_F_THREADS. */
+/* Getters: snapshots, under the queue lock for VDUSE_DEV_F_THREADS. */
 #define VQ_GETTER(type, name, expr)				\
 EXPORT type name(const struct vduse_vq *vq)			\
 {								\
 	type v;							\
 								\
-	vduse_lock(vq->dev);					\
+	vduse_vq_lock((struct vduse_vq *)vq);			\
 	v = (expr);						\
-	vduse_unlock(vq->dev);					\
+	vduse_vq_unlock((struct vduse_vq *)vq);			\
 	return v;						\
 }
 

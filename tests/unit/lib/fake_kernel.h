@@ -112,7 +112,8 @@ static inline int fk_getfd(struct fake_kernel *fk, uint32_t asid, struct vduse_i
 {
 	struct fk_map *m;
 
-	fk->getfd_calls++;
+	/* queue threads fetch mappings concurrently (VDUSE_DEV_F_THREADS) */
+	__atomic_fetch_add(&fk->getfd_calls, 1, __ATOMIC_RELAXED);
 	if (e->start > e->last || asid >= FK_NAS || asid >= (fk->dev_api ? fk->cfg.nas : 1)) {
 		errno = EINVAL;
 		return -1;
@@ -143,7 +144,7 @@ static inline int fk_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 	struct vduse_iotlb_entry_v2 e2;
 	unsigned int i;
 
-	fk->last_req = req;
+	__atomic_store_n(&fk->last_req, req, __ATOMIC_RELAXED);
 	if (fk->fail_req == req) {
 		errno = fk->fail_errno;
 		return -1;

@@ -89,7 +89,7 @@ int main(void)
 	/* a range across two adjacent mappings gives two segments */
 	fk_map(&fk, 1, 0x110000, 0x1000, 0x300000, VDUSE_ACCESS_RW);
 	n = 0;
-	ret = vduse_iotlb_translate(dev, 1, 0x10f800, 0x1000, PROT_READ, iov, reg, 8, &n);
+	ret = vduse_iotlb_translate(dev, NULL, 1, 0x10f800, 0x1000, PROT_READ, iov, reg, 8, &n);
 	TAP_OK(ret == 0 && n == 2 && iov[0].iov_len == 0x800 && iov[1].iov_len == 0x800 &&
 	       reg[0]->start == 0x100000 && reg[1]->start == 0x110000 &&
 	       iov[1].iov_base == reg[1]->addr, "range over two mappings: two segments",
@@ -101,30 +101,30 @@ int main(void)
 	/* overflow and partial ranges */
 	n = 0;
 	calls = fk.getfd_calls;
-	ret = vduse_iotlb_translate(dev, 0, UINT64_MAX - 10, 100, PROT_READ, iov, reg, 8, &n);
+	ret = vduse_iotlb_translate(dev, NULL, 0, UINT64_MAX - 10, 100, PROT_READ, iov, reg, 8, &n);
 	TAP_OK(ret == -EFAULT && n == 0 && fk.getfd_calls == calls,
 	       "wrapping range refused before any lookup", "ret %d", ret);
-	ret = vduse_iotlb_translate(dev, 0, 0x10fff0, 0x20, PROT_READ, iov, reg, 8, &n);
+	ret = vduse_iotlb_translate(dev, NULL, 0, 0x10fff0, 0x20, PROT_READ, iov, reg, 8, &n);
 	TAP_OK(ret == -EFAULT && n == 0, "range running past the mapping refused", "ret %d n %u", ret, n);
 	TAP_EQ(r0->refs, 0, "refused range leaves no reference behind");
-	ret = vduse_iotlb_translate(dev, 1, 0x10f800, 0x1000, PROT_READ, iov, reg, 1, &n);
+	ret = vduse_iotlb_translate(dev, NULL, 1, 0x10f800, 0x1000, PROT_READ, iov, reg, 1, &n);
 	TAP_OK(ret == -E2BIG && n == 0, "too many segments refused and unwound", "ret %d n %u", ret, n);
-	TAP_OK(vduse_iotlb_map_contig(dev, 1, 0x10f800, 0x1000, PROT_READ, &reg[0]) == NULL,
+	TAP_OK(vduse_iotlb_map_contig(dev, NULL, 1, 0x10f800, 0x1000, PROT_READ, &reg[0]) == NULL,
 	       "contiguous map over two mappings refused", " ");
-	TAP_OK(vduse_iotlb_map_contig(dev, 0, UINT64_MAX, 2, PROT_READ, &reg[0]) == NULL,
+	TAP_OK(vduse_iotlb_map_contig(dev, NULL, 0, UINT64_MAX, 2, PROT_READ, &reg[0]) == NULL,
 	       "contiguous map wrapping refused", " ");
 
 	/* permissions */
 	fk_map(&fk, 0, 0x2000000, 0x1000, 0x500000, VDUSE_ACCESS_RO);
 	fk_map(&fk, 0, 0x2001000, 0x1000, 0x501000, VDUSE_ACCESS_WO);
 	n = 0;
-	ret = vduse_iotlb_translate(dev, 0, 0x2000000, 16, PROT_WRITE, iov, reg, 8, &n);
+	ret = vduse_iotlb_translate(dev, NULL, 0, 0x2000000, 16, PROT_WRITE, iov, reg, 8, &n);
 	TAP_EQ(ret, -EFAULT, "write to a read-only mapping refused");
-	ret = vduse_iotlb_translate(dev, 0, 0x2000000, 16, PROT_READ, iov, reg, 8, &n);
+	ret = vduse_iotlb_translate(dev, NULL, 0, 0x2000000, 16, PROT_READ, iov, reg, 8, &n);
 	TAP_OK(ret == 0 && n == 1 && reg[0]->prot == PROT_READ, "read of a read-only mapping", " ");
 	vduse_region_put(reg[0]);
 	n = 0;
-	ret = vduse_iotlb_translate(dev, 0, 0x2001000, 16, PROT_READ, iov, reg, 8, &n);
+	ret = vduse_iotlb_translate(dev, NULL, 0, 0x2001000, 16, PROT_READ, iov, reg, 8, &n);
 	TAP_EQ(ret, -EFAULT, "read of a write-only mapping refused");
 
 	/* a mapping whose file offset is not page aligned (consumer mapped mid-page) */
@@ -154,7 +154,7 @@ int main(void)
 
 	/* deferred unmap while a reference is held */
 	n = 0;
-	ret = vduse_iotlb_translate(dev, 0, 0x100000, 64, PROT_READ | PROT_WRITE, iov, reg, 8, &n);
+	ret = vduse_iotlb_translate(dev, NULL, 0, 0x100000, 64, PROT_READ | PROT_WRITE, iov, reg, 8, &n);
 	vduse_iotlb_invalidate(dev, 0, 0x100000, 0x100000);
 	TAP_OK(ret == 0 && reg[0]->dead && mapped(iov[0].iov_base) &&
 	       !memcmp((uint8_t *)iov[0].iov_base + 0x10, "asid-zero", 10),
@@ -182,10 +182,10 @@ int main(void)
 
 		memset(fk_ptr(&fk, 1, 0x10f800), 'a', 0x800);
 		memset(fk_ptr(&fk, 1, 0x110000), 'b', 0x800);
-		ret = vduse_iotlb_copy_from(dev, 1, 0x10f800, buf, 0x1000);
+		ret = vduse_iotlb_copy_from(dev, NULL, 1, 0x10f800, buf, 0x1000);
 		TAP_OK(ret == 0 && buf[0] == 'a' && buf[0x7ff] == 'a' && buf[0x800] == 'b' &&
 		       buf[0xfff] == 'b', "copy across two mappings", "ret %d", ret);
-		TAP_EQ(vduse_iotlb_copy_from(dev, 1, 0x10f800, buf, 0x1801), -EFAULT,
+		TAP_EQ(vduse_iotlb_copy_from(dev, NULL, 1, 0x10f800, buf, 0x1801), -EFAULT,
 		       "copy past the mappings refused");
 	}
 

@@ -5,7 +5,9 @@
  * chains, pop them in batches, check what the driver wrote, answer, push,
  * notify, check the answers), while the main thread keeps sending
  * UPDATE_IOTLB for the buffers and the rings and moves group 1 between two
- * address spaces that map the same memory. Every request must come back
+ * address spaces that map the same memory; every third UPDATE_IOTLB is
+ * left pending by the drain callback and completed by whichever queue
+ * thread sees it first. Every request must come back
  * with the right data, no queue may break, and the run must be clean under
  * ThreadSanitizer (the lib_threads_tsan build; the regular build checks the
  * data only).
@@ -32,6 +34,16 @@ struct qres {
 	char failure[160];
 };
 static struct qres res[NQ];
+static int drain_wanted, drains_asked, drains_done;
+
+/* Every third invalidation drains: a queue thread completes it. */
+static int on_drain(struct vduse_dev *d, const struct vduse_drain *dr, void *user)
+{
+	if (dr->reason != VDUSE_DRAIN_IOTLB || ++drains_asked % 3)
+		return 0;
+	__atomic_store_n(&drain_wanted, 1, __ATOMIC_RELEASE);
+	return VDUSE_DRAIN_PENDING;
+}
 
 static uint64_t now_ms(void)
 {
@@ -53,6 +65,10 @@ static void *queue_thread(void *arg)
 		struct vduse_req *reqs[8];
 		uint16_t used0 = fk_split_used(r)[1];
 		int got, total = 0;
+
+		if (__atomic_exchange_n(&drain_wanted, 0, __ATOMIC_ACQ_REL) &&
+		    vduse_dev_drain_done(dev, 0) == 0)
+			__atomic_fetch_add(&drains_done, 1, __ATOMIC_RELAXED);
 
 		/* driver: 1..8 chains: 16 readable bytes (a sequence number), 16 writable */
 		n = 1 + round++ % 8;
@@ -119,7 +135,7 @@ int main(void)
 	static const uint32_t groups[NQ] = { 0, 0, 1, 1 };
 	LIBVDUSE_OPTS(vduse_dev_opts, o, .name = "threads", .device_id = 2, .num_queues = NQ,
 		      .queue_size = QSZ, .ngroups = 2, .nas = 2, .queue_group = groups,
-		      .flags = VDUSE_DEV_F_THREADS, .log = fk_logger, .user = &lg,
+		      .flags = VDUSE_DEV_F_THREADS, .drain = on_drain, .log = fk_logger, .user = &lg,
 		      .log_level = VDUSE_LOG_WARN);
 	pthread_t th[NQ];
 	unsigned long msgs = 0, moves = 0, total = 0;
@@ -186,6 +202,9 @@ int main(void)
 	for (q = 0; q < NQ; q++)
 		pthread_join(th[q], NULL);
 	TAP_OK(ok, "every message answered OK while the queues ran", " ");
+	TAP_OK(drains_done > 0 && drains_done == drains_asked / 3,
+	       "every deferred answer completed by a queue thread", "%d of %d", drains_done,
+	       drains_asked / 3);
 	for (q = 0; q < NQ; q++) {
 		char name[64];
 
@@ -196,8 +215,8 @@ int main(void)
 		       vduse_vq_broken_reason(vduse_dev_vq(dev, q)));
 		total += res[q].requests;
 	}
-	tap_diag("%lu requests on %u queue threads, %lu UPDATE_IOTLB and %lu group moves meanwhile",
-		 total, NQ, msgs, moves);
+	tap_diag("%lu requests on %u queue threads, %lu UPDATE_IOTLB (%d deferred) and %lu group "
+		 "moves meanwhile", total, NQ, msgs, drains_done, moves);
 	vduse_dev_destroy(dev);
 	fk_fini(&fk);
 	return tap_done();
