@@ -193,11 +193,11 @@ static int handle_status(struct vduse_dev *dev, uint8_t status)
 		 * SUSPEND rely on to read the ring position
 		 * (vhost-vdpa-cvq.md §6.1).
 		 */
-		if (dev->o.stopped)
-			dev->o.stopped(dev, dev->o.user);
-		/* pops in progress end before the drain; later ones find nothing */
+		/* pops in progress end first; later ones find nothing */
 		__atomic_store_n(&dev->stopping, true, __ATOMIC_RELAXED);
 		vq_barrier(dev);
+		if (dev->o.stopped)
+			dev->o.stopped(dev, dev->o.user);
 		ret = drain(dev, &d);
 		if (ret == -EINPROGRESS)
 			return ret;

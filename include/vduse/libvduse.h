@@ -26,11 +26,14 @@
  * With VDUSE_DEV_F_THREADS, one thread may handle the messages
  * (vduse_dev_handle_msgs() on vduse_dev_fd()) while each queue is served by
  * its own thread (kick fd, ack, pop/push/notify; one thread per queue at a
- * time): the library's calls then take a per-device lock (recursive, so
- * callbacks, which run with it held, may call the library; they must not
- * wait for another thread that does). Library calls are serialized, the
- * device's work on popped requests runs in parallel. vduse_req_read/write
- * take no lock. See docs/library.md.
+ * time). Queue calls take only their queue's lock (each queue has its own
+ * IOTLB cache), so queues scale across cores; the message thread takes a
+ * queue's lock when it changes that queue (start, stop, invalidation),
+ * and device-wide calls and callbacks run under a device lock (recursive:
+ * callbacks may call the library). A callback may wait for a queue thread,
+ * as long as that thread does not wait for the callback's return in a
+ * device-wide call. vduse_req_read/write take no lock. See
+ * docs/library.md.
  */
 #ifndef LIBVDUSE_H
 #define LIBVDUSE_H
@@ -140,7 +143,9 @@ struct vduse_dev_opts {
 	/*
 	 * The data path is stopping (reset, or DRIVER_OK cleared). The rings
 	 * are still mapped: requests pushed now reach the driver before the
-	 * reset completes (drain); afterwards vduse_vq_push() gives -ESTALE.
+	 * reset completes (drain); vduse_vq_pop() finds nothing any more;
+	 * once the stop is answered vduse_vq_push() gives -ESTALE. See @drain
+	 * for I/O that cannot finish inside this call.
 	 */
 	void (*stopped)(struct vduse_dev *dev, void *user);
 	/* The driver reset the device (SET_STATUS 0). */
