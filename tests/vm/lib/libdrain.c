@@ -7,7 +7,12 @@
  * answers VDUSE_DRAIN_PENDING; a worker thread finishes the I/O DELAY_MS
  * later, pushes the request and calls vduse_dev_drain_done().
  *
- *   libdrain NAME
+ *   libdrain [--span] NAME
+ *
+ * With --span the ring memory is two IOTLB entries (one page each, mapped
+ * from the two pages of a memfd in swapped order, as a vIOMMU guest's
+ * pages land anywhere) and the used ring straddles them: the library must
+ * stitch the used area from both entries (libvduse 0.3).
  *
  * Checked from the consumer's side: the unmap and the reset return only
  * after the device's last write to that memory (the push happens before
@@ -27,8 +32,9 @@
 
 #define DELAY_MS	300
 #define QN		8
-#define RING_IOVA	0x100000ull	/* desc at +0, avail at +0x100, used at +0x200 */
-#define RING_SZ		0x1000
+#define RING_IOVA	0x100000ull	/* desc at +0, avail at +0x100, used at +used_off */
+#define RING_SZ		0x2000
+#define USED_SPAN	0xfe0		/* --span: 70 bytes across the page boundary */
 #define DATA_IOVA	0x200000ull	/* a separate IOTLB entry */
 #define DATA_SZ		0x10000
 #define CMD		DATA_IOVA
@@ -42,6 +48,7 @@ static int want_drain, quit, drains, drains_pending, stop_loop;
 static struct vduse_drain last_drain;
 static double t_push;
 static int push_ret, done_ret;
+static unsigned int used_off = 0x200;
 
 static void log_cb(void *user, enum vduse_log_level lvl, const char *msg)
 {
@@ -169,7 +176,7 @@ static int vring_setup(int vh, int kick, int call)
 	struct vhost_vring_state base = { .index = 0, .num = 0 };
 	struct vhost_vring_addr addr = { .index = 0, .desc_user_addr = RING_IOVA,
 					 .avail_user_addr = RING_IOVA + 0x100,
-					 .used_user_addr = RING_IOVA + 0x200 };
+					 .used_user_addr = RING_IOVA + used_off };
 	struct vhost_vring_file k = { .index = 0, .fd = kick }, c = { .index = 0, .fd = call };
 	struct vhost_vring_state en = { .index = 0, .num = 1 };
 
@@ -184,7 +191,7 @@ static int vring_setup(int vh, int kick, int call)
 static void check_done(uint8_t *ring, uint8_t *data, uint16_t want_used, double t0, double t1,
 		       unsigned int reason, const char *what)
 {
-	struct vring_used *u = (struct vring_used *)(ring + 0x200);
+	struct vring_used *u = (struct vring_used *)(ring + used_off);
 	char name[200], want[32];
 	double tp;
 
@@ -206,12 +213,43 @@ static void check_done(uint8_t *ring, uint8_t *data, uint16_t want_used, double 
 	       (char *)data + (RESP - DATA_IOVA));
 }
 
+/*
+ * The ring's memory: a memfd of two pages. The driver's view is contiguous
+ * in IOVA order; with @swap the IOVA's first page is the file's second.
+ * *@pg[i] is where IOVA page i is mapped for vhost-vdpa (its uaddr).
+ */
+static uint8_t *ring_new(bool swap, uint8_t *pg[2])
+{
+	int fd = memfd_create("libdrain-ring", 0);
+	uint8_t *v;
+	int i;
+
+	if (fd < 0 || ftruncate(fd, RING_SZ))
+		exit(2);
+	v = mmap(NULL, RING_SZ, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	for (i = 0; i < 2; i++) {
+		off_t off = (swap ? 1 - i : i) * 0x1000;
+
+		if (v == MAP_FAILED ||
+		    mmap(v + i * 0x1000, 0x1000, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
+			 off) == MAP_FAILED)
+			exit(2);
+		pg[i] = mmap(NULL, 0x1000, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
+		if (pg[i] == MAP_FAILED)
+			exit(2);
+	}
+	close(fd);
+	memset(v, 0, RING_SZ);
+	return v;
+}
+
 int main(int argc, char **argv)
 {
 	struct virtio_blk_config cfg = { .capacity = 2048 };
 	const char *name = argv[argc - 1];
 	int kick = eventfd(0, EFD_CLOEXEC), call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	uint8_t *ring = mem_new(RING_SZ), *data = mem_new(DATA_SZ);
+	bool span = argc > 2 && !strcmp(argv[1], "--span");
+	uint8_t *pg[2], *ring = ring_new(span, pg), *data = mem_new(DATA_SZ);
 	uint16_t avail = 0;
 	uint64_t features;
 	pthread_t lt, wt;
@@ -245,7 +283,15 @@ int main(int argc, char **argv)
 	TAP_SYS(ioctl(vh, VHOST_SET_FEATURES, &features), "SET_FEATURES");
 	vh_set_status(vh, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
 		      VIRTIO_CONFIG_S_FEATURES_OK);
-	TAP_EQ(vh_map(vh, 0, RING_IOVA, RING_SZ, ring, VHOST_ACCESS_RW), 0, "map the ring memory");
+	if (span) {
+		used_off = USED_SPAN;
+		TAP_EQ(vh_map(vh, 0, RING_IOVA, 0x1000, pg[0], VHOST_ACCESS_RW) |
+		       vh_map(vh, 0, RING_IOVA + 0x1000, 0x1000, pg[1], VHOST_ACCESS_RW), 0,
+		       "map the ring memory as two entries, pages swapped; used ring across both");
+	} else {
+		TAP_EQ(vh_map(vh, 0, RING_IOVA, 0x1000, pg[0], VHOST_ACCESS_RW), 0,
+		       "map the ring memory (one page)");
+	}
 	TAP_EQ(vh_map(vh, 0, DATA_IOVA, DATA_SZ, data, VHOST_ACCESS_RW), 0,
 	       "map the data memory (another IOTLB entry)");
 	TAP_EQ(vring_setup(vh, kick, call), 0, "vq 0: ring, kick, call, enable");
