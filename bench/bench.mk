@@ -55,3 +55,14 @@ bench-native: $(BUILD)/bench/native $(BUILD)/bench/rings
 
 bench-plot:
 	bench/plot
+
+# VM benchmarks of bench/README.md besides bench/run: the address-space
+# control plane (bench/ctl, two boots, ~3 min; part of make bench) and the
+# irqsoff tracer on the debug kernel (bench/irqsoff: one boot, ~5 min, plus
+# 10-15 min for a first build of the debug kernel; not part of make bench).
+.PHONY: bench-ctl bench-irqsoff
+bench: bench-ctl
+bench-ctl:
+	bench/ctl
+bench-irqsoff:
+	bench/irqsoff --before 282041c
