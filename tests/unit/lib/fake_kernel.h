@@ -27,7 +27,9 @@
 #include "tap.h"
 
 #define FK_NAS		4
+#ifndef FK_MAPS
 #define FK_MAPS		256
+#endif
 #define FK_VQS		256
 #define FK_MEM		(32u << 20)
 

@@ -20,9 +20,12 @@
  *                       then works on the same device
  *   kdomain uffd        REG_UMEM stalled on a userfaultfd range never served
  *                       does not hold up "vdpa dev del"
- *   kdomain bench-switch MIB        (bench) REG_UMEM/DEREG_UMEM with MIB of
- *                       bounce area populated: ioctl time and the worst
- *                       lateness of a timer thread on the same CPU
+ *   kdomain bench-switch MIB|max    (bench) REG_UMEM/DEREG_UMEM with MIB of
+ *                       bounce area populated (max: the largest that fits
+ *                       the guest's memory): ioctl time and the worst
+ *                       lateness of a timer thread on the same CPU, and with
+ *                       the kernel's irqsoff tracer (debug kernel) the worst
+ *                       IRQ-off section and where it was
  *   kdomain bench-setmap N batched|unbatched  (bench) N vhost-vdpa entries
  *
  * Expectations differ per implementation only where docs/uapi.md says so.
@@ -34,6 +37,7 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -995,6 +999,9 @@ out:
  * non-preemptible) window of that operation from above.  A userspace proxy:
  * Debian's kernel has no irqsoff tracer.
  */
+/* the kernel's irqsoff tracer is on (see irqsoff_probe); -1: not probed yet */
+static int irqsoff = -1;
+
 static struct sampler {
 	pthread_t th;
 	int stop;		/* __atomic */
@@ -1037,15 +1044,23 @@ static void *sampler_main(void *arg)
 	return NULL;
 }
 
+/*
+ * With the irqsoff tracer there is no sampler: its timer interrupts every
+ * 200 us on CPU 0 would only add IRQ-off sections of their own.
+ */
 static void sampler_start(void)
 {
 	pin_cpu0();
+	if (irqsoff > 0)
+		return;
 	pthread_create(&smp.th, NULL, sampler_main, NULL);
 	msleep_(50);
 }
 
 static void sampler_stop(void)
 {
+	if (irqsoff > 0)
+		return;
 	__atomic_store_n(&smp.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(smp.th, NULL);
 }
@@ -1058,6 +1073,119 @@ static double sampler_idle(int ms)
 	return __atomic_load_n(&smp.max_ns, __ATOMIC_RELAXED) / 1e6;
 }
 
+/*
+ * The kernel's irqsoff tracer, where the kernel has one (the debug kernel of
+ * make check-debug, tests/vm/debug.config): the longest IRQ-off section since
+ * tracing_max_latency was reset, measured by the kernel itself, and where it
+ * started and ended. Traced on CPU 0 only, where the operations run, but
+ * everything running there counts (interrupts, softirqs, the console): an
+ * operation's figure is the worst section on CPU 0 while it ran, and the
+ * idle figure before it says what CPU 0 does on its own.
+ */
+#define TRACING "/sys/kernel/tracing"
+
+static int tr_write(const char *file, const char *val)
+{
+	char path[128];
+	int fd, r = -1;
+
+	snprintf(path, sizeof(path), TRACING "/%s", file);
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd >= 0) {
+		r = write(fd, val, strlen(val)) == (ssize_t)strlen(val) ? 0 : -1;
+		close(fd);
+	}
+	return r;
+}
+
+static int irqsoff_probe(void)
+{
+	char buf[512] = "";
+	FILE *f;
+
+	if (irqsoff >= 0)
+		return irqsoff;
+	irqsoff = 0;
+	if (access(TRACING "/available_tracers", R_OK))
+		mount("tracefs", TRACING, "tracefs", 0, NULL);
+	f = fopen(TRACING "/available_tracers", "r");
+	if (f) {
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = 0;
+		fclose(f);
+	}
+	/* CPU 0 only, where the operations run (pin_cpu0) */
+	if (strstr(buf, "irqsoff") && !tr_write("current_tracer", "irqsoff") &&
+	    !tr_write("tracing_cpumask", "1") && !tr_write("tracing_on", "1"))
+		irqsoff = 1;
+	tap_diag("irqsoff tracer: %s", irqsoff ? "on, CPU 0" : "not in this kernel (timer lateness only)");
+	return irqsoff;
+}
+
+/*
+ * Let the serial console drain what was printed (its interrupts would count)
+ * and start a new maximum.
+ */
+static void irqsoff_reset(void)
+{
+	if (irqsoff <= 0)
+		return;
+	msleep_(300);
+	tr_write("tracing_max_latency", "0");
+}
+
+/*
+ * The worst IRQ-off section since the reset, in us (-1 without the tracer),
+ * and in WHERE its start, end and the innermost frames of the stack at its end.
+ */
+static long irqsoff_read(char *where, size_t len)
+{
+	char line[512], start[128] = "?", end[128] = "?", stack[384] = "";
+	long us = -1;
+	FILE *f;
+	int frames = 0;
+
+	where[0] = 0;
+	if (irqsoff <= 0)
+		return -1;
+	f = fopen(TRACING "/tracing_max_latency", "r");
+	if (f) {
+		if (fscanf(f, "%ld", &us) != 1)
+			us = -1;
+		fclose(f);
+	}
+	f = fopen(TRACING "/trace", "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		char *p;
+
+		line[strcspn(line, "\n")] = 0;
+		if ((p = strstr(line, "=> started at:")))
+			snprintf(start, sizeof(start), "%.100s", p + 15 + strspn(p + 15, " "));
+		else if ((p = strstr(line, "=> ended at:")))
+			snprintf(end, sizeof(end), "%.100s", p + 13 + strspn(p + 13, " "));
+		else if (!strncmp(line, " => ", 4) && frames < 6) {
+			size_t n = strlen(stack);
+
+			snprintf(stack + n, sizeof(stack) - n, "%s%.56s", frames++ ? " < " : "", line + 4);
+		}
+	}
+	if (f)
+		fclose(f);
+	snprintf(where, len, "started at %s, ended at %s; stack at its end: %s", start, end,
+		 stack[0] ? stack : "?");
+	return us;
+}
+
+/* Print the irqsoff figure of WHAT, if the kernel has the tracer. */
+static void irqsoff_print(const char *what)
+{
+	char where[768];
+	long us = irqsoff_read(where, sizeof(where));
+
+	if (us >= 0)
+		printf("# bench: irqsoff: %s: worst IRQ-off section %ld us (%s)\n", what, us, where);
+}
+
 /* Run REG or DEREG; its duration and the sampler's worst lateness, in ms. */
 static int timed_umem(unsigned long cmd, void *buf, double *ms, double *late)
 {
@@ -1065,12 +1193,47 @@ static int timed_umem(unsigned long cmd, void *buf, double *ms, double *late)
 	int r;
 
 	__atomic_store_n(&smp.max_ns, 0, __ATOMIC_RELAXED);
+	irqsoff_reset();
 	t = now_s();
 	r = umem_ioctl(cmd, buf);
 	*ms = (now_s() - t) * 1000;
 	msleep_(2);	/* let the sampler run once after the call */
 	*late = __atomic_load_n(&smp.max_ns, __ATOMIC_RELAXED) / 1e6;
 	return r;
+}
+
+/* Idle for MS: the sampler's noise floor, and the tracer's if there is one. */
+static void idle_floor(int ms)
+{
+	double late;
+
+	irqsoff_reset();
+	late = sampler_idle(ms);
+	if (irqsoff <= 0)
+		printf("# bench: idle: worst timer lateness %.3f ms\n", late);
+	irqsoff_print("idle");
+}
+
+/*
+ * The largest bounce area (MiB, a multiple of 64, at most 1 GiB) whose
+ * kernel pages plus the pinned user copy leave 256 MiB of MemAvailable.
+ */
+static int max_bounce_mib(void)
+{
+	char line[256];
+	long kib = 0;
+	FILE *f = fopen("/proc/meminfo", "r");
+	int mib;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %ld kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	mib = (int)((kib / 1024 - 256) / 2) / 64 * 64;
+	mib = mib > 1024 ? 1024 : mib < 64 ? 64 : mib;
+	printf("# bench: MemAvailable %ld MiB: bounce area %d MiB\n", kib / 1024, mib);
+	return mib;
 }
 
 static void cmd_bench_switch(int mib)
@@ -1092,15 +1255,23 @@ static void cmd_bench_switch(int mib)
 	d.umem_buf = umem_alloc(bounce);
 	TAP_OK(d.umem_buf, "bench: user bounce memory", NULL);
 	sampler_start();
-	printf("# bench: idle: worst timer lateness %.3f ms\n", sampler_idle(1000));
+	idle_floor(1000);
 	for (i = 0; i < 3 && d.umem_buf; i++) {
+		char what[64];
+
 		pthread_mutex_lock(&d.lock);
-		if (!timed_umem(VDUSE_IOTLB_REG_UMEM, d.umem_buf, &ms, &late))
+		if (!timed_umem(VDUSE_IOTLB_REG_UMEM, d.umem_buf, &ms, &late)) {
 			printf("# bench: bounce %d MiB: REG_UMEM %.2f ms, worst timer lateness %.3f ms\n",
 			       mib, ms, late);
-		if (!timed_umem(VDUSE_IOTLB_DEREG_UMEM, d.umem_buf, &ms, &late))
+			snprintf(what, sizeof(what), "REG_UMEM, bounce %d MiB", mib);
+			irqsoff_print(what);
+		}
+		if (!timed_umem(VDUSE_IOTLB_DEREG_UMEM, d.umem_buf, &ms, &late)) {
 			printf("# bench: bounce %d MiB: DEREG_UMEM %.2f ms, worst timer lateness %.3f ms\n",
 			       mib, ms, late);
+			snprintf(what, sizeof(what), "DEREG_UMEM, bounce %d MiB", mib);
+			irqsoff_print(what);
+		}
 		pthread_mutex_unlock(&d.lock);
 	}
 	sampler_stop();
@@ -1131,8 +1302,9 @@ static void cmd_bench_setmap(int n, int batched)
 		goto out;
 	}
 	sampler_start();
-	printf("# bench: idle: worst timer lateness %.3f ms\n", sampler_idle(1000));
+	idle_floor(1000);
 	__atomic_store_n(&smp.max_ns, 0, __ATOMIC_RELAXED);
+	irqsoff_reset();
 	t = now_s();
 	if (batched && vh_iotlb(vh, 0, VHOST_IOTLB_BATCH_BEGIN, 0, 0, NULL, 0) != sizeof(struct vhost_msg_v2))
 		bad++;
@@ -1158,6 +1330,12 @@ static void cmd_bench_setmap(int n, int batched)
 	printf("# bench: %d entries %s: total %.1f ms, slowest set_map %.2f ms, worst timer lateness %.3f ms\n",
 	       n, batched ? "in one batch" : "unbatched", ms, worst * 1000,
 	       __atomic_load_n(&smp.max_ns, __ATOMIC_RELAXED) / 1e6);
+	{
+		char what[64];
+
+		snprintf(what, sizeof(what), "set_map, %d entries %s", n, batched ? "in one batch" : "unbatched");
+		irqsoff_print(what);
+	}
 	sampler_stop();
 out:
 	if (vh >= 0)
@@ -1201,6 +1379,8 @@ int main(int argc, char **argv)
 	}
 	tap_diag("kdomain %s", argv[1]);
 	cleanup_all();
+	if (!strncmp(argv[1], "bench-", 6))
+		irqsoff_probe();
 	if (!strcmp(argv[1], "leak"))
 		cmd_leak();
 	else if (!strcmp(argv[1], "umem"))
@@ -1212,7 +1392,7 @@ int main(int argc, char **argv)
 	else if (!strcmp(argv[1], "uffd"))
 		cmd_uffd();
 	else if (!strcmp(argv[1], "bench-switch") && argc == 3)
-		cmd_bench_switch(atoi(argv[2]));
+		cmd_bench_switch(!strcmp(argv[2], "max") ? max_bounce_mib() : atoi(argv[2]));
 	else if (!strcmp(argv[1], "bench-setmap") && argc == 4)
 		cmd_bench_setmap(atoi(argv[2]), !strcmp(argv[3], "batched"));
 	else
