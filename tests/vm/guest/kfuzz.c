@@ -23,8 +23,9 @@
  *   kfuzz [--seed N] [--iters N] [--seconds N]
  *
  * or KFUZZ_SEED, KFUZZ_ITERS, KFUZZ_SECONDS. The seed is printed first;
- * with the same seed the main thread makes the same calls in the same
- * order (the responder's timing is not reproducible). It stops at whichever
+ * with the same seed (and build) the main thread makes the same calls in
+ * the same order: no draw depends on a kernel answer (the responder's
+ * timing is not reproducible). It stops at whichever
  * limit comes first, then checks that the device still answers, can be
  * unbound and destroyed, and that its name can be reused. Any kernel
  * warning is caught by the dmesg scan of the boot.
@@ -449,10 +450,17 @@ static long fuzz_iotlb(void)
 	n = (iova - WIN_IOVA) / PAGE;
 	if (R(3) == 0) {	/* a whole batch */
 		r = vh_iotlb(vh, asid, VHOST_IOTLB_BATCH_BEGIN, 0, 0, NULL, 0);
-		for (int i = R(4); i >= 0 && r >= 0; i--) {
+		/* the draws never depend on the kernel's answers: replayable */
+		for (int i = R(4); i >= 0; i--) {
+			uint32_t as = R(5) ? asid : edge32(2);
+			uint8_t t = R(3) ? VHOST_IOTLB_UPDATE : VHOST_IOTLB_INVALIDATE;
+			uint8_t perm = 1 + R(3);
+			long x;
+
 			n = R(WIN_PAGES);
-			r = vh_iotlb(vh, R(5) ? asid : edge32(2), R(3) ? VHOST_IOTLB_UPDATE : VHOST_IOTLB_INVALIDATE,
-				     WIN_IOVA + n * PAGE, PAGE, win + n * PAGE, 1 + R(3));
+			x = vh_iotlb(vh, as, t, WIN_IOVA + n * PAGE, PAGE, win + n * PAGE, perm);
+			if (r >= 0)
+				r = x;
 		}
 		vh_iotlb(vh, asid, VHOST_IOTLB_BATCH_END, 0, 0, NULL, 0);
 		return r;
