@@ -8,6 +8,7 @@
 #   make check-debug  the `6.12 ours` suites and a kmemleak scan on a KASAN,
 #                   lockdep and kmemleak build of 6.12 (built once, cached)
 #   make check-vmm  live migration under QEMU 10 inside the 6.12 VM (one boot)
+#   make check-long  long robustness runs (the kernel fuzzer, 10 min)
 #   make demo       the main job, narrated: QEMU live-migrates a VM on vduse-net
 #   make demo-kernels  VDUSE devices on each kernel (the earlier demo)
 #   make bench      benchmarks (bench/)
@@ -54,7 +55,7 @@ export VMTEST_CACHE
 KENV := $(VMTEST_CACHE)/k612.env
 KDIR ?= $(shell [ -r $(KENV) ] || tests/vm/fetch-kernels 6.12 >&2; . $(KENV) && echo $$HDR)
 
-.PHONY: all check check-fresh check-debug check-vmm demo demo-kernels bench install clean vm-progs unit-progs \
+.PHONY: all check check-fresh check-debug check-vmm check-long demo demo-kernels bench install clean vm-progs unit-progs \
 	module module_install fuzz userspace dkms-install deb module-debug
 
 # Each part adds its targets to ALL_TARGETS, INSTALL_TARGETS and CLEAN_FILES.
@@ -119,6 +120,11 @@ demo-kernels:
 # (tests/vm/suites/migrate.sh). Nested TCG: several minutes on two cores.
 check-vmm:
 	tests/vm/check-vmm
+
+# Long robustness runs (docs/robustness.md), outside make check: the
+# kernel fuzzer for 10 minutes on our module (KFUZZ_SECONDS, KFUZZ_SEED).
+check-long:
+	tests/vm/run --kernel 6.12 --module ours --tag check-long --timeout 1500 -- kfuzz_long
 
 bench:
 	@if [ -x bench/run ]; then bench/run; else echo "bench: nothing to measure yet"; fi

@@ -184,16 +184,22 @@ static const char * const vduse_sysfs_names[] = {
 };
 
 /**
- * vduse_name_reserved() - a name the device's own sysfs directory uses
+ * vduse_name_reserved() - a name no device may have
  * @name: NUL-terminated device name
  *
- * Return: true for the names above and for "vq" followed by digits only
- * (the queues' directories).
+ * The name becomes a sysfs directory and /dev/vduse/$name: a '/' would be
+ * turned into '!' by the driver core (and collide with a device named
+ * so), "." and ".." name entries no path lookup reaches.
+ *
+ * Return: true for those, for the names above and for "vq" followed by
+ * digits only (the queues' directories).
  */
 static bool vduse_name_reserved(const char *name)
 {
 	size_t i;
 
+	if (strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
+		return true;
 	for (i = 0; i < ARRAY_SIZE(vduse_sysfs_names); i++)
 		if (!strcmp(name, vduse_sysfs_names[i]))
 			return true;

@@ -55,3 +55,10 @@ tools-install: $(BUILD)/tools/vdpa-cvq $(VDPACVQ_A)
 	install -m 644 $(VDPACVQ_A) $(DESTDIR)$(LIBDIR)/
 	install -m 644 $(VDPACVQ_HDRS) $(DESTDIR)$(INCLUDEDIR)/vduse/
 	install -m 644 docs/man/man8/vdpa-cvq.8 $(DESTDIR)$(MANDIR)/man8/
+
+# The hostile driver of tests/vm/suites/hostile_drv.sh drives vduse-net
+# through a libvdpacvq session.
+$(BUILD)/vm/progs/hostile_drv: tests/vm/guest/hostile_drv.c $(VDPACVQ_SRCS) $(VDPACVQ_HDRS) \
+		include/uapi/linux/vduse.h $(wildcard tests/include/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(VDPACVQ_CFLAGS) $(CPPFLAGS) -static -pthread -o $@ $< $(VDPACVQ_SRCS)

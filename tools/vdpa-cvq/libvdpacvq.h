@@ -255,6 +255,20 @@ struct vdpacvq_layout {
 };
 void vdpacvq_get_layout(const struct vdpacvq_dev *d, struct vdpacvq_layout *l);
 
+/*
+ * For tests that play a hostile driver (tests/vm/guest/hostile_drv.c):
+ * data vq VQ's split ring as the session keeps it in guest memory (the
+ * whole region, at guest_iova in ASID 0), and a kick. Writing the ring
+ * behind the session's back desynchronises it: stop the session after.
+ */
+struct vdpacvq_raw_ring {
+	void *desc, *avail, *used;	/* struct vring_desc/avail/used */
+	uint16_t num;
+	uint8_t *guest;			/* guest memory, guest_size bytes */
+};
+int vdpacvq_raw_ring(struct vdpacvq_dev *d, uint32_t vq, struct vdpacvq_raw_ring *r);
+int vdpacvq_raw_kick(struct vdpacvq_dev *d, uint32_t vq);
+
 #ifdef __cplusplus
 }
 #endif

@@ -978,3 +978,25 @@ void vdpacvq_get_layout(const struct vdpacvq_dev *d, struct vdpacvq_layout *l)
 	l->cvq = d->cvq;
 	l->cvq_group = d->cvq_group;
 }
+
+int vdpacvq_raw_ring(struct vdpacvq_dev *d, uint32_t vq, struct vdpacvq_raw_ring *r)
+{
+	uint8_t *page;
+
+	if (!d->started || vq >= d->ndata)
+		return fail(d, EINVAL, "vq %u is not a data vq of a started session", vq);
+	page = d->guest + (size_t)vq * RING_PAGE;
+	r->desc = ring_desc(page);
+	r->avail = ring_avail(page);
+	r->used = ring_used(page);
+	r->num = QSZ;
+	r->guest = d->guest;
+	return 0;
+}
+
+int vdpacvq_raw_kick(struct vdpacvq_dev *d, uint32_t vq)
+{
+	if (!d->started || vq >= d->nvqs)
+		return fail(d, EINVAL, "vq %u is not a vq of a started session", vq);
+	return kick(d, vq);
+}
