@@ -19,6 +19,7 @@
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 #include <linux/vdpa.h>
+#include <linux/virtio_config.h>
 
 #include "internal.h"
 
@@ -199,9 +200,22 @@ EXPORT int vduse_vdpa_dev_driver(const char *name, char *buf, size_t len)
 	return 1;
 }
 
+/*
+ * `vdpa dev del` removes the bus link first and runs the driver's remove
+ * after it, and that remove resets the device: a message the daemon must
+ * still answer. The vDPA device's own directory, under its VDUSE parent,
+ * goes only once the driver has let go.
+ */
 EXPORT bool vduse_vdpa_dev_exists(const char *name)
 {
-	return vduse_vdpa_dev_driver(name, NULL, 0) >= 0;
+	char path[PATH_MAX];
+
+	if (vduse_vdpa_dev_driver(name, NULL, 0) >= 0)
+		return true;
+	if (!name_ok(name))
+		return false;
+	snprintf(path, sizeof(path), "/sys/class/vduse/%s/%s", name, name);
+	return access(path, F_OK) == 0;
 }
 
 /* Move the vDPA device @name to @driver (driver_override, unbind, bind). */
@@ -315,6 +329,54 @@ EXPORT int vduse_destroy_by_name_wait(const char *name, unsigned int timeout_ms)
 			return ret;
 		nanosleep(&step, NULL);
 	}
+}
+
+/* ---- config space ---- */
+
+EXPORT int vduse_dev_set_config(struct vduse_dev *dev, uint32_t offset, const void *data,
+				uint32_t len)
+{
+	uint8_t raw[sizeof(struct vduse_config_data) + 4096] __attribute__((aligned(8)));
+	struct vduse_config_data *c = (struct vduse_config_data *)raw;
+	struct timespec ms = { 0, 1000 * 1000 };
+	unsigned int tries;
+	int err = 0;
+
+	if (!dev || !len || !data || offset > 4096 || len > 4096 - offset)
+		return -EINVAL;
+	memset(c, 0, sizeof(*c));
+	c->offset = offset;
+	c->length = len;
+	memcpy(raw + sizeof(*c), data, len);
+	vduse_lock(dev);
+	if (vd_ioctl(dev, VDUSE_DEV_SET_CONFIG, c) < 0) {
+		err = -errno;
+		vd_err(dev, "DEV_SET_CONFIG(%u, %u): %s", offset, len, strerror(errno));
+		goto out;
+	}
+	/*
+	 * The kernel refuses the interrupt (EINVAL) unless its status has
+	 * DRIVER_OK, which it records only once our answer to SET_STATUS has
+	 * arrived: right after DRIVER_OK give it a moment. Before DRIVER_OK
+	 * nothing is sent; the driver reads the config space when it starts.
+	 */
+	for (tries = 0; dev->status & VIRTIO_CONFIG_S_DRIVER_OK; tries++) {
+		if (!vd_ioctl(dev, VDUSE_DEV_INJECT_CONFIG_IRQ, NULL))
+			break;
+		if (errno != EINVAL) {
+			err = -errno;
+			vd_err(dev, "DEV_INJECT_CONFIG_IRQ: %s", strerror(errno));
+			break;
+		}
+		if (tries == 50) {
+			vd_dbg(dev, "config interrupt refused: the driver is not running");
+			break;
+		}
+		nanosleep(&ms, NULL);
+	}
+out:
+	vduse_unlock(dev);
+	return err;
 }
 
 /* ---- a queue's ring positions ---- */

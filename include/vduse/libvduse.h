@@ -378,9 +378,11 @@ int vduse_vdpa_dev_add(const char *name, const char *driver);
 /* `vdpa dev del NAME`: returns once the driver has let the device go. */
 int vduse_vdpa_dev_del(const char *name);
 /*
- * Is NAME on the vDPA bus? vduse_vdpa_dev_driver() returns 1 and the
- * driver's name in @buf (@len bytes) when bound, 0 (and "") when unbound,
- * -ENOENT when not on the bus.
+ * Does the vDPA device NAME exist? True until its driver has let it go:
+ * during `vdpa dev del` the bus link goes before the driver's remove runs
+ * (which resets the device: keep serving until this says false). Then
+ * vduse_vdpa_dev_driver() returns 1 and the driver's name in @buf (@len
+ * bytes) when bound, 0 (and "") when unbound, -ENOENT when not on the bus.
  */
 bool vduse_vdpa_dev_exists(const char *name);
 int vduse_vdpa_dev_driver(const char *name, char *buf, size_t len);
@@ -399,6 +401,17 @@ int vduse_inflight_open(const char *path, size_t size, bool fresh, void **mem);
  * still hold the device for a moment.
  */
 int vduse_destroy_by_name_wait(const char *name, unsigned int timeout_ms);
+
+/*
+ * Write config space bytes and raise the config interrupt only while the
+ * driver runs (DRIVER_OK seen): the kernel refuses the interrupt (EINVAL)
+ * before DRIVER_OK, and records DRIVER_OK only once the answer to it has
+ * arrived (a refusal then is retried for up to 50 ms); a driver reads the
+ * config space when it starts. vduse_dev_update_config() always injects
+ * (and fails then); use this one for changes that can happen at any time
+ * (link status, MAC after a reset).
+ */
+int vduse_dev_set_config(struct vduse_dev *dev, uint32_t offset, const void *data, uint32_t len);
 
 /* A queue's ring positions as the library sees them (size-versioned). */
 struct vduse_vq_ring_state {

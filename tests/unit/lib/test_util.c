@@ -4,6 +4,7 @@
  * emptied for a new device, symlinks and non-files refused), a queue's ring
  * state and avail count (a lying avail index reported, not trusted), the
  * resubmit count after an attach with the log, the bounded destroy retry and
+ * config writes that raise the interrupt only while the driver runs, and
  * the vDPA helpers' argument checks (the netlink path runs in the VM suites
  * dev_blk and dev_net).
  */
@@ -175,10 +176,53 @@ out:
 	fk_fini(&fk);
 }
 
+/* Config space changes before DRIVER_OK, while running, during a reset. */
+static void test_set_config(void)
+{
+	uint8_t cfg[16] = { 0 }, v[2] = { 1, 2 };
+	LIBVDUSE_OPTS(vduse_dev_opts, o, .name = "cfg", .device_id = 1, .num_queues = 1,
+		      .config = cfg, .config_size = sizeof(cfg), .log = fk_logger, .user = &lg,
+		      .log_level = VDUSE_LOG_ERROR);
+	struct vduse_dev *dev;
+	unsigned int irqs;
+	int ret;
+
+	fk_init(&fk, 1);
+	memset(&lg, 0, sizeof(lg));
+	TAP_EQ(vduse__dev_create(&o, &fk_backend, &fk, &dev), 0, "config: create");
+	if (!dev)
+		return;
+	ret = vduse_dev_set_config(dev, 6, v, 2);
+	TAP_OK(ret == 0 && fk.config_irqs == 0 && fk.last_req == VDUSE_DEV_SET_CONFIG &&
+	       !lg.errors, "set_config before DRIVER_OK: written, no interrupt",
+	       "ret %d irqs %u errors %u", ret, fk.config_irqs, lg.errors);
+	fk.features = (1ull << 32) | (1ull << 33);
+	fk_status(&fk, dev, 0x0f);
+	irqs = fk.config_irqs;
+	ret = vduse_dev_set_config(dev, 6, v, 2);
+	TAP_OK(ret == 0 && fk.config_irqs == irqs + 1, "set_config while running: interrupt",
+	       "ret %d irqs %u", ret, fk.config_irqs);
+	/* the driver is resetting: the kernel already refuses the interrupt */
+	fk.fail_req = VDUSE_DEV_INJECT_CONFIG_IRQ;
+	fk.fail_errno = EINVAL;
+	ret = vduse_dev_set_config(dev, 6, v, 2);
+	TAP_OK(ret == 0 && !lg.errors, "set_config: EINVAL after DRIVER_OK is retried, then not an error",
+	       "ret %d errors %u", ret, lg.errors);
+	fk.fail_errno = EIO;
+	ret = vduse_dev_set_config(dev, 6, v, 2);
+	TAP_OK(ret == -EIO && lg.errors == 1, "set_config: another failure is reported",
+	       "ret %d errors %u", ret, lg.errors);
+	fk.fail_req = 0;
+	TAP_EQ(vduse_dev_set_config(dev, 4095, v, 2), -EINVAL, "set_config: past 4096 bytes");
+	vduse_dev_destroy(dev);
+	fk_fini(&fk);
+}
+
 int main(void)
 {
 	test_inflight_file();
 	test_names();
 	test_ring_state();
+	test_set_config();
 	return tap_done();
 }
