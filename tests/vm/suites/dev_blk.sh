@@ -121,6 +121,36 @@ ranges_round() {
 	tap_ok $? "$name: BLKZEROOUT of 1 MiB zeroes the backing file there"
 }
 
+# load_round NAME IMG: four writers at once on the raw device (the kernel
+# spreads them over its queues, each served by its own daemon thread), then
+# four readers at once; every region reads back and is in the backing file.
+load_round() {
+	local name=$1 img=$2 i ok=0 pids=
+	for i in 0 1 2 3; do
+		dd if=/dev/urandom of=/run/db-load$i bs=64k count=64 2>/dev/null
+	done
+	for i in 0 1 2 3; do
+		dd if=/run/db-load$i of=/dev/$DB_DISK bs=64k seek=$((64 + i * 64)) conv=fsync 2>/dev/null &
+		pids="$pids $!"
+	done
+	for i in $pids; do wait $i || ok=1; done
+	tap_ok $ok "$name: four parallel writers of 4 MiB"
+	echo 3 > /proc/sys/vm/drop_caches
+	pids=
+	for i in 0 1 2 3; do
+		dd if=/dev/$DB_DISK of=/run/db-back$i bs=64k skip=$((64 + i * 64)) count=64 2>/dev/null &
+		pids="$pids $!"
+	done
+	for i in $pids; do wait $i || ok=1; done
+	for i in 0 1 2 3; do
+		cmp -s /run/db-load$i /run/db-back$i || ok=1
+		[ "$(dd if=$img bs=64k skip=$((64 + i * 64)) count=64 2>/dev/null | md5sum)" = \
+			"$(md5sum < /run/db-load$i)" ] || ok=1
+	done
+	tap_ok $ok "$name: four parallel readers: every region as written, and in the backing file"
+	rm -f /run/db-load* /run/db-back*
+}
+
 # ---- command line ----------------------------------------------------------
 vduse-blk --help > /run/db.help 2>&1
 [ $? = 0 ] && grep -q -- '--num-queues' /run/db.help
@@ -185,6 +215,11 @@ if db_bind db4; then
 	[ "$want" -gt 4 ] && want=4
 	[ "$n" = "$want" ] && [ "$n" -gt 1 ]
 	tap_ok $? "db4: the kernel uses $want of the 4 queues (one per CPU)" "$n"
+	# a thread per queue next to the one answering the kernel
+	n=$(ls /proc/$DB_PID/task | wc -l)
+	[ "$n" -ge 5 ]
+	tap_ok $? "db4: vduse-blk runs a thread per queue ($n threads)"
+	load_round db4 $img
 	fs_round db4 $img
 	db_stop db4
 else
@@ -306,6 +341,9 @@ if [ $have_ext4 = 1 ] && db_bind dbk; then
 	done
 	grep -q 'took over /dev/vduse/dbk' /run/db-dbk.log
 	tap_ok $? "dbk: the restarted daemon took the device over" "$(tail -n 3 /run/db-dbk.log | tr '\n' ' ')"
+	grep -Eq '[0-9]+ requests? from the in-flight log to execute again' /run/db-dbk.log
+	tap_ok $? "dbk: the restarted daemon says how many requests it executes again" \
+		"$(grep -o '[0-9]* requests* from the in-flight log' /run/db-dbk.log)"
 	i=0
 	while [ ! -e /run/dbk.writer ] && [ $i -lt 1200 ]; do usleep 100000; i=$((i + 1)); done
 	[ -e /run/dbk.writer ]
