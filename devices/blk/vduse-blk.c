@@ -99,6 +99,10 @@ struct blkd {
 	int unbind_efd;			/* the vdpa dev del thread is done */
 	int unbind_err;
 	pthread_t unbind_thread;
+	const char *bind_driver;	/* --bind: vdpa dev add from bind_thread */
+	int bind_efd;
+	int bind_err;
+	pthread_t bind_thread;
 	unsigned long io_errors;
 	unsigned long ops[BLK_OP_WRITE_ZEROES + 1];	/* requests by kind */
 };
@@ -650,6 +654,48 @@ static void *unbind_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * --bind: `vdpa dev add` and the driver's probe talk to the device, so they
+ * run here while the main thread answers the kernel (see libvduse(3),
+ * vduse_vdpa_dev_add()).
+ */
+static void *bind_thread(void *arg)
+{
+	struct blkd *bd = arg;
+	uint64_t one = 1;
+
+	bd->bind_err = vduse_vdpa_dev_add(bd->name, bd->bind_driver);
+	if (write(bd->bind_efd, &one, sizeof(one)) < 0)
+		abort();
+	return NULL;
+}
+
+static void begin_bind(struct blkd *bd)
+{
+	bd->bind_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (bd->bind_efd < 0 || pthread_create(&bd->bind_thread, NULL, bind_thread, bd)) {
+		msg(VDUSE_LOG_ERROR, "cannot start adding the vDPA device");
+		if (bd->bind_efd >= 0)
+			close(bd->bind_efd);
+		bd->bind_efd = -1;
+		return;
+	}
+	msg(VDUSE_LOG_INFO, "adding the vDPA device %s for %s", bd->name, bd->bind_driver);
+}
+
+static void end_bind(struct blkd *bd)
+{
+	pthread_join(bd->bind_thread, NULL);
+	close(bd->bind_efd);
+	bd->bind_efd = -1;
+	if (bd->bind_err)
+		msg(VDUSE_LOG_ERROR, "vdpa dev add %s for %s: %s%s", bd->name, bd->bind_driver,
+		    strerror(-bd->bind_err), bd->bind_err == -ENOENT ?
+		    " (modprobe vdpa and the driver's module)" : "");
+	else
+		msg(VDUSE_LOG_INFO, "bound to %s", bd->bind_driver);
+}
+
 static void begin_shutdown(struct blkd *bd)
 {
 	if (bd->state != RUNNING)
@@ -698,6 +744,8 @@ static void usage(FILE *f)
 "      --inflight-log FILE     keep the in-flight log in FILE; a daemon restarted with\n"
 "                              the same options after a crash takes the device over\n"
 "      --bounce-size SIZE      the kernel's bounce area for virtio-vdpa (before binding)\n"
+"      --bind DRIVER           add the vDPA device at start and bind it to DRIVER\n"
+"                              (virtio_vdpa or vhost_vdpa)\n"
 "      --destroy               destroy a device named NAME left behind, and exit\n"
 "  -v, --verbose               log debugging messages\n"
 "      --quiet                 log errors and warnings only\n"
@@ -711,7 +759,7 @@ static void usage(FILE *f)
 
 enum {
 	O_PBS = 256, O_MINIO, O_OPTIO, O_SIZE, O_NODISCARD, O_NOWZ, O_WT, O_DIRECT_, O_NOURING,
-	O_PACKED, O_INFLIGHT, O_BOUNCE, O_DESTROY, O_QUIET, O_VERSION,
+	O_PACKED, O_INFLIGHT, O_BOUNCE, O_DESTROY, O_QUIET, O_VERSION, O_BIND,
 };
 
 static const struct option longopts[] = {
@@ -733,6 +781,7 @@ static const struct option longopts[] = {
 	{ "inflight-log", required_argument, NULL, O_INFLIGHT },
 	{ "bounce-size", required_argument, NULL, O_BOUNCE },
 	{ "destroy", no_argument, NULL, O_DESTROY },
+	{ "bind", required_argument, NULL, O_BIND },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, O_QUIET },
 	{ "help", no_argument, NULL, 'h' },
@@ -743,7 +792,7 @@ static const struct option longopts[] = {
 struct cfg {
 	unsigned long nq, qsize, lbs, pbs, min_io, opt_io;
 	uint64_t size, bounce;
-	const char *serial, *inflight;
+	const char *serial, *inflight, *bind;
 	bool ro, no_discard, no_wz, direct, no_uring, packed, destroy;
 };
 
@@ -825,6 +874,7 @@ static int parse_args(int argc, char **argv, struct cfg *c, const char **name, c
 				return die_usage("--bounce-size: '%s' is not a size (e.g. 64M)", optarg);
 			break;
 		case O_DESTROY: c->destroy = true; break;
+		case O_BIND: c->bind = optarg; break;
 		case 'v': g_bd->verbose = true; break;
 		case O_QUIET: g_bd->quiet = true; break;
 		case 'h': usage(stdout); exit(0);
@@ -1135,7 +1185,7 @@ int main(int argc, char **argv)
 	    attach ? "took over" : "created", devpath, path, (unsigned long long)bd->disk.size,
 	    c.nq, c.nq > 1 ? "s" : "", c.qsize, vduse_dev_api_version(bd->dev),
 	    c.no_uring ? "synchronous" : "io_uring", c.ro ? ", read-only" : "");
-	if (!attach)
+	if (!attach && !c.bind)
 		msg(VDUSE_LOG_INFO, "bind it with: vdpa dev add name %s mgmtdev vduse", name);
 
 	/* one thread per queue; this one answers the kernel and the signals */
@@ -1151,14 +1201,19 @@ int main(int argc, char **argv)
 		bd->q[i].thread_running = true;
 	}
 	bd->unbind_efd = -1;
+	bd->bind_efd = -1;
+	bd->bind_driver = c.bind;
+	if (c.bind && !attach)
+		begin_bind(bd);
 	while (bd->state != FINISHING) {
-		struct pollfd pfd[3] = {
+		struct pollfd pfd[4] = {
 			{ .fd = vduse_dev_fd(bd->dev), .events = POLLIN },
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = bd->unbind_efd, .events = POLLIN },
+			{ .fd = bd->bind_efd, .events = POLLIN },
 		};
 
-		if (poll(pfd, 3, -1) < 0) {
+		if (poll(pfd, 4, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			msg(VDUSE_LOG_ERROR, "poll: %s", strerror(errno));
@@ -1187,6 +1242,8 @@ int main(int argc, char **argv)
 				}
 			}
 		}
+		if (pfd[3].revents)
+			end_bind(bd);
 		if (pfd[2].revents) {
 			if (bd->unbind_err)
 				msg(VDUSE_LOG_ERROR, "vdpa dev del %s: %s", name, strerror(-bd->unbind_err));
@@ -1198,6 +1255,8 @@ int main(int argc, char **argv)
 	}
 
 	/* complete what is in flight, make completed writes stable, go */
+	if (bd->bind_efd >= 0 && !forced)
+		end_bind(bd);
 	stop_threads(bd);
 	drain_all(bd);
 	msg(VDUSE_LOG_INFO, "served %lu reads, %lu writes, %lu flushes, %lu discards, "

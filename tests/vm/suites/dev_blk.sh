@@ -29,9 +29,14 @@ db_start() {
 
 # db_bind NAME: vdpa dev add, then DB_DISK is the vdX the kernel made of it.
 db_bind() {
+	vdpa dev add name "$1" mgmtdev vduse || return 1
+	db_wait_disk "$1"
+}
+
+# db_wait_disk NAME: DB_DISK is the vdX the kernel made of vDPA device NAME.
+db_wait_disk() {
 	local i=0 d
 	DB_DISK=
-	vdpa dev add name "$1" mgmtdev vduse || return 1
 	while [ $i -lt 300 ]; do
 		for d in /sys/bus/vdpa/devices/$1/virtio*/block/vd*; do
 			[ -e "$d" ] && DB_DISK=${d##*/}
@@ -230,11 +235,20 @@ fi
 # ---- synchronous fallback, 2 queues, 4 KiB blocks -----------------------------
 img=/run/dbs.img
 dd if=/dev/zero of=$img bs=1M count=64 2>/dev/null
-db_start dbs $img --no-io-uring --num-queues 2 --logical-block-size 4096
+# --bind: the daemon adds the vDPA device itself (libvduse's netlink helper)
+db_start dbs $img --no-io-uring --num-queues 2 --logical-block-size 4096 --bind virtio_vdpa
 tap_ok $? "dbs: vduse-blk --no-io-uring created /dev/vduse/dbs" "$(tail -n 3 /run/db-dbs.log | tr '\n' ' ')"
 grep -q 'synchronous I/O' /run/db-dbs.log
 tap_ok $? "dbs: synchronous I/O in use"
-if db_bind dbs; then
+if db_wait_disk dbs; then
+	i=0
+	while ! grep -q 'bound to virtio_vdpa' /run/db-dbs.log && [ $i -lt 50 ]; do
+		usleep 100000
+		i=$((i + 1))
+	done
+	grep -q 'bound to virtio_vdpa' /run/db-dbs.log &&
+		[ "$(basename "$(readlink /sys/bus/vdpa/devices/dbs/driver)")" = virtio_vdpa ]
+	tap_ok $? "dbs: --bind virtio_vdpa: the daemon added the vDPA device" "$(tail -n 3 /run/db-dbs.log | tr '\n' ' ')"
 	[ "$(cat /sys/block/$DB_DISK/queue/logical_block_size)" = 4096 ]
 	tap_ok $? "dbs: logical block size 4096" "$(cat /sys/block/$DB_DISK/queue/logical_block_size)"
 	ranges_round dbs $img
@@ -243,6 +257,27 @@ if db_bind dbs; then
 else
 	tap_ok 1 "dbs: bound to virtio-vdpa"
 	db_abort dbs
+fi
+
+# ---- --bind vhost_vdpa: moved off the driver that probed it first ------------
+# (virtio_vdpa registered first and probes first: the helper unbinds it and
+# binds vhost_vdpa, which makes a vhost-vdpa-N for a VMM)
+if load_mod vhost_vdpa; then
+	img=/run/dbv.img
+	dd if=/dev/zero of=$img bs=1M count=8 2>/dev/null
+	db_start dbv $img --bind vhost_vdpa
+	i=0
+	while ! grep -q 'bound to vhost_vdpa\|vdpa dev add dbv' /run/db-dbv.log && [ $i -lt 100 ]; do
+		usleep 100000
+		i=$((i + 1))
+	done
+	grep -q 'bound to vhost_vdpa' /run/db-dbv.log &&
+		[ "$(basename "$(readlink /sys/bus/vdpa/devices/dbv/driver)")" = vhost_vdpa ] &&
+		ls /sys/bus/vdpa/devices/dbv | grep -q '^vhost-vdpa-'
+	tap_ok $? "dbv: --bind vhost_vdpa: the daemon added the device and moved it to vhost_vdpa" \
+		"$(tail -n 3 /run/db-dbv.log | tr '\n' ' '); $(ls /sys/bus/vdpa/devices/dbv 2>&1 | tr '\n' ' ')"
+	db_stop dbv
+	unload_mod vhost_vdpa
 fi
 
 # ---- resize while running -----------------------------------------------------
