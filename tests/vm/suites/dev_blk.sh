@@ -33,6 +33,16 @@ db_bind() {
 	db_wait_disk "$1"
 }
 
+# db_wait_log NAME PATTERN: wait (up to 10 s) for PATTERN in the daemon's log.
+db_wait_log() {
+	local i=0
+	while ! grep -q "$2" /run/db-$1.log && [ $i -lt 100 ]; do
+		usleep 100000
+		i=$((i + 1))
+	done
+	grep -q "$2" /run/db-$1.log
+}
+
 # db_wait_disk NAME: DB_DISK is the vdX the kernel made of vDPA device NAME.
 db_wait_disk() {
 	local i=0 d
@@ -241,12 +251,7 @@ tap_ok $? "dbs: vduse-blk --no-io-uring created /dev/vduse/dbs" "$(tail -n 3 /ru
 grep -q 'synchronous I/O' /run/db-dbs.log
 tap_ok $? "dbs: synchronous I/O in use"
 if db_wait_disk dbs; then
-	i=0
-	while ! grep -q 'bound to virtio_vdpa' /run/db-dbs.log && [ $i -lt 50 ]; do
-		usleep 100000
-		i=$((i + 1))
-	done
-	grep -q 'bound to virtio_vdpa' /run/db-dbs.log &&
+	db_wait_log dbs 'bound to virtio_vdpa' &&
 		[ "$(basename "$(readlink /sys/bus/vdpa/devices/dbs/driver)")" = virtio_vdpa ]
 	tap_ok $? "dbs: --bind virtio_vdpa: the daemon added the vDPA device" "$(tail -n 3 /run/db-dbs.log | tr '\n' ' ')"
 	[ "$(cat /sys/block/$DB_DISK/queue/logical_block_size)" = 4096 ]
@@ -266,12 +271,7 @@ if load_mod vhost_vdpa; then
 	img=/run/dbv.img
 	dd if=/dev/zero of=$img bs=1M count=8 2>/dev/null
 	db_start dbv $img --bind vhost_vdpa
-	i=0
-	while ! grep -q 'bound to vhost_vdpa\|vdpa dev add dbv' /run/db-dbv.log && [ $i -lt 100 ]; do
-		usleep 100000
-		i=$((i + 1))
-	done
-	grep -q 'bound to vhost_vdpa' /run/db-dbv.log &&
+	db_wait_log dbv 'bound to vhost_vdpa' &&
 		[ "$(basename "$(readlink /sys/bus/vdpa/devices/dbv/driver)")" = vhost_vdpa ] &&
 		ls /sys/bus/vdpa/devices/dbv | grep -q '^vhost-vdpa-'
 	tap_ok $? "dbv: --bind vhost_vdpa: the daemon added the device and moved it to vhost_vdpa" \
@@ -369,12 +369,7 @@ if [ $have_ext4 = 1 ] && db_bind dbk; then
 	usleep 500000
 	db_start dbk $img --num-queues 2 --inflight-log /run/dbk.inflight
 	# /dev/vduse/dbk exists already: wait for the daemon's own word
-	i=0
-	while ! grep -q 'took over /dev/vduse/dbk' /run/db-dbk.log && [ $i -lt 200 ]; do
-		usleep 100000
-		i=$((i + 1))
-	done
-	grep -q 'took over /dev/vduse/dbk' /run/db-dbk.log
+	db_wait_log dbk 'took over /dev/vduse/dbk'
 	tap_ok $? "dbk: the restarted daemon took the device over" "$(tail -n 3 /run/db-dbk.log | tr '\n' ' ')"
 	grep -Eq '[0-9]+ requests? from the in-flight log to execute again' /run/db-dbk.log
 	tap_ok $? "dbk: the restarted daemon says how many requests it executes again" \
