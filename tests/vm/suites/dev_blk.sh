@@ -33,10 +33,10 @@ db_bind() {
 	db_wait_disk "$1"
 }
 
-# db_wait_log NAME PATTERN: wait (up to 10 s) for PATTERN in the daemon's log.
+# db_wait_log NAME PATTERN: wait (up to 20 s) for PATTERN in the daemon's log.
 db_wait_log() {
 	local i=0
-	while ! grep -q "$2" /run/db-$1.log && [ $i -lt 100 ]; do
+	while ! grep -q "$2" /run/db-$1.log && [ $i -lt 200 ]; do
 		usleep 100000
 		i=$((i + 1))
 	done
