@@ -3,12 +3,11 @@
  * vduse-blk: a virtio-blk device backed by a file or a block device, served
  * through VDUSE with libvduse. See vduse-blk(8) and docs/vduse-blk.md.
  *
- * Structure: one context per queue (struct blkq) with its own io_uring and
- * completion eventfd, so that each queue's requests are handled on their
- * own; today one event loop serves every queue (libvduse has no per-queue
- * threads yet), the I/O itself is asynchronous, so requests of all queues
- * are in flight at once. Without io_uring (--no-io-uring, or a kernel that
- * refuses it) requests are executed synchronously in the loop.
+ * Structure: one context per queue (struct blkq) with its own io_uring,
+ * completion eventfd and thread (libvduse's VDUSE_DEV_F_THREADS); the main
+ * thread answers the kernel's messages and the signals. Without io_uring
+ * (--no-io-uring, or a kernel that refuses it) a queue's thread executes its
+ * requests synchronously.
  */
 #include <endian.h>
 #include <errno.h>
@@ -27,12 +26,8 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <linux/fs.h>
-#include <linux/genetlink.h>
-#include <linux/netlink.h>
-#include <linux/vdpa.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 #include <liburing.h>
@@ -46,6 +41,7 @@
 /* One request being executed. Aligned so that user_data has tag bits. */
 struct blk_io {
 	struct blkq *q;
+	struct blk_io *next;		/* the queue's done list */
 	struct vduse_req *req;
 	unsigned int pending;		/* SQEs not completed yet */
 	int err;			/* first error */
@@ -56,16 +52,32 @@ struct blk_io {
 #define TAG_RW		0		/* read, write or flush */
 #define TAG_RANGE	1		/* range i has tag TAG_RANGE + i */
 
+/*
+ * A queue, served by its own thread (libvduse's VDUSE_DEV_F_THREADS). @mtx
+ * guards the io_uring and the request accounting; it is never held across a
+ * libvduse call, because the message thread runs on_stopped() with the
+ * library's lock held and takes @mtx to drain the queue.
+ */
 struct blkq {
 	struct blkd *bd;
 	unsigned int index;
 	struct vduse_vq *vq;
+	pthread_t thread;
+	bool thread_running;
+	int wake_efd;			/* resubmissions to pop, or exit */
+	pthread_mutex_t mtx;
 	bool uring;
 	struct io_uring ring;
 	int efd;			/* io_uring completions */
 	unsigned int inflight;		/* requests being executed */
 	bool unsubmitted;		/* SQEs prepared, not submitted */
-	bool to_notify;			/* pushed since the last notify */
+	struct blk_io *done;		/* executed, to push (outside @mtx) */
+	/*
+	 * Odd while the queue is started: bumped by on_queue_ready() and
+	 * on_stopped(), both under the library's lock, so a pop can be placed
+	 * before or after a reset (a request popped before it is stale).
+	 */
+	unsigned int gen;
 	bool broken_logged;
 };
 
@@ -83,9 +95,14 @@ struct blkd {
 	unsigned int nq;
 	struct blkq q[MAX_QUEUES];
 	enum state state;
+	bool stop_threads;
 	int unbind_efd;			/* the vdpa dev del thread is done */
 	int unbind_err;
 	pthread_t unbind_thread;
+	const char *bind_driver;	/* --bind: vdpa dev add from bind_thread */
+	int bind_efd;
+	int bind_err;
+	pthread_t bind_thread;
 	unsigned long io_errors;
 	unsigned long ops[BLK_OP_WRITE_ZEROES + 1];	/* requests by kind */
 };
@@ -117,23 +134,52 @@ static void lib_log(void *user, enum vduse_log_level level, const char *m)
 
 /* ---- requests ------------------------------------------------------------ */
 
+/* @io has been executed: on the done list (q->mtx held). */
 static void io_done(struct blk_io *io)
 {
 	struct blkq *q = io->q;
-	int ret;
 
 	if (io->err) {
 		io->cmd.status = VIRTIO_BLK_S_IOERR;
-		if (q->bd->io_errors++ < 10)
+		if (__atomic_fetch_add(&q->bd->io_errors, 1, __ATOMIC_RELAXED) < 10)
 			msg(VDUSE_LOG_WARN, "queue %u: I/O error on %s: %s", q->index, q->bd->path,
 			    strerror(-io->err));
 	}
-	ret = vduse_vq_push(io->req, blk_cmd_complete(io->req, &io->cmd));
-	if (ret && ret != -ESTALE)
-		msg(VDUSE_LOG_WARN, "queue %u: push: %s", q->index, strerror(-ret));
-	q->to_notify = true;
 	q->inflight--;
-	free(io);
+	io->next = q->done;
+	q->done = io;
+}
+
+/* Take the done list (q->mtx held); push it with q_push() after unlocking. */
+static struct blk_io *q_take_done(struct blkq *q)
+{
+	struct blk_io *l = q->done;
+
+	q->done = NULL;
+	if (q->unsubmitted) {
+		io_uring_submit(&q->ring);
+		q->unsubmitted = false;
+	}
+	return l;
+}
+
+/* Push executed requests and notify the driver once (q->mtx not held). */
+static void q_push(struct blkq *q, struct blk_io *l)
+{
+	struct blk_io *io;
+	int ret;
+
+	if (!l)
+		return;
+	while ((io = l)) {
+		l = io->next;
+		ret = vduse_vq_push(io->req, blk_cmd_complete(io->req, &io->cmd));
+		/* -ESTALE: executed before a reset, the driver has forgotten it */
+		if (ret && ret != -ESTALE)
+			msg(VDUSE_LOG_WARN, "queue %u: push: %s", q->index, strerror(-ret));
+		free(io);
+	}
+	vduse_vq_notify(q->vq);
 }
 
 static struct io_uring_sqe *get_sqe(struct blkq *q)
@@ -271,38 +317,47 @@ out:
 		io_done(io);
 }
 
-static void q_notify(struct blkq *q)
-{
-	if (q->unsubmitted) {
-		io_uring_submit(&q->ring);
-		q->unsubmitted = false;
-	}
-	if (q->to_notify && q->vq) {
-		q->to_notify = false;
-		vduse_vq_notify(q->vq);
-	}
-}
-
-static void q_reap(struct blkq *q)
+/* Completions of @q's io_uring (q->mtx held). */
+static void q_reap_locked(struct blkq *q)
 {
 	struct io_uring_cqe *cqe;
 	uint64_t v;
 
+	if (!q->uring)
+		return;
 	if (read(q->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		msg(VDUSE_LOG_WARN, "queue %u: eventfd: %s", q->index, strerror(errno));
 	while (io_uring_peek_cqe(&q->ring, &cqe) == 0) {
 		io_complete_cqe(q, cqe);
 		io_uring_cqe_seen(&q->ring, cqe);
 	}
-	q_notify(q);
 }
 
-/* Wait for every request of @q to complete and push it (reset, exit). */
+static void q_reap(struct blkq *q)
+{
+	struct blk_io *l;
+
+	pthread_mutex_lock(&q->mtx);
+	q_reap_locked(q);
+	l = q_take_done(q);
+	pthread_mutex_unlock(&q->mtx);
+	q_push(q, l);
+}
+
+/*
+ * Wait for every request of @q to complete and push it: reset (from the
+ * message thread, in on_stopped(), while the rings are still mapped) and
+ * exit (the queue threads are gone).
+ */
 static void q_drain(struct blkq *q)
 {
 	struct io_uring_cqe *cqe;
+	struct blk_io *l;
 	int ret;
 
+	pthread_mutex_lock(&q->mtx);
+	if (q->gen & 1)
+		__atomic_store_n(&q->gen, q->gen + 1, __ATOMIC_RELEASE);
 	while (q->uring && q->inflight) {
 		if (q->unsubmitted) {
 			io_uring_submit(&q->ring);
@@ -318,7 +373,9 @@ static void q_drain(struct blkq *q)
 		io_complete_cqe(q, cqe);
 		io_uring_cqe_seen(&q->ring, cqe);
 	}
-	q_notify(q);
+	l = q_take_done(q);
+	pthread_mutex_unlock(&q->mtx);
+	q_push(q, l);
 }
 
 static void drain_all(struct blkd *bd)
@@ -329,55 +386,162 @@ static void drain_all(struct blkd *bd)
 		q_drain(&bd->q[i]);
 }
 
-/* Pop and start everything the driver made available on @q. */
-static void q_kick(struct blkq *q)
+/*
+ * Start a popped request (q->mtx held). Returns false when out of memory:
+ * the caller frees the request after unlocking (a library call).
+ */
+static bool q_start(struct blkq *q, struct vduse_req *req, const struct blk_disk *disk)
 {
 	struct blkd *bd = q->bd;
-	struct vduse_req *req;
 	struct blk_io *io;
 	size_t sz;
-	int ret;
 
-	if (!q->vq)
-		return;
-	while ((ret = vduse_vq_pop(q->vq, &req)) == 1) {
-		sz = sizeof(*io) + (req->nr_readable + req->nr_writable) * sizeof(struct iovec);
-		io = aligned_alloc(IO_ALIGN, (sz + IO_ALIGN - 1) & ~(size_t)(IO_ALIGN - 1));
-		if (!io) {
-			/* answer it anyway, so the driver is not left waiting */
-			struct blk_cmd c = { .status = VIRTIO_BLK_S_IOERR };
+	sz = sizeof(*io) + (req->nr_readable + req->nr_writable) * sizeof(struct iovec);
+	io = aligned_alloc(IO_ALIGN, (sz + IO_ALIGN - 1) & ~(size_t)(IO_ALIGN - 1));
+	if (!io) {
+		/* answer it anyway, so the driver is not left waiting */
+		struct blk_cmd c = { .status = VIRTIO_BLK_S_IOERR };
 
-			vduse_vq_push(req, blk_cmd_complete(req, &c));
-			q->to_notify = true;
-			continue;
-		}
-		io->q = q;
-		io->req = req;
-		io->pending = 0;
-		io->err = 0;
-		q->inflight++;
-		if (blk_cmd_parse(&bd->disk, req, &io->cmd, io->iov)) {
-			msg(VDUSE_LOG_WARN, "queue %u: request without header or status byte",
-			    q->index);
-			io_done(io);
-			continue;
-		}
-		bd->ops[io->cmd.op]++;
-		if (io->cmd.op == BLK_OP_NONE) {
-			io_done(io);
-		} else if (q->uring) {
-			io_start_uring(io);
-		} else {
-			blk_cmd_exec_sync(&bd->file, &io->cmd);
-			io_done(io);
-		}
+		vduse_req_write(req, req->writable_len - 1, &c.status, req->writable_len ? 1 : 0);
+		msg(VDUSE_LOG_ERROR, "queue %u: out of memory; a request is dropped", q->index);
+		return false;
 	}
-	if (ret < 0 && !q->broken_logged) {
+	io->q = q;
+	io->req = req;
+	io->pending = 0;
+	io->err = 0;
+	q->inflight++;
+	if (blk_cmd_parse(disk, req, &io->cmd, io->iov)) {
+		msg(VDUSE_LOG_WARN, "queue %u: request without header or status byte", q->index);
+		io_done(io);
+		return true;
+	}
+	__atomic_fetch_add(&bd->ops[io->cmd.op], 1, __ATOMIC_RELAXED);
+	if (io->cmd.op == BLK_OP_NONE) {
+		io_done(io);
+	} else if (q->uring) {
+		io_start_uring(io);
+	} else {
+		blk_cmd_exec_sync(&bd->file, &io->cmd);
+		io_done(io);
+	}
+	return true;
+}
+
+/*
+ * The started period a pop that returned requests fell in, from q->gen read
+ * before and after it (odd while started), or 0 if it cannot be told (two
+ * resets during one pop).
+ */
+static unsigned int pop_gen(unsigned int before, unsigned int after)
+{
+	if (after & 1)
+		return after - before <= 1 ? after : 0;
+	return after - before == 1 ? before : 0;
+}
+
+#define POP_BATCH	32
+
+/* Pop and start everything the driver made available on @q (its thread). */
+static void q_kick(struct blkq *q)
+{
+	struct vduse_req *reqs[POP_BATCH], *drop[POP_BATCH];
+	struct blk_disk disk;
+	struct blk_io *l;
+	unsigned int before, after, g;
+	int n, i, ndrop;
+
+	for (;;) {
+		before = __atomic_load_n(&q->gen, __ATOMIC_ACQUIRE);
+		n = vduse_vq_pop_many(q->vq, reqs, POP_BATCH);
+		after = __atomic_load_n(&q->gen, __ATOMIC_ACQUIRE);
+		if (n <= 0)
+			break;
+		g = pop_gen(before, after);
+		disk = q->bd->disk;
+		disk.size = __atomic_load_n(&q->bd->disk.size, __ATOMIC_RELAXED);
+		ndrop = 0;
+		pthread_mutex_lock(&q->mtx);
+		if (!g || g != q->gen) {
+			/*
+			 * Popped before a reset that on_stopped() has drained
+			 * already: the driver has forgotten them, and their
+			 * buffers must not be written any more.
+			 */
+			for (i = 0; i < n; i++)
+				drop[ndrop++] = reqs[i];
+		} else {
+			for (i = 0; i < n; i++)
+				if (!q_start(q, reqs[i], &disk))
+					drop[ndrop++] = reqs[i];
+		}
+		l = q_take_done(q);
+		pthread_mutex_unlock(&q->mtx);
+		for (i = 0; i < ndrop; i++)
+			vduse_req_free(drop[i]);
+		q_push(q, l);
+	}
+	if (n < 0 && !q->broken_logged) {
 		q->broken_logged = true;
 		msg(VDUSE_LOG_ERROR, "queue %u: %s; the queue stays stopped until the driver resets it",
-		    q->index, strerror(-ret));
+		    q->index, strerror(-n));
 	}
-	q_notify(q);
+}
+
+/* A queue's thread: its kick fd, its io_uring completions, its wake fd. */
+static void *q_thread(void *arg)
+{
+	struct blkq *q = arg;
+	struct pollfd p[3] = {
+		{ .fd = vduse_vq_kick_fd(q->vq), .events = POLLIN },
+		{ .fd = q->wake_efd, .events = POLLIN },
+		{ .fd = q->uring ? q->efd : -1, .events = POLLIN },
+	};
+	uint64_t v;
+
+	for (;;) {
+		if (poll(p, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			msg(VDUSE_LOG_ERROR, "queue %u: poll: %s", q->index, strerror(errno));
+			break;
+		}
+		if (p[1].revents) {
+			if (read(q->wake_efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+				break;
+			if (__atomic_load_n(&q->bd->stop_threads, __ATOMIC_ACQUIRE))
+				break;
+		}
+		/* completions first: they free ring space the kicks may need */
+		if (p[2].revents)
+			q_reap(q);
+		if (p[0].revents)
+			vduse_vq_ack_kick(q->vq);
+		if (p[0].revents || p[1].revents)
+			q_kick(q);
+	}
+	return NULL;
+}
+
+static void q_wake(struct blkq *q)
+{
+	uint64_t one = 1;
+
+	if (write(q->wake_efd, &one, sizeof(one)) < 0)
+		abort();	/* an eventfd write fails only on overflow */
+}
+
+static void stop_threads(struct blkd *bd)
+{
+	unsigned int i;
+
+	__atomic_store_n(&bd->stop_threads, true, __ATOMIC_RELEASE);
+	for (i = 0; i < bd->nq; i++)
+		if (bd->q[i].thread_running) {
+			q_wake(&bd->q[i]);
+			pthread_join(bd->q[i].thread, NULL);
+			bd->q[i].thread_running = false;
+		}
 }
 
 /* ---- libvduse callbacks ---------------------------------------------------- */
@@ -393,11 +557,13 @@ static int on_started(struct vduse_dev *dev, void *user)
 {
 	struct blkd *bd = user;
 	uint64_t f = vduse_dev_features(dev);
+	int fl;
 
 	/* without FLUSH the driver expects every completed write to be stable */
-	bd->file.rw_flags = bd->writethrough || !(f & (1ull << VIRTIO_BLK_F_FLUSH)) ? RWF_DSYNC : 0;
+	fl = bd->writethrough || !(f & (1ull << VIRTIO_BLK_F_FLUSH)) ? RWF_DSYNC : 0;
+	__atomic_store_n(&bd->file.rw_flags, fl, __ATOMIC_RELAXED);
 	msg(VDUSE_LOG_INFO, "driver started the device (features %#llx%s)", (unsigned long long)f,
-	    bd->file.rw_flags ? ", write-through" : "");
+	    fl ? ", write-through" : "");
 	return 0;
 }
 
@@ -413,9 +579,12 @@ static void on_queue_ready(struct vduse_dev *dev, struct vduse_vq *vq, void *use
 
 	if (!q)
 		return;
-	q->vq = vq;
+	pthread_mutex_lock(&q->mtx);
+	if (!(q->gen & 1))
+		__atomic_store_n(&q->gen, q->gen + 1, __ATOMIC_RELEASE);
 	q->broken_logged = false;
-	q_kick(q);	/* requests resubmitted from the in-flight log */
+	pthread_mutex_unlock(&q->mtx);
+	q_wake(q);	/* requests resubmitted from the in-flight log */
 }
 
 /* ---- the backing file -------------------------------------------------------- */
@@ -448,102 +617,19 @@ static void resize(struct blkd *bd)
 		return;
 	}
 	cap = htole64(size >> 9);
-	ret = vduse_dev_update_config(bd->dev, offsetof(struct virtio_blk_config, capacity),
-				      &cap, sizeof(cap));
+	/* an interrupt only if the driver runs; it reads the capacity when it starts */
+	ret = vduse_dev_set_config(bd->dev, offsetof(struct virtio_blk_config, capacity),
+				   &cap, sizeof(cap));
 	if (ret) {
 		msg(VDUSE_LOG_ERROR, "resize: updating the config space: %s", strerror(-ret));
 		return;
 	}
 	msg(VDUSE_LOG_INFO, "resized from %llu to %llu bytes", (unsigned long long)bd->disk.size,
 	    (unsigned long long)size);
-	bd->disk.size = size;
+	__atomic_store_n(&bd->disk.size, size, __ATOMIC_RELAXED);	/* read by the queue threads */
 }
 
 /* ---- removing the vDPA device (vdpa dev del) ------------------------------- */
-
-struct nlreq {
-	struct nlmsghdr n;
-	struct genlmsghdr g;
-	char buf[512];
-};
-
-static void nl_put_str(struct nlreq *r, int type, const char *s)
-{
-	struct nlattr *a = (struct nlattr *)((char *)r + NLMSG_ALIGN(r->n.nlmsg_len));
-	size_t len = strlen(s) + 1;
-
-	a->nla_type = type;
-	a->nla_len = NLA_HDRLEN + len;
-	memcpy((char *)a + NLA_HDRLEN, s, len);
-	r->n.nlmsg_len = NLMSG_ALIGN(r->n.nlmsg_len) + NLA_ALIGN(a->nla_len);
-}
-
-/* Send @r and read the answer into @ans; returns the netlink error or 0. */
-static int nl_talk(int fd, struct nlreq *r, char *ans, size_t anslen)
-{
-	struct nlmsghdr *h = (struct nlmsghdr *)ans;
-	ssize_t n;
-
-	if (send(fd, r, r->n.nlmsg_len, 0) < 0)
-		return -errno;
-	n = recv(fd, ans, anslen, 0);
-	if (n < 0)
-		return -errno;
-	if ((size_t)n < sizeof(*h) || !NLMSG_OK(h, (size_t)n))
-		return -EPROTO;
-	if (h->nlmsg_type == NLMSG_ERROR)
-		return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
-	return 0;
-}
-
-static int vdpa_dev_del(const char *name)
-{
-	char ans[4096];
-	struct nlreq r;
-	struct nlattr *a;
-	int fd, ret, family = -1;
-	size_t off;
-
-	if (strlen(name) > 400)
-		return -ENAMETOOLONG;
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
-	if (fd < 0)
-		return -errno;
-	memset(&r, 0, sizeof(r));
-	r.n.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN);
-	r.n.nlmsg_type = GENL_ID_CTRL;
-	r.n.nlmsg_flags = NLM_F_REQUEST;
-	r.g.cmd = CTRL_CMD_GETFAMILY;
-	r.g.version = 1;
-	nl_put_str(&r, CTRL_ATTR_FAMILY_NAME, VDPA_GENL_NAME);
-	ret = nl_talk(fd, &r, ans, sizeof(ans));
-	if (ret)
-		goto out;
-	/* walk the attributes for the family id */
-	off = NLMSG_LENGTH(GENL_HDRLEN);
-	while (off + NLA_HDRLEN <= ((struct nlmsghdr *)ans)->nlmsg_len) {
-		a = (struct nlattr *)(ans + off);
-		if (a->nla_len < NLA_HDRLEN)
-			break;
-		if ((a->nla_type & NLA_TYPE_MASK) == CTRL_ATTR_FAMILY_ID && a->nla_len >= NLA_HDRLEN + 2)
-			family = *(uint16_t *)((char *)a + NLA_HDRLEN);
-		off += NLA_ALIGN(a->nla_len);
-	}
-	ret = -ENOENT;
-	if (family < 0)
-		goto out;
-	memset(&r, 0, sizeof(r));
-	r.n.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN);
-	r.n.nlmsg_type = family;
-	r.n.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	r.g.cmd = VDPA_CMD_DEV_DEL;
-	r.g.version = 0;
-	nl_put_str(&r, VDPA_ATTR_DEV_NAME, name);
-	ret = nl_talk(fd, &r, ans, sizeof(ans));
-out:
-	close(fd);
-	return ret;
-}
 
 /*
  * The kernel's driver still does I/O (and resets the device) while the vDPA
@@ -554,26 +640,67 @@ static void *unbind_thread(void *arg)
 {
 	struct blkd *bd = arg;
 	uint64_t one = 1;
+	struct timespec t = { 0, 50 * 1000 * 1000 };
+	unsigned int i;
 
-	bd->unbind_err = vdpa_dev_del(bd->name);
+	bd->unbind_err = vduse_vdpa_dev_del(bd->name);
+	/* someone else's `vdpa dev del` may be under way: wait for its reset too */
+	if (bd->unbind_err == -ENODEV)
+		bd->unbind_err = 0;
+	for (i = 0; i < 1200 && vduse_vdpa_dev_exists(bd->name); i++)
+		nanosleep(&t, NULL);
 	if (write(bd->unbind_efd, &one, sizeof(one)) < 0)
 		abort();
 	return NULL;
 }
 
-static bool vdpa_bound(const char *name)
+/*
+ * --bind: `vdpa dev add` and the driver's probe talk to the device, so they
+ * run here while the main thread answers the kernel (see libvduse(3),
+ * vduse_vdpa_dev_add()).
+ */
+static void *bind_thread(void *arg)
 {
-	char p[300];
+	struct blkd *bd = arg;
+	uint64_t one = 1;
 
-	snprintf(p, sizeof(p), "/sys/bus/vdpa/devices/%s", name);
-	return access(p, F_OK) == 0;
+	bd->bind_err = vduse_vdpa_dev_add(bd->name, bd->bind_driver);
+	if (write(bd->bind_efd, &one, sizeof(one)) < 0)
+		abort();
+	return NULL;
+}
+
+static void begin_bind(struct blkd *bd)
+{
+	bd->bind_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (bd->bind_efd < 0 || pthread_create(&bd->bind_thread, NULL, bind_thread, bd)) {
+		msg(VDUSE_LOG_ERROR, "cannot start adding the vDPA device");
+		if (bd->bind_efd >= 0)
+			close(bd->bind_efd);
+		bd->bind_efd = -1;
+		return;
+	}
+	msg(VDUSE_LOG_INFO, "adding the vDPA device %s for %s", bd->name, bd->bind_driver);
+}
+
+static void end_bind(struct blkd *bd)
+{
+	pthread_join(bd->bind_thread, NULL);
+	close(bd->bind_efd);
+	bd->bind_efd = -1;
+	if (bd->bind_err)
+		msg(VDUSE_LOG_ERROR, "vdpa dev add %s for %s: %s%s", bd->name, bd->bind_driver,
+		    strerror(-bd->bind_err), bd->bind_err == -ENOENT ?
+		    " (modprobe vdpa and the driver's module)" : "");
+	else
+		msg(VDUSE_LOG_INFO, "bound to %s", bd->bind_driver);
 }
 
 static void begin_shutdown(struct blkd *bd)
 {
 	if (bd->state != RUNNING)
 		return;
-	if (!vdpa_bound(bd->name)) {
+	if (!vduse_vdpa_dev_exists(bd->name)) {
 		bd->state = FINISHING;
 		return;
 	}
@@ -617,6 +744,8 @@ static void usage(FILE *f)
 "      --inflight-log FILE     keep the in-flight log in FILE; a daemon restarted with\n"
 "                              the same options after a crash takes the device over\n"
 "      --bounce-size SIZE      the kernel's bounce area for virtio-vdpa (before binding)\n"
+"      --bind DRIVER           add the vDPA device at start and bind it to DRIVER\n"
+"                              (virtio_vdpa or vhost_vdpa)\n"
 "      --destroy               destroy a device named NAME left behind, and exit\n"
 "  -v, --verbose               log debugging messages\n"
 "      --quiet                 log errors and warnings only\n"
@@ -630,7 +759,7 @@ static void usage(FILE *f)
 
 enum {
 	O_PBS = 256, O_MINIO, O_OPTIO, O_SIZE, O_NODISCARD, O_NOWZ, O_WT, O_DIRECT_, O_NOURING,
-	O_PACKED, O_INFLIGHT, O_BOUNCE, O_DESTROY, O_QUIET, O_VERSION,
+	O_PACKED, O_INFLIGHT, O_BOUNCE, O_DESTROY, O_QUIET, O_VERSION, O_BIND,
 };
 
 static const struct option longopts[] = {
@@ -652,6 +781,7 @@ static const struct option longopts[] = {
 	{ "inflight-log", required_argument, NULL, O_INFLIGHT },
 	{ "bounce-size", required_argument, NULL, O_BOUNCE },
 	{ "destroy", no_argument, NULL, O_DESTROY },
+	{ "bind", required_argument, NULL, O_BIND },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, O_QUIET },
 	{ "help", no_argument, NULL, 'h' },
@@ -662,7 +792,7 @@ static const struct option longopts[] = {
 struct cfg {
 	unsigned long nq, qsize, lbs, pbs, min_io, opt_io;
 	uint64_t size, bounce;
-	const char *serial, *inflight;
+	const char *serial, *inflight, *bind;
 	bool ro, no_discard, no_wz, direct, no_uring, packed, destroy;
 };
 
@@ -744,6 +874,7 @@ static int parse_args(int argc, char **argv, struct cfg *c, const char **name, c
 				return die_usage("--bounce-size: '%s' is not a size (e.g. 64M)", optarg);
 			break;
 		case O_DESTROY: c->destroy = true; break;
+		case O_BIND: c->bind = optarg; break;
 		case 'v': g_bd->verbose = true; break;
 		case O_QUIET: g_bd->quiet = true; break;
 		case 'h': usage(stdout); exit(0);
@@ -845,30 +976,6 @@ static int open_backing(struct blkd *bd, struct cfg *c)
 	return 0;
 }
 
-static void *map_inflight(const char *path, size_t size, bool fresh)
-{
-	void *p;
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-
-	if (fd < 0) {
-		msg(VDUSE_LOG_ERROR, "in-flight log %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	/* a new device starts from an empty log */
-	if ((fresh && ftruncate(fd, 0)) || ftruncate(fd, size)) {
-		msg(VDUSE_LOG_ERROR, "in-flight log %s: %s", path, strerror(errno));
-		close(fd);
-		return NULL;
-	}
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	if (p == MAP_FAILED) {
-		msg(VDUSE_LOG_ERROR, "in-flight log %s: mmap: %s", path, strerror(errno));
-		return NULL;
-	}
-	return p;
-}
-
 static const char *create_hint(int err)
 {
 	switch (err) {
@@ -911,15 +1018,13 @@ int main(int argc, char **argv)
 	struct cfg c = { .nq = 1, .qsize = 256, .lbs = 512 };
 	struct virtio_blk_config cfg;
 	const char *name = NULL, *path = NULL;
-	struct pollfd *pfd;
-	struct blkq **pq;
 	void *inflight = NULL;
 	size_t inflight_size = 0;
 	uint64_t features;
 	bool attach = false, uring_warned = false;
 	char devpath[300];
 	sigset_t sigs;
-	int sfd, ret, i, n, forced = 0;
+	int sfd, ret, i, forced = 0;
 
 	g_bd = bd;
 	ret = parse_args(argc, argv, &c, &name, &path);
@@ -986,6 +1091,12 @@ int main(int argc, char **argv)
 		q->bd = bd;
 		q->index = i;
 		q->efd = -1;
+		pthread_mutex_init(&q->mtx, NULL);
+		q->wake_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (q->wake_efd < 0) {
+			msg(VDUSE_LOG_ERROR, "eventfd: %s", strerror(errno));
+			return 1;
+		}
 		if (c.no_uring)
 			continue;
 		/* a full ring is submitted and reused (get_sqe), so it needs no more */
@@ -1017,9 +1128,12 @@ int main(int argc, char **argv)
 	attach = c.inflight && access(devpath, F_OK) == 0;
 	if (c.inflight) {
 		inflight_size = vduse_inflight_size(c.nq, c.qsize, 1);
-		inflight = map_inflight(c.inflight, inflight_size, !attach);
-		if (!inflight)
+		/* a new device starts from an empty log */
+		ret = vduse_inflight_open(c.inflight, inflight_size, !attach, &inflight);
+		if (ret) {
+			msg(VDUSE_LOG_ERROR, "in-flight log %s: %s", c.inflight, strerror(-ret));
 			return 1;
+		}
 	}
 
 	LIBVDUSE_OPTS(vduse_dev_opts, o, .name = name, .device_id = VIRTIO_ID_BLOCK,
@@ -1027,7 +1141,8 @@ int main(int argc, char **argv)
 		      .num_queues = c.nq, .queue_size = c.qsize,
 		      .started = on_started, .stopped = on_stopped, .queue_ready = on_queue_ready,
 		      .log = lib_log, .log_level = bd->verbose ? VDUSE_LOG_DEBUG : VDUSE_LOG_WARN,
-		      .user = bd, .inflight = inflight, .inflight_size = inflight_size);
+		      .user = bd, .inflight = inflight, .inflight_size = inflight_size,
+		      .flags = VDUSE_DEV_F_THREADS);
 
 	/* signals are read from a signalfd in the loop */
 	sigemptyset(&sigs);
@@ -1050,6 +1165,12 @@ int main(int argc, char **argv)
 	for (i = 0; i < (int)c.nq; i++)
 		bd->q[i].vq = vduse_dev_vq(bd->dev, i);
 	if (attach) {
+		unsigned int resub = 0;
+
+		for (i = 0; i < (int)c.nq; i++)
+			resub += vduse_vq_resubmit_count(bd->q[i].vq);
+		msg(VDUSE_LOG_INFO, "%u request%s from the in-flight log to execute again",
+		    resub, resub == 1 ? "" : "s");
 		/* the previous daemon may have exported another size */
 		resize(bd);
 		on_started(bd->dev, bd);
@@ -1064,47 +1185,46 @@ int main(int argc, char **argv)
 	    attach ? "took over" : "created", devpath, path, (unsigned long long)bd->disk.size,
 	    c.nq, c.nq > 1 ? "s" : "", c.qsize, vduse_dev_api_version(bd->dev),
 	    c.no_uring ? "synchronous" : "io_uring", c.ro ? ", read-only" : "");
-	if (!attach)
+	if (!attach && !c.bind)
 		msg(VDUSE_LOG_INFO, "bind it with: vdpa dev add name %s mgmtdev vduse", name);
 
-	pfd = calloc(3 + 2 * c.nq, sizeof(*pfd));
-	pq = calloc(3 + 2 * c.nq, sizeof(*pq));
-	if (!pfd || !pq)
-		return 1;
-	bd->unbind_efd = -1;
-	while (bd->state != FINISHING) {
-		n = 0;
-		pfd[n++] = (struct pollfd){ .fd = vduse_dev_fd(bd->dev), .events = POLLIN };
-		pfd[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
-		pfd[n++] = (struct pollfd){ .fd = bd->unbind_efd, .events = POLLIN };
-		for (i = 0; i < (int)c.nq; i++) {
-			pq[n] = &bd->q[i];
-			pfd[n++] = (struct pollfd){ .fd = vduse_vq_kick_fd(bd->q[i].vq), .events = POLLIN };
-			pq[n] = &bd->q[i];
-			pfd[n++] = (struct pollfd){ .fd = bd->q[i].efd, .events = POLLIN };
+	/* one thread per queue; this one answers the kernel and the signals */
+	for (i = 0; i < (int)c.nq; i++) {
+		ret = pthread_create(&bd->q[i].thread, NULL, q_thread, &bd->q[i]);
+		if (ret) {
+			msg(VDUSE_LOG_ERROR, "starting the thread of queue %d: %s", i, strerror(ret));
+			stop_threads(bd);
+			drain_all(bd);
+			vduse_dev_close(bd->dev);
+			return 1;
 		}
-		if (poll(pfd, n, -1) < 0) {
+		bd->q[i].thread_running = true;
+	}
+	bd->unbind_efd = -1;
+	bd->bind_efd = -1;
+	bd->bind_driver = c.bind;
+	if (c.bind && !attach)
+		begin_bind(bd);
+	while (bd->state != FINISHING) {
+		struct pollfd pfd[4] = {
+			{ .fd = vduse_dev_fd(bd->dev), .events = POLLIN },
+			{ .fd = sfd, .events = POLLIN },
+			{ .fd = bd->unbind_efd, .events = POLLIN },
+			{ .fd = bd->bind_efd, .events = POLLIN },
+		};
+
+		if (poll(pfd, 4, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			msg(VDUSE_LOG_ERROR, "poll: %s", strerror(errno));
 			break;
 		}
-		/* completions first: they free ring space the kicks may need */
-		for (i = 3; i < n; i += 2)
-			if (pfd[i + 1].revents)
-				q_reap(pq[i + 1]);
 		if (pfd[0].revents) {
 			ret = vduse_dev_handle_msgs(bd->dev);
 			if (ret < 0 && ret != -EAGAIN && ret != -EINTR) {
 				msg(VDUSE_LOG_ERROR, "the device is broken (%s); exiting", strerror(-ret));
 				break;
 			}
-		}
-		for (i = 3; i < n; i += 2) {
-			if (!pfd[i].revents)
-				continue;
-			vduse_vq_ack_kick(pq[i]->vq);
-			q_kick(pq[i]);
 		}
 		if (pfd[1].revents) {
 			struct signalfd_siginfo si;
@@ -1122,6 +1242,8 @@ int main(int argc, char **argv)
 				}
 			}
 		}
+		if (pfd[3].revents)
+			end_bind(bd);
 		if (pfd[2].revents) {
 			if (bd->unbind_err)
 				msg(VDUSE_LOG_ERROR, "vdpa dev del %s: %s", name, strerror(-bd->unbind_err));
@@ -1133,6 +1255,9 @@ int main(int argc, char **argv)
 	}
 
 	/* complete what is in flight, make completed writes stable, go */
+	if (bd->bind_efd >= 0 && !forced)
+		end_bind(bd);
+	stop_threads(bd);
 	drain_all(bd);
 	msg(VDUSE_LOG_INFO, "served %lu reads, %lu writes, %lu flushes, %lu discards, "
 	    "%lu write-zeroes, %lu others; %lu I/O errors", bd->ops[BLK_OP_READ],
@@ -1147,8 +1272,7 @@ int main(int argc, char **argv)
 	}
 	vduse_dev_close(bd->dev);
 	/* the vDPA device may take a moment to release it */
-	for (i = 0; i < 50 && (ret = vduse_destroy_by_name(name)) == -EBUSY; i++)
-		usleep(100000);
+	ret = vduse_destroy_by_name_wait(name, 5000);
 	if (ret) {
 		msg(VDUSE_LOG_ERROR, "destroying %s: %s%s", devpath, strerror(-ret),
 		    ret == -EBUSY ? " (still bound: vdpa dev del it, then vduse-blk --destroy NAME)" : "");

@@ -277,7 +277,12 @@ static void config_update(uint32_t off, uint32_t len)
 	int ret;
 
 	config_fill(&c);
-	ret = vduse_dev_update_config(g.dev, off, (uint8_t *)&c + off, len);
+	/*
+	 * No interrupt before DRIVER_OK (the kernel refuses it, e.g. when the
+	 * MAC is restored right after a reset): the driver reads the config
+	 * space when it starts.
+	 */
+	ret = vduse_dev_set_config(g.dev, off, (uint8_t *)&c + off, len);
 	if (ret < 0)
 		say(VDUSE_LOG_DEBUG, "config update at %u: %s", off, strerror(-ret));
 }
@@ -611,6 +616,29 @@ static void json_features(FILE *f, const char *key, uint64_t v)
 	fputs("]}", f);
 }
 
+/*
+ * Ring positions as libvduse sees them: the driver's avail index (split),
+ * the device's next avail and used positions, buffers available and not
+ * popped, requests still to resubmit from the in-flight log; null while the
+ * queue is stopped or broken. Closes the queue's object.
+ */
+static void json_ring(FILE *f, struct vduse_vq *vq)
+{
+	struct vduse_vq_ring_state rs;
+	int ret = vduse_vq_get_ring_state(vq, &rs, sizeof(rs));
+
+	if (ret && ret != -EPROTO) {
+		fputs(",\"ring\":null}", f);
+		return;
+	}
+	fprintf(f, ",\"ring\":{\"avail_idx\":%u,\"last_avail_idx\":%u,\"used_idx\":%u,"
+		"\"avail\":%u,\"resubmit\":%u,\"valid\":%s", rs.avail_idx, rs.last_avail_idx,
+		rs.used_idx, rs.avail, rs.resubmit, ret ? "false" : "true");
+	if (rs.packed)
+		fprintf(f, ",\"avail_wrap\":%u,\"used_wrap\":%u", rs.avail_wrap, rs.used_wrap);
+	fputs("}}", f);
+}
+
 static void json_state(FILE *f)
 {
 	struct net_state *st = g.st;
@@ -675,13 +703,14 @@ static void json_state(FILE *f)
 
 		fprintf(f, "%s{\"index\":%u,\"role\":\"%s\",\"group\":%u,\"asid\":%u,"
 			"\"started\":%s,\"broken\":%s,\"size\":%u,\"inflight\":%u,"
-			"\"packets\":%llu,\"bytes\":%llu,\"dropped\":%llu}",
+			"\"packets\":%llu,\"bytes\":%llu,\"dropped\":%llu",
 			i ? "," : "", i, role == -1 ? "ctrl" : role == -2 ? "unused" :
 			role % 2 ? "tx" : "rx", vduse_vq_group(vq), vduse_vq_asid(vq),
 			vduse_vq_started(vq) ? "true" : "false",
 			vduse_vq_broken(vq) ? "true" : "false", vduse_vq_size(vq),
 			vduse_vq_inflight(vq), (unsigned long long)st->q[i].packets,
 			(unsigned long long)st->q[i].bytes, (unsigned long long)st->q[i].dropped);
+		json_ring(f, vq);
 	}
 	fputs("]}\n", f);
 }
@@ -762,21 +791,10 @@ static int ctl_listen(void)
 static void *map_file(const char *path, size_t size, bool fresh)
 {
 	void *p;
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int ret = vduse_inflight_open(path, size, fresh, &p);
 
-	if (fd < 0) {
-		say(VDUSE_LOG_ERROR, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	if ((fresh && ftruncate(fd, 0) < 0) || ftruncate(fd, size) < 0) {
-		say(VDUSE_LOG_ERROR, "%s: %s", path, strerror(errno));
-		close(fd);
-		return NULL;
-	}
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	if (p == MAP_FAILED) {
-		say(VDUSE_LOG_ERROR, "mmap %s: %s", path, strerror(errno));
+	if (ret) {
+		say(VDUSE_LOG_ERROR, "%s: %s", path, strerror(-ret));
 		return NULL;
 	}
 	return p;
@@ -883,40 +901,11 @@ static bool device_exists(const char *name)
 	return access(p, F_OK) == 0;
 }
 
-static bool on_vdpa_bus(const char *name)
-{
-	char p[PATH_MAX];
-
-	snprintf(p, sizeof(p), "/sys/bus/vdpa/devices/%s", name);
-	return access(p, F_OK) == 0;
-}
-
 static void remove_files(void)
 {
 	unlink(g.sock_path);
 	unlink(g.state_path);
 	unlink(g.inflight_path);
-}
-
-/* Run `vduse-net --destroy NAME` in a new process (no mappings of ours). */
-static int destroy_later(void)
-{
-	pid_t pid = fork();
-
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		char *argv[] = { "vduse-net", "--destroy", "--run-dir", (char *)g.run_dir,
-				 (char *)g.name, NULL };
-		sigset_t none;
-
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		setsid();
-		execv("/proc/self/exe", argv);
-		_exit(127);
-	}
-	return 0;
 }
 
 static int create_device(uint32_t *groups, struct vduse_dev_opts *o)
@@ -963,7 +952,7 @@ int main(int argc, char **argv)
 	uint8_t mac[6];
 	bool have_mac = false, link_up = true, no_cvq = false, no_off = false, rss = false;
 	bool destroy = false, restart = false, created = false;
-	unsigned int pairs = 1, qsize = 256, mtu = 0, k, i;
+	unsigned int pairs = 1, qsize = 256, mtu = 0, k, i, resub;
 	uint64_t extra = 0;
 	struct virtio_net_config cfg;
 	uint32_t groups[2 * NET_MAX_PAIRS + 1];
@@ -1028,12 +1017,7 @@ int main(int argc, char **argv)
 
 	if (destroy) {
 		/* the kernel may hold the device for a moment after vdpa dev del */
-		for (i = 0; i < 100; i++) {
-			ret = vduse_destroy_by_name(g.name);
-			if (ret != -EBUSY || on_vdpa_bus(g.name))
-				break;
-			usleep(100000);
-		}
+		ret = vduse_destroy_by_name_wait(g.name, vduse_vdpa_dev_exists(g.name) ? 0 : 10000);
 		if (ret < 0 && ret != -ENOENT) {
 			say(VDUSE_LOG_ERROR, "destroying: %s%s", strerror(-ret),
 			    ret == -EBUSY ? " (still bound or open: `vdpa dev del NAME` "
@@ -1242,7 +1226,11 @@ int main(int argc, char **argv)
 					close(g.pairs[k].fd);
 			return 1;
 		}
-		say(VDUSE_LOG_INFO, "re-attached (%s)", g.running ? "driver running" : "idle");
+		for (i = 0, resub = 0; i < g.nvqs; i++)
+			resub += vduse_vq_resubmit_count(vq_of(i));
+		say(VDUSE_LOG_INFO, "re-attached (%s; %u buffer%s from the in-flight log to "
+		    "serve again)", g.running ? "driver running" : "idle", resub,
+		    resub == 1 ? "" : "s");
 	}
 	g.listen_fd = ctl_listen();
 	if (g.listen_fd < 0)
@@ -1289,7 +1277,7 @@ int main(int argc, char **argv)
 					goto out;
 				}
 				g.stopping = true;
-				if (on_vdpa_bus(g.name))
+				if (vduse_vdpa_dev_exists(g.name))
 					say(VDUSE_LOG_INFO, "stopping: %s is still on the vDPA "
 					    "bus; serving until `vdpa dev del %s` (a second "
 					    "signal leaves it behind)", g.name, g.name);
@@ -1323,7 +1311,7 @@ int main(int argc, char **argv)
 				close(cfd);
 			}
 		}
-		if (g.stopping && !on_vdpa_bus(g.name))
+		if (g.stopping && !vduse_vdpa_dev_exists(g.name))
 			break;
 	}
 	/* shut down: the kernel device, then the TAP and the files */
@@ -1331,27 +1319,8 @@ int main(int argc, char **argv)
 		on_stopped(g.dev, NULL);
 		vduse_dev_close(g.dev);
 		g.dev = NULL;
-		/*
-		 * Right after `vdpa dev del` the sysfs node is gone but the kernel
-		 * may still hold the device for a moment: DESTROY_DEV says EBUSY.
-		 */
-		for (i = 0; i < 50; i++) {
-			ret = vduse_destroy_by_name(g.name);
-			if (ret != -EBUSY)
-				break;
-			usleep(100000);
-		}
-		if (ret == -EBUSY) {
-			/*
-			 * Seen after a restart under traffic: DESTROY_DEV gives
-			 * EBUSY until this process is gone, although the device
-			 * is closed (cause unknown, see docs/vduse-net.md). A
-			 * fresh process destroys it once we have exited.
-			 */
-			say(VDUSE_LOG_WARN, "the kernel still holds %s; destroying it "
-			    "from a helper process once this one has exited", g.name);
-			ret = destroy_later();
-		}
+		/* the vDPA device drops its last reference a moment after it is gone */
+		ret = vduse_destroy_by_name_wait(g.name, 5000);
 		if (ret < 0) {
 			say(VDUSE_LOG_ERROR, "destroying %s: %s", g.name, strerror(-ret));
 			status = 1;

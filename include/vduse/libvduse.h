@@ -428,6 +428,85 @@ const char *vduse_vq_broken_reason(const struct vduse_vq *vq);
 size_t vduse_req_read(const struct vduse_req *req, uint64_t offset, void *buf, size_t len);
 size_t vduse_req_write(const struct vduse_req *req, uint64_t offset, const void *buf, size_t len);
 
+/*
+ * ======================================================================
+ * Utilities for device daemons (lib/util.c, LIBVDUSE_UTIL_0.3): the vDPA
+ * bus, the in-flight log file, destroying a device, ring positions. Not
+ * for the data path. See docs/library.md §9.
+ * ======================================================================
+ */
+
+/*
+ * `vdpa dev add name NAME mgmtdev vduse` over generic netlink, then, with
+ * @driver ("virtio_vdpa", "vhost_vdpa") not NULL, make sure that driver
+ * serves it (driver_override, unbind, bind); a failed bind deletes the
+ * device again. The call returns once the driver's probe has finished, and
+ * that probe talks to the device: the daemon serving NAME must keep
+ * answering its messages meanwhile (never call this from its only event
+ * loop thread). The vdpa family is serialized behind the kernel's genl
+ * mutex, and a virtio-net probe takes the RTNL: see docs/library.md §9.
+ * Returns 0 or a negative errno (-ENOENT: vdpa or the driver not loaded).
+ */
+int vduse_vdpa_dev_add(const char *name, const char *driver);
+/* `vdpa dev del NAME`: returns once the driver has let the device go. */
+int vduse_vdpa_dev_del(const char *name);
+/*
+ * Does the vDPA device NAME exist? True until its driver has let it go:
+ * during `vdpa dev del` the bus link goes before the driver's remove runs
+ * (which resets the device: keep serving until this says false). Then
+ * vduse_vdpa_dev_driver() returns 1 and the driver's name in @buf (@len
+ * bytes) when bound, 0 (and "") when unbound, -ENOENT when not on the bus.
+ */
+bool vduse_vdpa_dev_exists(const char *name);
+int vduse_vdpa_dev_driver(const char *name, char *buf, size_t len);
+
+/*
+ * Open or create the file @path (mode 0600, a regular file, not a symlink)
+ * and map @size bytes of it shared into *@mem, for opts.inflight (or any
+ * state that must outlive the daemon). @fresh empties it first (a new
+ * device); otherwise its contents are kept (a restart). munmap() it.
+ */
+int vduse_inflight_open(const char *path, size_t size, bool fresh, void **mem);
+
+/*
+ * vduse_destroy_by_name(), retried while the kernel answers -EBUSY, for up
+ * to @timeout_ms: right after `vdpa dev del` or a close the kernel may
+ * still hold the device for a moment.
+ */
+int vduse_destroy_by_name_wait(const char *name, unsigned int timeout_ms);
+
+/*
+ * Write config space bytes and raise the config interrupt only while the
+ * driver runs (DRIVER_OK seen): the kernel refuses the interrupt (EINVAL)
+ * before DRIVER_OK, and records DRIVER_OK only once the answer to it has
+ * arrived (a refusal then is retried for up to 50 ms); a driver reads the
+ * config space when it starts. vduse_dev_update_config() always injects
+ * (and fails then); use this one for changes that can happen at any time
+ * (link status, MAC after a reset).
+ */
+int vduse_dev_set_config(struct vduse_dev *dev, uint32_t offset, const void *data, uint32_t len);
+
+/* A queue's ring positions as the library sees them (size-versioned). */
+struct vduse_vq_ring_state {
+	uint16_t num;		/* ring size the driver set */
+	uint16_t avail_idx;	/* split: the driver's avail index now; packed: = last_avail_idx */
+	uint16_t last_avail_idx; /* the device's next avail position (packed: slot) */
+	uint16_t used_idx;	/* the device's used index (packed: slot) */
+	uint16_t avail;		/* buffers available and not popped yet */
+	uint16_t resubmit;	/* from the in-flight log, not popped yet */
+	uint8_t packed, avail_wrap, used_wrap, reserved;
+};
+/*
+ * Fill @rs (@size = sizeof(*rs)). Returns 0; -EAGAIN (queue not started),
+ * -EIO (broken) or -EPROTO (the driver's avail index is more than a ring
+ * ahead) with the fields known so far.
+ */
+int vduse_vq_get_ring_state(struct vduse_vq *vq, struct vduse_vq_ring_state *rs, size_t size);
+/* Buffers the driver made available that the device has not popped, or -errno. */
+int vduse_vq_avail_count(struct vduse_vq *vq);
+/* Requests recovered from the in-flight log that vduse_vq_pop() still returns first. */
+unsigned int vduse_vq_resubmit_count(const struct vduse_vq *vq);
+
 #ifdef __cplusplus
 }
 #endif

@@ -29,9 +29,24 @@ db_start() {
 
 # db_bind NAME: vdpa dev add, then DB_DISK is the vdX the kernel made of it.
 db_bind() {
+	vdpa dev add name "$1" mgmtdev vduse || return 1
+	db_wait_disk "$1"
+}
+
+# db_wait_log NAME PATTERN: wait (up to 20 s) for PATTERN in the daemon's log.
+db_wait_log() {
+	local i=0
+	while ! grep -q "$2" /run/db-$1.log && [ $i -lt 200 ]; do
+		usleep 100000
+		i=$((i + 1))
+	done
+	grep -q "$2" /run/db-$1.log
+}
+
+# db_wait_disk NAME: DB_DISK is the vdX the kernel made of vDPA device NAME.
+db_wait_disk() {
 	local i=0 d
 	DB_DISK=
-	vdpa dev add name "$1" mgmtdev vduse || return 1
 	while [ $i -lt 300 ]; do
 		for d in /sys/bus/vdpa/devices/$1/virtio*/block/vd*; do
 			[ -e "$d" ] && DB_DISK=${d##*/}
@@ -121,6 +136,36 @@ ranges_round() {
 	tap_ok $? "$name: BLKZEROOUT of 1 MiB zeroes the backing file there"
 }
 
+# load_round NAME IMG: four writers at once on the raw device (the kernel
+# spreads them over its queues, each served by its own daemon thread), then
+# four readers at once; every region reads back and is in the backing file.
+load_round() {
+	local name=$1 img=$2 i ok=0 pids=
+	for i in 0 1 2 3; do
+		dd if=/dev/urandom of=/run/db-load$i bs=64k count=64 2>/dev/null
+	done
+	for i in 0 1 2 3; do
+		dd if=/run/db-load$i of=/dev/$DB_DISK bs=64k seek=$((64 + i * 64)) conv=fsync 2>/dev/null &
+		pids="$pids $!"
+	done
+	for i in $pids; do wait $i || ok=1; done
+	tap_ok $ok "$name: four parallel writers of 4 MiB"
+	echo 3 > /proc/sys/vm/drop_caches
+	pids=
+	for i in 0 1 2 3; do
+		dd if=/dev/$DB_DISK of=/run/db-back$i bs=64k skip=$((64 + i * 64)) count=64 2>/dev/null &
+		pids="$pids $!"
+	done
+	for i in $pids; do wait $i || ok=1; done
+	for i in 0 1 2 3; do
+		cmp -s /run/db-load$i /run/db-back$i || ok=1
+		[ "$(dd if=$img bs=64k skip=$((64 + i * 64)) count=64 2>/dev/null | md5sum)" = \
+			"$(md5sum < /run/db-load$i)" ] || ok=1
+	done
+	tap_ok $ok "$name: four parallel readers: every region as written, and in the backing file"
+	rm -f /run/db-load* /run/db-back*
+}
+
 # ---- command line ----------------------------------------------------------
 vduse-blk --help > /run/db.help 2>&1
 [ $? = 0 ] && grep -q -- '--num-queues' /run/db.help
@@ -185,6 +230,11 @@ if db_bind db4; then
 	[ "$want" -gt 4 ] && want=4
 	[ "$n" = "$want" ] && [ "$n" -gt 1 ]
 	tap_ok $? "db4: the kernel uses $want of the 4 queues (one per CPU)" "$n"
+	# a thread per queue next to the one answering the kernel
+	n=$(ls /proc/$DB_PID/task | wc -l)
+	[ "$n" -ge 5 ]
+	tap_ok $? "db4: vduse-blk runs a thread per queue ($n threads)"
+	load_round db4 $img
 	fs_round db4 $img
 	db_stop db4
 else
@@ -195,11 +245,15 @@ fi
 # ---- synchronous fallback, 2 queues, 4 KiB blocks -----------------------------
 img=/run/dbs.img
 dd if=/dev/zero of=$img bs=1M count=64 2>/dev/null
-db_start dbs $img --no-io-uring --num-queues 2 --logical-block-size 4096
+# --bind: the daemon adds the vDPA device itself (libvduse's netlink helper)
+db_start dbs $img --no-io-uring --num-queues 2 --logical-block-size 4096 --bind virtio_vdpa
 tap_ok $? "dbs: vduse-blk --no-io-uring created /dev/vduse/dbs" "$(tail -n 3 /run/db-dbs.log | tr '\n' ' ')"
 grep -q 'synchronous I/O' /run/db-dbs.log
 tap_ok $? "dbs: synchronous I/O in use"
-if db_bind dbs; then
+if db_wait_disk dbs; then
+	db_wait_log dbs 'bound to virtio_vdpa' &&
+		[ "$(basename "$(readlink /sys/bus/vdpa/devices/dbs/driver)")" = virtio_vdpa ]
+	tap_ok $? "dbs: --bind virtio_vdpa: the daemon added the vDPA device" "$(tail -n 3 /run/db-dbs.log | tr '\n' ' ')"
 	[ "$(cat /sys/block/$DB_DISK/queue/logical_block_size)" = 4096 ]
 	tap_ok $? "dbs: logical block size 4096" "$(cat /sys/block/$DB_DISK/queue/logical_block_size)"
 	ranges_round dbs $img
@@ -208,6 +262,22 @@ if db_bind dbs; then
 else
 	tap_ok 1 "dbs: bound to virtio-vdpa"
 	db_abort dbs
+fi
+
+# ---- --bind vhost_vdpa: moved off the driver that probed it first ------------
+# (virtio_vdpa registered first and probes first: the helper unbinds it and
+# binds vhost_vdpa, which makes a vhost-vdpa-N for a VMM)
+if load_mod vhost_vdpa; then
+	img=/run/dbv.img
+	dd if=/dev/zero of=$img bs=1M count=8 2>/dev/null
+	db_start dbv $img --bind vhost_vdpa
+	db_wait_log dbv 'bound to vhost_vdpa' &&
+		[ "$(basename "$(readlink /sys/bus/vdpa/devices/dbv/driver)")" = vhost_vdpa ] &&
+		ls /sys/bus/vdpa/devices/dbv | grep -q '^vhost-vdpa-'
+	tap_ok $? "dbv: --bind vhost_vdpa: the daemon added the device and moved it to vhost_vdpa" \
+		"$(tail -n 3 /run/db-dbv.log | tr '\n' ' '); $(ls /sys/bus/vdpa/devices/dbv 2>&1 | tr '\n' ' ')"
+	db_stop dbv
+	unload_mod vhost_vdpa
 fi
 
 # ---- resize while running -----------------------------------------------------
@@ -299,13 +369,11 @@ if [ $have_ext4 = 1 ] && db_bind dbk; then
 	usleep 500000
 	db_start dbk $img --num-queues 2 --inflight-log /run/dbk.inflight
 	# /dev/vduse/dbk exists already: wait for the daemon's own word
-	i=0
-	while ! grep -q 'took over /dev/vduse/dbk' /run/db-dbk.log && [ $i -lt 200 ]; do
-		usleep 100000
-		i=$((i + 1))
-	done
-	grep -q 'took over /dev/vduse/dbk' /run/db-dbk.log
+	db_wait_log dbk 'took over /dev/vduse/dbk'
 	tap_ok $? "dbk: the restarted daemon took the device over" "$(tail -n 3 /run/db-dbk.log | tr '\n' ' ')"
+	grep -Eq '[0-9]+ requests? from the in-flight log to execute again' /run/db-dbk.log
+	tap_ok $? "dbk: the restarted daemon says how many requests it executes again" \
+		"$(grep -o '[0-9]* requests* from the in-flight log' /run/db-dbk.log)"
 	i=0
 	while [ ! -e /run/dbk.writer ] && [ $i -lt 1200 ]; do usleep 100000; i=$((i + 1)); done
 	[ -e /run/dbk.writer ]
