@@ -84,6 +84,7 @@ static struct {
 	struct net_state *st;
 	struct pair pairs[NET_MAX_PAIRS];
 	unsigned int nvqs, ngroups;
+	bool one_as;			/* --address-spaces 1 */
 	uint64_t feat;			/* negotiated */
 	bool running, attaching, quiet_lib, stopping;
 	int verbose;
@@ -833,6 +834,8 @@ static void usage(FILE *f)
 	      "  --queue-size N        largest ring size, power of 2, 2..32768 (default 256)\n"
 	      "  --link up|down        initial link state (default up)\n"
 	      "  --no-cvq              offer no control queue\n"
+	      "  --address-spaces N    2 (default) or 1: with 1 no VMM can move the CVQ\n"
+	      "                        to an address space of its own (a test control)\n"
 	      "  --no-offloads         offer no checksum or segmentation offloads\n"
 	      "  --rss                 offer RSS (receive-side scaling)\n"
 	      "  --offer LIST          also offer: indirect, packed, announce (comma\n"
@@ -923,7 +926,8 @@ static int create_device(uint32_t *groups, struct vduse_dev_opts *o)
 	}
 	o->num_queues = n;
 	o->ngroups = g.ngroups;
-	o->nas = g.st->cvq ? 2 : 1;
+	/* --address-spaces 1: the CVQ keeps its group but cannot leave AS 0 */
+	o->nas = g.st->cvq && !g.one_as ? 2 : 1;
 	o->queue_group = groups;
 	o->features = g.st->features;
 	return 0;
@@ -939,6 +943,7 @@ int main(int argc, char **argv)
 		{ "queue-size", required_argument, NULL, 's' },
 		{ "link", required_argument, NULL, 'l' },
 		{ "no-cvq", no_argument, NULL, 'C' },
+		{ "address-spaces", required_argument, NULL, 'A' },
 		{ "no-offloads", no_argument, NULL, 'O' },
 		{ "rss", no_argument, NULL, 'R' },
 		{ "offer", required_argument, NULL, 'o' },
@@ -989,6 +994,7 @@ int main(int argc, char **argv)
 			link_up = optarg[0] == 'u';
 			break;
 		case 'C': no_cvq = true; break;
+		case 'A': g.one_as = parse_num("--address-spaces", optarg, 1, 2) == 1; break;
 		case 'O': no_off = true; break;
 		case 'R': rss = true; break;
 		case 'o': offer = optarg; break;

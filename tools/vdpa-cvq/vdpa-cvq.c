@@ -33,7 +33,7 @@ static void usage(void)
 		"       vdpa-cvq save /dev/vhost-vdpa-N [-o FILE] [OPTIONS] [CMD...]\n"
 		"       vdpa-cvq restore /dev/vhost-vdpa-N FILE [-o FILE] [OPTIONS] [CMD...]\n"
 		"       vdpa-cvq vduse-check\n"
-		"options: --features MASK  --timeout MS  --migration-start  --loopback N\n"
+		"options: --features MASK  --timeout MS  --migration-start  --loopback N  --tap-echo N  --hold PATH\n"
 		"commands: mac=XX:XX:XX:XX:XX:XX promisc=0|1 allmulti=0|1 alluni=0|1 nomulti=0|1\n"
 		"          nouni=0|1 nobcast=0|1 vlan-add=ID vlan-del=ID mq=PAIRS offloads=MASK\n"
 		"          mac-table=U1,U2/M1,M2 rss=TYPES:KEYHEX:Q,Q,.. hash=TYPES:KEYHEX announce\n"
@@ -125,35 +125,67 @@ static int write_state(const struct vdpacvq_state *s, const char *path)
 }
 
 /*
- * --loopback N: N test frames out on pair 0, each expected back unchanged
- * (a device that echoes its TX queue into its RX queue).
+ * Test frames on pair 0: broadcast, local experimental ethertype 0x88b5,
+ * byte 14 the frame's number and every later byte derived from it, so the
+ * other end can check each byte. --loopback N expects each frame back
+ * unchanged (a device that echoes its TX queue into its RX queue: the suite's
+ * test device, vdpa_sim_net); --tap-echo N expects the answer of
+ * tests/vm/guest/tapecho on the device's TAP (vduse-net): the same payload
+ * with every byte inverted, from 02:ee:ee:ee:ee:ee, to broadcast.
  */
-static int loopback(struct vdpacvq_dev *d, int n)
+static int frames_exchange(struct vdpacvq_dev *d, int n, int echo)
 {
-	uint8_t f[128], g[2048];
+	static const uint8_t peer[6] = { 0x02, 0xee, 0xee, 0xee, 0xee, 0xee };
+	uint8_t f[128], g[2048], want[128];
 	size_t len;
 	int i, r;
 
 	for (i = 0; i < n; i++) {
-		memset(f, 0xff, 6);			/* broadcast */
+		memset(f, 0xff, 6);
 		memcpy(f + 6, (uint8_t[]){ 0x02, 0, 0, 0, 0, 0x01 }, 6);
-		f[12] = 0x88;				/* local experimental ethertype */
+		f[12] = 0x88;
 		f[13] = 0xb5;
-		for (size_t k = 14; k < sizeof(f); k++)
+		f[14] = (uint8_t)i;
+		for (size_t k = 15; k < sizeof(f); k++)
 			f[k] = (uint8_t)(i * 31 + k);
+		memcpy(want, f, sizeof(f));
+		if (echo) {
+			memcpy(want + 6, peer, 6);
+			for (size_t k = 14; k < sizeof(f); k++)
+				want[k] = (uint8_t)~f[k];
+		}
 		r = vdpacvq_frame_send(d, 0, f, sizeof(f));
 		if (!r)
 			r = vdpacvq_frame_recv(d, 0, g, sizeof(g), &len);
 		if (r)
 			return r;
-		if (len != sizeof(f) || memcmp(f, g, len)) {
-			fprintf(stderr, "vdpa-cvq: frame %d came back different (%zu bytes)\n", i, len);
+		if (len != sizeof(want) || memcmp(want, g, len)) {
+			fprintf(stderr, "vdpa-cvq: frame %d: the answer differs (%zu bytes)\n", i, len);
 			return -EPROTO;
 		}
 	}
 	if (n)
-		fprintf(stderr, "vdpa-cvq: %d frames looped back through pair 0\n", n);
+		fprintf(stderr, "vdpa-cvq: %d frames %s through pair 0\n", n,
+			echo ? "answered by the TAP's peer" : "looped back");
 	return 0;
+}
+
+/*
+ * --hold PATH: the model as JSON in PATH, then wait (up to 120 s) until PATH
+ * is removed, so a test can compare it with the device's own state while the
+ * session runs (a reset would return the device to its defaults).
+ */
+static int hold(struct vdpacvq_dev *d, const char *path)
+{
+	int i;
+
+	if (!path)
+		return 0;
+	if (write_state(vdpacvq_model(d), path))
+		return -errno;
+	for (i = 0; i < 2400 && access(path, F_OK) == 0; i++)
+		usleep(50000);
+	return access(path, F_OK) == 0 ? -ETIMEDOUT : 0;
 }
 
 /*
@@ -168,7 +200,8 @@ static int cmd_session(int argc, char **argv, int restore)
 	struct vdpacvq_dev *d = NULL;
 	const char *dev, *out = NULL;
 	char err[256], what[160];
-	int i, r, migrate = 0, ncmd = 0, frames = 0;
+	int i, r, migrate = 0, ncmd = 0, frames = 0, echo = 0;
+	const char *holdpath = NULL;
 	char **cmds;
 
 	if (argc < 1 + restore) {
@@ -203,6 +236,12 @@ static int cmd_session(int argc, char **argv, int restore)
 			o.timeout_ms = atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--loopback") && i + 1 < argc) {
 			frames = atoi(argv[++i]);
+			echo = 0;
+		} else if (!strcmp(argv[i], "--tap-echo") && i + 1 < argc) {
+			frames = atoi(argv[++i]);
+			echo = 1;
+		} else if (!strcmp(argv[i], "--hold") && i + 1 < argc) {
+			holdpath = argv[++i];
 		} else if (!strcmp(argv[i], "--migration-start")) {
 			migrate = 1;
 		} else if (argv[i][0] == '-') {
@@ -226,7 +265,7 @@ static int cmd_session(int argc, char **argv, int restore)
 		goto fail;
 	if (restore)
 		fprintf(stderr, "vdpa-cvq: restored %s on %s\n", argv[1], dev);
-	r = loopback(d, frames);
+	r = frames_exchange(d, frames, echo);
 	if (r)
 		goto fail;
 	for (i = 0; i < ncmd; i++) {
@@ -254,10 +293,13 @@ static int cmd_session(int argc, char **argv, int restore)
 		if (r)
 			goto fail;
 		fprintf(stderr, "vdpa-cvq: migration start: restarted with every vq in ASID 0, state replayed\n");
-		r = loopback(d, frames);
+		r = frames_exchange(d, frames, echo);
 		if (r)
 			goto fail;
 	}
+	r = hold(d, holdpath);
+	if (r)
+		goto fail;
 	r = vdpacvq_stop(d);
 	if (r)
 		goto fail;

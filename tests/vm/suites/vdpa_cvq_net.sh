@@ -1,0 +1,188 @@
+# SPDX-License-Identifier: GPL-2.0
+# tools/vdpa-cvq against vduse-net (devices/net) bound to vhost_vdpa, on our
+# module: the probe on 1 and 4 pairs; frames through the data queues in
+# ASID 0 to and from the device's TAP (checked byte for byte on the TAP side
+# by /progs/tapecho in namespace "peer", which answers each one); the tool's
+# model equal to `vduse-netctl NAME state` while its session runs (after the
+# guest's commands, after a restore on a second device, after QEMU's
+# migration start on it), with the CVQ's group in ASID 1 (ASID 0 after the
+# migration start). Upstream and stock 6.12 refuse the net CVQ (see vdpa_cvq).
+if [ "$VM_IMPL" != ours ]; then
+	echo "ok 1 - vdpa_cvq_net # SKIP VDUSE refuses the net CVQ on $VM_IMPL"
+	return 0
+fi
+load_mod vduse && load_mod vdpa && load_mod tun || return 0
+unload_mod virtio_net && unload_mod virtio_vdpa || return 0
+load_mod vhost_vdpa || return 0
+
+ip() { /usr/bin/ip "$@"; }	# iproute2's, with netns
+C=/run/cvqnet
+mkdir -p $C
+MAC=02:00:00:00:00:0a
+
+vhost_of() { # NAME: /dev/vhost-vdpa-N of a vDPA device
+	local i d
+	for i in $(seq 1 50); do
+		for d in /sys/bus/vdpa/devices/$1/vhost-vdpa-*; do
+			[ -e "/dev/${d##*/}" ] && echo "/dev/${d##*/}" && return 0
+		done
+		usleep 100000
+	done
+	return 1
+}
+
+# vnet NAME PAIRS: vduse-net in namespace peer with TAP tNAME, bound to vhost_vdpa
+vnet() {
+	nsenter --net=/run/netns/peer vduse-net --tap "t$1" --mac $MAC --mtu 1500 \
+		--queue-pairs "$2" "$1" > "$C/$1.log" 2>&1 &
+	echo $! > "$C/$1.pid"
+	local i=0
+	until grep -q 'serving: TAP' "$C/$1.log"; do
+		kill -0 "$(cat "$C/$1.pid")" 2> /dev/null || return 1
+		i=$((i + 1)); [ $i -gt 200 ] && return 1
+		usleep 100000
+	done
+	ip netns exec peer ip link set "t$1" up && vdpa dev add name "$1" mgmtdev vduse &&
+		vhost_of "$1" > "$C/$1.vhost"
+}
+
+# norm FILE: the parts of a state both JSONs have (the tool's model or
+# vduse-netctl's), one per line: MAC, pairs, RX modes, MAC table, VLANs,
+# guest offloads, RSS on/off.
+norm() {
+	local j
+	j=$(tr -d ' \n' < "$1" | sed 's/true/1/g; s/false/0/g')
+	echo "mac $(echo "$j" | sed -n 's/.*"mac":"\([^"]*\)".*/\1/p')"
+	echo "pairs $(echo "$j" | sed -n 's/.*"\(queue_\)\{0,1\}pairs":\([0-9]*\).*/\2/p')"
+	echo "rx $(echo "$j" | sed -n 's/.*"rx\(_mode\)\{0,1\}":\({[^}]*}\).*/\2/p')"
+	echo "mac_table $(echo "$j" | sed -n 's/.*"mac_table":\({[^}]*}\).*/\1/p')"
+	echo "vlans $(echo "$j" | sed -n 's/.*"vlans":\(\[[^]]*\]\).*/\1/p')"
+	echo "offloads $(printf '%d' "$(echo "$j" | sed -n 's/.*"\(guest_\)\{0,1\}offloads":"\([0-9a-fx]*\)".*/\2/p')")"
+	echo "rss $(echo "$j" | sed -n 's/.*"rss":{"enabled":\([01]\).*/\1/p')"
+}
+
+# session NAME TAG FRAMES VDPA-CVQ-ARGS...: run the tool on NAME's node with
+# --tap-echo FRAMES and --hold, tapecho on the TAP. While the tool holds:
+# NAME's state in $C/TAG.dev.json, the model in $C/TAG.model.json. Sets $rc
+# (the tool's status) and $erc (tapecho's).
+session() {
+	local name=$1 tag=$2 frames=$3 n i
+	shift 3
+	n=$frames
+	case " $* " in *" --migration-start "*) n=$((frames * 2)) ;; esac
+	rm -f "$C/$tag".*
+	ip netns exec peer tapecho "t$name" "$n" 60 > "$C/$tag.echo" 2>&1 &
+	local epid=$!
+	i=0
+	until grep -q ready "$C/$tag.echo" || [ $i -gt 50 ]; do usleep 100000; i=$((i + 1)); done
+	vdpa-cvq "$@" --tap-echo "$frames" --hold "$C/$tag.hold" > "$C/$tag.out" 2> "$C/$tag.err" &
+	local tpid=$!
+	i=0
+	until [ -s "$C/$tag.hold" ] || ! kill -0 $tpid 2> /dev/null || [ $i -gt 300 ]; do
+		usleep 100000; i=$((i + 1))
+	done
+	usleep 100000	# the file is written in one go; let it be closed
+	vduse-netctl "$name" state > "$C/$tag.dev.json" 2>&1
+	cp "$C/$tag.hold" "$C/$tag.model.json" 2> /dev/null
+	rm -f "$C/$tag.hold"
+	wait $tpid; rc=$?
+	wait $epid; erc=$?
+	sed "s/^/# $tag: /" "$C/$tag.err"
+	sed "s/^/# $tag: /" "$C/$tag.echo" | tail -n 2
+}
+
+# same A B: the normalised states are equal (and every part was found)
+same() {
+	norm "$1" > "$1.n"; norm "$2" > "$2.n"
+	if cmp -s "$1.n" "$2.n" && ! grep -q ' $' "$1.n"; then return 0; fi
+	diff "$1.n" "$2.n" | sed 's/^/# diff: /'
+	return 1
+}
+cvq_asid() { # DEVICE-JSON: the ASID of the CVQ's group
+	sed -n 's/.*"role":"ctrl","group":[0-9]*,"asid":\([0-9]*\).*/\1/p' "$1"
+}
+
+ip netns add peer 2> /dev/null
+# no IPv6 chatter (router solicitations, MLD) from the TAPs into the RX queues
+ip netns exec peer sh -c 'echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6'
+for d in na:4 nb:4 nc:1; do
+	vnet "${d%:*}" "${d#*:}"
+	tap_ok $? "vduse-net ${d%:*} with ${d#*:} pair(s) bound to vhost_vdpa ($(cat "$C/${d%:*}.vhost" 2> /dev/null))" \
+		"$(tail -n 3 "$C/${d%:*}.log")"
+done
+VA=$(cat $C/na.vhost) VB=$(cat $C/nb.vhost) VC=$(cat $C/nc.vhost)
+
+# ---- probe ----------------------------------------------------------------
+vdpa-cvq probe "$VA" > $C/pa 2>&1
+tap_ok $? "probe: vduse-net, 4 pairs: isolated" "$(head -n 1 $C/pa)"
+sed 's/^/# /' $C/pa
+# MQ (bit 22) and RSS (bit 60) masked off: the CVQ is vq 2, alone in group 1
+vdpa-cvq probe "$VA" --features $(( ~((1 << 22) | (1 << 60)) )) > $C/pa2 2>&1
+tap_ok $? "probe: vduse-net, 4 pairs offered, MQ not negotiated: isolated" "$(head -n 1 $C/pa2)"
+vdpa-cvq probe "$VC" > $C/pc 2>&1
+tap_ok $? "probe: vduse-net, 1 pair: isolated" "$(head -n 1 $C/pc)"
+
+# ---- save on A: the guest's commands, frames through the TAP ---------------
+CMDS="mac=02:aa:bb:cc:dd:01 mq=3 promisc=0 allmulti=1 mac-table=02:00:00:00:00:77/01:00:5e:00:00:01 vlan-add=20 vlan-add=30 offloads=0x2"
+# shellcheck disable=SC2086
+session na save 3 save "$VA" -o $C/A.json $CMDS
+[ $rc = 0 ] && [ -s $C/A.json ]
+tap_ok $? "save on A: the commands acknowledged, state written" "exit $rc: $(tail -n 1 $C/save.err)"
+[ $erc = 0 ] && grep -q '3 of 3 frames checked' $C/save.echo && grep -q '3 frames answered' $C/save.err
+tap_ok $? "save on A: 3 frames from the tool's TX queue reached A's TAP byte for byte, the answers came back on its RX queue" \
+	"tapecho $erc: $(tail -n 1 $C/save.echo)"
+same $C/save.model.json $C/save.dev.json
+tap_ok $? "save on A: the tool's model equals A's own state (vduse-netctl) after the commands"
+grep -q '"mac":"02:aa:bb:cc:dd:01"' $C/save.dev.json && grep -q '"queue_pairs":3' $C/save.dev.json &&
+	grep -q '"vlans":\[20,30\]' $C/save.dev.json
+tap_ok $? "save on A: A's state has the MAC, 3 pairs and VLANs 20, 30" "$(head -c 300 $C/save.dev.json)"
+[ "$(cvq_asid $C/save.dev.json)" = 1 ] && grep -q '"role":"rx","group":0,"asid":0' $C/save.dev.json
+tap_ok $? "save on A: A's CVQ group is in ASID 1, the data queues in ASID 0" "cvq asid $(cvq_asid $C/save.dev.json)"
+grep -q '"index":0,"role":"rx","group":0,"asid":0,"started":true,"broken":false,"size":[0-9]*,"inflight":[0-9]*,"packets":3,' \
+	$C/save.dev.json
+tap_ok $? "save on A: A's receive queue 0 counted the 3 answers" "$(grep -o '"index":0,[^}]*' $C/save.dev.json)"
+same $C/A.json $C/save.dev.json
+tap_ok $? "save on A: the saved file equals A's state"
+grep -q '"rings": \[{"vq": 0, "pos": 3}, {"vq": 1, "pos": 3}' $C/A.json
+tap_ok $? "save on A: the saved ring positions are 3 on pair 0" "$(grep rings $C/A.json)"
+vduse-netctl na state > $C/A.after.json
+grep -q '"mac":"02:00:00:00:00:0a"' $C/A.after.json && grep -q '"queue_pairs":1' $C/A.after.json
+tap_ok $? "save on A: after the tool's reset A is back to its defaults"
+same $C/save.model.json $C/A.after.json > /dev/null
+[ $? != 0 ]
+tap_ok $? "save on A: the comparison tells states apart (the model differs from A's defaults)"
+sed 's/^/# model: /' $C/save.model.json.n
+
+# ---- restore on B ---------------------------------------------------------
+session nb restore 3 restore "$VB" $C/A.json -o $C/B.json
+[ $rc = 0 ]
+tap_ok $? "restore on B: replayed without a NACK" "exit $rc: $(tail -n 1 $C/restore.err)"
+[ $erc = 0 ] && grep -q '3 of 3 frames checked' $C/restore.echo
+tap_ok $? "restore on B: 3 frames through B's TAP after the restore, byte for byte both ways" \
+	"tapecho $erc: $(tail -n 1 $C/restore.echo)"
+same $C/save.dev.json $C/restore.dev.json
+tap_ok $? "restore on B: B's own state equals A's"
+same $C/restore.model.json $C/restore.dev.json
+tap_ok $? "restore on B: the tool's model equals B's state"
+[ "$(cvq_asid $C/restore.dev.json)" = 1 ]
+tap_ok $? "restore on B: B's CVQ group is in ASID 1"
+
+# ---- QEMU's migration start on B ------------------------------------------
+session nb migstart 2 restore "$VB" $C/A.json --migration-start
+[ $rc = 0 ] && grep -q 'migration start: restarted' $C/migstart.err
+tap_ok $? "migration start on B: reset, every vq in ASID 0, state replayed" "exit $rc: $(tail -n 1 $C/migstart.err)"
+[ $erc = 0 ] && grep -q '4 of 4 frames checked' $C/migstart.echo
+tap_ok $? "migration start on B: frames through the TAP before and after (2 + 2)" "$(tail -n 1 $C/migstart.echo)"
+same $C/save.dev.json $C/migstart.dev.json
+tap_ok $? "migration start on B: B's state still equals A's"
+[ "$(cvq_asid $C/migstart.dev.json)" = 0 ]
+tap_ok $? "migration start on B: B's CVQ group is back in ASID 0 (the reset, no re-bind)" \
+	"cvq asid $(cvq_asid $C/migstart.dev.json)"
+
+for n in na nb nc; do
+	vdpa dev del $n
+	kill "$(cat $C/$n.pid)" 2> /dev/null
+done
+for n in na nb nc; do wait "$(cat $C/$n.pid)" 2> /dev/null; done
+ip netns del peer
+unload_mod vhost_vdpa
