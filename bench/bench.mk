@@ -76,3 +76,8 @@ endif
 bench-lib: all
 	bench/run-lib
 bench-vm: bench-lib
+#   make bench-fio   vduse-blk vs qemu-storage-daemon under fio (~6 min)
+.PHONY: bench-fio
+bench-fio: all
+	bench/run-fio
+bench-vm: bench-fio
