@@ -66,3 +66,51 @@ bench-ctl:
 	bench/ctl
 bench-irqsoff:
 	bench/irqsoff --before 282041c
+
+# The library bench (bench/run-lib): one null virtio-blk on libvduse, on
+# QEMU's libvduse and on the raw UAPI, loaded by nullbench (io_uring).
+# null-qemu is built only once bench/fetch-qemu-libvduse has put QEMU's
+# libvduse source into the cache (bench/run-lib does it); its code stays there.
+NULL_DEPS := bench/nullblk.h
+$(BUILD)/vm/progs/null-ours: bench/null_ours.c $(NULL_DEPS) $(LIB_A) include/vduse/libvduse.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Werror -D_GNU_SOURCE -Iinclude -Iinclude/uapi -Ibench \
+		-static -o $@ $< $(LIB_A)
+
+$(BUILD)/vm/progs/null-raw: bench/null_raw.c $(NULL_DEPS) include/uapi/linux/vduse.h tests/include/flex.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Werror -Iinclude/uapi -Itests/include -Ibench -static -o $@ $<
+
+$(BUILD)/vm/progs/nullbench: bench/nullbench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Werror -static -o $@ $< -luring
+
+vm-progs: $(BUILD)/vm/progs/null-ours $(BUILD)/vm/progs/null-raw $(BUILD)/vm/progs/nullbench
+
+QLIBVDUSE_SUBDIR := $(shell sed -n 's/^QLIBVDUSE_SUBDIR=//p' .cache/vmtest/qemu-libvduse.env 2>/dev/null)
+ifneq ($(QLIBVDUSE_SUBDIR),)
+QLIBVDUSE := .cache/vmtest/$(QLIBVDUSE_SUBDIR)/subprojects/libvduse
+# built the way its meson.build does (-D_GNU_SOURCE, gnu99), at our -O level
+$(BUILD)/bench/qemu-libvduse.o: $(QLIBVDUSE)/libvduse.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -std=gnu99 -D_GNU_SOURCE -I$(QLIBVDUSE) -c -o $@ $<
+
+$(BUILD)/vm/progs/null-qemu: bench/null_qemu.c $(NULL_DEPS) $(BUILD)/bench/qemu-libvduse.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Werror -D_GNU_SOURCE -I$(QLIBVDUSE) -Ibench -static \
+		-o $@ $< $(BUILD)/bench/qemu-libvduse.o
+
+vm-progs: $(BUILD)/vm/progs/null-qemu
+endif
+
+# The in-VM comparisons of issue 12 (bench/README.md, "In the VM"):
+#   make bench-lib   libvduse vs QEMU's libvduse vs the raw UAPI (~3 min)
+.PHONY: bench-lib bench-vm
+bench-lib: all
+	bench/run-lib
+bench-vm: bench-lib
+#   make bench-fio   vduse-blk vs qemu-storage-daemon under fio (~6 min)
+.PHONY: bench-fio
+bench-fio: all
+	bench/run-fio
+bench-vm: bench-fio
