@@ -326,7 +326,7 @@ static struct stat3 bench_lookup(struct vduse_dev *dev)
 				unsigned int got = 0;
 
 				p = (p + 1) % PICKS;
-				if (vduse_iotlb_translate(dev, 0, REG_BASE + pick[p] * REG_STRIDE + REG_LEN / 2 +
+				if (vduse_iotlb_translate(dev, NULL, 0, REG_BASE + pick[p] * REG_STRIDE + REG_LEN / 2 +
 							  (k % 64) * BUFLEN, BUFLEN, PROT_WRITE, &iov,
 							  &reg, 1, &got) || got != 1) {
 					tap_bad++;
@@ -360,7 +360,7 @@ static void bench_xlate(unsigned int n, struct stat3 *lookup, struct stat3 *req,
 		struct iovec iov;
 		unsigned int got = 0;
 
-		if (vduse_iotlb_translate(dev, 0, REG_BASE + k * REG_STRIDE, 1, PROT_READ, &iov, &reg, 1, &got))
+		if (vduse_iotlb_translate(dev, NULL, 0, REG_BASE + k * REG_STRIDE, 1, PROT_READ, &iov, &reg, 1, &got))
 			tap_bad++;
 		else
 			vduse_region_put(reg);
