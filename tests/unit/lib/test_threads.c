@@ -166,6 +166,12 @@ int main(void)
 		}
 	}
 	TAP_EQ(fk_status(&fk, dev, 0x0f), 0, "DRIVER_OK");
+	{
+		/* a deferred answer no queue thread completes fails, not hangs */
+		struct timeval tv = { .tv_sec = 10 };
+
+		setsockopt(fk.peer, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	}
 	for (q = 0; q < NQ; q++)
 		pthread_create(&th[q], NULL, queue_thread, (void *)(uintptr_t)q);
 	/* the message thread: invalidations and group moves, all the time */
