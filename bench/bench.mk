@@ -93,3 +93,15 @@ vm-progs: $(BUILD)/vm/progs/kmem
 bench-kmod: all
 	bench/run-kmod
 bench-vm: bench-kmod
+
+# the network bench's load (bench/run-net)
+$(BUILD)/vm/progs/netbench: bench/netbench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Werror -static -pthread -o $@ $<
+
+vm-progs: $(BUILD)/vm/progs/netbench
+#   make bench-net   vduse-net vs a veth pair, UDP fps and round trips (~2 min)
+.PHONY: bench-net
+bench-net: all
+	bench/run-net
+bench-vm: bench-net
