@@ -114,3 +114,27 @@ bench-vm: bench-lib
 bench-fio: all
 	bench/run-fio
 bench-vm: bench-fio
+
+# kernel memory per device (bench/run-kmod)
+$(BUILD)/vm/progs/kmem: bench/kmem.c include/uapi/linux/vduse.h tests/include/flex.h tests/include/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Werror -Iinclude/uapi -Itests/include -static -o $@ $<
+
+vm-progs: $(BUILD)/vm/progs/kmem
+#   make bench-kmod  our module vs stock 6.12 vduse, kernel memory vs Linux 7 (~6 min)
+.PHONY: bench-kmod
+bench-kmod: all
+	bench/run-kmod
+bench-vm: bench-kmod
+
+# the network bench's load (bench/run-net)
+$(BUILD)/vm/progs/netbench: bench/netbench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Werror -static -pthread -o $@ $<
+
+vm-progs: $(BUILD)/vm/progs/netbench
+#   make bench-net   vduse-net vs a veth pair, UDP fps and round trips (~2 min)
+.PHONY: bench-net
+bench-net: all
+	bench/run-net
+bench-vm: bench-net

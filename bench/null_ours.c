@@ -5,7 +5,10 @@
  * the single thread of vduse_dev_run_once(): pop every request, push each,
  * one notify. SIGTERM ends it; the device is destroyed on the way out.
  *
- *   null-ours NAME
+ *   null-ours [--nas N] NAME
+ *
+ * --nas N: N address spaces (API v1; one group, its queue in AS 0), to show
+ * what the address-space support costs the data path (bench/run-kmod).
  */
 #include <errno.h>
 #include <signal.h>
@@ -47,15 +50,21 @@ int main(int argc, char **argv)
 	struct virtio_blk_config cfg;
 	struct vduse_dev *dev;
 	struct sigaction sa;
+	unsigned int nas = 1;
+	const char *name;
 	int i, ret;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: null-ours NAME\n");
+	if (argc == 4 && !strcmp(argv[1], "--nas"))
+		nas = strtoul(argv[2], NULL, 0);
+	else if (argc != 2) {
+		fprintf(stderr, "usage: null-ours [--nas N] NAME\n");
 		return 2;
 	}
+	name = argv[argc - 1];
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	nullblk_config(&cfg);
-	LIBVDUSE_OPTS(vduse_dev_opts, o, .name = argv[1], .device_id = VIRTIO_ID_BLOCK,
+	LIBVDUSE_OPTS(vduse_dev_opts, o, .name = name, .device_id = VIRTIO_ID_BLOCK,
+		      .ngroups = 1, .nas = nas,
 		      .features = NULLBLK_FEATURES,
 		      .config = &cfg, .config_size = sizeof(cfg),
 		      .num_queues = 1, .queue_size = NULLBLK_QUEUE_SIZE,
@@ -70,7 +79,8 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	printf("# nullblk %s: libvduse, VDUSE API v%d\n", argv[1], vduse_dev_api_version(dev));
+	printf("# nullblk %s: libvduse, VDUSE API v%d, %u address spaces\n", name,
+	       vduse_dev_api_version(dev), nas);
 	while (!stop) {
 		ret = vduse_dev_run_once(dev, 200);
 		if (ret < 0 && ret != -EINTR) {
@@ -78,9 +88,9 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
-	printf("# nullblk %s: served %lu requests, %lu malformed\n", argv[1], served, bad);
+	printf("# nullblk %s: served %lu requests, %lu malformed\n", name, served, bad);
 	vduse_dev_close(dev);
-	for (i = 0; i < 50 && (ret = vduse_destroy_by_name(argv[1])) == -EBUSY; i++)
+	for (i = 0; i < 50 && (ret = vduse_destroy_by_name(name)) == -EBUSY; i++)
 		usleep(100000);
 	return ret || bad ? 1 : 0;
 }

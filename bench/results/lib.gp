@@ -10,7 +10,7 @@ set style fill solid 0.6 border -1
 set boxwidth 0.9
 set yrange [0:*]
 set grid ytics
-set key top left
+set key below
 set ylabel "ratio"
 set xtics noenhanced
 plot datafile using 2:3:4:xtic(1) title "IOPS ours / QEMU libvduse", \
