@@ -7,6 +7,8 @@
 #   make check-fresh   make check in a fresh minimal Debian 12 root (tests/fresh-root)
 #   make check-debug  the `6.12 ours` suites and a kmemleak scan on a KASAN,
 #                   lockdep and kmemleak build of 6.12 (built once, cached)
+#   make check-long  the robustness suites (hostile_dev, concurrency) with
+#                   60 s loops on 6.12 + ours and on 7.x (docs/testing.md)
 #   make check-vmm  live migration under QEMU 10 inside the 6.12 VM (one boot)
 #   make demo       the main job, narrated: QEMU live-migrates a VM on vduse-net
 #   make demo-kernels  VDUSE devices on each kernel (the earlier demo)
@@ -54,7 +56,7 @@ export VMTEST_CACHE
 KENV := $(VMTEST_CACHE)/k612.env
 KDIR ?= $(shell [ -r $(KENV) ] || tests/vm/fetch-kernels 6.12 >&2; . $(KENV) && echo $$HDR)
 
-.PHONY: all check check-fresh check-debug check-vmm demo demo-kernels bench install clean vm-progs unit-progs \
+.PHONY: all check check-fresh check-debug check-long check-vmm demo demo-kernels bench install clean vm-progs unit-progs \
 	module module_install fuzz userspace dkms-install deb module-debug
 
 # Each part adds its targets to ALL_TARGETS, INSTALL_TARGETS and CLEAN_FILES.
@@ -93,6 +95,12 @@ check-fresh:
 
 check-debug:
 	tests/vm/check-debug
+
+# hostile_dev and concurrency with 60 s loops (robust_long): one boot of
+# 6.12 + ours and one of 7.x, about 10 min of VM time in all.
+check-long:
+	tests/vm/run --kernel 6.12 --module ours --tag 6.12-long --timeout 1800 -- robust_long hostile_dev concurrency
+	tests/vm/run --kernel 7 --module stock --tag 7-long --timeout 1800 -- robust_long hostile_dev concurrency
 
 # kernel/vduse.ko for the debug kernel (tests/vm/build-debug-kernel), built in
 # a copy of kernel/ so that it never replaces the one for Debian's 6.12; with
