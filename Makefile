@@ -7,8 +7,10 @@
 #   make check-fresh   make check in a fresh minimal Debian 12 root (tests/fresh-root)
 #   make check-debug  the `6.12 ours` suites and a kmemleak scan on a KASAN,
 #                   lockdep and kmemleak build of 6.12 (built once, cached)
+#   make check-long  long robustness runs: hostile_dev and concurrency with
+#                   60 s loops on 6.12 + ours and on 7.x, the kernel fuzzer
+#                   for 10 min (docs/testing.md, docs/robustness.md)
 #   make check-vmm  live migration under QEMU 10 inside the 6.12 VM (one boot)
-#   make check-long  long robustness runs (the kernel fuzzer, 10 min)
 #   make demo       the main job, narrated: QEMU live-migrates a VM on vduse-net
 #   make demo-kernels  VDUSE devices on each kernel (the earlier demo)
 #   make bench      benchmarks (bench/)
@@ -95,6 +97,13 @@ check-fresh:
 check-debug:
 	tests/vm/check-debug
 
+# hostile_dev and concurrency with 60 s loops (robust_long): one boot of
+# 6.12 + ours and one of 7.x, about 10 min of VM time in all.
+check-long:
+	tests/vm/run --kernel 6.12 --module ours --tag 6.12-long --timeout 1800 -- robust_long hostile_dev concurrency
+	tests/vm/run --kernel 7 --module stock --tag 7-long --timeout 1800 -- robust_long hostile_dev concurrency
+	tests/vm/run --kernel 6.12 --module ours --tag kfuzz-long --timeout 1500 -- kfuzz_long
+
 # kernel/vduse.ko for the debug kernel (tests/vm/build-debug-kernel), built in
 # a copy of kernel/ so that it never replaces the one for Debian's 6.12; with
 # -g, so that its addresses in a KASAN or lockdep report resolve to lines
@@ -123,9 +132,6 @@ check-vmm:
 
 # Long robustness runs (docs/robustness.md), outside make check: the
 # kernel fuzzer for 10 minutes on our module (KFUZZ_SECONDS, KFUZZ_SEED).
-check-long:
-	tests/vm/run --kernel 6.12 --module ours --tag check-long --timeout 1500 -- kfuzz_long
-
 bench:
 	@if [ -x bench/run ]; then bench/run; else echo "bench: nothing to measure yet"; fi
 

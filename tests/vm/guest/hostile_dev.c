@@ -1,0 +1,1260 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hostile_dev: a VDUSE device that misbehaves, and what the kernel's other
+ * side (vhost-vdpa, or virtio-blk through virtio-vdpa) makes of it.
+ *
+ *   hostile_dev --impl upstream|ours [--seconds S]
+ *
+ * Each behaviour (B01..) runs on a fresh device named "hd-bad" and checks,
+ * besides its own rule: the other side gets an error or a broken device
+ * within a bound, never a hang (every wait is timed); no kernel warning
+ * appears in dmesg during it; the device can be destroyed and its name
+ * reused at once; and "hd-ok", a healthy virtio-blk device created before
+ * the first behaviour and served by its own process, still does correct
+ * O_DIRECT I/O afterwards. S (default 2) is how long each loop under I/O
+ * runs. The suite loads virtio_vdpa, virtio_blk and vhost_vdpa; the program
+ * turns the vDPA bus's autoprobe off and binds each device by hand.
+ * Per-implementation differences are in expect_tab, with the reason.
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <sys/resource.h>
+#include <sys/eventfd.h>
+#include <linux/virtio_ring.h>
+#include "tap.h"
+#include "robust.h"
+#include "vhost_vdpa_client.h"
+
+static const struct expect {
+	const char *name;
+	/*
+	 * VHOST_VDPA_SET_STATUS when the device dies on the SET_STATUS
+	 * message: the call's errno, 0 if it reports success (set_status
+	 * cannot fail in the vDPA ops; vhost-vdpa only checks a reset).
+	 */
+	int set_status_dead_errno;
+} expect_tab[] = {
+	[IMPL_UPSTREAM] = { "upstream", 0 },
+	[IMPL_STOCK612] = { "stock612", 0 },
+	[IMPL_OURS] = { "ours", 0 },
+};
+
+static enum impl impl;
+static const struct expect *X;
+static double loop_secs = 2;
+static int ctl = -1;
+static int nbeh;
+
+#define BAD "hd-bad"
+#define OK_NAME "hd-ok"
+#define BUFSZ 65536
+#define DISK_SIZE (16u << 20)
+#define QSIZE 128
+#define MAX_REGIONS 32
+/* Time a bounded wait may take on a loaded TCG guest, in ms. */
+#define SLACK 15000
+
+/* ---- a raw virtio-blk device served by a child process ------------------- */
+
+enum { H_MAPS = 1, H_UMEM = 2, H_IRQ = 4, H_CFG = 8 };
+
+/* Counters of the serving child, in memory shared with the test. */
+struct srv_stats {
+	long served, hostile_ok, hostile_err;
+	long umem_fd_ok, umem_fd_bus, sigbus;	/* bounce fd reads with umem in place: fine / SIGBUS */
+	int ready, last_err;
+	uint64_t data_iova;
+};
+
+struct region {
+	uint64_t start, last;
+	uint8_t *addr;
+};
+
+/* The serving child's state (one device per child). */
+static struct srv {
+	int fd, kickfd, flags, ready;
+	uint8_t *disk;
+	struct region reg[MAX_REGIONS];
+	int nreg;
+	uint32_t num;
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+	uint16_t last_avail;
+	struct srv_stats *st;
+	/*
+	 * H_UMEM: while umem backs AS 0's bounce area [ub_start, ub_last],
+	 * the daemon reads and writes it there (upstream's bounce fd gives
+	 * SIGBUS meanwhile); umem_lock keeps a request and a (de)registration
+	 * apart, as a real daemon must.
+	 */
+	pthread_mutex_t umem_lock;
+	int umem_on;
+	uint8_t *umem;
+	uint64_t ub_start, ub_last;
+} S = { .umem_lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* One DESTROY_DEV, no retry (dev_destroy() retries EBUSY for 2 s). */
+static int destroy_once(const char *name)
+{
+	char n[VDUSE_NAME_MAX] = { 0 };
+
+	snprintf(n, sizeof(n), "%s", name);
+	return ioctl(ctl, VDUSE_DESTROY_DEV, n);
+}
+
+static void srv_die(const char *what)
+{
+	printf("# hd device %d: %s: %s\n", getpid(), what, strerror(errno));
+	fflush(stdout);
+	_exit(3);
+}
+
+/* GET_FD2 in AS 0 (GET_FD on a v0 device): fd and the entry, or -1. */
+static int srv_get_fd(int fd, uint64_t start, uint64_t last, struct vduse_iotlb_entry_v2 *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->start = start;
+	e->last = last;
+	return ioctl(fd, VDUSE_IOTLB_GET_FD2, e);
+}
+
+static void srv_drop(void)
+{
+	while (S.nreg > 0) {
+		struct region *r = &S.reg[--S.nreg];
+
+		munmap(r->addr, r->last - r->start + 1);
+	}
+}
+
+static void *srv_va(uint64_t iova, uint64_t len)
+{
+	struct vduse_iotlb_entry_v2 e;
+	struct region *r;
+	void *p;
+	int i, gfd, prot;
+
+	if (!len || iova + len - 1 < iova)
+		return NULL;
+	if (S.umem_on && iova >= S.ub_start && iova + len - 1 <= S.ub_last)
+		return S.umem + (iova - S.ub_start);
+	for (i = 0; i < S.nreg; i++) {
+		r = &S.reg[i];
+		if (iova >= r->start && iova + len - 1 <= r->last)
+			return r->addr + (iova - r->start);
+	}
+	if (S.nreg == MAX_REGIONS)
+		srv_drop();
+	gfd = srv_get_fd(S.fd, iova, iova + len - 1, &e);
+	if (gfd < 0)
+		return NULL;
+	if (iova < e.start || iova + len - 1 > e.last) {
+		close(gfd);
+		return NULL;
+	}
+	prot = (e.perm & VDUSE_ACCESS_RO ? PROT_READ : 0) | (e.perm & VDUSE_ACCESS_WO ? PROT_WRITE : 0);
+	p = mmap(NULL, e.last - e.start + 1, prot, MAP_SHARED, gfd, e.offset);
+	close(gfd);
+	if (p == MAP_FAILED)
+		return NULL;
+	r = &S.reg[S.nreg++];
+	r->start = e.start;
+	r->last = e.last;
+	r->addr = p;
+	return r->addr + (iova - r->start);
+}
+
+static int srv_vq_start(void)
+{
+	struct vduse_vq_info info = { .index = 0 };
+	struct vduse_vq_eventfd ev = { .index = 0 };
+
+	if (ioctl(S.fd, VDUSE_VQ_GET_INFO, &info))
+		return -1;
+	if (!info.ready)
+		return 0;
+	S.num = info.num;
+	S.desc = srv_va(info.desc_addr, 16ull * S.num);
+	S.avail = srv_va(info.driver_addr, 4 + 2ull * S.num);
+	S.used = srv_va(info.device_addr, 4 + 8ull * S.num);
+	if (!S.desc || !S.avail || !S.used || !S.num || S.num > QSIZE)
+		return -1;
+	S.last_avail = info.split.avail_index;
+	ev.fd = S.kickfd;
+	if (ioctl(S.fd, VDUSE_VQ_SETUP_KICKFD, &ev))
+		return -1;
+	S.ready = 1;
+	return 0;
+}
+
+/* One request chain; bytes written to the driver, or -1 if malformed. */
+static int srv_chain(uint16_t head)
+{
+	struct virtio_blk_outhdr hdr;
+	uint8_t *status = NULL;
+	uint32_t written = 0;
+	uint64_t off = 0;
+	uint16_t i = head;
+	int seen = 0, got_hdr = 0, ok = 1;
+
+	for (;;) {
+		struct vring_desc *dsc;
+		uint8_t *p;
+		uint32_t len;
+
+		if (i >= S.num || ++seen > (int)S.num)
+			return -1;
+		dsc = &S.desc[i];
+		len = dsc->len;
+		p = srv_va(dsc->addr, len);
+		if (!p)
+			return -1;
+		if (!got_hdr) {
+			if (len != sizeof(hdr))
+				return -1;
+			memcpy(&hdr, p, sizeof(hdr));
+			off = hdr.sector * 512;
+			got_hdr = 1;
+		} else {
+			if (!(dsc->flags & VRING_DESC_F_NEXT)) {
+				if (!len)
+					return -1;
+				status = p + len - 1;
+				len--;
+			}
+			__atomic_store_n(&S.st->data_iova, dsc->addr, __ATOMIC_RELAXED);
+			if (len && (hdr.type == VIRTIO_BLK_T_IN || hdr.type == VIRTIO_BLK_T_OUT)) {
+				if (off > DISK_SIZE || len > DISK_SIZE - off)
+					ok = 0;
+				else if (hdr.type == VIRTIO_BLK_T_IN)
+					memcpy(p, S.disk + off, len), written += len;
+				else
+					memcpy(S.disk + off, p, len);
+				off += len;
+			}
+		}
+		if (!(dsc->flags & VRING_DESC_F_NEXT))
+			break;
+		i = dsc->next;
+	}
+	if (!status)
+		return -1;
+	if (hdr.type == VIRTIO_BLK_T_IN || hdr.type == VIRTIO_BLK_T_OUT || hdr.type == VIRTIO_BLK_T_FLUSH)
+		*status = ok ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
+	else
+		*status = VIRTIO_BLK_S_UNSUPP;
+	return written + 1;
+}
+
+static __thread sigjmp_buf *bus_jmp;
+
+/*
+ * srv_chain(), but a SIGBUS on the daemon's own mappings fails the request
+ * (counted) instead of killing the daemon, which would leave the I/O
+ * waiting for ever; the mappings are then dropped and looked up again.
+ */
+static __attribute__((noinline)) int srv_chain_guarded(uint16_t head)
+{
+	sigjmp_buf j;
+	int len = -1;
+
+	if (!sigsetjmp(j, 1)) {
+		bus_jmp = &j;
+		len = srv_chain(head);
+	} else {
+		S.st->sigbus++;
+		srv_drop();
+	}
+	bus_jmp = NULL;
+	return len;
+}
+
+static void srv_process(void)
+{
+	int any = 0;
+
+	while (S.ready) {
+		uint16_t idx = __atomic_load_n(&S.avail->idx, __ATOMIC_ACQUIRE);
+
+		if (idx == S.last_avail)
+			break;
+		while (S.last_avail != idx) {
+			uint16_t head = S.avail->ring[S.last_avail % S.num];
+			uint16_t u = S.used->idx;
+			int len = srv_chain_guarded(head);
+
+			S.used->ring[u % S.num].id = head;
+			S.used->ring[u % S.num].len = len < 0 ? 0 : len;
+			__atomic_store_n(&S.used->idx, (uint16_t)(u + 1), __ATOMIC_RELEASE);
+			S.last_avail++;
+			S.st->served++;
+			any = 1;
+		}
+	}
+	if (any)
+		ioctl(S.fd, VDUSE_VQ_INJECT_IRQ, &(uint32_t){ 0 });
+}
+
+static void srv_msg(void)
+{
+	struct vduse_dev_request req;
+	struct vduse_dev_response resp;
+	ssize_t n = read(S.fd, &req, sizeof(req));
+
+	if (n < 0 && errno == EAGAIN)
+		return;
+	if (n != sizeof(req))
+		srv_die("read request");
+	memset(&resp, 0, sizeof(resp));
+	resp.request_id = req.request_id;
+	resp.result = VDUSE_REQ_RESULT_OK;
+	switch (req.type) {
+	case VDUSE_GET_VQ_STATE:
+		resp.vq_state.index = req.vq_state.index;
+		resp.vq_state.split.avail_index = S.last_avail;
+		break;
+	case VDUSE_SET_STATUS:
+		if ((req.s.status & VIRTIO_CONFIG_S_DRIVER_OK) && !S.ready && srv_vq_start())
+			resp.result = VDUSE_REQ_RESULT_FAILED;
+		if (req.s.status == 0) {
+			S.ready = 0;
+			S.last_avail = 0;
+			srv_drop();
+		}
+		break;
+	case VDUSE_UPDATE_IOTLB:
+		srv_drop();
+		if (S.ready) {
+			S.ready = 0;
+			if (srv_vq_start())
+				resp.result = VDUSE_REQ_RESULT_FAILED;
+		}
+		break;
+	default:
+		break;
+	}
+	if (write(S.fd, &resp, sizeof(resp)) != sizeof(resp))
+		srv_die("write response");
+}
+
+/* SIGBUS: expected only inside touch(); anywhere else the daemon says so and dies. */
+static void on_sigbus(int sig)
+{
+	static const char msg[] = "# hd device: SIGBUS outside touch()\n";
+
+	if (bus_jmp)
+		siglongjmp(*bus_jmp, 1);
+	(void)!write(1, msg, sizeof(msg) - 1);
+	_exit(4);
+}
+
+/* Read one byte; 0, or -1 on SIGBUS (a bounce page never filled, or umem in place). */
+static __attribute__((noinline)) int touch(volatile const uint8_t *p)
+{
+	sigjmp_buf j;
+	int r = -1;
+
+	if (!sigsetjmp(j, 1)) {
+		bus_jmp = &j;
+		(void)*p;
+		r = 0;
+	}
+	bus_jmp = NULL;
+	return r;
+}
+
+/* Map IOVA's page through the bounce fd (GET_FD2) and read it: 0, -1 SIGBUS, -2 no map. */
+static int touch_iova(uint64_t iova)
+{
+	struct vduse_iotlb_entry_v2 e;
+	volatile uint8_t *p;
+	size_t len;
+	int gfd, r;
+
+	gfd = srv_get_fd(S.fd, iova, iova, &e);
+	if (gfd < 0)
+		return -2;
+	len = e.last - e.start + 1;
+	p = mmap(NULL, len, PROT_READ, MAP_SHARED, gfd, e.offset);
+	close(gfd);
+	if (p == MAP_FAILED)
+		return -2;
+	r = touch(p + (iova - e.start));
+	munmap((void *)p, len);
+	return r;
+}
+
+/*
+ * The hostile thread of a serving child: until killed, one of the loops of
+ * flags (H_MAPS, H_UMEM, H_IRQ, H_CFG) against the device it serves.
+ */
+static void *srv_hostile(void *arg)
+{
+	union {
+		struct vduse_config_data d;
+		struct {
+			FLEX_HEAD(struct vduse_config_data);
+			uint64_t capacity;
+		};
+	} c;
+	struct vduse_iova_info ii;
+	struct vduse_iova_umem um;
+	void *mem = NULL;
+	unsigned long it = 0;
+
+	for (;; it++) {
+		int r = 0;
+
+		if (S.flags & H_MAPS) {
+			/* the bounce page of the last buffer seen, mapped, read and unmapped */
+			r = touch_iova(__atomic_load_n(&S.st->data_iova, __ATOMIC_RELAXED) & ~4095ull);
+			r = r == -2 ? -1 : 0;
+		} else if (S.flags & H_UMEM) {
+			memset(&ii, 0, sizeof(ii));
+			ii.last = ~0ull;
+			r = ioctl(S.fd, VDUSE_IOTLB_GET_INFO, &ii);
+			if (!r && !(ii.capability & VDUSE_IOVA_CAP_UMEM)) {
+				errno = ENXIO;	/* the bounce area is not there yet */
+				r = -1;
+			}
+			if (!r && !mem) {
+				mem = mmap(NULL, ii.last - ii.start + 1, PROT_READ | PROT_WRITE,
+					   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+				if (mem == MAP_FAILED)
+					srv_die("umem buffer");
+			}
+			if (!r) {
+				memset(&um, 0, sizeof(um));
+				um.uaddr = (uintptr_t)mem;
+				um.iova = ii.start;
+				um.size = ii.last - ii.start + 1;
+				pthread_mutex_lock(&S.umem_lock);
+				r = ioctl(S.fd, VDUSE_IOTLB_REG_UMEM, &um);
+				if (!r) {
+					S.umem = mem;
+					S.ub_start = ii.start;
+					S.ub_last = ii.last;
+					S.umem_on = 1;
+				}
+				pthread_mutex_unlock(&S.umem_lock);
+				if (!r) {
+					/* what the bounce fd gives while umem is in place */
+					int t = touch_iova(__atomic_load_n(&S.st->data_iova, __ATOMIC_RELAXED) & ~4095ull);
+
+					if (t == 0)
+						S.st->umem_fd_ok++;
+					else if (t == -1)
+						S.st->umem_fd_bus++;
+					msleep_(it % 5);
+					pthread_mutex_lock(&S.umem_lock);
+					r = ioctl(S.fd, VDUSE_IOTLB_DEREG_UMEM, &um);
+					if (!r)
+						S.umem_on = 0;
+					pthread_mutex_unlock(&S.umem_lock);
+				}
+			}
+		} else if (S.flags & H_IRQ) {
+			r = ioctl(S.fd, VDUSE_VQ_INJECT_IRQ, &(uint32_t){ 0 });
+			if (it % 16 == 0 && !r)
+				r = ioctl(S.fd, VDUSE_DEV_INJECT_CONFIG_IRQ);
+		} else if (S.flags & H_CFG) {
+			memset(&c, 0, sizeof(c));
+			c.d.offset = offsetof(struct virtio_blk_config, capacity);
+			c.d.length = sizeof(c.capacity);
+			c.capacity = DISK_SIZE / 512;
+			r = ioctl(S.fd, VDUSE_DEV_SET_CONFIG, &c);
+			if (it % 16 == 0 && !r)
+				r = ioctl(S.fd, VDUSE_DEV_INJECT_CONFIG_IRQ);
+		}
+		if (r < 0) {
+			__atomic_add_fetch(&S.st->hostile_err, 1, __ATOMIC_RELAXED);
+			S.st->last_err = errno;
+			msleep_(1);
+		} else {
+			__atomic_add_fetch(&S.st->hostile_ok, 1, __ATOMIC_RELAXED);
+		}
+	}
+	return NULL;
+}
+
+static void srv_main(const char *name)
+{
+	struct vduse_vq_config vq = { .index = 0, .max_size = QSIZE };
+	pthread_t th;
+
+	S.fd = dev_open(name);
+	if (S.fd < 0)
+		srv_die("open the device");
+	if (ioctl(S.fd, VDUSE_VQ_SETUP, &vq))
+		srv_die("VQ_SETUP");
+	if ((S.flags & H_UMEM) && setrlimit(RLIMIT_MEMLOCK, &(struct rlimit){ RLIM_INFINITY, RLIM_INFINITY }))
+		srv_die("RLIMIT_MEMLOCK");
+	S.disk = mmap(NULL, DISK_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	S.kickfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (S.disk == MAP_FAILED || S.kickfd < 0)
+		srv_die("set-up");
+	signal(SIGBUS, on_sigbus);
+	if (S.flags && pthread_create(&th, NULL, srv_hostile, NULL))
+		srv_die("hostile thread");
+	__atomic_store_n(&S.st->ready, 1, __ATOMIC_RELEASE);
+	for (;;) {
+		struct pollfd p[2] = {
+			{ .fd = S.fd, .events = POLLIN },
+			{ .fd = S.kickfd, .events = POLLIN },
+		};
+		uint64_t v;
+
+		if (poll(p, 2, 50) < 0 && errno != EINTR)
+			srv_die("poll");
+		if (p[0].revents & POLLERR)
+			srv_die("device broken");
+		if (p[0].revents & POLLIN)
+			srv_msg();
+		if (p[1].revents & POLLIN)
+			(void)!read(S.kickfd, &v, sizeof(v));
+		pthread_mutex_lock(&S.umem_lock);
+		srv_process();
+		pthread_mutex_unlock(&S.umem_lock);
+	}
+}
+
+/* A served blk device NAME (created here) with hostile FLAGS. */
+struct blkdev {
+	const char *name;
+	pid_t pid;
+	struct srv_stats *st;
+};
+
+static struct {
+	const char *name, *drv;
+} add_args;
+
+static long do_add(void *arg)
+{
+	return vdpa_add_to(add_args.name, add_args.drv);
+}
+
+static int blkdev_up(struct blkdev *b, const char *name, int flags, const char *drv)
+{
+	struct acall add;
+	struct devcfg cfg;
+	double end;
+
+	memset(b, 0, sizeof(*b));
+	b->name = name;
+	b->st = mmap(NULL, sizeof(*b->st), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (b->st == MAP_FAILED)
+		return -1;
+	memset(b->st, 0, sizeof(*b->st));
+	blk_cfg(&cfg, name, 1, 1, 1);
+	cfg.c.features |= 1ull << VIRTIO_BLK_F_SEG_MAX;
+	cfg.blk.capacity = DISK_SIZE / 512;
+	cfg.blk.seg_max = QSIZE - 2;
+	if (ioctl(ctl, VDUSE_CREATE_DEV, &cfg)) {
+		tap_diag("CREATE_DEV %s: %s", name, strerror(errno));
+		return -1;
+	}
+	sysfs_write(name, "msg_timeout", "2");	/* a dead device costs seconds, not 30 */
+	/* umem pins the whole bounce area: keep it small (RLIMIT_MEMLOCK too) */
+	if (flags & H_UMEM)
+		sysfs_write(name, "bounce_size", "4194304");
+	fflush(stdout);
+	b->pid = fork();
+	if (b->pid == 0) {
+		close(ctl);
+		S.flags = flags;
+		S.st = b->st;
+		srv_main(name);
+	}
+	end = now_s() + 10;
+	while (!__atomic_load_n(&b->st->ready, __ATOMIC_ACQUIRE) && now_s() < end)
+		msleep_(5);
+	if (!b->st->ready)
+		return -1;
+	/* a daemon that dies during the probe's first I/O hangs the probe for ever */
+	add_args.name = name;
+	add_args.drv = drv;
+	if (acall_start(&add, do_add, &add_args))
+		return -1;
+	if (acall_wait(&add, 30000)) {
+		TAP_OK(0, "vdpa dev add returns", "%s: the bus driver's probe hangs (its daemon died?): "
+		       "the vDPA bus is locked, stopping here", name);
+		exit(tap_done());
+	}
+	return add.ret ? -1 : 0;
+}
+
+/* Unbind, stop the child, destroy; 0 if all went well. */
+static int blkdev_down(struct blkdev *b)
+{
+	int r = 0;
+
+	if (vdpa_exists(b->name))
+		r |= vdpa_del(b->name);
+	r |= kill_reap(b->pid, SLACK);
+	r |= dev_destroy(ctl, b->name);
+	if (b->st && b->st != MAP_FAILED)
+		munmap(b->st, sizeof(*b->st));
+	b->st = NULL;
+	return r ? -1 : 0;
+}
+
+/* ---- the frame around each behaviour -------------------------------------- */
+
+static struct blkdev healthy;
+static int warn_mark;
+static char cur[160];
+
+static void beh_begin(const char *what)
+{
+	nbeh++;
+	snprintf(cur, sizeof(cur), "B%02d %s", nbeh, what);
+	tap_diag("---- %s", cur);
+	warn_mark = kwarn_count();
+}
+
+/* NAME prefixed with the current behaviour, for TAP lines. */
+static const char *N(const char *name)
+{
+	static char buf[8][400];
+	static int i;
+
+	i = (i + 1) % 8;
+	snprintf(buf[i], sizeof(buf[i]), "%s: %s", cur, name);
+	return buf[i];
+}
+
+/*
+ * The common checks after a behaviour: its device is gone already (the
+ * behaviour destroyed it); the name can be taken again; hd-ok still serves
+ * I/O; no kernel warning appeared.
+ */
+static void beh_end(void)
+{
+	struct devcfg cfg;
+	struct blkio_res res;
+	int r, w;
+
+	blk_cfg(&cfg, BAD, 1, 1, 1);
+	r = ioctl(ctl, VDUSE_CREATE_DEV, &cfg);
+	TAP_OK(r == 0 && dev_destroy(ctl, BAD) == 0, N("the name is free again (CREATE_DEV + DESTROY_DEV)"),
+	       "%s", strerror(errno));
+	r = blk_io(OK_NAME, 0, SLACK, &res);
+	TAP_OK(r == 0 && res.rounds > 0 && !res.errors && !res.mismatches,
+	       N("the healthy device still does correct I/O"),
+	       "%s, %ld rounds, %ld errors (last %s), %ld mismatches", r ? "hung" : "finished",
+	       res.rounds, res.errors, strerror(res.last_errno), res.mismatches);
+	w = kwarn_count();
+	TAP_EQ(w - warn_mark, 0, N("no kernel warning"));
+}
+
+/* ---- vhost-vdpa side: a raw device whose answers the test writes -------- */
+
+struct vdev {
+	int fd, vh;
+	struct responder r;
+	int r_on;
+	char vpath[300];
+};
+
+/* hd-bad: v1 blk, 2 vqs, vq 1 alone in group 1, 2 AS, on vhost-vdpa. */
+static int vdev_up(struct vdev *d, const char *tmo)
+{
+	struct vduse_vq_config vq;
+	struct devcfg cfg;
+	uint32_t i;
+
+	memset(d, 0, sizeof(*d));
+	d->fd = d->vh = -1;
+	blk_cfg(&cfg, BAD, 2, 2, 2);
+	if (ioctl(ctl, VDUSE_CREATE_DEV, &cfg)) {
+		TAP_OK(0, N("set-up: CREATE_DEV"), "%s", strerror(errno));
+		return -1;
+	}
+	d->fd = dev_open(BAD);
+	for (i = 0; d->fd >= 0 && i < 2; i++) {
+		memset(&vq, 0, sizeof(vq));
+		vq.index = i;
+		vq.max_size = 64;
+		vq.group = i;
+		if (ioctl(d->fd, VDUSE_VQ_SETUP, &vq))
+			break;
+	}
+	if (d->fd < 0 || i < 2 || sysfs_write(BAD, "msg_timeout", tmo) ||
+	    responder_start(&d->r, d->fd)) {
+		TAP_OK(0, N("set-up: open, VQ_SETUP, msg_timeout, responder"), "%s", strerror(errno));
+		return -1;
+	}
+	d->r_on = 1;
+	if (vdpa_add_to(BAD, "vhost_vdpa") || vhost_path(BAD, d->vpath, sizeof(d->vpath))) {
+		TAP_OK(0, N("set-up: bound to vhost_vdpa"), NULL);
+		return -1;
+	}
+	d->vh = vh_open(d->vpath);
+	if (d->vh < 0) {
+		TAP_OK(0, N("set-up: open vhost-vdpa"), "%s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Close everything and destroy hd-bad, checking that it goes. */
+static void vdev_down(struct vdev *d)
+{
+	int r = 0;
+
+	if (d->vh >= 0)
+		close(d->vh);
+	if (d->r_on)
+		responder_resume(&d->r, d->fd);
+	if (vdpa_exists(BAD))
+		r = run_cmd("timeout 20 vdpa dev del " BAD);
+	TAP_OK(r == 0 && !vdpa_exists(BAD), N("vdpa dev del"), "exit %d", r);
+	if (d->r_on)
+		responder_stop(&d->r);
+	if (d->fd >= 0)
+		close(d->fd);
+	TAP_SYS(dev_destroy(ctl, BAD), N("DESTROY_DEV"));
+}
+
+static long do_vring_base(void *arg)
+{
+	struct vhost_vring_state s = { .index = 0 };
+
+	return ioctl(*(int *)arg, VHOST_GET_VRING_BASE, &s);
+}
+
+static long do_group_asid(void *arg)
+{
+	return vh_set_group_asid(*(int *)arg, 1, 1);
+}
+
+static void *membuf(void)
+{
+	void *p = mmap(NULL, BUFSZ, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	memset(p, 0x5a, BUFSZ);
+	return p;
+}
+
+static void *vbuf;
+
+/*
+ * One UPDATE outside a batch: vhost-vdpa calls set_map at once and reports
+ * its failure (at BATCH_END it drops set_map's result, on every kernel).
+ */
+static long do_map(void *arg)
+{
+	ssize_t r = vh_iotlb(*(int *)arg, 0, VHOST_IOTLB_UPDATE, 0x100000, BUFSZ, vbuf, VHOST_ACCESS_RW);
+
+	return r == sizeof(struct vhost_msg_v2) ? 0 : -1;
+}
+
+static long do_status(void *arg)
+{
+	return vh_set_status(*(int *)arg, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+}
+
+/* Read the next request of the (paused) responder's fd within MS; 0 if read. */
+static int read_req(int fd, struct vduse_dev_request *q, int ms)
+{
+	if (!(poll_wait(fd, POLLIN, ms) & POLLIN))
+		return -1;
+	return read(fd, q, sizeof(*q)) == sizeof(*q) ? 0 : -1;
+}
+
+static ssize_t answer(int fd, uint32_t id, uint32_t result)
+{
+	struct vduse_dev_response a;
+
+	memset(&a, 0, sizeof(a));
+	a.request_id = id;
+	a.result = result;
+	return write(fd, &a, sizeof(a));
+}
+
+/* The device is broken: POLLERR, and a vhost-vdpa call fails at once. */
+static void check_broken(struct vdev *d)
+{
+	struct vhost_vring_state s = { .index = 0 };
+	double t0;
+	int r, e, ev = poll_wait(d->fd, POLLIN, 0);
+
+	TAP_OK(ev & POLLERR, N("the device is broken (POLLERR)"), "revents 0x%x", ev);
+	t0 = now_s();
+	r = ioctl(d->vh, VHOST_GET_VRING_BASE, &s);
+	e = errno;
+	TAP_OK(r < 0 && e == EIO && now_s() - t0 < 1, N("vhost-vdpa's next call fails at once with EIO"),
+	       "returned %d errno %d after %.1f s", r, r < 0 ? e : 0, now_s() - t0);
+}
+
+static void check_not_broken(struct vdev *d)
+{
+	struct vduse_vq_info info = { .index = 0 };
+	int ev = poll_wait(d->fd, POLLIN, 0);
+
+	TAP_OK(!(ev & POLLERR), N("the device is not broken (no POLLERR)"), "revents 0x%x", ev);
+	TAP_SYS(ioctl(d->fd, VDUSE_VQ_GET_INFO, &info), N("the device's ioctls still work"));
+}
+
+/* B: never answers, msg_timeout = 1 s. */
+static void beh_no_answer(void)
+{
+	struct vdev d;
+	struct acall a;
+	double t0;
+
+	beh_begin("never answers (msg_timeout 1 s)");
+	if (vdev_up(&d, "1") == 0) {
+		responder_set_policy(&d.r, VDUSE_GET_VQ_STATE, REPLY_NONE);
+		t0 = now_s();
+		acall_start(&a, do_vring_base, &d.vh);
+		if (acall_wait(&a, SLACK)) {
+			TAP_OK(0, N("GET_VRING_BASE returns"), "still blocked after %d ms", SLACK);
+		} else {
+			TAP_OK(a.ret < 0 && a.err == EIO && now_s() - t0 > 0.5,
+			       N("GET_VRING_BASE fails with EIO after msg_timeout"),
+			       "returned %ld errno %d after %.1f s", a.ret, a.err, now_s() - t0);
+			responder_pause(&d.r);
+			check_broken(&d);
+			TAP_ERRNO(ioctl(d.fd, VDUSE_VQ_SETUP_KICKFD, &(struct vduse_vq_eventfd){ .fd = -1 }),
+				  EPERM, N("device-fd ioctls: EPERM"));
+		}
+	}
+	vdev_down(&d);
+	beh_end();
+}
+
+/*
+ * msg_timeout = 0 waits for ever: the caller blocks (killably) and the
+ * device is not marked broken; a fatal signal ends the wait.
+ */
+static void beh_no_answer_forever(void)
+{
+	struct vdev d;
+	pid_t pid;
+	int st, mark;
+
+	beh_begin("never answers (msg_timeout 0: wait for ever)");
+	if (vdev_up(&d, "0") == 0) {
+		close(d.vh);
+		d.vh = -1;
+		responder_set_policy(&d.r, VDUSE_GET_VQ_STATE, REPLY_NONE);
+		mark = responder_mark(&d.r);
+		fflush(stdout);
+		pid = fork();
+		if (pid == 0) {
+			int vh = vh_open(d.vpath);
+
+			if (vh >= 0)
+				do_vring_base(&vh);
+			_exit(0);
+		}
+		msleep_(2500);
+		TAP_EQ(responder_count(&d.r, mark, VDUSE_GET_VQ_STATE), 1, N("the request reached the device"));
+		TAP_OK(waitpid(pid, &st, WNOHANG) == 0, N("the caller still waits after 2.5 s"), NULL);
+		TAP_EQ(kill_reap(pid, SLACK), 0, N("SIGKILL ends the caller's wait"));
+		responder_set_policy(&d.r, VDUSE_GET_VQ_STATE, REPLY_OK);
+		responder_pause(&d.r);
+		check_not_broken(&d);
+		responder_resume(&d.r, d.fd);
+		d.vh = vh_open(d.vpath);
+		TAP_SYS(d.vh >= 0 ? do_vring_base(&d.vh) : -1, N("the next call is answered"));
+	}
+	vdev_down(&d);
+	beh_end();
+}
+
+/* B: answers RESULT (FAILED or 7) to TYPE, provoked by FN: the call fails, not broken. */
+static void beh_refuses(uint32_t type, const char *what, long (*fn)(void *), uint32_t result)
+{
+	struct vdev d;
+	struct acall a;
+	char nm[200];
+
+	beh_begin(what);
+	if (vdev_up(&d, "5") == 0) {
+		responder_set_policy(&d.r, type, result == VDUSE_REQ_RESULT_FAILED ? REPLY_FAILED : REPLY_BOGUS);
+		acall_start(&a, fn, &d.vh);
+		if (acall_wait(&a, SLACK)) {
+			TAP_OK(0, N("the call returns"), "blocked");
+		} else {
+			snprintf(nm, sizeof(nm), "the call fails (errno %d)", a.ret < 0 ? a.err : 0);
+			TAP_OK(a.ret < 0, N(nm), "returned %ld", a.ret);
+			tap_diag("%s: errno %d (%s)", cur, a.err, strerror(a.err));
+		}
+		responder_set_policy(&d.r, type, REPLY_OK);
+		responder_pause(&d.r);
+		check_not_broken(&d);
+		responder_resume(&d.r, d.fd);
+		TAP_SYS(fn(&d.vh), N("the same call succeeds once the device answers OK"));
+	}
+	vdev_down(&d);
+	beh_end();
+}
+
+enum garbage { G_UNKNOWN_ID, G_RESERVED, G_SHORT, G_WRONG_TYPE, G_TWICE, G_LATE };
+
+/*
+ * B: the device reads a GET_VQ_STATE request itself and answers it badly,
+ * then (except G_LATE) properly; the caller's result follows the proper
+ * answer, the bad one is refused with its errno.
+ */
+static void beh_garbage(enum garbage g, const char *what)
+{
+	struct vduse_dev_request q;
+	struct vduse_dev_response a;
+	struct vdev d;
+	struct acall ac;
+
+	beh_begin(what);
+	if (vdev_up(&d, g == G_LATE ? "1" : "5") == 0) {
+		responder_pause(&d.r);
+		acall_start(&ac, do_vring_base, &d.vh);
+		if (read_req(d.fd, &q, SLACK) || q.type != VDUSE_GET_VQ_STATE) {
+			TAP_OK(0, N("the device reads the GET_VQ_STATE request"), "type %u", q.type);
+		} else {
+			memset(&a, 0, sizeof(a));
+			a.request_id = q.request_id;
+			a.result = VDUSE_REQ_RESULT_OK;
+			a.vq_state.index = q.vq_state.index;
+			a.vq_state.split.avail_index = 0x1234;
+			switch (g) {
+			case G_UNKNOWN_ID:
+				TAP_ERRNO(answer(d.fd, q.request_id + 1000, VDUSE_REQ_RESULT_OK), ENOENT,
+					  N("an answer to an unknown request_id: ENOENT"));
+				break;
+			case G_RESERVED:
+				a.reserved[2] = 1;
+				TAP_ERRNO(write(d.fd, &a, sizeof(a)), EINVAL, N("an answer with reserved != 0: EINVAL"));
+				a.reserved[2] = 0;
+				break;
+			case G_SHORT:
+				TAP_ERRNO(write(d.fd, &a, sizeof(a) - 1), EINVAL, N("a short answer: EINVAL"));
+				break;
+			case G_WRONG_TYPE:
+				/* the right id, a payload for another vq, junk in it */
+				a.vq_state.index = 99;
+				memset(&a.vq_state.packed, 0xff, sizeof(a.vq_state.packed));
+				TAP_EQ(write(d.fd, &a, sizeof(a)), sizeof(a),
+				       N("an answer carrying another vq's junk state is taken"));
+				TAP_EQ(acall_wait(&ac, SLACK), 0, N("the caller returns"));
+				TAP_OK(ac.ret == 0, N("the caller gets the device's word, whatever it is"),
+				       "returned %ld errno %d", ac.ret, ac.err);
+				break;
+			case G_TWICE:
+				break;
+			case G_LATE:
+				msleep_(1000);
+				TAP_EQ(acall_wait(&ac, SLACK), 0, N("the caller gives up after msg_timeout"));
+				TAP_OK(ac.ret < 0 && ac.err == EIO, N("the caller's error is EIO"),
+				       "returned %ld errno %d", ac.ret, ac.err);
+				TAP_ERRNO(write(d.fd, &a, sizeof(a)), ENOENT, N("the late answer: ENOENT"));
+				check_broken(&d);
+				break;
+			}
+			if (g != G_LATE && g != G_WRONG_TYPE) {
+				TAP_EQ(write(d.fd, &a, sizeof(a)), sizeof(a), N("the proper answer is taken"));
+				TAP_EQ(acall_wait(&ac, SLACK), 0, N("the caller returns"));
+				TAP_OK(ac.ret == 0, N("the caller gets the proper answer"),
+				       "returned %ld errno %d", ac.ret, ac.err);
+			}
+			if (g == G_TWICE)
+				TAP_ERRNO(write(d.fd, &a, sizeof(a)), ENOENT, N("the same answer again: ENOENT"));
+			if (g != G_LATE)
+				check_not_broken(&d);
+		}
+		if (!__atomic_load_n(&ac.done, __ATOMIC_ACQUIRE) && acall_wait(&ac, SLACK))
+			TAP_OK(0, N("the caller returns"), "blocked");
+	}
+	vdev_down(&d);
+	beh_end();
+}
+
+/*
+ * B: the device's process dies (exit, its fd closed by the kernel) while it
+ * holds a request of TYPE, provoked by FN. Nobody answers: the caller gets
+ * an error after msg_timeout, the device is broken; with REOPEN another
+ * process opens the fd, reads the re-queued request and answers it, and
+ * the caller succeeds.
+ */
+static void beh_dies(uint32_t type, const char *what, long (*fn)(void *), int reopen)
+{
+	struct vdev d;
+	struct acall a;
+	pid_t pid;
+	int p[2], st;
+	char c;
+
+	beh_begin(what);
+	if (vdev_up(&d, reopen ? "10" : "1") == 0) {
+		responder_stop(&d.r);
+		d.r_on = 0;
+		close(d.fd);
+		d.fd = -1;
+		if (pipe(p))
+			p[0] = p[1] = -1;
+		fflush(stdout);
+		pid = fork();
+		if (pid == 0) {
+			/* the dying device: answers OK until TYPE, then exits holding it */
+			int fd = dev_open(BAD);
+			struct vduse_dev_request q;
+
+			(void)!write(p[1], "r", 1);
+			for (;;) {
+				if (fd < 0 || read_req(fd, &q, 30000))
+					_exit(1);
+				if (q.type == type)
+					_exit(0);
+				answer(fd, q.request_id, VDUSE_REQ_RESULT_OK);
+			}
+		}
+		close(p[1]);
+		(void)!read(p[0], &c, 1);
+		close(p[0]);
+		acall_start(&a, fn, &d.vh);
+		st = wait_pid_ms(pid, SLACK);
+		TAP_OK(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		       N("the device process got the request and exited"), "status 0x%x", st);
+		if (reopen) {
+			struct vduse_dev_request q;
+			int fd = dev_open(BAD);
+
+			TAP_SYS(fd, N("another process opens the device fd"));
+			TAP_OK(fd >= 0 && read_req(fd, &q, SLACK) == 0 && q.type == type,
+			       N("it reads the re-queued request"), "type %u", q.type);
+			TAP_EQ(fd >= 0 ? answer(fd, q.request_id, VDUSE_REQ_RESULT_OK) : -1,
+			       sizeof(struct vduse_dev_response), N("and answers it"));
+			TAP_EQ(acall_wait(&a, SLACK), 0, N("the caller returns"));
+			TAP_OK(a.ret == 0, N("the caller succeeds"), "returned %ld errno %d", a.ret, a.err);
+			d.fd = fd;
+			if (fd >= 0 && !responder_start(&d.r, fd))
+				d.r_on = 1;
+		} else {
+			TAP_EQ(acall_wait(&a, SLACK), 0, N("the caller returns (msg_timeout 1 s)"));
+			if (type == VDUSE_SET_STATUS)
+				TAP_OK(a.ret < 0 ? a.err == X->set_status_dead_errno : X->set_status_dead_errno == 0,
+				       N("SET_STATUS's result is as expected for this implementation"),
+				       "returned %ld errno %d", a.ret, a.err);
+			else
+				TAP_OK(a.ret < 0, N("the caller fails"), "returned %ld", a.ret);
+			tap_diag("%s: the call returned %ld errno %d (%s)", cur, a.ret, a.err, strerror(a.err));
+			d.fd = dev_open(BAD);
+			TAP_SYS(d.fd, N("the device fd opens again"));
+			if (d.fd >= 0) {
+				struct vhost_vring_state s = { .index = 0 };
+				int ev = poll_wait(d.fd, POLLIN, 0);
+
+				TAP_OK(ev & POLLERR, N("the device is broken (POLLERR)"), "revents 0x%x", ev);
+				TAP_ERRNO(ioctl(d.vh, VHOST_GET_VRING_BASE, &s), EIO,
+					  N("vhost-vdpa's next call: EIO"));
+			}
+		}
+	}
+	vdev_down(&d);
+	beh_end();
+}
+
+/*
+ * B: DESTROY_DEV while vhost-vdpa is bound and open: EBUSY; "vdpa dev del"
+ * waits for vhost-vdpa's opener and completes once it closes.
+ */
+static long do_del(void *arg)
+{
+	return run_cmd("vdpa dev del " BAD);
+}
+
+static void beh_destroy_vhost(void)
+{
+	struct vdev d;
+	struct acall del;
+	int r;
+
+	beh_begin("destroyed while vhost-vdpa is bound and open");
+	if (vdev_up(&d, "5") == 0) {
+		TAP_ERRNO(destroy_once(BAD), EBUSY, N("DESTROY_DEV: EBUSY"));
+		/* in a thread: a forked child would hold vhost-vdpa open itself */
+		acall_start(&del, do_del, NULL);
+		msleep_(1000);
+		tap_diag("%s: vdpa dev del %s with vhost-vdpa open", cur,
+			 __atomic_load_n(&del.done, __ATOMIC_ACQUIRE) ? "returned" : "waits");
+		close(d.vh);
+		d.vh = -1;
+		r = acall_wait(&del, SLACK);
+		TAP_OK(!r && del.ret == 0 && !vdpa_exists(BAD), N("vdpa dev del completes once vhost-vdpa is closed"),
+		       "%s, exit %ld", r ? "still running" : "returned", del.ret);
+		TAP_ERRNO(destroy_once(BAD), EBUSY, N("DESTROY_DEV with the fd open: EBUSY"));
+	}
+	vdev_down(&d);
+	beh_end();
+}
+
+/* ---- virtio-vdpa side: virtio-blk on a hostile device --------------------- */
+
+/*
+ * B: DESTROY_DEV while virtio-blk is bound: EBUSY; then the daemon dies
+ * (no I/O in flight): still EBUSY; "vdpa dev del" completes (the reset
+ * message times out) and the device goes.
+ */
+static void beh_destroy_virtio(void)
+{
+	struct blkdev b;
+	struct blkio_res res;
+	double t0;
+	int r;
+
+	beh_begin("destroyed while virtio-vdpa is bound; its daemon dies");
+	if (blkdev_up(&b, BAD, 0, "virtio_vdpa") == 0) {
+		r = blk_io(BAD, 0, SLACK, &res);
+		TAP_OK(!r && res.rounds && !res.errors && !res.mismatches, N("I/O works first"),
+		       "%ld errors %ld mismatches", res.errors, res.mismatches);
+		TAP_ERRNO(destroy_once(BAD), EBUSY, N("DESTROY_DEV while bound: EBUSY"));
+		TAP_EQ(kill_reap(b.pid, SLACK), 0, N("the daemon is killed"));
+		b.pid = 0;
+		TAP_ERRNO(destroy_once(BAD), EBUSY, N("DESTROY_DEV while bound, daemon gone: EBUSY"));
+		t0 = now_s();
+		r = run_cmd("timeout 30 vdpa dev del " BAD);
+		TAP_OK(r == 0 && !vdpa_exists(BAD), N("vdpa dev del completes"), "exit %d after %.1f s", r,
+		       now_s() - t0);
+		tap_diag("%s: vdpa dev del took %.1f s", cur, now_s() - t0);
+	} else {
+		TAP_OK(0, N("set-up"), NULL);
+	}
+	TAP_EQ(blkdev_down(&b), 0, N("DESTROY_DEV"));
+	beh_end();
+}
+
+/*
+ * B: I/O on hd-bad while its daemon runs one hostile loop (FLAGS). STRICT:
+ * the data must be right; otherwise errors are allowed (the daemon spoils
+ * its own data path) but the I/O must end.
+ */
+static void beh_under_io(int flags, const char *what, int strict)
+{
+	struct blkdev b;
+	struct blkio_res res;
+	int r = 0;
+
+	beh_begin(what);
+	if (blkdev_up(&b, BAD, flags, "virtio_vdpa") == 0) {
+		r = blk_io(BAD, loop_secs, SLACK + loop_secs * 1000 * 4, &res);
+		TAP_EQ(r, 0, N("I/O ends (no hang)"));
+		TAP_OK(res.rounds > 0, N("I/O rounds done"), "%ld", res.rounds);
+		if (strict)
+			TAP_OK(!res.errors && !res.mismatches, N("every round reads back what it wrote"),
+			       "%ld errors (last %s), %ld mismatches", res.errors,
+			       strerror(res.last_errno), res.mismatches);
+		TAP_OK(b.st->hostile_ok > 0, N("the hostile loop ran"), "%ld ok, %ld failed (last %s)",
+		       b.st->hostile_ok, b.st->hostile_err, strerror(b.st->last_err));
+		tap_diag("%s: %ld I/O rounds (%ld errors, %ld mismatches), %ld requests served, "
+			 "%ld SIGBUS in the daemon's data path, hostile loop %ld ok / %ld failed (last: %s)",
+			 cur, res.rounds, res.errors, res.mismatches, b.st->served, b.st->sigbus,
+			 b.st->hostile_ok, b.st->hostile_err, b.st->hostile_err ? strerror(b.st->last_err) : "-");
+		TAP_EQ(b.st->sigbus, 0, N("the daemon's bounce mappings never SIGBUS"));
+		if (flags & H_UMEM)
+			tap_diag("%s: reads through the bounce fd while umem is registered: %ld fine, %ld SIGBUS",
+				 cur, b.st->umem_fd_ok, b.st->umem_fd_bus);
+		if (r == 0) {
+			/* a plain daemon again: the disk must work */
+			r = blk_io(BAD, 0, SLACK, &res);
+			tap_diag("%s: one more round: %s, %ld errors %ld mismatches", cur,
+				 r ? "hung" : "done", res.errors, res.mismatches);
+		}
+	} else {
+		TAP_OK(0, N("set-up"), NULL);
+	}
+	if (r) {
+		/* "vdpa dev del" would wait for the hung I/O, holding the vDPA bus lock */
+		tap_diag("%s: I/O hung: the device is left bound", cur);
+		return;
+	}
+	TAP_EQ(blkdev_down(&b), 0, N("vdpa dev del, daemon stopped, DESTROY_DEV"));
+	beh_end();
+}
+
+static void cleanup(void)
+{
+	const char *names[] = { BAD, OK_NAME };
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		if (vdpa_exists(names[i]))
+			vdpa_del(names[i]);
+		dev_destroy(ctl, names[i]);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct blkio_res res;
+	int i, r;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--impl") && i + 1 < argc && !impl_parse(argv[i + 1], &impl))
+			i++;
+		else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
+			loop_secs = atof(argv[++i]);
+		else {
+			fprintf(stderr, "usage: hostile_dev --impl upstream|ours [--seconds S]\n");
+			return 2;
+		}
+	}
+	X = &expect_tab[impl];
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+	ctl = ctl_open();
+	if (ctl < 0 || ctl_set_version(ctl, 1)) {
+		TAP_OK(0, "hostile_dev: control fd with API v1", "%s", strerror(errno));
+		return tap_done();
+	}
+	vbuf = membuf();
+	cleanup();
+	vdpa_autoprobe(0);
+
+	/* the healthy device, served for the whole run */
+	r = blkdev_up(&healthy, OK_NAME, 0, "virtio_vdpa");
+	TAP_EQ(r, 0, "hd-ok: a healthy virtio-blk device, bound to virtio_vdpa");
+	r = blk_io(OK_NAME, 0, SLACK, &res);
+	TAP_OK(r == 0 && res.rounds && !res.errors && !res.mismatches, "hd-ok: I/O works", "%ld errors",
+	       res.errors);
+
+	/* the message channel, seen from vhost-vdpa */
+	beh_no_answer();
+	beh_no_answer_forever();
+	beh_refuses(VDUSE_GET_VQ_STATE, "answers FAILED to GET_VQ_STATE", do_vring_base,
+		    VDUSE_REQ_RESULT_FAILED);
+	beh_refuses(VDUSE_SET_VQ_GROUP_ASID, "answers FAILED to SET_VQ_GROUP_ASID", do_group_asid,
+		    VDUSE_REQ_RESULT_FAILED);
+	beh_refuses(VDUSE_UPDATE_IOTLB, "answers FAILED to UPDATE_IOTLB", do_map, VDUSE_REQ_RESULT_FAILED);
+	beh_refuses(VDUSE_GET_VQ_STATE, "answers with result 7 (neither OK nor FAILED)", do_vring_base, 7);
+	beh_garbage(G_UNKNOWN_ID, "answers with an unknown request_id");
+	beh_garbage(G_RESERVED, "answers with non-zero reserved words");
+	beh_garbage(G_SHORT, "answers with a short write");
+	beh_garbage(G_WRONG_TYPE, "answers with a request (wrong type)");
+	beh_garbage(G_TWICE, "answers twice");
+	beh_garbage(G_LATE, "answers after the message timed out");
+	beh_dies(VDUSE_SET_VQ_GROUP_ASID, "dies during SET_VQ_GROUP_ASID", do_group_asid, 0);
+	beh_dies(VDUSE_UPDATE_IOTLB, "dies during UPDATE_IOTLB", do_map, 0);
+	beh_dies(VDUSE_SET_STATUS, "dies during SET_STATUS", do_status, 0);
+	beh_dies(VDUSE_GET_VQ_STATE, "closes its fd with a message pending, reopens", do_vring_base, 1);
+	beh_destroy_vhost();
+
+	/* the data path, seen from virtio-blk */
+	beh_destroy_virtio();
+	beh_under_io(H_MAPS, "maps and unmaps bounce pages in a loop under I/O", 1);
+	beh_under_io(H_IRQ, "injects interrupts in a tight loop under I/O", 1);
+	beh_under_io(H_CFG, "writes its config in a loop under I/O", 1);
+	beh_under_io(H_UMEM, "registers and deregisters umem in a loop under I/O", 1);
+
+	tap_diag("hostile behaviours: %d", nbeh);
+	TAP_OK(nbeh >= 20, "hostile_dev: at least 20 behaviours", "%d", nbeh);
+	TAP_EQ(blkdev_down(&healthy), 0, "hd-ok: vdpa dev del, daemon stopped, DESTROY_DEV");
+	vdpa_autoprobe(1);
+	close(ctl);
+	return tap_done();
+}
