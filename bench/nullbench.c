@@ -222,7 +222,8 @@ int main(int argc, char **argv)
 			slice(&ring, &disks[i], write, depth, secs / 4, bufs, &seed, &err);
 		for (r = 0; r < rounds; r++) {
 			for (i = 0; i < ndisks; i++) {
-				struct disk *d = &disks[i];
+				/* each round starts with the next disk: no fixed order */
+				struct disk *d = &disks[(i + r) % ndisks];
 				double c0 = cpu_ns(d->pid), t0 = now(), c1, t1;
 				long n = slice(&ring, d, write, depth, secs, bufs, &seed, &err);
 
