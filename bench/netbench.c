@@ -252,15 +252,17 @@ int main(int argc, char **argv)
 	}
 	for (s = 0; s < 2; s++) {
 		for (r = 0; r < rounds; r++) {
-			for (i = 0; i < np; i++) {
-				double a2b = stream(sock[i][0], sock[i][1], paths[i].addr[1], sizes[s], secs);
-				double b2a = stream(sock[i][1], sock[i][0], paths[i].addr[0], sizes[s], secs);
-				double us = rtt(sock[i][0], sock[i][1], paths[i].addr[1], sizes[s], secs);
+			for (int k = 0; k < np; k++) {
+				/* each round starts with the next path */
+				int p = (k + r) % np;
+				double a2b = stream(sock[p][0], sock[p][1], paths[p].addr[1], sizes[s], secs);
+				double b2a = stream(sock[p][1], sock[p][0], paths[p].addr[0], sizes[s], secs);
+				double us = rtt(sock[p][0], sock[p][1], paths[p].addr[1], sizes[s], secs);
 
-				printf("# bench %s fps-%s-a2b %.0f fps\n", paths[i].name, names[s], a2b);
-				printf("# bench %s fps-%s-b2a %.0f fps\n", paths[i].name, names[s], b2a);
+				printf("# bench %s fps-%s-a2b %.0f fps\n", paths[p].name, names[s], a2b);
+				printf("# bench %s fps-%s-b2a %.0f fps\n", paths[p].name, names[s], b2a);
 				if (us > 0)
-					printf("# benchlat %s rtt-%s %.1f us\n", paths[i].name, names[s], us);
+					printf("# benchlat %s rtt-%s %.1f us\n", paths[p].name, names[s], us);
 				bad |= a2b <= 0 || b2a <= 0 || us <= 0;
 			}
 		}

@@ -2,8 +2,9 @@
 /*
  * nullbench: the load of the library bench (bench/run-lib). 4 KiB random
  * O_DIRECT reads and writes through io_uring at a fixed depth on several
- * virtio-blk disks, taking turns in short slices (disk 1, disk 2, ...,
- * disk 1, ...) so that drift in the machine hits every device alike. For
+ * virtio-blk disks, taking turns in short slices (round k starts with disk
+ * k mod N, so that none always goes first) so that drift in the machine
+ * hits every device alike. For
  * each slice it prints the IOPS and the CPU time the device's process used
  * per request (from /proc/PID/task/<tid>/schedstat, which counts
  * nanoseconds; utime + stime of /proc/PID/stat in clock ticks when the
@@ -222,7 +223,8 @@ int main(int argc, char **argv)
 			slice(&ring, &disks[i], write, depth, secs / 4, bufs, &seed, &err);
 		for (r = 0; r < rounds; r++) {
 			for (i = 0; i < ndisks; i++) {
-				struct disk *d = &disks[i];
+				/* each round starts with the next disk: no fixed order */
+				struct disk *d = &disks[(i + r) % ndisks];
 				double c0 = cpu_ns(d->pid), t0 = now(), c1, t1;
 				long n = slice(&ring, d, write, depth, secs, bufs, &seed, &err);
 

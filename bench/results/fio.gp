@@ -12,5 +12,7 @@ set grid ytics
 set key top left
 set ylabel "vduse-blk / qsd"
 set xtics rotate by -30 noenhanced
+set rmargin 10
+set bmargin 7
 plot datafile using 4:5:6:xtic(1) title "IOPS or MB/s ratio", \
      1 with lines dt 2 lc rgb "black" title "parity"

@@ -6,7 +6,7 @@ set title "UDP in one VM boot: vduse-net (virtio-vdpa <-> TAP) / veth pair\n(med
 set style data histogram
 set style histogram errorbars gap 1 lw 1
 set style fill solid 0.6 border -1
-set yrange [0:*]
+set yrange [0:1.2]
 set grid ytics
 set key top right
 set ylabel "vduse-net / veth"

@@ -66,7 +66,9 @@ for t in $BENCH_FIO_TESTS; do
 		name=$rw-$bs-qd$qd-${q}q
 		r=0
 		while [ $r -lt "$BENCH_FIO_ROUNDS" ]; do
-			for x in $disks; do
+			order=$disks	# odd rounds take the devices in reverse order
+			[ $((r % 2)) = 1 ] && order=$(echo $disks | tr ' ' '\n' | sed '1!G;h;$!d')
+			for x in $order; do
 				set -- $(echo "$x" | tr ':' ' ')
 				[ "$2" = $q ] || continue
 				out=$(fio --name=b --filename="$3" --ioengine=io_uring --direct=1 --rw=$rw --bs=$bs \
