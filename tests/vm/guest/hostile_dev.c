@@ -249,7 +249,8 @@ static int srv_chain(uint16_t head)
 	return written + 1;
 }
 
-static __thread sigjmp_buf *bus_jmp;
+/* volatile: a plain store before the guarded read would be dropped as dead */
+static __thread sigjmp_buf *volatile bus_jmp;
 
 /*
  * srv_chain(), but a SIGBUS on the daemon's own mappings fails the request
