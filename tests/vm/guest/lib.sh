@@ -47,3 +47,15 @@ run_prog() {
 	echo "not ok 1 - $* ran to completion # exit status $rc (crash or ${secs}s time-out)"
 	return 1
 }
+
+# vhost_of NAME: /dev/vhost-vdpa-N of a vDPA device bound to vhost_vdpa (waits 5 s).
+vhost_of() {
+	local i d
+	for i in $(seq 1 50); do
+		for d in /sys/bus/vdpa/devices/$1/vhost-vdpa-*; do
+			[ -e "/dev/${d##*/}" ] && echo "/dev/${d##*/}" && return 0
+		done
+		usleep 100000
+	done
+	return 1
+}

@@ -86,16 +86,6 @@ gone() { # PID: wait up to 10 s for it to exit
 	return 1
 }
 
-vhost_of() { # NAME: /dev/vhost-vdpa-N of a vDPA device
-	local i d
-	for i in $(seq 1 50); do
-		for d in /sys/bus/vdpa/devices/$1/vhost-vdpa-*; do
-			[ -e "/dev/${d##*/}" ] && echo "/dev/${d##*/}" && return 0
-		done
-		usleep 100000
-	done
-	return 1
-}
 
 # migrate_run FROM TO SOCKET: migrate ROLE FROM to the QEMU ROLE TO that listens
 # on $MIG/SOCKET; poll query-migrate until it ends; report it as tests.

@@ -34,16 +34,6 @@ wait_line() { # FILE REGEX SECONDS
 		usleep 200000
 	done
 }
-vhost_of() { # NAME: /dev/vhost-vdpa-N of a vDPA device
-	local i d
-	for i in $(seq 1 50); do
-		for d in /sys/bus/vdpa/devices/$1/vhost-vdpa-*; do
-			[ -e "/dev/${d##*/}" ] && echo "/dev/${d##*/}" && return 0
-		done
-		usleep 100000
-	done
-	return 1
-}
 dev_start() { # NAME: vduse-net with one address space, bound to vhost_vdpa
 	vduse-net --mac $MAC --queue-pairs 2 --address-spaces 1 --tap "t$1" "$1" > "$MIG/$1.log" 2>&1 &
 	echo $! > "$MIG/$1.pid"

@@ -20,16 +20,6 @@ C=/run/cvqnet
 mkdir -p $C
 MAC=02:00:00:00:00:0a
 
-vhost_of() { # NAME: /dev/vhost-vdpa-N of a vDPA device
-	local i d
-	for i in $(seq 1 50); do
-		for d in /sys/bus/vdpa/devices/$1/vhost-vdpa-*; do
-			[ -e "/dev/${d##*/}" ] && echo "/dev/${d##*/}" && return 0
-		done
-		usleep 100000
-	done
-	return 1
-}
 
 # vnet NAME PAIRS: vduse-net in namespace peer with TAP tNAME, bound to vhost_vdpa
 vnet() {

@@ -22,16 +22,6 @@ S=/run/vsim
 mkdir -p $S
 MAC=02:00:00:00:00:0a
 
-vhost_of() { # NAME: /dev/vhost-vdpa-N of a vDPA device
-	local i d
-	for i in $(seq 1 50); do
-		for d in /sys/bus/vdpa/devices/$1/vhost-vdpa-*; do
-			[ -e "/dev/${d##*/}" ] && echo "/dev/${d##*/}" && return 0
-		done
-		usleep 100000
-	done
-	return 1
-}
 offered() { sed -n 's/.*; features \(0x[0-9a-f]*\); max_virtqueue_pairs.*/\1/p' "$1"; }
 # acks FILE: the tool's verdict on each command, in order
 acks() { grep -E ': (OK|ERR)' "$1" | sed 's/^vdpa-cvq: //'; }
