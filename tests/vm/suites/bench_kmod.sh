@@ -51,6 +51,11 @@ done
 
 # kernel memory: no bus driver, so that nothing attaches to the devices
 unload_mod virtio_blk && unload_mod virtio_vdpa || return 0
-for x in 1:16 16:16 256:8 65535:2; do
+# Upstream builds an IOVA domain for every address space at vdpa dev add
+# (13 MB per device with 256 of them, measured): 0xffff would need about
+# 3.4 GB and ends in an OOM panic of this 2 GiB guest, so it is left out there.
+sizes="1:16 16:16 256:8 65535:2"
+[ "$VM_IMPL" = upstream ] && sizes="1:16 16:16 256:8"
+for x in $sizes; do
 	timeout 300 kmem ${x%%:*} ${x%%:*} ${x#*:}
 done
