@@ -845,7 +845,12 @@ del:
 	TAP_SYS(dev_destroy(ctl, "mo-big"), "big: DESTROY_DEV frees 0xffff domains");
 	dt = now_s() - t0;
 	tap_diag("DESTROY_DEV took %.2f s", dt);
-	TAP_OK(dt < 30, "big: DESTROY_DEV within 30 s", "%.1f s", dt);
+	/*
+	 * A bound against a hang or a quadratic teardown, not a speed check:
+	 * about 1 s on Debian's kernel, 37 s once on the KASAN/kmemleak kernel
+	 * with another guest busy on the same two host cores.
+	 */
+	TAP_OK(dt < 120, "big: DESTROY_DEV within 120 s", "%.1f s", dt);
 out:
 	if (buf)
 		munmap(buf, BUFSZ);
