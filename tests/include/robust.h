@@ -101,15 +101,7 @@ static inline int acall_start(struct acall *a, long (*fn)(void *), void *arg)
 /* 0 once the call returned within MS (then joined); -1 if it still runs. */
 static inline int acall_wait(struct acall *a, int ms)
 {
-	double end = now_s() + ms / 1000.0;
-
-	while (!__atomic_load_n(&a->done, __ATOMIC_ACQUIRE)) {
-		if (now_s() > end)
-			return -1;
-		msleep_(2);
-	}
-	pthread_join(a->th, NULL);
-	return 0;
+	return thread_done_wait(&a->done, a->th, ms);
 }
 
 /* ---- kernel warnings ------------------------------------------------------ */

@@ -465,18 +465,27 @@ static inline int async_ioctl_start(struct async_ioctl *a, int fd, unsigned long
 	return pthread_create(&a->th, NULL, async_ioctl_main, a);
 }
 
-/* Wait up to MS for the call to return; 0 if it did (then joined). */
-static inline int async_ioctl_wait(struct async_ioctl *a, int ms)
+/*
+ * Wait up to MS for a thread that sets *DONE when its call returns; 0 if it
+ * did (then joined), -1 if it still runs.
+ */
+static inline int thread_done_wait(const int *done, pthread_t th, int ms)
 {
 	double end = now_s() + ms / 1000.0;
 
-	while (!__atomic_load_n(&a->done, __ATOMIC_ACQUIRE)) {
+	while (!__atomic_load_n(done, __ATOMIC_ACQUIRE)) {
 		if (now_s() > end)
 			return -1;
 		msleep_(2);
 	}
-	pthread_join(a->th, NULL);
+	pthread_join(th, NULL);
 	return 0;
+}
+
+/* Wait up to MS for the call to return; 0 if it did (then joined). */
+static inline int async_ioctl_wait(struct async_ioctl *a, int ms)
+{
+	return thread_done_wait(&a->done, a->th, ms);
 }
 
 /* Wait until FD polls with any of EVENTS (or an error bit); revents or 0. */
