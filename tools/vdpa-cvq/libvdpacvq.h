@@ -226,6 +226,15 @@ int vdpacvq_start(struct vdpacvq_dev *d, const struct vdpacvq_start_opts *o);
 int vdpacvq_send(struct vdpacvq_dev *d, const struct vdpacvq_cmd *c, uint8_t *ack);
 
 /*
+ * Send N guest commands through the shadow CVQ, up to 32 per kick: each
+ * group of 32 is made available at once, kicked once, and its used entries
+ * awaited, as a VMM replaying a state does. ACKS[i] gets each answer; the
+ * model follows every ACK. A NACK does not stop the rest. announce (answered
+ * by the VMM itself) is refused here with -EINVAL. Errors as vdpacvq_send().
+ */
+int vdpacvq_send_batch(struct vdpacvq_dev *d, const struct vdpacvq_cmd *cmds, int n, uint8_t *acks);
+
+/*
  * Data path (guest memory, ASID 0): each RX queue has 6 buffers of 2 KiB
  * posted at start; a frame carries a 12-byte virtio_net_hdr_v1 (zeroed).
  * frame_send puts LEN bytes on PAIR's TX queue and waits until the device

@@ -33,7 +33,8 @@
 #define FULL_F (BASE_F | BIT(VIRTIO_NET_F_CTRL_RX) | BIT(VIRTIO_NET_F_CTRL_VLAN) | \
 		BIT(VIRTIO_NET_F_CTRL_RX_EXTRA) | BIT(VIRTIO_NET_F_CTRL_MAC_ADDR) | \
 		BIT(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS) | BIT(VIRTIO_NET_F_GUEST_CSUM) | \
-		BIT(VIRTIO_NET_F_GUEST_TSO4) | BIT(VIRTIO_NET_F_MQ) | BIT(VIRTIO_NET_F_RSS))
+		BIT(VIRTIO_NET_F_GUEST_TSO4) | BIT(VIRTIO_NET_F_MQ) | BIT(VIRTIO_NET_F_RSS) | \
+		BIT(VIRTIO_RING_F_EVENT_IDX))
 
 static enum impl impl;
 static int ctl = -1;
@@ -74,6 +75,8 @@ struct tdev {
 	int running;
 	uint32_t cvq;
 	uint16_t last_avail;
+	int event_idx;			/* negotiated: interrupt only where used_event asks */
+	int cvq_passes, cvq_irq_unasked;	/* CVQ passes that used entries; of those, not asked for */
 	struct map cache[NCACHE];
 	struct vdpacvq_state model;
 	/* logs */
@@ -218,15 +221,16 @@ static void serve_cvq(struct tdev *t)
 	struct vring_avail *avail;
 	struct vring_used *used;
 	struct vring_desc *desc;
-	uint16_t aidx;
+	uint16_t aidx, old_used;
 
 	if (vq_info(t, t->cvq, &info) || !info.ready || !info.num || info.num > 1024)
 		return;
 	desc = (void *)xlate(t, asid, info.desc_addr, 16ull * info.num);
-	avail = (void *)xlate(t, asid, info.driver_addr, 4 + 2ull * info.num);
+	avail = (void *)xlate(t, asid, info.driver_addr, 6 + 2ull * info.num);	/* with used_event */
 	used = (void *)xlate(t, asid, info.device_addr, 4 + 8ull * info.num);
 	if (!desc || !avail || !used)
 		return;
+	old_used = used->idx;
 	aidx = __atomic_load_n(&avail->idx, __ATOMIC_ACQUIRE);
 	while (t->last_avail != aidx) {
 		uint16_t head = avail->ring[t->last_avail % info.num], i = head;
@@ -280,14 +284,24 @@ static void serve_cvq(struct tdev *t)
 		used->ring[used->idx % info.num].id = t->bad_used ? desc[head].next : head;
 		used->ring[used->idx % info.num].len = status ? 1 : 0;
 		__atomic_store_n(&used->idx, used->idx + 1, __ATOMIC_RELEASE);
-		{
-			uint32_t q = t->cvq;
-
-			ioctl(t->fd, VDUSE_VQ_INJECT_IRQ, &q);
-		}
 		if (t->ncmd < MAXLOG)
 			t->cmd[t->ncmd++] = l;
 		t->last_avail++;
+	}
+	if (used->idx != old_used) {
+		uint32_t q = t->cvq;
+		int ask = 1;
+
+		/* as a device with EVENT_IDX: interrupt only if the driver asked */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (t->event_idx)
+			ask = vring_need_event(__atomic_load_n(&avail->ring[info.num], __ATOMIC_RELAXED), used->idx,
+					       old_used);
+		t->cvq_passes++;
+		if (!ask)
+			t->cvq_irq_unasked++;
+		else
+			ioctl(t->fd, VDUSE_VQ_INJECT_IRQ, &q);
 	}
 }
 
@@ -380,6 +394,7 @@ static void handle_msg(struct tdev *t, struct vduse_dev_request *q)
 
 			ioctl(t->fd, VDUSE_DEV_GET_FEATURES, &f);
 			t->cvq = vdpacvq_cvq_index(f, t->max_pairs);
+			t->event_idx = !!(f & BIT(VIRTIO_RING_F_EVENT_IDX));
 			vdpacvq_state_init(&t->model, f, t->mac, t->max_pairs);
 			check_rings(t);
 			t->running = 1;
@@ -767,6 +782,10 @@ static void test_session(void)
 	       "A: isolation: data rings resolve in ASID 0 only, the CVQ ring in ASID 1 only",
 	       "%d checks, %d failed: %s", a.ring_checks, a.ring_fail, a.ring_detail);
 	TAP_EQ(a.bad_chain, 0, "A: every chain was well formed");
+	/* the consumer waits for each batch: it must ask for that interrupt */
+	TAP_OK(a.event_idx && a.cvq_passes > 0 && !a.cvq_irq_unasked,
+	       "A: EVENT_IDX negotiated, and the consumer's used_event asked for the interrupt of every CVQ batch",
+	       "event_idx %d, %d of %d passes not asked for", a.event_idx, a.cvq_irq_unasked, a.cvq_passes);
 	dev_a = a.model;
 	pthread_mutex_unlock(&a.lock);
 	TAP_EQ(load_state("/tmp/a.json", &sa), 0, "save on A: the JSON state reads back");
@@ -828,6 +847,9 @@ static void test_session(void)
 	for (i = 0; i < b.ncmd; i++)
 		ok &= !b.cmd[i].data_ready && b.cmd[i].asid == 1;
 	TAP_OK(ok, "B: every replayed command came through ASID 1 with the data vqs still disabled", NULL);
+	TAP_OK(b.cvq_passes > 0 && !b.cvq_irq_unasked,
+	       "B: the replay (one batch per kick) asked for its interrupt through used_event",
+	       "%d of %d passes not asked for", b.cvq_irq_unasked, b.cvq_passes);
 	ok = 1;
 	for (i = 0; i < 8; i++)
 		ok &= b.start_avail[i] == 10 + i;
