@@ -138,3 +138,16 @@ vm-progs: $(BUILD)/vm/progs/netbench
 bench-net: all
 	bench/run-net
 bench-vm: bench-net
+
+# the shadow-CVQ round trip (bench/run-cvq): libvdpacvq sessions on
+# vdpa_sim_net and vduse-net, taking turns
+$(BUILD)/vm/progs/cvqbench: bench/cvqbench.c $(VDPACVQ_SRCS) $(VDPACVQ_HDRS) tests/include/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(VDPACVQ_CFLAGS) -Itests/include -static -o $@ $< $(VDPACVQ_SRCS)
+
+vm-progs: $(BUILD)/vm/progs/cvqbench
+#   make bench-cvq   shadow-CVQ round trip, vduse-net vs vdpa_sim_net (~2 min)
+.PHONY: bench-cvq
+bench-cvq: all
+	bench/run-cvq
+bench-vm: bench-cvq
