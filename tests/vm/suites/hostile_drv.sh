@@ -33,6 +33,7 @@ run_prog 120 hostile_drv_blk hblk0 /run/hblk0.log packed
 kill -0 $bpid 2> /dev/null
 tap_ok $? "hostile_drv: vduse-blk is still running" "$(tail -n 5 /run/hblk0.log)"
 grep -c 'queue marked broken' /run/hblk0.log | sed 's/^/# hostile_drv: vduse-blk: broken queues logged: /'
+grep 'queue marked broken' /run/hblk0.log | sed 's/^/# /'
 kill -TERM $bpid
 i=0
 while kill -0 $bpid 2> /dev/null && [ $i -lt 100 ]; do usleep 100000; i=$((i + 1)); done
