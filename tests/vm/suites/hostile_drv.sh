@@ -11,7 +11,7 @@
 # The queue must be marked broken, the other queues and the control path
 # must keep serving, and the daemon must live on.
 load_mod vduse && load_mod vdpa || return 0
-unload_mod virtio_blk && unload_mod virtio_vdpa || return 0
+unload_mod virtio_vdpa || return 0
 load_mod vhost_vdpa || return 0
 
 printf 'hostile-blk' > /run/hblk.img
