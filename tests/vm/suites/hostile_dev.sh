@@ -12,10 +12,7 @@ fi
 secs=$(cat /run/robust-seconds 2>/dev/null || echo 2)
 load_mod vduse && load_mod vdpa || return 0
 load_mod virtio_vdpa && load_mod virtio_blk && load_mod vhost_vdpa || return 0
-# B22 (umem churn under I/O) only under make check-long: see docs/robustness.md
-umem=
-[ -e /run/robust-seconds ] && umem=--umem
-run_prog $((200 + secs * 8)) hostile_dev --impl "$VM_IMPL" --seconds "$secs" $umem
+run_prog $((200 + secs * 8)) hostile_dev --impl "$VM_IMPL" --seconds "$secs"
 # the program binds devices by hand; later suites expect autoprobe
 echo 1 > /sys/bus/vdpa/drivers_autoprobe
 # a device left bound with hung I/O would block rmmod for ever

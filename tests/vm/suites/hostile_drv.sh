@@ -1,14 +1,48 @@
 # SPDX-License-Identifier: GPL-2.0
 # A hostile driver against libvduse (docs/robustness.md, "Hostile
-# drivers"): tests/vm/guest/hostile_drv.c drives vduse-net through
-# vhost-vdpa with a libvdpacvq session and writes malformed chains into one
-# transmit ring (loops, indices out of range, a length that wraps, nested
-# indirect tables, tables at unmapped or other-ASID addresses, an avail
-# index jump). The queue must be marked broken, the other queues, the
-# control queue and the control socket must keep serving, and the daemon
-# must live on. Needs the CVQ in its own group: our module only.
+# drivers"). Part 1, on every kernel with vhost-vdpa for VDUSE:
+# tests/vm/guest/hostile_drv_blk.c is a vhost-vdpa driver of vduse-blk (two
+# queues) that writes malformed chains into vq 0, on split and on packed
+# rings. Part 2, our module only (it needs the net CVQ in its own group):
+# tests/vm/guest/hostile_drv.c drives vduse-net with a libvdpacvq session
+# and writes malformed chains into one transmit ring. Either way: loops,
+# indices and ids out of range, lengths that wrap, nested indirect tables,
+# tables at unmapped (or other-ASID) addresses, avail index or wrap jumps.
+# The queue must be marked broken, the other queues and the control path
+# must keep serving, and the daemon must live on.
+load_mod vduse && load_mod vdpa || return 0
+unload_mod virtio_vdpa || return 0
+load_mod vhost_vdpa || return 0
+
+printf 'hostile-blk' > /run/hblk.img
+truncate -s 1M /run/hblk.img
+vduse-blk --num-queues 2 --queue-size 64 --packed --bind vhost_vdpa -v hblk0 /run/hblk.img \
+	> /run/hblk0.log 2>&1 &
+bpid=$!
+i=0
+until grep -q 'bound to vhost_vdpa' /run/hblk0.log; do
+	kill -0 $bpid 2> /dev/null || break
+	i=$((i + 1)); [ $i -gt 200 ] && break
+	usleep 100000
+done
+grep -q 'bound to vhost_vdpa' /run/hblk0.log
+tap_ok $? "hostile_drv: vduse-blk with 2 queues (split and packed offered) on vhost-vdpa" \
+	"$(tail -n 3 /run/hblk0.log)"
+run_prog 120 hostile_drv_blk hblk0 /run/hblk0.log split
+run_prog 120 hostile_drv_blk hblk0 /run/hblk0.log packed
+kill -0 $bpid 2> /dev/null
+tap_ok $? "hostile_drv: vduse-blk is still running" "$(tail -n 5 /run/hblk0.log)"
+grep -c 'queue marked broken' /run/hblk0.log | sed 's/^/# hostile_drv: vduse-blk: broken queues logged: /'
+grep 'queue marked broken' /run/hblk0.log | sed 's/^/# /'
+kill -TERM $bpid
+i=0
+while kill -0 $bpid 2> /dev/null && [ $i -lt 100 ]; do usleep 100000; i=$((i + 1)); done
+! kill -0 $bpid 2> /dev/null && [ ! -e /dev/vduse/hblk0 ]
+tap_ok $? "hostile_drv: vduse-blk: SIGTERM: the daemon exits and destroys its device"
+
 if [ "$VM_IMPL" != ours ]; then
-	echo "ok 1 - hostile_drv # SKIP vduse-net has no control queue on $VM_IMPL (the session needs one)"
+	echo "ok 1 - hostile_drv: vduse-net # SKIP vduse-net has no control queue on $VM_IMPL (the session needs one)"
+	unload_mod vhost_vdpa
 	return 0
 fi
 load_mod vduse && load_mod vdpa && load_mod tun || return 0
