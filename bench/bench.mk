@@ -138,3 +138,10 @@ vm-progs: $(BUILD)/vm/progs/netbench
 bench-net: all
 	bench/run-net
 bench-vm: bench-net
+
+# bench_dpdk's view into testpmd's VDUSE calls (preloaded; see the file)
+$(BUILD)/vm/progs/vduse_ioctl_log.so: bench/vduse_ioctl_log.c include/uapi/linux/vduse.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Werror -Iinclude/uapi -shared -fPIC -o $@ $< -ldl
+
+vm-progs: $(BUILD)/vm/progs/vduse_ioctl_log.so

@@ -33,18 +33,16 @@ bind() {
 	while ! ifc=$(netdev_of $1) && [ $i -lt 50 ]; do usleep 100000; i=$((i + 1)); done
 	[ -n "$ifc" ] && ip link set "$ifc" name "v$1" && ip link set "v$1" netns dut && ifc=v$1
 }
-# sid's testpmd through sid's loader: bookworm's libc stays out of its way
+# sid's testpmd through sid's loader: bookworm's libc stays out of its way;
+# vduse_ioctl_log.so logs its VDUSE_SET_API_VERSION and VDUSE_CREATE_DEV
 DL=/opt/dpdk/usr/lib/x86_64-linux-gnu
-testpmd() {
-	"$DL/ld-linux-x86-64.so.2" --library-path "$DL:$DPDK_PMDS" /opt/dpdk/usr/bin/dpdk-testpmd "$@"
-}
 # start_pmd NAME QUEUES: testpmd in namespace peer, interactive on a FIFO;
 # waits for its prompt (the VDUSE device exists by then, or it failed)
 start_pmd() {
 	rm -f /run/$1.in; mkfifo /run/$1.in
 	exec 7<> /run/$1.in
 	nsenter --net=/run/netns/peer "$DL/ld-linux-x86-64.so.2" --library-path "$DL:$DPDK_PMDS" \
-		/opt/dpdk/usr/bin/dpdk-testpmd --no-huge -m 256 --no-pci --in-memory -l 0-1 \
+		--preload /progs/vduse_ioctl_log.so /opt/dpdk/usr/bin/dpdk-testpmd --no-huge -m 256 --no-pci --in-memory -l 0-1 \
 		-d "$DPDK_PMDS/librte_mempool_ring.so.26" -d "$DPDK_PMDS/librte_net_vhost.so.26" \
 		-d "$DPDK_PMDS/librte_net_tap.so.26" \
 		--vdev "net_vhost0,iface=/dev/vduse/$1,queues=$2" --vdev "net_tap0,iface=d$1" \
@@ -79,7 +77,7 @@ echo "# benchinfo dpdk: Debian $DPDK_SUITE dpdk-testpmd $DPDK_VERSION"
 start_pmd dpdk0 1
 tap_ok $? "testpmd starts and creates VDUSE device dpdk0" "$(tail -n 5 /run/dpdk0.log | tr '\n' ' ')" ||
 	{ sed 's/^/# testpmd: /' /run/dpdk0.log; return 0; }
-grep -E 'VDUSE|vduse|Port [0-9]:' /run/dpdk0.log | sed 's/^/# benchinfo testpmd: /'
+grep -E 'VDUSE|vduse|Port [0-9]:' /run/dpdk0.log | grep -v '^testpmd> '  | sed 's/^/# benchinfo testpmd: /'
 bind dpdk0
 tap_ok $? "DPDK's device bound to virtio-vdpa, netdev $ifc" || { sed 's/^/# testpmd: /' /run/dpdk0.log; return 0; }
 difc=$ifc
@@ -88,19 +86,29 @@ dut ip addr add 10.7.0.1/24 dev "$difc" && dut ip link set "$difc" up &&
 	peer ip addr add 10.7.0.2/24 dev ddpdk0 && peer ip link set ddpdk0 up
 tap_ok $? "addresses on the DPDK path"
 # forward only during DPDK's turns (and for this first ping)
+# testpmd's own output is block-buffered into its log, but its prompt is
+# written at once, after the command is done: count prompts
 cat > /run/switch <<'EOF'
 #!/bin/sh
-# netbench --switch: testpmd forwards during the dpdk turns only
-n=$(grep -c "$2" /run/dpdk0.log)
+# /run/switch CMD: one testpmd command, waits until it is done (2 s at most)
+n=$(grep -o 'testpmd> ' /run/dpdk0.log | wc -l)
 echo "$1" >&7
 i=0
-until [ "$(grep -c "$2" /run/dpdk0.log)" -gt "$n" ]; do
+until [ "$(grep -o 'testpmd> ' /run/dpdk0.log | wc -l)" -gt "$n" ]; do
 	i=$((i + 1)); [ $i -gt 100 ] && exit 1
 	usleep 20000
 done
 EOF
 chmod +x /run/switch
-printf '#!/bin/sh\ncase $1 in dpdk) exec /run/switch start "io packet forwarding" ;; *) exec /run/switch stop "Done." ;; esac\n' > /run/fwd
+cat > /run/fwd <<'EOF'
+#!/bin/sh
+# netbench --switch NAME: forwarding on for dpdk, off for the others
+want=stop
+[ "$1" = dpdk ] && want=start
+[ "$(cat /run/fwd.state 2>/dev/null)" = $want ] && exit 0
+/run/switch $want || exit 1
+echo $want > /run/fwd.state
+EOF
 chmod +x /run/fwd
 /run/fwd dpdk
 i=0; until dut ping -c 1 -W 1 10.7.0.2 > /dev/null 2>&1 || [ $i -gt 20 ]; do i=$((i + 1)); done
@@ -129,13 +137,13 @@ timeout 1200 netbench --seconds "$BENCH_NET_SECONDS" --rounds "$BENCH_NET_ROUNDS
 	vduse=dut/10.9.0.1,peer/10.9.0.2 dpdk=dut/10.7.0.1,peer/10.7.0.2 veth=dut/10.8.0.1,peer/10.8.0.2
 tap_ok $? "netbench: frames delivered both ways on all three paths"
 /run/fwd vduse > /dev/null 2>&1	# stop forwarding if the last turn was DPDK's
-grep -A 12 'Accumulated forward statistics' /run/dpdk0.log | tail -n 13 | sed 's/^/# testpmd (last turn): /'
 vdpa dev del bnet0
 kill $dpid; wait $dpid
 tap_ok $? "vduse-net exited cleanly" "$(tail -n 2 /run/bnet0.log | tr '\n' ' ')"
 vdpa dev del dpdk0
 stop_pmd
 tap_ok $? "testpmd quit cleanly" "$(tail -n 3 /run/dpdk0.log | tr '\n' ' ')"
+grep -A 4 'Accumulated forward statistics' /run/dpdk0.log | tail -n 5 | sed 's/^/# testpmd (last dpdk turn): /'
 [ -e /dev/vduse/dpdk0 ] && echo "# benchinfo /dev/vduse/dpdk0 still exists after testpmd quit"
 
 # -- 2 queue pairs: DPDK offers the control queue (and MQ) then
@@ -150,7 +158,7 @@ if start_pmd dpdk1 2; then
 	stop_pmd
 else
 	echo "# benchinfo dpdk 2 queue pairs on $VM_IMPL: not available:"
-	grep -iE 'vduse|error|fail' /run/dpdk1.log | head -n 8 | sed 's/^/# benchinfo   /'
+	grep -iE 'vduse|error|fail' /run/dpdk1.log | grep -v multiq | head -n 8 | sed 's/^/# benchinfo   /'
 	stop_pmd 2> /dev/null
 fi
 ip netns del dut; ip netns del peer
