@@ -145,3 +145,9 @@ $(BUILD)/vm/progs/vduse_ioctl_log.so: bench/vduse_ioctl_log.c include/uapi/linux
 	$(CC) $(CFLAGS) $(WARN) -Werror -Iinclude/uapi -shared -fPIC -o $@ $< -ldl
 
 vm-progs: $(BUILD)/vm/progs/vduse_ioctl_log.so
+#   make bench-dpdk  vduse-net vs DPDK's VDUSE net device (testpmd, Debian sid)
+#                    and a veth pair (~3 min; bench/fetch-dpdk downloads 9 MB)
+.PHONY: bench-dpdk
+bench-dpdk: all
+	bench/run-dpdk
+bench-vm: bench-dpdk

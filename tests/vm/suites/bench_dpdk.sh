@@ -141,9 +141,12 @@ vdpa dev del bnet0
 kill $dpid; wait $dpid
 tap_ok $? "vduse-net exited cleanly" "$(tail -n 2 /run/bnet0.log | tr '\n' ' ')"
 vdpa dev del dpdk0
+/run/switch "show port stats all"	# what the ports counted over all dpdk turns
 stop_pmd
 tap_ok $? "testpmd quit cleanly" "$(tail -n 3 /run/dpdk0.log | tr '\n' ' ')"
 grep -A 4 'Accumulated forward statistics' /run/dpdk0.log | tail -n 5 | sed 's/^/# testpmd (last dpdk turn): /'
+grep -E 'NIC statistics for port|RX-packets|RX-errors|TX-packets' /run/dpdk0.log | tail -n 8 |
+	sed 's/^/# benchinfo testpmd all turns: /'
 [ -e /dev/vduse/dpdk0 ] && echo "# benchinfo /dev/vduse/dpdk0 still exists after testpmd quit"
 
 # -- 2 queue pairs: DPDK offers the control queue (and MQ) then
