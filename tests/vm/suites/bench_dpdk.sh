@@ -1,12 +1,14 @@
 # SPDX-License-Identifier: GPL-2.0
-# bench/run-net --dpdk (make bench-dpdk), not in tests/vm/plan: vduse-net
+# bench/run-dpdk (make bench-dpdk), not in tests/vm/plan: vduse-net
 # against DPDK's VDUSE net device (Debian sid's dpdk-testpmd, API v0),
 # taking turns in one boot, each with the kernel's virtio-net over
 # virtio-vdpa in namespace "dut" and a TAP in namespace "peer":
 #   vduse   devices/net's daemon, its TAP (as bench_net)
 #   dpdk    testpmd, io forwarding between its net_vhost port (the VDUSE
 #           device) and a net_tap port (its TAP); started only for its
-#           own turns (netbench --switch), it busy-polls one CPU
+#           own turns (netbench --switch), it busy-polls one CPU (1);
+#           the device's queue callbacks on CPU 0
+#   dpdk_defirq  the same with the callbacks on the kernel's default CPUs
 #   veth    the kernel-only reference
 # Then testpmd with 2 queue pairs: what the kernel says.
 # vmtest-needs: dpdk
@@ -100,11 +102,21 @@ until [ "$(grep -o 'testpmd> ' /run/dpdk0.log | wc -l)" -gt "$n" ]; do
 done
 EOF
 chmod +x /run/switch
+# Queue callbacks (the kernel work that injects the device's interrupts, and
+# virtio-net's NAPI after it) of DPDK's device: the kernel's default CPUs
+# include CPU 1, where testpmd's forwarding lcore spins; "dpdk" turns move
+# them to CPU 0 (what a DPDK user does: keep the kernel off the poller's
+# CPU), "dpdk_defirq" turns keep the default.
+for f in /sys/class/vduse/dpdk0/vq*/irq_cb_affinity; do echo "$f $(cat $f)"; done > /run/aff.orig
+sed 's/^/# benchinfo dpdk0 default callback CPUs: /' /run/aff.orig
 cat > /run/fwd <<'EOF'
 #!/bin/sh
-# netbench --switch NAME: forwarding on for dpdk, off for the others
-want=stop
-[ "$1" = dpdk ] && want=start
+# netbench --switch NAME: forwarding on for the dpdk paths, off for the others
+case $1 in
+dpdk) want=start; while read -r f m; do echo 1 > $f || exit 1; done < /run/aff.orig ;;
+dpdk_defirq) want=start; while read -r f m; do echo $m > $f || exit 1; done < /run/aff.orig ;;
+*) want=stop ;;
+esac
 [ "$(cat /run/fwd.state 2>/dev/null)" = $want ] && exit 0
 /run/switch $want || exit 1
 echo $want > /run/fwd.state
@@ -125,6 +137,7 @@ until grep -q 'serving: TAP' /run/bnet0.log || [ $i -gt 200 ]; do kill -0 $dpid 
 bind bnet0
 tap_ok $? "vduse-net with 1 queue pair bound, netdev $ifc" "$(tail -n 3 /run/bnet0.log | tr '\n' ' ')" || return 0
 echo "# benchinfo vduse-net: $(head -n 2 /run/bnet0.log | tr '\n' ' ')"
+for f in /sys/class/vduse/bnet0/vq*/irq_cb_affinity; do echo "# benchinfo bnet0 callback CPUs: $f $(cat $f)"; done
 dut ip addr add 10.9.0.1/24 dev "$ifc" && dut ip link set "$ifc" up &&
 	peer ip addr add 10.9.0.2/24 dev tbnet0 && peer ip link set tbnet0 up
 ip link add bvetha type veth peer name bvethb && ip link set bvetha netns dut && ip link set bvethb netns peer &&
@@ -134,8 +147,9 @@ tap_ok $? "veth pair dut <-> peer (the kernel-only reference)"
 i=0; until dut ping -c 1 -W 1 10.9.0.2 > /dev/null 2>&1 || [ $i -gt 20 ]; do i=$((i + 1)); done
 
 timeout 1200 netbench --seconds "$BENCH_NET_SECONDS" --rounds "$BENCH_NET_ROUNDS" --switch /run/fwd \
-	vduse=dut/10.9.0.1,peer/10.9.0.2 dpdk=dut/10.7.0.1,peer/10.7.0.2 veth=dut/10.8.0.1,peer/10.8.0.2
-tap_ok $? "netbench: frames delivered both ways on all three paths"
+	vduse=dut/10.9.0.1,peer/10.9.0.2 dpdk=dut/10.7.0.1,peer/10.7.0.2 \
+	dpdk_defirq=dut/10.7.0.1,peer/10.7.0.2 veth=dut/10.8.0.1,peer/10.8.0.2
+tap_ok $? "netbench: frames delivered both ways on all paths"
 /run/fwd vduse > /dev/null 2>&1	# stop forwarding if the last turn was DPDK's
 vdpa dev del bnet0
 kill $dpid; wait $dpid
