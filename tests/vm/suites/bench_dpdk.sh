@@ -151,6 +151,14 @@ timeout 1200 netbench --seconds "$BENCH_NET_SECONDS" --rounds "$BENCH_NET_ROUNDS
 	dpdk_defirq=dut/10.7.0.1,peer/10.7.0.2 veth=dut/10.8.0.1,peer/10.8.0.2
 tap_ok $? "netbench: frames delivered both ways on all paths"
 /run/fwd vduse > /dev/null 2>&1	# stop forwarding if the last turn was DPDK's
+# where frames were lost: the TAPs (tx_dropped: the device did not read them
+# in time) and the virtio-net netdevs, over the whole run
+for x in "peer ddpdk0" "peer tbnet0" "dut vdpdk0" "dut vbnet0"; do
+	set -- $x
+	echo "# benchinfo counters $2 (rx_packets rx_dropped tx_packets tx_dropped):" \
+		$(ip netns exec $1 cat /sys/class/net/$2/statistics/rx_packets /sys/class/net/$2/statistics/rx_dropped \
+			/sys/class/net/$2/statistics/tx_packets /sys/class/net/$2/statistics/tx_dropped)
+done
 vdpa dev del bnet0
 kill $dpid; wait $dpid
 tap_ok $? "vduse-net exited cleanly" "$(tail -n 2 /run/bnet0.log | tr '\n' ' ')"
