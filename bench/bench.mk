@@ -146,7 +146,7 @@ $(BUILD)/vm/progs/vduse_ioctl_log.so: bench/vduse_ioctl_log.c include/uapi/linux
 
 vm-progs: $(BUILD)/vm/progs/vduse_ioctl_log.so
 #   make bench-dpdk  vduse-net vs DPDK's VDUSE net device (testpmd, Debian sid)
-#                    and a veth pair (~3 min; bench/fetch-dpdk downloads 9 MB)
+#                    and a veth pair (~2.5 min; bench/fetch-dpdk downloads 12 MB)
 .PHONY: bench-dpdk
 bench-dpdk: all
 	bench/run-dpdk
