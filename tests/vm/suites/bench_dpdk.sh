@@ -45,8 +45,8 @@ start_pmd() {
 	exec 7<> /run/$1.in
 	nsenter --net=/run/netns/peer "$DL/ld-linux-x86-64.so.2" --library-path "$DL:$DPDK_PMDS" \
 		--preload /progs/vduse_ioctl_log.so /opt/dpdk/usr/bin/dpdk-testpmd --no-huge -m 256 --no-pci --in-memory -l 0-1 \
-		-d "$DPDK_PMDS/librte_mempool_ring.so.26" -d "$DPDK_PMDS/librte_net_vhost.so.26" \
-		-d "$DPDK_PMDS/librte_net_tap.so.26" \
+		-d "$DPDK_PMDS/librte_mempool_ring.so.$DPDK_ABI" -d "$DPDK_PMDS/librte_net_vhost.so.$DPDK_ABI" \
+		-d "$DPDK_PMDS/librte_net_tap.so.$DPDK_ABI" \
 		--vdev "net_vhost0,iface=/dev/vduse/$1,queues=$2" --vdev "net_tap0,iface=d$1" \
 		-- -i --forward-mode=io --nb-cores=1 --rxq=$2 --txq=$2 --total-num-mbufs=16384 \
 		< /run/$1.in > /run/$1.log 2>&1 &
