@@ -151,3 +151,16 @@ vm-progs: $(BUILD)/vm/progs/cvqbench
 bench-cvq: all
 	bench/run-cvq
 bench-vm: bench-cvq
+
+# bench_dpdk's view into testpmd's VDUSE calls (preloaded; see the file)
+$(BUILD)/vm/progs/vduse_ioctl_log.so: bench/vduse_ioctl_log.c include/uapi/linux/vduse.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Werror -Iinclude/uapi -shared -fPIC -o $@ $< -ldl
+
+vm-progs: $(BUILD)/vm/progs/vduse_ioctl_log.so
+#   make bench-dpdk  vduse-net vs DPDK's VDUSE net device (testpmd, Debian sid)
+#                    and a veth pair (~2.5 min; bench/fetch-dpdk downloads 12 MB)
+.PHONY: bench-dpdk
+bench-dpdk: all
+	bench/run-dpdk
+bench-vm: bench-dpdk

@@ -10,8 +10,12 @@
  * Frame sizes: 64 bytes (60 + FCS: 18 bytes of UDP payload) and 1500-byte
  * IP packets (1472 bytes of payload).
  *
- *   netbench [--seconds S] [--rounds N] NAME=NSA/IPA,NSB/IPB...
+ *   netbench [--seconds S] [--rounds N] [--switch CMD] NAME=NSA/IPA,NSB/IPB...
  *
+ * --switch: "CMD NAME" runs (through the shell) before each turn of path
+ * NAME, e.g. to start a busy-polling forwarder (DPDK's testpmd) only for
+ * its own turns so that it does not take a CPU from the other paths; a
+ * non-zero status is fatal.
  * NSA/NSB are names under /run/netns. Prints, per slice:
  *   # bench NAME fps-SIZE-a2b FPS fps     (and -b2a)
  *   # benchlat NAME rtt-SIZE US us
@@ -203,6 +207,20 @@ static double rtt(int a, int b, struct sockaddr_in to, size_t len, double secs)
 	return t[n / 2];
 }
 
+/* Runs "@cmd @name"; path names are checked to be [A-Za-z0-9_-] at parse time. */
+static int switch_to(const char *cmd, const char *name)
+{
+	char line[512];
+	int rc;
+
+	snprintf(line, sizeof(line), "%s %s", cmd, name);
+	fflush(stdout);
+	rc = system(line);
+	if (rc)
+		fprintf(stderr, "netbench: '%s' failed (status %d)\n", line, rc);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const size_t sizes[] = { 18, 1472 };
@@ -211,6 +229,7 @@ int main(int argc, char **argv)
 	int np = 0, rounds = 8, i, r, s, bad = 0;
 	int sock[MAX_PATHS][2];
 	double secs = 0.25;
+	const char *sw = NULL;
 
 	for (i = 1; i < argc; i++) {
 		char *eq, *sl1, *c, *sl2;
@@ -224,16 +243,25 @@ int main(int argc, char **argv)
 			rounds = atoi(argv[++i]);
 			continue;
 		}
+		if (!strcmp(argv[i], "--switch") && i + 1 < argc) {
+			sw = argv[++i];
+			continue;
+		}
 		eq = strchr(argv[i], '=');
 		sl1 = eq ? strchr(eq, '/') : NULL;
 		c = sl1 ? strchr(sl1, ',') : NULL;
 		sl2 = c ? strchr(c, '/') : NULL;
 		if (!sl2 || np == MAX_PATHS) {
-			fprintf(stderr, "usage: netbench [--seconds S] [--rounds N] NAME=NSA/IPA,NSB/IPB...\n");
+			fprintf(stderr, "usage: netbench [--seconds S] [--rounds N] [--switch CMD] NAME=NSA/IPA,NSB/IPB...\n");
 			return 2;
 		}
 		*eq = *sl1 = *c = *sl2 = 0;
 		p->name = argv[i];
+		if (!*p->name || strspn(p->name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+		    strlen(p->name)) {
+			fprintf(stderr, "netbench: path names are [A-Za-z0-9_-]\n");
+			return 2;
+		}
 		snprintf(p->ns[0], sizeof(p->ns[0]), "%s", eq + 1);
 		snprintf(p->ns[1], sizeof(p->ns[1]), "%s", c + 1);
 		memset(p->addr, 0, sizeof(p->addr));
@@ -255,6 +283,9 @@ int main(int argc, char **argv)
 			for (int k = 0; k < np; k++) {
 				/* each round starts with the next path */
 				int p = (k + r) % np;
+
+				if (sw && switch_to(sw, paths[p].name))
+					return 2;
 				double a2b = stream(sock[p][0], sock[p][1], paths[p].addr[1], sizes[s], secs);
 				double b2a = stream(sock[p][1], sock[p][0], paths[p].addr[0], sizes[s], secs);
 				double us = rtt(sock[p][0], sock[p][1], paths[p].addr[1], sizes[s], secs);
