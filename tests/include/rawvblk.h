@@ -36,7 +36,7 @@
 #include <linux/virtio_ids.h>
 #include <linux/virtio_ring.h>
 #include "linux/vduse.h"
-#include "flex.h"
+#include "vduse_test.h"	/* struct devcfg, blk_cfg(): no library either */
 
 #define RVB_MAX_REGIONS	64
 #define RVB_MAX_QUEUE	256	/* largest queue (and indirect table) served */
@@ -81,23 +81,10 @@ struct rvb {
 static inline int rvb_create(int ctl, const char *name, uint64_t features,
 			     const struct virtio_blk_config *blk, int v1)
 {
-	union {
-		struct vduse_dev_config c;
-		struct {
-			FLEX_HEAD(struct vduse_dev_config);
-			struct virtio_blk_config blk;
-		};
-	} cfg;
+	struct devcfg cfg;
 
-	memset(&cfg, 0, sizeof(cfg));
-	snprintf(cfg.c.name, sizeof(cfg.c.name), "%s", name);
-	cfg.c.device_id = VIRTIO_ID_BLOCK;
+	blk_cfg(&cfg, name, 1, !!v1, !!v1);
 	cfg.c.features = features;
-	cfg.c.vq_num = 1;
-	cfg.c.vq_align = 4096;
-	if (v1)
-		cfg.c.ngroups = cfg.c.nas = 1;
-	cfg.c.config_size = sizeof(cfg.blk);
 	cfg.blk = *blk;
 	return ioctl(ctl, VDUSE_CREATE_DEV, &cfg);
 }
