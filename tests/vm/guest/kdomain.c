@@ -1080,20 +1080,8 @@ out:
 static void cleanup_all(void)
 {
 	static const char *const names[] = { "kd-leak", "kd-umem", "kd-umw", "kd-vh", "kd-uffd", "kd-bench" };
-	char path[300];
-	size_t i;
-	int ctl = ctl_open();
 
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		snprintf(path, sizeof(path), "/sys/bus/vdpa/devices/%s", names[i]);
-		if (access(path, F_OK) == 0)
-			vdpa_del(names[i]);
-		snprintf(path, sizeof(path), "/dev/vduse/%s", names[i]);
-		if (access(path, F_OK) == 0 && dev_destroy(ctl, names[i]))
-			tap_diag("cleanup: cannot destroy %s: %s", names[i], strerror(errno));
-	}
-	if (ctl >= 0)
-		close(ctl);
+	cleanup_names(-1, names, sizeof(names) / sizeof(names[0]));
 }
 
 int main(int argc, char **argv)
