@@ -106,7 +106,8 @@ static __thread sigjmp_buf *volatile bus_jmp;
 /*
  * rvb_blk_chain(), but a SIGBUS on the daemon's own mappings fails the request
  * (counted) instead of killing the daemon, which would leave the I/O
- * waiting for ever; the mappings are then dropped and looked up again.
+ * waiting for ever; the mappings but the rings' (the serve loop goes on
+ * with them) are then dropped and looked up again.
  */
 static __attribute__((noinline)) uint32_t srv_chain_guarded(struct rvb *r, uint16_t head)
 {
@@ -115,11 +116,11 @@ static __attribute__((noinline)) uint32_t srv_chain_guarded(struct rvb *r, uint1
 
 	if (!sigsetjmp(j, 1)) {
 		bus_jmp = &j;
-		len = rvb_blk_chain(&S.r, head);
-		__atomic_store_n(&S.st->data_iova, S.r.last_iova, __ATOMIC_RELAXED);
+		len = rvb_blk_chain(r, head);
+		__atomic_store_n(&S.st->data_iova, r->last_iova, __ATOMIC_RELAXED);
 	} else {
 		S.st->sigbus++;
-		rvb_drop(&S.r, 0, ~0ull);
+		rvb_trim(r);
 	}
 	bus_jmp = outer;
 	S.st->served++;
