@@ -44,7 +44,7 @@ int main(int argc, char **argv)
 	struct virtio_blk_config blk;
 	struct sigaction sa;
 	uint64_t ver = 0;
-	int ctl, i, ev, ret = 0;
+	int ctl, ev, ret = 0;
 
 	if (argc != 2 || strlen(argv[1]) >= VDUSE_NAME_MAX) {
 		fprintf(stderr, "usage: null-raw NAME\n");
@@ -83,7 +83,10 @@ int main(int argc, char **argv)
 	}
 	printf("# nullblk %s: served %lu requests, %lu malformed\n", argv[1], d.served, d.bad);
 	rvb_close(&d);
-	for (i = 0; i < 50 && ioctl(ctl, VDUSE_DESTROY_DEV, argv[1]) && errno == EBUSY; i++)
-		usleep(100000);
+	/* not argv[1] itself: the kernel reads VDUSE_NAME_MAX bytes (EFAULT near the stack's end) */
+	if (dev_destroy(ctl, argv[1])) {
+		fprintf(stderr, "null-raw: DESTROY_DEV %s: %s\n", argv[1], strerror(errno));
+		ret = 1;
+	}
 	return ret || d.bad ? 1 : 0;
 }
