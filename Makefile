@@ -108,7 +108,9 @@ check-long:
 # a copy of kernel/ so that it never replaces the one for Debian's 6.12; with
 # -g, so that its addresses in a KASAN or lockdep report resolve to lines
 # (scripts/faddr2line in the kernel source).
-KDEBUG_ENV := $(VMTEST_CACHE)/kdebug.env
+# The env file of the debug kernel of this checkout's fragment (the cache is
+# shared by checkouts whose fragments may differ): a shell expansion.
+KDEBUG_ENV = "$$(tests/vm/build-debug-kernel --env 2>/dev/null)"
 KDEBUG_MOD := $(BUILD)/kdebug/kernel
 module-debug:
 	@[ -r $(KDEBUG_ENV) ] || tests/vm/build-debug-kernel

@@ -77,7 +77,7 @@ $(BUILD)/vm/progs/null-ours: bench/null_ours.c $(NULL_DEPS) $(LIB_A) include/vdu
 	$(CC) $(CFLAGS) $(WARN) -Werror -D_GNU_SOURCE -Iinclude -Iinclude/uapi -Ibench \
 		-static -o $@ $< $(LIB_A)
 
-$(BUILD)/vm/progs/null-raw: bench/null_raw.c $(NULL_DEPS) include/uapi/linux/vduse.h tests/include/flex.h
+$(BUILD)/vm/progs/null-raw: bench/null_raw.c $(NULL_DEPS) include/uapi/linux/vduse.h tests/include/flex.h tests/include/rawvblk.h tests/include/vduse_test.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -Werror -Iinclude/uapi -Itests/include -Ibench -static -o $@ $<
 

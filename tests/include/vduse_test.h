@@ -241,6 +241,28 @@ static inline int vdpa_del(const char *name)
 }
 
 /*
+ * What a crashed earlier run left: unbind and destroy each of the N NAMES,
+ * through the control fd CTL (-1: one opened here).
+ */
+static inline void cleanup_names(int ctl_fd, const char *const *names, size_t n)
+{
+	char path[300];
+	size_t i;
+	int ctl = ctl_fd >= 0 ? ctl_fd : ctl_open();
+
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "/sys/bus/vdpa/devices/%s", names[i]);
+		if (access(path, F_OK) == 0)
+			vdpa_del(names[i]);
+		snprintf(path, sizeof(path), "/dev/vduse/%s", names[i]);
+		if (access(path, F_OK) == 0 && dev_destroy(ctl, names[i]))
+			printf("# cleanup: cannot destroy %s: %s\n", names[i], strerror(errno));
+	}
+	if (ctl_fd < 0 && ctl >= 0)
+		close(ctl);
+}
+
+/*
  * The tests bind their devices to vhost_vdpa; with virtio_vdpa loaded the
  * kernel's virtio driver would claim them instead (and may wait forever for
  * I/O the raw test device never completes).

@@ -5,6 +5,11 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CACHE=${VMTEST_CACHE:-$TOP/.cache/vmtest}
 mkdir -p "$CACHE"
 
+# What in the kernel's log fails a run: in dmesg at the end of the guest's
+# suites (tests/vm/guest/init.sh), and on the console after that up to
+# QEMU's exit (tests/vm/run).
+VMTEST_KWARN_RE='BUG:|WARNING:|Oops|general protection|KASAN|hung_task|blocked for more than|soft lockup|Call Trace|Kernel panic'
+
 log() { printf 'vmtest: %s\n' "$*" >&2; }
 die() { printf 'vmtest: error: %s\n' "$*" >&2; exit 2; }
 

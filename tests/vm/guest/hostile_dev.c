@@ -24,6 +24,7 @@
 #include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <linux/virtio_ring.h>
+#include "rawvblk.h"
 #include "tap.h"
 #include "robust.h"
 #include "vhost_vdpa_client.h"
@@ -62,7 +63,6 @@ static int nbeh;
 #define BUFSZ 65536
 #define DISK_SIZE (16u << 20)
 #define QSIZE 128
-#define MAX_REGIONS 32
 /* Time a bounded wait may take on a loaded TCG guest, in ms. */
 #define SLACK 15000
 
@@ -82,23 +82,11 @@ struct srv_stats {
 	uint64_t data_iova;
 };
 
-struct region {
-	uint64_t start, last;
-	uint8_t *addr;
-};
-
-/* The serving child's state (one device per child). */
+/* The serving child's state (one device per child): tests/include/rawvblk.h's. */
 static struct srv {
-	int fd, kickfd, flags, ready;
+	struct rvb r;
+	int fd, flags;			/* fd: r.fd */
 	int resume;	/* a new daemon for a device whose I/O waits: start at used->idx */
-	uint8_t *disk;
-	struct region reg[MAX_REGIONS];
-	int nreg;
-	uint32_t num;
-	struct vring_desc *desc;
-	struct vring_avail *avail;
-	struct vring_used *used;
-	uint16_t last_avail;
 	struct srv_stats *st;
 	/*
 	 * H_UMEM: while umem backs AS 0's bounce area [ub_start, ub_last],
@@ -128,144 +116,6 @@ static void srv_die(const char *what)
 	_exit(3);
 }
 
-/* GET_FD2 in AS 0 (GET_FD on a v0 device): fd and the entry, or -1. */
-static int srv_get_fd(int fd, uint64_t start, uint64_t last, struct vduse_iotlb_entry_v2 *e)
-{
-	memset(e, 0, sizeof(*e));
-	e->start = start;
-	e->last = last;
-	return ioctl(fd, VDUSE_IOTLB_GET_FD2, e);
-}
-
-static void srv_drop(void)
-{
-	while (S.nreg > 0) {
-		struct region *r = &S.reg[--S.nreg];
-
-		munmap(r->addr, r->last - r->start + 1);
-	}
-}
-
-static void *srv_va(uint64_t iova, uint64_t len)
-{
-	struct vduse_iotlb_entry_v2 e;
-	struct region *r;
-	void *p;
-	int i, gfd, prot;
-
-	if (!len || iova + len - 1 < iova)
-		return NULL;
-	if (S.umem_on && iova >= S.ub_start && iova + len - 1 <= S.ub_last)
-		return S.umem + (iova - S.ub_start);
-	for (i = 0; i < S.nreg; i++) {
-		r = &S.reg[i];
-		if (iova >= r->start && iova + len - 1 <= r->last)
-			return r->addr + (iova - r->start);
-	}
-	if (S.nreg == MAX_REGIONS)
-		srv_drop();
-	gfd = srv_get_fd(S.fd, iova, iova + len - 1, &e);
-	if (gfd < 0)
-		return NULL;
-	if (iova < e.start || iova + len - 1 > e.last) {
-		close(gfd);
-		return NULL;
-	}
-	prot = (e.perm & VDUSE_ACCESS_RO ? PROT_READ : 0) | (e.perm & VDUSE_ACCESS_WO ? PROT_WRITE : 0);
-	p = mmap(NULL, e.last - e.start + 1, prot, MAP_SHARED, gfd, e.offset);
-	close(gfd);
-	if (p == MAP_FAILED)
-		return NULL;
-	r = &S.reg[S.nreg++];
-	r->start = e.start;
-	r->last = e.last;
-	r->addr = p;
-	return r->addr + (iova - r->start);
-}
-
-static int srv_vq_start(void)
-{
-	struct vduse_vq_info info = { .index = 0 };
-	struct vduse_vq_eventfd ev = { .index = 0 };
-
-	if (ioctl(S.fd, VDUSE_VQ_GET_INFO, &info))
-		return -1;
-	if (!info.ready)
-		return 0;
-	S.num = info.num;
-	S.desc = srv_va(info.desc_addr, 16ull * S.num);
-	S.avail = srv_va(info.driver_addr, 4 + 2ull * S.num);
-	S.used = srv_va(info.device_addr, 4 + 8ull * S.num);
-	if (!S.desc || !S.avail || !S.used || !S.num || S.num > QSIZE)
-		return -1;
-	/* in-order completion: what is between used->idx and avail->idx waits */
-	S.last_avail = S.resume ? S.used->idx : info.split.avail_index;
-	ev.fd = S.kickfd;
-	if (ioctl(S.fd, VDUSE_VQ_SETUP_KICKFD, &ev))
-		return -1;
-	S.ready = 1;
-	return 0;
-}
-
-/* One request chain; bytes written to the driver, or -1 if malformed. */
-static int srv_chain(uint16_t head)
-{
-	struct virtio_blk_outhdr hdr;
-	uint8_t *status = NULL;
-	uint32_t written = 0;
-	uint64_t off = 0;
-	uint16_t i = head;
-	int seen = 0, got_hdr = 0, ok = 1;
-
-	for (;;) {
-		struct vring_desc *dsc;
-		uint8_t *p;
-		uint32_t len;
-
-		if (i >= S.num || ++seen > (int)S.num)
-			return -1;
-		dsc = &S.desc[i];
-		len = dsc->len;
-		p = srv_va(dsc->addr, len);
-		if (!p)
-			return -1;
-		if (!got_hdr) {
-			if (len != sizeof(hdr))
-				return -1;
-			memcpy(&hdr, p, sizeof(hdr));
-			off = hdr.sector * 512;
-			got_hdr = 1;
-		} else {
-			if (!(dsc->flags & VRING_DESC_F_NEXT)) {
-				if (!len)
-					return -1;
-				status = p + len - 1;
-				len--;
-			}
-			__atomic_store_n(&S.st->data_iova, dsc->addr, __ATOMIC_RELAXED);
-			if (len && (hdr.type == VIRTIO_BLK_T_IN || hdr.type == VIRTIO_BLK_T_OUT)) {
-				if (off > DISK_SIZE || len > DISK_SIZE - off)
-					ok = 0;
-				else if (hdr.type == VIRTIO_BLK_T_IN)
-					memcpy(p, S.disk + off, len), written += len;
-				else
-					memcpy(S.disk + off, p, len);
-				off += len;
-			}
-		}
-		if (!(dsc->flags & VRING_DESC_F_NEXT))
-			break;
-		i = dsc->next;
-	}
-	if (!status)
-		return -1;
-	if (hdr.type == VIRTIO_BLK_T_IN || hdr.type == VIRTIO_BLK_T_OUT || hdr.type == VIRTIO_BLK_T_FLUSH)
-		*status = ok ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
-	else
-		*status = VIRTIO_BLK_S_UNSUPP;
-	return written + 1;
-}
-
 /* volatile: a plain store before the guarded read would be dropped as dead */
 static __thread sigjmp_buf *volatile bus_jmp;
 static __thread uintptr_t bus_addr;
@@ -277,118 +127,56 @@ static void srv_note_bus(void)
 
 	S.st->bus_iova = ~0ull;
 	S.st->bus_umem = S.umem_on;
-	for (i = 0; i < S.nreg; i++)
-		if (bus_addr >= (uintptr_t)S.reg[i].addr &&
-		    bus_addr - (uintptr_t)S.reg[i].addr <= S.reg[i].last - S.reg[i].start)
-			S.st->bus_iova = S.reg[i].start + (bus_addr - (uintptr_t)S.reg[i].addr);
+	for (i = 0; i < S.r.nreg; i++)
+		if (bus_addr >= (uintptr_t)S.r.reg[i].addr &&
+		    bus_addr - (uintptr_t)S.r.reg[i].addr <= S.r.reg[i].last - S.r.reg[i].start)
+			S.st->bus_iova = S.r.reg[i].start + (bus_addr - (uintptr_t)S.r.reg[i].addr);
 }
 
 /*
- * srv_chain(), but a SIGBUS on the daemon's own mappings fails the request
+ * rvb_blk_chain(), but a SIGBUS on the daemon's own mappings fails the request
  * (counted) instead of killing the daemon, which would leave the I/O
- * waiting for ever; the mappings are then dropped and looked up again.
+ * waiting for ever; the mappings but the rings' (the serve loop goes on
+ * with them) are then dropped and looked up again.
  */
-static __attribute__((noinline)) int srv_chain_guarded(uint16_t head)
+static __attribute__((noinline)) uint32_t srv_chain_guarded(struct rvb *r, uint16_t head)
 {
 	sigjmp_buf j, *volatile outer = bus_jmp;
-	int len = -1;
+	uint32_t len = 0;
 
 	if (!sigsetjmp(j, 1)) {
 		bus_jmp = &j;
-		len = srv_chain(head);
+		len = rvb_blk_chain(r, head);
+		__atomic_store_n(&S.st->data_iova, r->last_iova, __ATOMIC_RELAXED);
 	} else {
 		S.st->sigbus++;
 		srv_note_bus();
-		srv_drop();
+		rvb_trim(r);
 	}
 	bus_jmp = outer;
+	S.st->served++;
 	return len;
 }
 
-static void srv_process(void)
-{
-	int any = 0;
-
-	while (S.ready) {
-		uint16_t idx = __atomic_load_n(&S.avail->idx, __ATOMIC_ACQUIRE);
-
-		if (idx == S.last_avail)
-			break;
-		while (S.last_avail != idx) {
-			uint16_t head = S.avail->ring[S.last_avail % S.num];
-			uint16_t u = S.used->idx;
-			int len = srv_chain_guarded(head);
-
-			S.used->ring[u % S.num].id = head;
-			S.used->ring[u % S.num].len = len < 0 ? 0 : len;
-			__atomic_store_n(&S.used->idx, (uint16_t)(u + 1), __ATOMIC_RELEASE);
-			S.last_avail++;
-			S.st->served++;
-			any = 1;
-		}
-	}
-	if (any)
-		ioctl(S.fd, VDUSE_VQ_INJECT_IRQ, &(uint32_t){ 0 });
-}
-
-/* srv_process(); a SIGBUS on the rings is counted and the rings looked up again. */
+/* The serve loop; a SIGBUS on the rings is counted and the rings looked up again. */
 static __attribute__((noinline)) void srv_process_guarded(void)
 {
 	sigjmp_buf j;
 
+	/* the user memory the hostile thread put in place (caller holds umem_lock) */
+	S.r.umem = S.umem_on ? S.umem : NULL;
+	S.r.umem_start = S.ub_start;
+	S.r.umem_last = S.ub_last;
 	if (!sigsetjmp(j, 1)) {
 		bus_jmp = &j;
-		srv_process();
+		rvb_serve(&S.r, srv_chain_guarded, NULL);
 	} else {
 		S.st->sigbus++;
 		srv_note_bus();
-		srv_drop();
-		S.ready = 0;
-		srv_vq_start();
+		rvb_reset(&S.r);
+		rvb_vq_start(&S.r);
 	}
 	bus_jmp = NULL;
-}
-
-static void srv_msg(void)
-{
-	struct vduse_dev_request req;
-	struct vduse_dev_response resp;
-	ssize_t n = read(S.fd, &req, sizeof(req));
-
-	if (n < 0 && errno == EAGAIN)
-		return;
-	if (n != sizeof(req))
-		srv_die("read request");
-	memset(&resp, 0, sizeof(resp));
-	resp.request_id = req.request_id;
-	resp.result = VDUSE_REQ_RESULT_OK;
-	switch (req.type) {
-	case VDUSE_GET_VQ_STATE:
-		resp.vq_state.index = req.vq_state.index;
-		resp.vq_state.split.avail_index = S.last_avail;
-		break;
-	case VDUSE_SET_STATUS:
-		if ((req.s.status & VIRTIO_CONFIG_S_DRIVER_OK) && !S.ready && srv_vq_start())
-			resp.result = VDUSE_REQ_RESULT_FAILED;
-		if (req.s.status == 0) {
-			S.ready = 0;
-			S.last_avail = 0;
-			srv_drop();
-		}
-		break;
-	case VDUSE_UPDATE_IOTLB:
-		srv_drop();
-		if (S.ready) {
-			S.ready = 0;
-			if (srv_vq_start())
-				resp.result = VDUSE_REQ_RESULT_FAILED;
-		}
-		break;
-	default:
-		break;
-	}
-	if (write(S.fd, &resp, sizeof(resp)) != sizeof(resp))
-		srv_die("write response");
 }
 
 /* SIGBUS: expected only inside touch(); anywhere else the daemon says so and dies. */
@@ -425,7 +213,7 @@ static volatile uint8_t *map_iova(uint64_t iova, void **base, size_t *len)
 	void *p;
 	int gfd;
 
-	gfd = srv_get_fd(S.fd, iova, iova, &e);
+	gfd = rvb_get_fd(&S.r, iova, iova, &e);
 	if (gfd < 0)
 		return NULL;
 	*len = e.last - e.start + 1;
@@ -565,42 +353,34 @@ static void *srv_hostile(void *arg)
 
 static void srv_main(const char *name)
 {
-	struct vduse_vq_config vq = { .index = 0, .max_size = QSIZE };
 	pthread_t th;
 
-	S.fd = dev_open(name);
-	if (S.fd < 0)
-		srv_die("open the device");
-	if (ioctl(S.fd, VDUSE_VQ_SETUP, &vq) && !S.resume)
-		srv_die("VQ_SETUP");
+	S.r.get_fd2 = 1;
+	S.r.unknown_ok = 1;
+	S.r.resume = S.resume;
+	if (rvb_open(&S.r, name, QSIZE))
+		srv_die("open the device, VQ_SETUP");
+	S.fd = S.r.fd;
 	/* umem pins the whole bounce area (64 MiB) */
 	if ((S.flags & H_UMEM) && setrlimit(RLIMIT_MEMLOCK, &(struct rlimit){ RLIM_INFINITY, RLIM_INFINITY }))
 		srv_die("RLIMIT_MEMLOCK");
-	S.disk = mmap(NULL, DISK_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	S.kickfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (S.disk == MAP_FAILED || S.kickfd < 0)
+	S.r.disk = mmap(NULL, DISK_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	S.r.disk_size = DISK_SIZE;
+	if (S.r.disk == MAP_FAILED)
 		srv_die("set-up");
 	sigaction(SIGBUS, &(struct sigaction){ .sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO }, NULL);
-	if (S.resume && srv_vq_start())
+	if (S.resume && rvb_vq_start(&S.r))
 		srv_die("resume the vq");
 	if (S.flags && pthread_create(&th, NULL, srv_hostile, NULL))
 		srv_die("hostile thread");
 	__atomic_store_n(&S.st->ready, 1, __ATOMIC_RELEASE);
 	for (;;) {
-		struct pollfd p[2] = {
-			{ .fd = S.fd, .events = POLLIN },
-			{ .fd = S.kickfd, .events = POLLIN },
-		};
-		uint64_t v;
+		int ev = rvb_wait(&S.r, 50);
 
-		if (poll(p, 2, 50) < 0 && errno != EINTR)
-			srv_die("poll");
-		if (p[0].revents & POLLERR)
+		if (ev < 0)
 			srv_die("device broken");
-		if (p[0].revents & POLLIN)
-			srv_msg();
-		if (p[1].revents & POLLIN)
-			(void)!read(S.kickfd, &v, sizeof(v));
+		if ((ev & RVB_EV_MSG) && rvb_msg(&S.r))
+			srv_die("control message");
 		pthread_mutex_lock(&S.umem_lock);
 		srv_process_guarded();
 		pthread_mutex_unlock(&S.umem_lock);

@@ -41,133 +41,42 @@
 #include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include "rawvblk.h"
 #include "tap.h"
 #include "vduse_test.h"
 #include "vhost_vdpa_client.h"
 
 #define DISK_SIZE	(16u << 20)
 #define QUEUE_SIZE	128
-#define MAX_REGIONS	64
 #define MARKER		0x6b64306d61726b21ull	/* "!kram0dk" */
 
 static enum impl impl = IMPL_OURS;
 
-/* ---- the device ------------------------------------------------------------ */
-
-struct region {
-	uint64_t start, last;
-	uint8_t *addr;
-};
+/* ---- the device (tests/include/rawvblk.h) --------------------------------- */
 
 static struct blkdev {
 	char name[32];
-	int ctl, fd, kickfd;
+	int ctl;
 	uint64_t bounce;		/* bytes of bounce area (AS 0) */
-	uint8_t *disk;
 	pthread_t th;
 	int started, stop;		/* stop: __atomic */
 	pthread_mutex_t lock;		/* everything below */
-	struct region reg[MAX_REGIONS];
-	int nreg;
-	int ready;
-	uint32_t num;
-	struct vring_desc *desc;
-	struct vring_avail *avail;
-	struct vring_used *used;
-	uint16_t last_avail;
-	uint8_t *umem;			/* registered user bounce memory, or NULL */
+	struct rvb r;			/* r.umem: registered user bounce memory, or NULL */
 	uint8_t *umem_buf;		/* what REG_UMEM is given when toggling */
 	int toggle;			/* switch umem on every kick */
 	unsigned long toggles, toggle_errors;
 	int check_marker;
-	unsigned long marker_hits, reads_seen, bad_chains, requests;
+	unsigned long marker_hits, reads_seen;
 } d;
 
-static void drop_regions(uint64_t start, uint64_t last)
-{
-	int i;
-
-	for (i = 0; i < d.nreg; ) {
-		struct region *r = &d.reg[i];
-
-		if (r->last < start || r->start > last) {
-			i++;
-			continue;
-		}
-		munmap(r->addr, r->last - r->start + 1);
-		*r = d.reg[--d.nreg];
-	}
-}
-
-/* Translate [iova, iova + len) for the device, mapping the domain on demand. */
-static void *iova_to_va(uint64_t iova, uint64_t len)
-{
-	struct vduse_iotlb_entry e;
-	struct region *r;
-	void *p;
-	int i, fd, prot;
-
-	if (!len || iova + len - 1 < iova)
-		return NULL;
-	if (d.umem && iova < d.bounce)
-		return iova + len <= d.bounce ? d.umem + iova : NULL;
-	for (i = 0; i < d.nreg; i++) {
-		r = &d.reg[i];
-		if (iova >= r->start && iova + len - 1 <= r->last)
-			return r->addr + (iova - r->start);
-	}
-	if (d.nreg == MAX_REGIONS)
-		drop_regions(0, ~0ull);
-	memset(&e, 0, sizeof(e));
-	e.start = iova;
-	e.last = iova + len - 1;
-	fd = ioctl(d.fd, VDUSE_IOTLB_GET_FD, &e);
-	if (fd < 0)
-		return NULL;
-	if (iova < e.start || iova + len - 1 > e.last) {
-		close(fd);
-		return NULL;
-	}
-	prot = (e.perm & VDUSE_ACCESS_RO ? PROT_READ : 0) |
-	       (e.perm & VDUSE_ACCESS_WO ? PROT_WRITE : 0);
-	p = mmap(NULL, e.last - e.start + 1, prot, MAP_SHARED, fd, e.offset);
-	close(fd);
-	if (p == MAP_FAILED)
-		return NULL;
-	r = &d.reg[d.nreg++];
-	r->start = e.start;
-	r->last = e.last;
-	r->addr = p;
-	return r->addr + (iova - r->start);
-}
-
-static int vq_start(void)
-{
-	struct vduse_vq_info info = { .index = 0 };
-	struct vduse_vq_eventfd ev = { .index = 0 };
-
-	if (ioctl(d.fd, VDUSE_VQ_GET_INFO, &info) || !info.ready)
-		return 0;
-	d.num = info.num;
-	d.desc = iova_to_va(info.desc_addr, 16ull * d.num);
-	d.avail = iova_to_va(info.driver_addr, 4 + 2ull * d.num);
-	d.used = iova_to_va(info.device_addr, 4 + 8ull * d.num);
-	if (!d.desc || !d.avail || !d.used || !d.num || d.num > QUEUE_SIZE)
-		return -1;
-	d.last_avail = info.split.avail_index;
-	ev.fd = d.kickfd;
-	if (ioctl(d.fd, VDUSE_VQ_SETUP_KICKFD, &ev))
-		return -1;
-	d.ready = 1;
-	return 0;
-}
-
-/* Whether the driver's marker shows in a device-writable buffer. */
-static void check_marker(const uint8_t *p, size_t len)
+/* Whether the driver's marker shows in a device-writable buffer (before the read). */
+static void check_marker(struct rvb *r, uint8_t *p, size_t len, int done)
 {
 	size_t i;
 	uint64_t v;
 
+	if (done || !d.check_marker)
+		return;
 	d.reads_seen++;
 	for (i = 0; i + 8 <= len; i += 8) {
 		memcpy(&v, p + i, 8);
@@ -178,89 +87,6 @@ static void check_marker(const uint8_t *p, size_t len)
 	}
 }
 
-static uint8_t blk_rw(uint32_t type, uint64_t sector, struct iovec *iov, int n, uint32_t *written)
-{
-	uint64_t off = sector * 512;
-	int i;
-
-	for (i = 0; i < n; i++) {
-		if (off > DISK_SIZE || iov[i].iov_len > DISK_SIZE - off)
-			return VIRTIO_BLK_S_IOERR;
-		if (type == VIRTIO_BLK_T_IN) {
-			if (d.check_marker)
-				check_marker(iov[i].iov_base, iov[i].iov_len);
-			memcpy(iov[i].iov_base, d.disk + off, iov[i].iov_len);
-			*written += iov[i].iov_len;
-		} else {
-			memcpy(d.disk + off, iov[i].iov_base, iov[i].iov_len);
-		}
-		off += iov[i].iov_len;
-	}
-	return VIRTIO_BLK_S_OK;
-}
-
-/* One descriptor chain; bytes written, or -1 if malformed. */
-static int handle_chain(uint16_t head)
-{
-	struct iovec data[QUEUE_SIZE];
-	struct virtio_blk_outhdr hdr;
-	uint8_t *status = NULL;
-	uint32_t written = 0;
-	uint16_t i = head;
-	int n = 0, seen = 0, got_hdr = 0;
-
-	for (;;) {
-		struct vring_desc *desc;
-		void *p;
-
-		if (i >= d.num || ++seen > (int)d.num)
-			return -1;
-		desc = &d.desc[i];
-		p = iova_to_va(desc->addr, desc->len);
-		if (!p)
-			return -1;
-		if (!got_hdr) {
-			if (desc->len != sizeof(hdr) || (desc->flags & VRING_DESC_F_WRITE))
-				return -1;
-			memcpy(&hdr, p, sizeof(hdr));
-			got_hdr = 1;
-		} else if (!(desc->flags & VRING_DESC_F_NEXT)) {
-			if (!(desc->flags & VRING_DESC_F_WRITE) || desc->len < 1)
-				return -1;
-			status = (uint8_t *)p + desc->len - 1;
-			if (desc->len > 1) {
-				data[n].iov_base = p;
-				data[n++].iov_len = desc->len - 1;
-			}
-		} else {
-			data[n].iov_base = p;
-			data[n++].iov_len = desc->len;
-		}
-		if (!(desc->flags & VRING_DESC_F_NEXT))
-			break;
-		i = desc->next;
-	}
-	if (!status)
-		return -1;
-	switch (hdr.type) {
-	case VIRTIO_BLK_T_IN:
-	case VIRTIO_BLK_T_OUT:
-		*status = blk_rw(hdr.type, hdr.sector, data, n, &written);
-		break;
-	case VIRTIO_BLK_T_FLUSH:
-		*status = VIRTIO_BLK_S_OK;
-		break;
-	case VIRTIO_BLK_T_GET_ID:
-		if (n)
-			written = snprintf(data[0].iov_base, data[0].iov_len, "kdomain");
-		*status = VIRTIO_BLK_S_OK;
-		break;
-	default:
-		*status = VIRTIO_BLK_S_UNSUPP;
-	}
-	return written + 1;
-}
-
 static int umem_ioctl(unsigned long cmd, void *buf)
 {
 	struct vduse_iova_umem u;
@@ -269,125 +95,48 @@ static int umem_ioctl(unsigned long cmd, void *buf)
 	u.uaddr = (uint64_t)(uintptr_t)buf;
 	u.iova = 0;
 	u.size = d.bounce;
-	return ioctl(d.fd, cmd, &u);
+	return ioctl(d.r.fd, cmd, &u);
 }
 
 /* Move the bounce area to user memory or back (caller holds d.lock). */
 static void umem_toggle(void)
 {
-	if (!d.umem) {
+	if (!d.r.umem) {
 		if (umem_ioctl(VDUSE_IOTLB_REG_UMEM, d.umem_buf) == 0)
-			d.umem = d.umem_buf;
+			d.r.umem = d.umem_buf;
 		else
 			d.toggle_errors++;
 	} else {
-		if (umem_ioctl(VDUSE_IOTLB_DEREG_UMEM, d.umem) == 0)
-			d.umem = NULL;
+		if (umem_ioctl(VDUSE_IOTLB_DEREG_UMEM, d.r.umem) == 0)
+			d.r.umem = NULL;
 		else
 			d.toggle_errors++;
 	}
 	d.toggles++;
 }
 
-static void vq_process(void)
+/* the requests just made available are mapped: switch under them */
+static void toggle_before(struct rvb *r)
 {
-	uint16_t avail_idx;
-	int any = 0;
-
-	if (!d.ready)
-		return;
-	for (;;) {
-		avail_idx = __atomic_load_n(&d.avail->idx, __ATOMIC_ACQUIRE);
-		if (avail_idx == d.last_avail)
-			break;
-		/* the requests just made available are mapped: switch under them */
-		if (d.toggle)
-			umem_toggle();
-		while (d.last_avail != avail_idx) {
-			uint16_t head = d.avail->ring[d.last_avail % d.num];
-			uint16_t u = d.used->idx;
-			int len = handle_chain(head);
-
-			if (len < 0) {
-				d.bad_chains++;
-				len = 0;
-			}
-			d.requests++;
-			d.used->ring[u % d.num].id = head;
-			d.used->ring[u % d.num].len = len;
-			__atomic_store_n(&d.used->idx, (uint16_t)(u + 1), __ATOMIC_RELEASE);
-			d.last_avail++;
-			any = 1;
-		}
-	}
-	if (any)
-		ioctl(d.fd, VDUSE_VQ_INJECT_IRQ, &(uint32_t){0});
-	/* completed, maybe not unmapped yet by the driver: switch again */
-	if (any && d.toggle)
+	if (d.toggle)
 		umem_toggle();
-}
-
-static void handle_msg(void)
-{
-	struct vduse_dev_request req;
-	struct vduse_dev_response resp;
-	ssize_t n = read(d.fd, &req, sizeof(req));
-
-	if (n != sizeof(req))
-		return;
-	memset(&resp, 0, sizeof(resp));
-	resp.request_id = req.request_id;
-	resp.result = VDUSE_REQ_RESULT_OK;
-	switch (req.type) {
-	case VDUSE_GET_VQ_STATE:
-		resp.vq_state.index = req.vq_state.index;
-		resp.vq_state.split.avail_index = d.last_avail;
-		break;
-	case VDUSE_SET_STATUS:
-		if (req.s.status & VIRTIO_CONFIG_S_DRIVER_OK) {
-			if (!d.ready && vq_start())
-				resp.result = VDUSE_REQ_RESULT_FAILED;
-		} else if (req.s.status == 0) {
-			d.ready = 0;
-			d.last_avail = 0;
-			/* rings are freed and the bounce map withdrawn */
-			drop_regions(0, ~0ull);
-		}
-		break;
-	case VDUSE_UPDATE_IOTLB:
-		drop_regions(req.iova.start, req.iova.last);
-		if (d.ready) {
-			d.ready = 0;
-			if (vq_start())
-				resp.result = VDUSE_REQ_RESULT_FAILED;
-		}
-		break;
-	default:
-		resp.result = VDUSE_REQ_RESULT_FAILED;
-	}
-	if (write(d.fd, &resp, sizeof(resp)) != sizeof(resp))
-		tap_diag("device: write response: %s", strerror(errno));
 }
 
 static void *device_main(void *arg)
 {
 	(void)arg;
 	while (!__atomic_load_n(&d.stop, __ATOMIC_ACQUIRE)) {
-		struct pollfd p[2] = {
-			{ .fd = d.fd, .events = POLLIN },
-			{ .fd = d.kickfd, .events = POLLIN },
-		};
-		uint64_t v;
+		int ev = rvb_wait(&d.r, 20);
 
-		if (poll(p, 2, 20) < 0)
-			continue;
 		pthread_mutex_lock(&d.lock);
-		if (p[0].revents & POLLIN)
-			handle_msg();
-		if (p[1].revents & POLLIN)
-			(void)!read(d.kickfd, &v, sizeof(v));
-		vq_process();
+		if (ev > 0 && (ev & RVB_EV_MSG) && rvb_msg(&d.r))
+			tap_diag("device: control message: %s", strerror(errno));
+		/* completed, maybe not unmapped yet by the driver: switch again */
+		if (rvb_serve(&d.r, rvb_blk_chain, toggle_before) > 0 && d.toggle)
+			umem_toggle();
 		pthread_mutex_unlock(&d.lock);
+		if (ev < 0)
+			msleep_(20);
 	}
 	return NULL;
 }
@@ -395,14 +144,7 @@ static void *device_main(void *arg)
 /* Create NAME (API v0 virtio-blk, BOUNCE bytes of bounce area) and serve it. */
 static int dev_up(const char *name, uint64_t bounce)
 {
-	union {
-		struct vduse_dev_config c;
-		struct {
-			FLEX_HEAD(struct vduse_dev_config);
-			struct virtio_blk_config blk;
-		};
-	} cfg;
-	struct vduse_vq_config vq;
+	struct virtio_blk_config blk;
 	char val[32];
 	uint64_t ver = 0;
 
@@ -410,37 +152,31 @@ static int dev_up(const char *name, uint64_t bounce)
 	pthread_mutex_init(&d.lock, NULL);
 	snprintf(d.name, sizeof(d.name), "%s", name);
 	d.bounce = bounce;
-	d.fd = d.kickfd = -1;
+	d.r.fd = d.r.kickfd = -1;
+	d.r.umem_last = bounce - 1;	/* user memory, when registered, is at IOVA 0 */
+	d.r.disk_size = DISK_SIZE;
+	d.r.id = "kdomain";
+	d.r.on_read = check_marker;
 	d.ctl = ctl_open();
 	if (d.ctl < 0 || ctl_set_version(d.ctl, ver)) {
 		TAP_OK(0, "device: open control, API v0", "%s", strerror(errno));
 		return -1;
 	}
-	memset(&cfg, 0, sizeof(cfg));
-	snprintf(cfg.c.name, sizeof(cfg.c.name), "%s", name);
-	cfg.c.device_id = VIRTIO_ID_BLOCK;
-	cfg.c.features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_ACCESS_PLATFORM) |
-			 (1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_BLK_F_SEG_MAX);
-	cfg.c.vq_num = 1;
-	cfg.c.vq_align = 4096;
-	cfg.c.config_size = sizeof(cfg.blk);
-	cfg.blk.capacity = DISK_SIZE / 512;
-	cfg.blk.seg_max = QUEUE_SIZE - 2;
-	if (ioctl(d.ctl, VDUSE_CREATE_DEV, &cfg)) {
+	memset(&blk, 0, sizeof(blk));
+	blk.capacity = DISK_SIZE / 512;
+	blk.seg_max = QUEUE_SIZE - 2;
+	if (rvb_create(d.ctl, name, (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_ACCESS_PLATFORM) |
+		       (1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_BLK_F_SEG_MAX), &blk, 0)) {
 		TAP_OK(0, "device: CREATE_DEV", "%s", strerror(errno));
 		return -1;
 	}
-	d.fd = dev_open(name);
-	memset(&vq, 0, sizeof(vq));
-	vq.max_size = QUEUE_SIZE;
 	snprintf(val, sizeof(val), "%llu", (unsigned long long)bounce);
-	if (d.fd < 0 || ioctl(d.fd, VDUSE_VQ_SETUP, &vq) || sysfs_write(name, "bounce_size", val)) {
+	if (rvb_open(&d.r, name, QUEUE_SIZE) || sysfs_write(name, "bounce_size", val)) {
 		TAP_OK(0, "device: open, VQ_SETUP, bounce_size", "%s", strerror(errno));
 		return -1;
 	}
-	d.disk = mmap(NULL, DISK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	d.kickfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (d.disk == MAP_FAILED || d.kickfd < 0 || pthread_create(&d.th, NULL, device_main, NULL)) {
+	d.r.disk = mmap(NULL, DISK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (d.r.disk == MAP_FAILED || pthread_create(&d.th, NULL, device_main, NULL)) {
 		TAP_OK(0, "device: set up", "%s", strerror(errno));
 		return -1;
 	}
@@ -460,21 +196,17 @@ static void dev_down(void)
 		pthread_join(d.th, NULL);
 	}
 	pthread_mutex_lock(&d.lock);
-	if (d.umem && d.fd >= 0)
-		umem_ioctl(VDUSE_IOTLB_DEREG_UMEM, d.umem);
-	d.umem = NULL;
-	drop_regions(0, ~0ull);
+	if (d.r.umem && d.r.fd >= 0)
+		umem_ioctl(VDUSE_IOTLB_DEREG_UMEM, d.r.umem);
+	d.r.umem = NULL;
+	rvb_close(&d.r);
 	pthread_mutex_unlock(&d.lock);
-	if (d.fd >= 0)
-		close(d.fd);
-	if (d.kickfd >= 0)
-		close(d.kickfd);
 	if (d.ctl >= 0) {
 		TAP_SYS(dev_destroy(d.ctl, d.name), "DESTROY_DEV");
 		close(d.ctl);
 	}
-	if (d.disk && d.disk != MAP_FAILED)
-		munmap(d.disk, DISK_SIZE);
+	if (d.r.disk && d.r.disk != MAP_FAILED)
+		munmap(d.r.disk, DISK_SIZE);
 }
 
 /* Rebind vDPA device NAME to bus driver DRV (driver_override); 0 on success. */
@@ -642,7 +374,7 @@ static uint8_t *map_bounce(int *dfd)
 	uint8_t *p;
 
 	memset(&e, 0, sizeof(e));
-	*dfd = ioctl(d.fd, VDUSE_IOTLB_GET_FD, &e);
+	*dfd = ioctl(d.r.fd, VDUSE_IOTLB_GET_FD, &e);
 	if (*dfd < 0)
 		return NULL;
 	if (e.start != 0 || e.last != d.bounce - 1) {
@@ -700,7 +432,7 @@ static void cmd_umem(void)
 	pthread_mutex_lock(&d.lock);
 	r = umem_ioctl(VDUSE_IOTLB_REG_UMEM, d.umem_buf);
 	if (!r)
-		d.umem = d.umem_buf;
+		d.r.umem = d.umem_buf;
 	pthread_mutex_unlock(&d.lock);
 	TAP_SYS(r, "umem: REG_UMEM on AS 0");
 	if (impl == IMPL_OURS)
@@ -710,9 +442,9 @@ static void cmd_umem(void)
 			 touch(p + pg, 0) ? "gets SIGBUS (zapped)" : "still reads (not zapped)");
 	TAP_EQ(io_roundtrip(fd, 65536, 1 << 20, 4), 0, "umem: I/O through the user bounce pages");
 	pthread_mutex_lock(&d.lock);
-	r = umem_ioctl(VDUSE_IOTLB_DEREG_UMEM, d.umem);
+	r = umem_ioctl(VDUSE_IOTLB_DEREG_UMEM, d.r.umem);
 	if (!r)
-		d.umem = NULL;
+		d.r.umem = NULL;
 	pthread_mutex_unlock(&d.lock);
 	TAP_SYS(r, "umem: DEREG_UMEM");
 	TAP_EQ(touch(p + pg, 0), 0, "umem: after DEREG_UMEM the kernel page is mapped again");
@@ -732,13 +464,13 @@ static void cmd_umem(void)
 	}
 	pthread_mutex_lock(&d.lock);
 	d.toggle = 0;
-	if (d.umem)
+	if (d.r.umem)
 		umem_toggle();
 	TAP_OK(d.toggles >= 60 && !d.toggle_errors, "umem: the bounce area switched under I/O in flight",
 	       "%lu switches, %lu failed", d.toggles, d.toggle_errors);
 	pthread_mutex_unlock(&d.lock);
 	TAP_EQ(errors, 0, "umem: every request of the switching run read back what was written");
-	TAP_EQ(d.bad_chains, 0, "umem: the device found every request well-formed");
+	TAP_EQ(d.r.bad, 0, "umem: the device found every request well-formed");
 	munmap(p, d.bounce);
 out_fd:
 	if (dfd >= 0)
@@ -762,7 +494,7 @@ static void cmd_umem_write(void)
 	pthread_mutex_lock(&d.lock);
 	r = d.umem_buf ? umem_ioctl(VDUSE_IOTLB_REG_UMEM, d.umem_buf) : -1;
 	if (!r)
-		d.umem = d.umem_buf;
+		d.r.umem = d.umem_buf;
 	pthread_mutex_unlock(&d.lock);
 	TAP_SYS(r, "umem-write: REG_UMEM on AS 0");
 	p = map_bounce(&dfd);
@@ -872,7 +604,7 @@ static void cmd_vhost(void)
 	if (fd < 0)
 		goto out;
 	memset(&e, 0, sizeof(e));
-	gfd = ioctl(d.fd, VDUSE_IOTLB_GET_FD, &e);
+	gfd = ioctl(d.r.fd, VDUSE_IOTLB_GET_FD, &e);
 	link[0] = 0;
 	if (gfd >= 0) {
 		char pp[64];
@@ -938,7 +670,7 @@ static void cmd_uffd(void)
 	memset(&u, 0, sizeof(u));
 	u.uaddr = (uintptr_t)buf;
 	u.size = d.bounce;
-	async_ioctl_start(&a, d.fd, VDUSE_IOTLB_REG_UMEM, &u);
+	async_ioctl_start(&a, d.r.fd, VDUSE_IOTLB_REG_UMEM, &u);
 	if (!(poll_wait(uffd, POLLIN, 10000) & POLLIN) && impl != IMPL_OURS) {
 		/*
 		 * docs/uapi.md: upstream pins with pin_user_pages(), which
@@ -982,7 +714,7 @@ static void cmd_uffd(void)
 		       "returned %ld errno %d", a.ret, a.err);
 	if (a.ret == 0) {
 		pthread_mutex_lock(&d.lock);
-		d.umem = buf;
+		d.r.umem = buf;
 		pthread_mutex_unlock(&d.lock);
 	}
 out:
@@ -1348,20 +1080,8 @@ out:
 static void cleanup_all(void)
 {
 	static const char *const names[] = { "kd-leak", "kd-umem", "kd-umw", "kd-vh", "kd-uffd", "kd-bench" };
-	char path[300];
-	size_t i;
-	int ctl = ctl_open();
 
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		snprintf(path, sizeof(path), "/sys/bus/vdpa/devices/%s", names[i]);
-		if (access(path, F_OK) == 0)
-			vdpa_del(names[i]);
-		snprintf(path, sizeof(path), "/dev/vduse/%s", names[i]);
-		if (access(path, F_OK) == 0 && dev_destroy(ctl, names[i]))
-			tap_diag("cleanup: cannot destroy %s: %s", names[i], strerror(errno));
-	}
-	if (ctl >= 0)
-		close(ctl);
+	cleanup_names(-1, names, sizeof(names) / sizeof(names[0]));
 }
 
 int main(int argc, char **argv)

@@ -58,20 +58,7 @@ static const char *const all_names[] = {
 
 static void cleanup_all(void)
 {
-	char path[300];
-	size_t i;
-	int ctl = ctl_open();
-
-	for (i = 0; i < sizeof(all_names) / sizeof(all_names[0]); i++) {
-		snprintf(path, sizeof(path), "/sys/bus/vdpa/devices/%s", all_names[i]);
-		if (access(path, F_OK) == 0)
-			vdpa_del(all_names[i]);
-		snprintf(path, sizeof(path), "/dev/vduse/%s", all_names[i]);
-		if (access(path, F_OK) == 0 && dev_destroy(ctl, all_names[i]))
-			tap_diag("cleanup: cannot destroy %s: %s", all_names[i], strerror(errno));
-	}
-	if (ctl >= 0)
-		close(ctl);
+	cleanup_names(-1, all_names, sizeof(all_names) / sizeof(all_names[0]));
 }
 
 /* A net device config: MAC, link up, MTU 1500, PAIRS queue pairs. */
