@@ -4,7 +4,7 @@
 # their quartiles as error bars.
 set terminal pngcairo size 900,500 font ",10"
 set output outfile
-set title "Null virtio-blk on libvduse, one boot of 6.12, modules swapped ABBA: our vduse against the stock one\n(median ratio of paired slices, bars q1-q3; > 1 = the first is better)" noenhanced
+set title "Null virtio-blk on libvduse, one boot of 6.12, modules swapped ABBA: our vduse against the stock one\n(median ratio of paired epochs, bars q1-q3; > 1 = the first is better)" noenhanced
 set style data histogram
 set style histogram errorbars gap 2 lw 1
 set style fill solid 0.6 border -1
