@@ -8,6 +8,10 @@
  * every address translated through the IOTLB with its length checked.
  *
  *   null-raw NAME
+ *
+ * At exit it also prints in how many distinct IOVA pages (below 2 GiB) the
+ * driver's request buffers and indirect tables were: how many bounce pages
+ * the kernel's streaming mappings went through (suite bounce_reuse).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -40,6 +44,22 @@ static struct {
 
 static volatile sig_atomic_t stop;
 static unsigned long served, bad;
+
+/* IOVA pages request buffers were seen in, below 2 GiB */
+#define SEEN_PAGES	(1ul << 19)
+static uint64_t seen[SEEN_PAGES / 64];
+static unsigned long nseen;
+
+static void note_pages(uint64_t iova, uint32_t len)
+{
+	uint64_t pg, last = (iova + (len ? len - 1 : 0)) >> 12;
+
+	for (pg = iova >> 12; pg <= last && pg < SEEN_PAGES; pg++) {
+		if (!(seen[pg / 64] & (1ull << (pg % 64))))
+			nseen++;
+		seen[pg / 64] |= 1ull << (pg % 64);
+	}
+}
 
 static void on_signal(int sig)
 {
@@ -142,6 +162,7 @@ static uint32_t serve_chain(uint16_t head)
 		tab = xlate(d.desc[i].addr, d.desc[i].len);
 		if (!tab)
 			return 0;
+		note_pages(d.desc[i].addr, d.desc[i].len);
 		i = 0;
 	}
 	for (;;) {
@@ -153,6 +174,7 @@ static uint32_t serve_chain(uint16_t head)
 		p = xlate(de.addr, de.len);
 		if (!p)
 			return 0;
+		note_pages(de.addr, de.len);
 		if (de.flags & VRING_DESC_F_WRITE) {
 			wr[nwr].iov_base = p;
 			wr[nwr++].iov_len = de.len;
@@ -284,7 +306,7 @@ int main(int argc, char **argv)
 	struct sigaction sa;
 	char path[300];
 	uint64_t ver = 0;
-	int ctl, i, ret = 0;
+	int ctl, i, ret = 0, dret;
 
 	if (argc != 2 || strlen(argv[1]) >= VDUSE_NAME_MAX) {
 		fprintf(stderr, "usage: null-raw NAME\n");
@@ -347,9 +369,13 @@ int main(int argc, char **argv)
 		}
 	}
 	printf("# nullblk %s: served %lu requests, %lu malformed\n", argv[1], served, bad);
+	printf("# nullblk %s: request buffers in %lu distinct IOVA pages\n", argv[1], nseen);
 	drop_regions(0, ~0ull);
 	close(d.fd);
-	for (i = 0; i < 50 && ioctl(ctl, VDUSE_DESTROY_DEV, argv[1]) && errno == EBUSY; i++)
+	/* the kernel reads VDUSE_NAME_MAX bytes: argv[1] may end the stack */
+	for (i = 0; (dret = ioctl(ctl, VDUSE_DESTROY_DEV, cfg.c.name)) && errno == EBUSY && i < 50; i++)
 		usleep(100000);
-	return ret || bad ? 1 : 0;
+	if (dret)
+		fprintf(stderr, "null-raw: DESTROY_DEV %s: %s\n", argv[1], strerror(errno));
+	return ret || bad || dret ? 1 : 0;
 }

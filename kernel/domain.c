@@ -54,7 +54,6 @@ static int vduse_range_init(struct vduse_range *r, unsigned long base,
 	spin_lock_init(&r->lock);
 	r->base = base;
 	r->npages = npages;
-	r->hint = 0;
 	r->map = NULL;
 	if (!npages)
 		return 0;
@@ -62,7 +61,14 @@ static int vduse_range_init(struct vduse_range *r, unsigned long base,
 	return r->map ? 0 : -ENOMEM;
 }
 
-/* Allocate @npages contiguous pages of IOVA; returns 0 when full. */
+/*
+ * Allocate @npages contiguous pages of IOVA; returns 0 when full.  First
+ * fit: the lowest free pages are handed out again and again, so the bounce
+ * pages of the few mappings in flight stay warm and the domain allocates
+ * only as many bounce pages as are ever in flight at once.  (Next fit walked
+ * the whole bounce area: every request bounced through a page not touched
+ * for a long time, and every one of the area's pages ended up allocated.)
+ */
 static dma_addr_t vduse_range_alloc(struct vduse_range *r,
 				    unsigned long npages)
 {
@@ -71,17 +77,12 @@ static dma_addr_t vduse_range_alloc(struct vduse_range *r,
 	if (!npages || npages > r->npages)
 		return 0;
 	spin_lock_irqsave(&r->lock, flags);
-	start = bitmap_find_next_zero_area(r->map, r->npages, r->hint,
-					   npages, 0);
-	if (start >= r->npages)
-		start = bitmap_find_next_zero_area(r->map, r->npages, 0,
-						   npages, 0);
+	start = bitmap_find_next_zero_area(r->map, r->npages, 0, npages, 0);
 	if (start >= r->npages) {
 		spin_unlock_irqrestore(&r->lock, flags);
 		return 0;
 	}
 	bitmap_set(r->map, start, npages);
-	r->hint = start + npages;
 	spin_unlock_irqrestore(&r->lock, flags);
 	return (dma_addr_t)(r->base + start) << PAGE_SHIFT;
 }

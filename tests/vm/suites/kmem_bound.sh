@@ -10,7 +10,11 @@
 #    others hold consumer maps only; at most 200 000 bytes. Each once got a
 #    slot table of its own (595 000 bytes measured).
 # Byte counts are those of the production kernel: the debug kernel's
-# redzones and KASAN shadow change them, so it only runs kmem there.
+# redzones and KASAN shadow change them, so the suite skips it.
+if [ "$VM_KERNEL" != 6.12 ]; then
+	echo "ok 1 - kmem_bound # SKIP the bounds are for Debian's 6.12 build, not $VM_KERNEL"
+	return 0
+fi
 load_mod vduse || return 0
 unload_mod vhost_vdpa && unload_mod virtio_blk && unload_mod virtio_vdpa || return 0
 
@@ -23,10 +27,6 @@ kmem_check() {
 	set -- "$@" $line
 	# $4..: "#" benchmem vAPI groups nas n slab vmalloc percpu avail ($10, $11)
 	[ -n "$line" ] || { echo "not ok 1 - kmem $1 address space(s): no measurement"; return; }
-	if [ "$VM_KERNEL" != 6.12 ]; then
-		echo "ok 1 - kmem $1 address space(s): $(( ${10} + ${11} )) bytes a device # SKIP bound on this kernel"
-		return
-	fi
 	[ $(( ${10} + ${11} )) -le "$3" ]
 	tap_ok $? "kmem $1 address space(s): slab + vmalloc $(( ${10} + ${11} )) <= $3 bytes a device"
 }
