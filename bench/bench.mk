@@ -121,7 +121,7 @@ $(BUILD)/vm/progs/kmem: bench/kmem.c include/uapi/linux/vduse.h tests/include/fl
 	$(CC) $(CFLAGS) $(WARN) -Werror -Iinclude/uapi -Itests/include -static -o $@ $<
 
 vm-progs: $(BUILD)/vm/progs/kmem
-#   make bench-kmod  our module vs stock 6.12 vduse, kernel memory vs Linux 7 (~6 min)
+#   make bench-kmod  our module vs stock 6.12 vduse in one boot, kernel memory vs Linux 7 (~5 min)
 .PHONY: bench-kmod
 bench-kmod: all
 	bench/run-kmod

@@ -5,10 +5,12 @@
  * the single thread of vduse_dev_run_once(): pop every request, push each,
  * one notify. SIGTERM ends it; the device is destroyed on the way out.
  *
- *   null-ours [--nas N] NAME
+ *   null-ours [--nas N] [--v0] NAME
  *
  * --nas N: N address spaces (API v1; one group, its queue in AS 0), to show
  * what the address-space support costs the data path (bench/run-kmod).
+ * --v0: API v0 even where v1 is offered, to compare our module with the
+ * stock one like for like (bench/run-kmod).
  */
 #include <errno.h>
 #include <signal.h>
@@ -50,21 +52,27 @@ int main(int argc, char **argv)
 	struct virtio_blk_config cfg;
 	struct vduse_dev *dev;
 	struct sigaction sa;
-	unsigned int nas = 1;
+	unsigned int nas = 1, flags = 0;
 	const char *name;
 	int i, ret;
 
-	if (argc == 4 && !strcmp(argv[1], "--nas"))
-		nas = strtoul(argv[2], NULL, 0);
-	else if (argc != 2) {
-		fprintf(stderr, "usage: null-ours [--nas N] NAME\n");
+	for (i = 1; i < argc - 1; i++) {
+		if (!strcmp(argv[i], "--nas") && i + 1 < argc - 1)
+			nas = strtoul(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--v0"))
+			flags |= VDUSE_DEV_F_API_V0;
+		else
+			break;
+	}
+	if (argc < 2 || i != argc - 1 || argv[i][0] == '-') {
+		fprintf(stderr, "usage: null-ours [--nas N] [--v0] NAME\n");
 		return 2;
 	}
 	name = argv[argc - 1];
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	nullblk_config(&cfg);
 	LIBVDUSE_OPTS(vduse_dev_opts, o, .name = name, .device_id = VIRTIO_ID_BLOCK,
-		      .ngroups = 1, .nas = nas,
+		      .ngroups = 1, .nas = nas, .flags = flags,
 		      .features = NULLBLK_FEATURES,
 		      .config = &cfg, .config_size = sizeof(cfg),
 		      .num_queues = 1, .queue_size = NULLBLK_QUEUE_SIZE,

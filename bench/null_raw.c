@@ -10,6 +10,10 @@
  * call), only the answers are the null device's.
  *
  *   null-raw NAME
+ *
+ * At exit it also prints in how many distinct IOVA pages (below 2 GiB) the
+ * driver's request buffers and indirect tables were: how many bounce pages
+ * the kernel's streaming mappings went through (suite bounce_reuse).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,7 +24,23 @@
 
 _Static_assert(NULLBLK_QUEUE_SIZE >= RVB_MAX_QUEUE, "a chain fits the iovecs");
 
-static struct rvb d = { .fd = -1, .kickfd = -1 };
+/* IOVA pages request buffers were seen in, below 2 GiB */
+#define SEEN_PAGES	(1ul << 19)
+static uint64_t seen[SEEN_PAGES / 64];
+static unsigned long nseen;
+
+static void note_pages(struct rvb *r, uint64_t iova, uint32_t len)
+{
+	uint64_t pg, last = (iova + (len ? len - 1 : 0)) >> 12;
+
+	for (pg = iova >> 12; pg <= last && pg < SEEN_PAGES; pg++) {
+		if (!(seen[pg / 64] & (1ull << (pg % 64))))
+			nseen++;
+		seen[pg / 64] |= 1ull << (pg % 64);
+	}
+}
+
+static struct rvb d = { .fd = -1, .kickfd = -1, .on_buf = note_pages };
 static volatile sig_atomic_t stop;
 
 static void on_signal(int sig)
@@ -82,6 +102,7 @@ int main(int argc, char **argv)
 			rvb_serve(&d, serve_chain, NULL);
 	}
 	printf("# nullblk %s: served %lu requests, %lu malformed\n", argv[1], d.served, d.bad);
+	printf("# nullblk %s: request buffers in %lu distinct IOVA pages\n", argv[1], nseen);
 	rvb_close(&d);
 	/* not argv[1] itself: the kernel reads VDUSE_NAME_MAX bytes (EFAULT near the stack's end) */
 	if (dev_destroy(ctl, argv[1])) {

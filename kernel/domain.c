@@ -32,21 +32,43 @@
 
 #define VDUSE_NO_ORIG	((phys_addr_t)-1)
 
+/*
+ * A zeroed table of @n entries of @size bytes, freed with kvfree(); NULL
+ * when @n is 0.  Beyond a page, kvcalloc() would take a power-of-two block
+ * from the page allocator (the 384 KiB slot table of the default 64 MiB
+ * bounce area became an order-7 block of 512 KiB), so larger tables are
+ * vmalloc'ed, which costs whole pages only and needs no contiguous memory.
+ */
+static void *vduse_table_alloc(size_t n, size_t size)
+{
+	if (!n)
+		return NULL;
+	if (size_mul(n, size) <= PAGE_SIZE)
+		return kcalloc(n, size, GFP_KERNEL);
+	return vcalloc(n, size);
+}
+
 static int vduse_range_init(struct vduse_range *r, unsigned long base,
 			    unsigned long npages)
 {
 	spin_lock_init(&r->lock);
 	r->base = base;
 	r->npages = npages;
-	r->hint = 0;
 	r->map = NULL;
 	if (!npages)
 		return 0;
-	r->map = kvcalloc(BITS_TO_LONGS(npages), sizeof(long), GFP_KERNEL);
+	r->map = vduse_table_alloc(BITS_TO_LONGS(npages), sizeof(long));
 	return r->map ? 0 : -ENOMEM;
 }
 
-/* Allocate @npages contiguous pages of IOVA; returns 0 when full. */
+/*
+ * Allocate @npages contiguous pages of IOVA; returns 0 when full.  First
+ * fit: the lowest free pages are handed out again and again, so the bounce
+ * pages of the few mappings in flight stay warm and the domain allocates
+ * only as many bounce pages as are ever in flight at once.  (Next fit walked
+ * the whole bounce area: every request bounced through a page not touched
+ * for a long time, and every one of the area's pages ended up allocated.)
+ */
 static dma_addr_t vduse_range_alloc(struct vduse_range *r,
 				    unsigned long npages)
 {
@@ -55,17 +77,12 @@ static dma_addr_t vduse_range_alloc(struct vduse_range *r,
 	if (!npages || npages > r->npages)
 		return 0;
 	spin_lock_irqsave(&r->lock, flags);
-	start = bitmap_find_next_zero_area(r->map, r->npages, r->hint,
-					   npages, 0);
-	if (start >= r->npages)
-		start = bitmap_find_next_zero_area(r->map, r->npages, 0,
-						   npages, 0);
+	start = bitmap_find_next_zero_area(r->map, r->npages, 0, npages, 0);
 	if (start >= r->npages) {
 		spin_unlock_irqrestore(&r->lock, flags);
 		return 0;
 	}
 	bitmap_set(r->map, start, npages);
-	r->hint = start + npages;
 	spin_unlock_irqrestore(&r->lock, flags);
 	return (dma_addr_t)(r->base + start) << PAGE_SHIFT;
 }
@@ -699,6 +716,9 @@ static const struct file_operations vduse_domain_fops = {
  * The file of a DMA domain gets an inode of its own, so that REG_UMEM can
  * zap the mappings of this domain (and of no other anonymous file); the
  * others, which never get user bounce pages, share the anonymous inode.
+ * Only a DMA domain ever bounces, so only it gets the bounce area and its
+ * slot table: the others have none (their IOVA space holds consumer maps
+ * only), whatever @bounce_size says.
  *
  * Return: the domain or NULL.
  */
@@ -711,7 +731,7 @@ struct vduse_domain *vduse_domain_create(u64 bounce_size, bool dma)
 	d = kzalloc(sizeof(*d), GFP_KERNEL);
 	if (!d)
 		return NULL;
-	d->bounce_size = bounce_size & PAGE_MASK;
+	d->bounce_size = dma ? bounce_size & PAGE_MASK : 0;
 	d->nslots = d->bounce_size >> PAGE_SHIFT;
 	d->dma = dma;
 	spin_lock_init(&d->iotlb_lock);
@@ -719,7 +739,7 @@ struct vduse_domain *vduse_domain_create(u64 bounce_size, bool dma)
 	d->iotlb = vhost_iotlb_alloc(0, 0);
 	if (!d->iotlb)
 		goto err;
-	d->slots = kvcalloc(d->nslots, sizeof(*d->slots), GFP_KERNEL);
+	d->slots = vduse_table_alloc(d->nslots, sizeof(*d->slots));
 	if (d->nslots && !d->slots)
 		goto err;
 	for (i = 0; i < d->nslots; i++)

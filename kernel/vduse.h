@@ -102,20 +102,18 @@ extern struct workqueue_struct *vduse_irq_wq;
 extern struct workqueue_struct *vduse_irq_bound_wq;
 
 /**
- * struct vduse_range - page-granular IOVA allocator (bitmap, next fit)
- * @lock: protects @map and @hint; taken with interrupts off because DMA
- *	  mappings can be made from any context
+ * struct vduse_range - page-granular IOVA allocator (bitmap, first fit)
+ * @lock: protects @map; taken with interrupts off because DMA mappings can
+ *	  be made from any context
  * @map: one bit per page of the range
  * @base: first page frame number of the range
  * @npages: size of the range in pages
- * @hint: where the next search starts
  */
 struct vduse_range {
-	spinlock_t lock;		/* bitmap and hint */
+	spinlock_t lock;		/* bitmap */
 	unsigned long *map;
 	unsigned long base;
 	unsigned long npages;
-	unsigned long hint;
 };
 
 /**

@@ -60,6 +60,8 @@ struct rvb {
 	/* called on each device-writable data buffer of a read, before (done
 	 * 0) and after (done 1) the disk is copied into it */
 	void (*on_read)(struct rvb *r, uint8_t *buf, size_t len, int done);
+	/* rvb_chain(): called on each buffer and indirect table it walks */
+	void (*on_buf)(struct rvb *r, uint64_t iova, uint32_t len);
 	/* user bounce memory: an IOVA from umem_start to umem_last is read at umem */
 	uint8_t *umem;
 	uint64_t umem_start, umem_last;
@@ -370,6 +372,8 @@ static inline int rvb_chain(struct rvb *r, uint16_t head, struct iovec *rd, unsi
 		tab = rvb_xlate(r, ind.addr, ind.len);
 		if (!tab)
 			return -1;
+		if (r->on_buf)
+			r->on_buf(r, ind.addr, ind.len);
 		i = 0;
 	}
 	for (;;) {
@@ -382,6 +386,8 @@ static inline int rvb_chain(struct rvb *r, uint16_t head, struct iovec *rd, unsi
 		p = rvb_xlate(r, de.addr, de.len);
 		if (!p)
 			return -1;
+		if (r->on_buf)
+			r->on_buf(r, de.addr, de.len);
 		if (de.flags & VRING_DESC_F_WRITE) {
 			wr[*nwr].iov_base = p;
 			wr[(*nwr)++].iov_len = de.len;
