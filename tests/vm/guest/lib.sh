@@ -59,3 +59,22 @@ vhost_of() {
 	done
 	return 1
 }
+
+# dev_of NAME: /dev/vdX of the virtio-blk disk of vDPA device NAME.
+dev_of() {
+	local b p
+	for b in /sys/block/vd*; do
+		p=$(readlink -f "$b/device"); p=${p%/virtio*}
+		[ "${p##*/}" = "$1" ] && { echo "/dev/${b##*/}"; return 0; }
+	done
+	return 1
+}
+
+# netdev_of NAME: the netdev of vDPA device NAME bound to virtio-vdpa.
+netdev_of() {
+	local n
+	for n in /sys/bus/vdpa/devices/$1/virtio*/net/*; do
+		[ -e "$n" ] && { basename "$n"; return 0; }
+	done
+	return 1
+}

@@ -20,13 +20,6 @@ BENCH_NET_ROUNDS=1 BENCH_NET_SECONDS=0.1
 . /opt/dpdk/env
 dut() { ip netns exec dut "$@"; }
 peer() { ip netns exec peer "$@"; }
-netdev_of() {
-	local n
-	for n in /sys/bus/vdpa/devices/$1/virtio*/net/*; do
-		[ -e "$n" ] && { basename "$n"; return 0; }
-	done
-	return 1
-}
 # bind NAME: the vDPA device on virtio-vdpa, its netdev in dut as vNAME ($ifc)
 bind() {
 	local i=0

@@ -16,14 +16,6 @@ BENCH_FIO_ROUNDS=1 BENCH_FIO_SECONDS=1
 BENCH_FIO_TESTS="randread:4k:1 randread:4k:32 randwrite:4k:1 randwrite:4k:32 read:128k:4 write:128k:4"
 [ -r /etc/bench.conf ] && . /etc/bench.conf
 
-dev_of() {
-	local b p
-	for b in /sys/block/vd*; do
-		p=$(readlink -f "$b/device"); p=${p%/virtio*}
-		[ "${p##*/}" = "$1" ] && { echo "/dev/${b##*/}"; return 0; }
-	done
-	return 1
-}
 
 # attach NAME PID: vdpa dev add; prints the disk
 attach() {

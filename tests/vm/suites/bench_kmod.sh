@@ -12,14 +12,6 @@ unload_mod vhost_vdpa || return 0
 BENCH_KMOD_ROUNDS=2 BENCH_KMOD_SECONDS=0.1 BENCH_KMOD_TESTS=randread-qd1,randread-qd32
 [ -r /etc/bench.conf ] && . /etc/bench.conf
 
-dev_of() {
-	local b p
-	for b in /sys/block/vd*; do
-		p=$(readlink -f "$b/device"); p=${p%/virtio*}
-		[ "${p##*/}" = "$1" ] && { echo "/dev/${b##*/}"; return 0; }
-	done
-	return 1
-}
 
 args="" pids=""
 for nas in 1 16; do

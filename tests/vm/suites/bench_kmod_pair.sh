@@ -42,14 +42,6 @@ use_mod() {
 	echo "# benchinfo epoch $epoch: vduse $1, taint '$(cat /sys/module/vduse/taint)'"
 }
 
-dev_of() {
-	local b p
-	for b in /sys/block/vd*; do
-		p=$(readlink -f "$b/device"); p=${p%/virtio*}
-		[ "${p##*/}" = "$1" ] && { echo "/dev/${b##*/}"; return 0; }
-	done
-	return 1
-}
 
 # start_dev NAME NULL-OURS-OPTIONS...: appends NAME=DEV:PID to $args
 start_dev() {

@@ -15,16 +15,6 @@ BENCH_LIB_ROUNDS=2 BENCH_LIB_SECONDS=0.1
 BENCH_LIB_TESTS=randread-qd1,randread-qd32,randwrite-qd1,randwrite-qd32
 [ -r /etc/bench.conf ] && . /etc/bench.conf
 
-# dev_of NAME: the /dev/vdX whose vDPA device is NAME.
-dev_of() {
-	local b p
-	for b in /sys/block/vd*; do
-		p=$(readlink -f "$b/device"); p=${p%/virtio*}
-		[ "${p##*/}" = "$1" ] && { echo "/dev/${b##*/}"; return 0; }
-	done
-	return 1
-}
-
 args="" pids=""
 for impl in ours qemu raw; do
 	command -v "null-$impl" > /dev/null || { echo "# bench_lib: no null-$impl in this initramfs"; continue; }

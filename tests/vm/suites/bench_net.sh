@@ -12,13 +12,6 @@ BENCH_NET_ROUNDS=1 BENCH_NET_SECONDS=0.1
 [ -r /etc/bench.conf ] && . /etc/bench.conf
 dut() { ip netns exec dut "$@"; }
 peer() { ip netns exec peer "$@"; }
-netdev_of() {
-	local n
-	for n in /sys/bus/vdpa/devices/$1/virtio*/net/*; do
-		[ -e "$n" ] && { basename "$n"; return 0; }
-	done
-	return 1
-}
 # start NAME PAIRS: vduse-net in namespace peer, bound, its netdev in dut ($ifc)
 start() {
 	nsenter --net=/run/netns/peer vduse-net --tap t$1 --mtu 1500 --queue-pairs $2 $1 > /run/$1.log 2>&1 &

@@ -17,13 +17,6 @@ dut() { ip netns exec dut "$@"; }
 peer() { ip netns exec peer "$@"; }
 
 # The netdev virtio-net made for vDPA device $1.
-netdev_of() {
-	local n
-	for n in /sys/bus/vdpa/devices/$1/virtio*/net/*; do
-		[ -e "$n" ] && { basename "$n"; return 0; }
-	done
-	return 1
-}
 
 # start_daemon NAME LOG ARGS...: vduse-net in namespace peer, in the background.
 start_daemon() {
