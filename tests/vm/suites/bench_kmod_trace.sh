@@ -35,15 +35,6 @@ use_mod() {
 	return 0
 }
 
-dev_of() {
-	local b p
-	for b in /sys/block/vd*; do
-		p=$(readlink -f "$b/device"); p=${p%/virtio*}
-		[ "${p##*/}" = "$1" ] && { echo "/dev/${b##*/}"; return 0; }
-	done
-	return 1
-}
-
 # trace_epoch stock|ours TEST
 trace_epoch() {
 	local m=$1 t=$2 name=tr$1 pid i dev ok=0 reqs
