@@ -9,6 +9,10 @@
 # default only the entry points are traced (TRACE_ALL=1 in /etc/bench.conf:
 # every function of the module); compare the modules, don't add up.
 # Run: VMTEST_LOCK=... tests/vm/run --kernel 6.12 --module ours -v -- bench_kmod_trace
+# Under TCG with 2 vCPUs, switching the tracer patches kernel text while the
+# other vCPU runs it, and the guest sometimes dies of an int3 Oops at a
+# jump-label site (seen in ttwu_do_activate, no vduse frame): a QEMU TCG
+# cross-modifying-code hazard, not the module's. Rerun when that happens.
 echo "# benchinfo kernel $(uname -r) vduse $VM_MODULE impl $VM_IMPL (traced: stock and ours)"
 if [ ! -f /lib/modules/vduse_stock.ko ] || [ "$VM_IMPL" != ours ]; then
 	echo "ok 1 - bench_kmod_trace # SKIP no stock vduse beside ours in this boot"
