@@ -9,20 +9,10 @@
 # pairs, flagged "noisy" when q3 > 1.3 x q1, as bench/stats.awk does for
 # slices.
 #
-#   awk -v base=oursv0 -v peer=stockv0 [-v dat=FILE] -f bench/epoch-stats.awk LOG
+#   awk -f bench/quantile.awk -v base=oursv0 -v peer=stockv0 [-v dat=FILE] -f bench/epoch-stats.awk LOG
 #
 # dat gets bench/stats.awk's data lines (appended):
 #   kind test peer base_median peer_median ratio q1 q3 pairs
-function sort(a, n,    i, j, t) {
-	for (i = 2; i <= n; i++)
-		for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) {
-			t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
-		}
-}
-function quant(a, n, q,    x, i) {
-	x = 1 + (n - 1) * q; i = int(x)
-	return i >= n ? a[n] : a[i] + (x - i) * (a[i + 1] - a[i])
-}
 # median of the slices of (epoch e, kind k, device d, test t)
 function emed(e, k, d, t,    j, a) {
 	for (j = 1; j <= cnt[e, k, d, t]; j++) a[j] = vals[e, k, d, t, j]

@@ -40,19 +40,6 @@
 #define BUF	0x200000ull
 #define RUNS	5
 
-#define PD_NEXT		1
-#define PD_WRITE	2
-#define PD_INDIRECT	4
-#define PD_AVAIL	(1 << 7)
-#define PD_USED		(1 << 15)
-
-struct pdesc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t id;
-	uint16_t flags;
-};
-
 static struct fake_kernel fk;
 static double run_s = 0.2;
 static int smoke;
@@ -108,7 +95,7 @@ struct drv {
 	bool packed;
 	enum kind kind;
 	struct fk_split r;		/* split */
-	struct pdesc *pring;		/* packed */
+	struct vring_packed_desc *pring;		/* packed */
 	uint16_t slot;
 	bool wrap;
 	uint64_t (*addr)(unsigned int c, unsigned int i);	/* buffer of chain c, desc i */
@@ -155,10 +142,10 @@ static void drv_setup(struct drv *d, struct vduse_dev *dev)
 		d->wrap = true;
 		if (d->kind == K_INDIRECT)
 			for (c = 0; c < ROUND; c++) {
-				struct pdesc *it = fk_ptr(&fk, 0, TABLES + c * 64);
+				struct vring_packed_desc *it = fk_ptr(&fk, 0, TABLES + c * 64);
 
 				for (i = 0; i < 4; i++)
-					it[i] = (struct pdesc){ d->addr(c, i), BUFLEN, 0, PD_WRITE };
+					it[i] = (struct vring_packed_desc){ d->addr(c, i), BUFLEN, 0, VRING_DESC_F_WRITE };
 			}
 	}
 	if (fk_status(&fk, dev, 0x0f))
@@ -180,21 +167,21 @@ static void drv_post(struct drv *d)
 		return;
 	}
 	for (c = 0; c < ROUND; c++) {
-		uint16_t head = d->slot, hflags = 0, av = d->wrap ? PD_AVAIL : PD_USED;
+		uint16_t head = d->slot, hflags = 0, av = d->wrap ? (1 << VRING_PACKED_DESC_F_AVAIL) : (1 << VRING_PACKED_DESC_F_USED);
 		unsigned int n = d->kind == K_INDIRECT ? 1 : segs;
 
 		for (i = 0; i < n; i++) {
-			struct pdesc *p = &d->pring[d->slot];
+			struct vring_packed_desc *p = &d->pring[d->slot];
 			uint16_t f;
 
 			if (d->kind == K_INDIRECT) {
 				p->addr = TABLES + c * 64;
 				p->len = 64;
-				f = PD_INDIRECT | av;
+				f = VRING_DESC_F_INDIRECT | av;
 			} else {
 				p->addr = d->addr(c, i);
 				p->len = BUFLEN;
-				f = PD_WRITE | (i + 1 < n ? PD_NEXT : 0) | av;
+				f = VRING_DESC_F_WRITE | (i + 1 < n ? VRING_DESC_F_NEXT : 0) | av;
 			}
 			p->id = c;
 			if (i)

@@ -6,7 +6,7 @@
 # the ratio base/peer is the median over k of value(base, k) / value(peer, k),
 # with its quartiles, flagged "noisy" when q3 > 1.3 x q1.
 #
-#   awk -v base=ours [-v dat=FILE] -f bench/stats.awk LOG...
+#   awk -f bench/quantile.awk -v base=ours [-v dat=FILE] -f bench/stats.awk LOG...
 #
 # Input lines (after an optional "[tag] " prefix):
 #   # bench DEVICE TEST VALUE UNIT        higher is better (IOPS, MB/s, fps)
@@ -15,16 +15,6 @@
 # For the lower-is-better kinds the ratio is peer/base, so that a ratio > 1
 # always means the base is better. dat gets one line per test and peer:
 #   kind test peer base_median peer_median ratio q1 q3 slices
-function sort(a, n,    i, j, t) {
-	for (i = 2; i <= n; i++)
-		for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) {
-			t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
-		}
-}
-function quant(a, n, q,    x, i) {
-	x = 1 + (n - 1) * q; i = int(x)
-	return i >= n ? a[n] : a[i] + (x - i) * (a[i + 1] - a[i])
-}
 { sub(/^\[[^]]*\] /, "") }
 $1 == "#" && ($2 == "bench" || $2 == "benchcpu" || $2 == "benchlat") && NF >= 6 {
 	k = $2; dev = $3; test = $4

@@ -44,20 +44,6 @@
 #define WAIT_MS		5000
 #define MAGIC		"hostile-blk"
 
-/* packed descriptor flags (VIRTQ_DESC_F_*) */
-#define PD_NEXT		1
-#define PD_WRITE	2
-#define PD_INDIRECT	4
-#define PD_AVAIL	(1 << 7)
-#define PD_USED		(1 << 15)
-
-struct pdesc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t id;
-	uint16_t flags;
-};
-
 static const char *name, *logpath;
 static char vhpath[300];
 static int packed;
@@ -257,7 +243,7 @@ static uint8_t *at(uint64_t off)
  * Publish a chain of N descriptors on vq Q (split: at descriptors 0..N-1,
  * one avail entry; packed: at the next slots, the head's flags last).
  */
-static void publish(int q, const struct pdesc *d, unsigned int n, uint16_t id)
+static void publish(int q, const struct vring_packed_desc *d, unsigned int n, uint16_t id)
 {
 	unsigned int i;
 
@@ -267,16 +253,16 @@ static void publish(int q, const struct pdesc *d, unsigned int n, uint16_t id)
 
 		for (i = 0; i < n; i++)
 			desc[i] = (struct vring_desc){ d[i].addr, d[i].len, d[i].flags & 7,
-						       d[i].flags & PD_NEXT ? i + 1 : 0 };
+						       d[i].flags & VRING_DESC_F_NEXT ? i + 1 : 0 };
 		avail->ring[s.avail[q] % QSZ] = 0;
 		__atomic_store_n(&avail->idx, ++s.avail[q], __ATOMIC_RELEASE);
 	} else {
-		struct pdesc *ring = (struct pdesc *)at(RING(q));
+		struct vring_packed_desc *ring = (struct vring_packed_desc *)at(RING(q));
 		uint16_t head = s.slot[q], hflags = 0;
 
 		for (i = 0; i < n; i++) {
-			uint16_t f = (d[i].flags & 7) | (s.wrap[q] ? PD_AVAIL : PD_USED);
-			struct pdesc *r = &ring[s.slot[q]];
+			uint16_t f = (d[i].flags & 7) | (s.wrap[q] ? (1 << VRING_PACKED_DESC_F_AVAIL) : (1 << VRING_PACKED_DESC_F_USED));
+			struct vring_packed_desc *r = &ring[s.slot[q]];
 
 			r->addr = d[i].addr;
 			r->len = d[i].len;
@@ -309,10 +295,10 @@ static int wait_used(int q, uint16_t head_slot, int head_wrap)
 				return 0;
 			}
 		} else {
-			struct pdesc *ring = (struct pdesc *)at(RING(q));
+			struct vring_packed_desc *ring = (struct vring_packed_desc *)at(RING(q));
 			uint16_t f = __atomic_load_n(&ring[head_slot].flags, __ATOMIC_ACQUIRE);
 
-			if (!!(f & PD_USED) == head_wrap && !!(f & PD_AVAIL) == head_wrap)
+			if (!!(f & (1 << VRING_PACKED_DESC_F_USED)) == head_wrap && !!(f & (1 << VRING_PACKED_DESC_F_AVAIL)) == head_wrap)
 				return 0;
 		}
 		poll(&(struct pollfd){ .fd = s.call[q], .events = POLLIN }, 1, 20);
@@ -325,10 +311,10 @@ static int read_sector(int q, char *err, size_t len)
 {
 	struct virtio_blk_outhdr *h = (struct virtio_blk_outhdr *)at(REQ(q));
 	uint8_t *data = at(REQ(q) + 0x1000), *status = at(REQ(q) + 0x2000);
-	struct pdesc d[3] = {
-		{ MEM_IOVA + REQ(q), sizeof(*h), 0, PD_NEXT },
-		{ MEM_IOVA + REQ(q) + 0x1000, 512, 0, PD_NEXT | PD_WRITE },
-		{ MEM_IOVA + REQ(q) + 0x2000, 1, 0, PD_WRITE },
+	struct vring_packed_desc d[3] = {
+		{ MEM_IOVA + REQ(q), sizeof(*h), 0, VRING_DESC_F_NEXT },
+		{ MEM_IOVA + REQ(q) + 0x1000, 512, 0, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE },
+		{ MEM_IOVA + REQ(q) + 0x2000, 1, 0, VRING_DESC_F_WRITE },
 	};
 	uint16_t slot = s.slot[q];
 	int wrap = s.wrap[q];
@@ -349,10 +335,10 @@ static int read_sector(int q, char *err, size_t len)
 /* The malformed chain of kind K on vq 0, kicked. */
 static void publish_hostile(enum kind k)
 {
-	struct pdesc *tbl = (struct pdesc *)at(SCRATCH);		/* a packed table */
+	struct vring_packed_desc *tbl = (struct vring_packed_desc *)at(SCRATCH);		/* a packed table */
 	struct vring_desc *stbl = (struct vring_desc *)at(SCRATCH);	/* a split one */
 	uint64_t hdr = MEM_IOVA + REQ(0), tblv = MEM_IOVA + SCRATCH;
-	struct pdesc d[2] = { { hdr, 16, 0, 0 }, { 0 } };
+	struct vring_packed_desc d[2] = { { hdr, 16, 0, 0 }, { 0 } };
 	unsigned int n = 1;
 	uint16_t id = 0;
 
@@ -369,11 +355,11 @@ static void publish_hostile(enum kind k)
 			kick(0);
 			return;
 		} else {
-			struct pdesc all[QSZ];
+			struct vring_packed_desc all[QSZ];
 			unsigned int i;
 
 			for (i = 0; i < QSZ; i++)
-				all[i] = (struct pdesc){ hdr, 16, 0, PD_NEXT };
+				all[i] = (struct vring_packed_desc){ hdr, 16, 0, VRING_DESC_F_NEXT };
 			publish(0, all, QSZ, 0);
 			return;
 		}
@@ -404,10 +390,10 @@ static void publish_hostile(enum kind k)
 		return;
 	}
 	case K_WRAP:
-		d[0] = (struct pdesc){ ~0ull - 100, 0xffffff00, 0, 0 };
+		d[0] = (struct vring_packed_desc){ ~0ull - 100, 0xffffff00, 0, 0 };
 		break;
 	case K_HUGE:
-		d[0] = (struct pdesc){ MEM_IOVA, 0xffffff00, 0, 0 };
+		d[0] = (struct vring_packed_desc){ MEM_IOVA, 0xffffff00, 0, 0 };
 		break;
 	case K_NESTED:
 		/* a table whose second entry is itself an indirect table */
@@ -415,37 +401,37 @@ static void publish_hostile(enum kind k)
 			stbl[0] = (struct vring_desc){ hdr, 16, VRING_DESC_F_NEXT, 1 };
 			stbl[1] = (struct vring_desc){ tblv + 0x800, 32, VRING_DESC_F_INDIRECT, 0 };
 		} else {
-			tbl[0] = (struct pdesc){ hdr, 16, 0, 0 };
-			tbl[1] = (struct pdesc){ tblv + 0x800, 32, 0, PD_INDIRECT };
+			tbl[0] = (struct vring_packed_desc){ hdr, 16, 0, 0 };
+			tbl[1] = (struct vring_packed_desc){ tblv + 0x800, 32, 0, VRING_DESC_F_INDIRECT };
 		}
-		d[0] = (struct pdesc){ tblv, 32, 0, PD_INDIRECT };
+		d[0] = (struct vring_packed_desc){ tblv, 32, 0, VRING_DESC_F_INDIRECT };
 		break;
 	case K_IND_NEXT:
-		tbl[0] = (struct pdesc){ hdr, 16, 0, 0 };
-		d[0] = (struct pdesc){ tblv, 16, 0, PD_INDIRECT | PD_NEXT };
-		d[1] = (struct pdesc){ hdr, 16, 0, 0 };
+		tbl[0] = (struct vring_packed_desc){ hdr, 16, 0, 0 };
+		d[0] = (struct vring_packed_desc){ tblv, 16, 0, VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT };
+		d[1] = (struct vring_packed_desc){ hdr, 16, 0, 0 };
 		n = 2;
 		break;
 	case K_IND_SIZE:
-		d[0] = (struct pdesc){ tblv, 24, 0, PD_INDIRECT };
+		d[0] = (struct vring_packed_desc){ tblv, 24, 0, VRING_DESC_F_INDIRECT };
 		break;
 	case K_UNMAPPED:
-		d[0] = (struct pdesc){ UNMAPPED, 16, 0, 0 };
+		d[0] = (struct vring_packed_desc){ UNMAPPED, 16, 0, 0 };
 		break;
 	case K_TBL_UNMAPPED:
-		d[0] = (struct pdesc){ UNMAPPED, 32, 0, PD_INDIRECT };
+		d[0] = (struct vring_packed_desc){ UNMAPPED, 32, 0, VRING_DESC_F_INDIRECT };
 		break;
 	case K_ID:
 		id = 200;
 		break;
 	case K_UNAVAIL: {
 		/* the head says NEXT; the slot after it still belongs to the last lap */
-		struct pdesc *ring = (struct pdesc *)at(RING(0));
+		struct vring_packed_desc *ring = (struct vring_packed_desc *)at(RING(0));
 		uint16_t next = (s.slot[0] + 1) % QSZ;
 		int nwrap = next == 0 ? !s.wrap[0] : s.wrap[0];
 
-		ring[next] = (struct pdesc){ hdr, 16, 0, nwrap ? PD_USED : PD_AVAIL };
-		d[0].flags = PD_NEXT;
+		ring[next] = (struct vring_packed_desc){ hdr, 16, 0, nwrap ? (1 << VRING_PACKED_DESC_F_USED) : (1 << VRING_PACKED_DESC_F_AVAIL) };
+		d[0].flags = VRING_DESC_F_NEXT;
 		publish(0, d, 1, 0);
 		return;
 	}

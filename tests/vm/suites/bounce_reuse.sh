@@ -6,12 +6,12 @@
 # the next free pages after the last ones (next fit), so 1 s of 4 KiB reads
 # at depth 1 went through thousands of bounce pages (each cold, each
 # allocated on first use and kept: up to the whole 64 MiB per device).
-# null-raw (bench/null_raw.c) counts the distinct IOVA pages of the request
+# null-raw (bench/null_raw.c, NULL_RAW_PAGES=1) counts the distinct IOVA pages of the request
 # buffers; at depth 1 a few suffice, so more than 64 fails.
 load_mod vduse && load_mod virtio_vdpa && load_mod virtio_blk || return 0
 unload_mod vhost_vdpa || return 0
 
-null-raw reuse > /run/reuse.log 2>&1 &
+NULL_RAW_PAGES=1 null-raw reuse > /run/reuse.log 2>&1 &
 pid=$!
 if ! wait_for /dev/vduse/reuse 20; then
 	echo "not ok 1 - bounce_reuse: null-raw created its device # $(tail -n 2 /run/reuse.log | tr '\n' ' ')"
