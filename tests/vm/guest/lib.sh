@@ -78,3 +78,14 @@ netdev_of() {
 	done
 	return 1
 }
+
+# wait_log FILE PATTERN PID [TENTHS]: wait until FILE has a line matching
+# PATTERN (0), or PID has died or TENTHS tenths of a second (200) passed (1).
+wait_log() {
+	local i=0
+	until grep -q "$2" "$1"; do
+		kill -0 "$3" 2> /dev/null || return 1
+		i=$((i + 1)); [ $i -gt "${4:-200}" ] && return 1
+		usleep 100000
+	done
+}

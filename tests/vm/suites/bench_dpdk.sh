@@ -44,12 +44,7 @@ start_pmd() {
 		-- -i --forward-mode=io --nb-cores=1 --rxq=$2 --txq=$2 --total-num-mbufs=16384 \
 		< /run/$1.in > /run/$1.log 2>&1 &
 	ppid=$!
-	local i=0
-	until grep -q 'testpmd> ' /run/$1.log; do
-		kill -0 $ppid 2> /dev/null || return 1
-		i=$((i + 1)); [ $i -gt 600 ] && return 1
-		usleep 100000
-	done
+	wait_log /run/$1.log 'testpmd> ' $ppid 600 || return 1
 	[ -e /dev/vduse/$1 ]
 }
 stop_pmd() {
@@ -125,8 +120,7 @@ tap_ok $? "ping through DPDK's device (virtio-net -> testpmd -> TAP)" "$(tail -n
 # -- vduse-net
 nsenter --net=/run/netns/peer vduse-net --tap tbnet0 --mtu 1500 --queue-pairs 1 bnet0 > /run/bnet0.log 2>&1 &
 dpid=$!
-i=0
-until grep -q 'serving: TAP' /run/bnet0.log || [ $i -gt 200 ]; do kill -0 $dpid 2> /dev/null || break; i=$((i + 1)); usleep 100000; done
+wait_log /run/bnet0.log 'serving: TAP' $dpid
 bind bnet0
 tap_ok $? "vduse-net with 1 queue pair bound, netdev $ifc" "$(tail -n 3 /run/bnet0.log | tr '\n' ' ')" || return 0
 echo "# benchinfo vduse-net: $(head -n 2 /run/bnet0.log | tr '\n' ' ')"

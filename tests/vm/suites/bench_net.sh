@@ -16,14 +16,9 @@ peer() { ip netns exec peer "$@"; }
 start() {
 	nsenter --net=/run/netns/peer vduse-net --tap t$1 --mtu 1500 --queue-pairs $2 $1 > /run/$1.log 2>&1 &
 	dpid=$!
-	local i=0
-	until grep -q 'serving: TAP' /run/$1.log; do
-		kill -0 $dpid 2> /dev/null || return 1
-		i=$((i + 1)); [ $i -gt 200 ] && return 1
-		usleep 100000
-	done
+	wait_log /run/$1.log 'serving: TAP' $dpid || return 1
 	vdpa dev add name $1 mgmtdev vduse || return 1
-	i=0
+	local i=0
 	while ! ifc=$(netdev_of $1) && [ $i -lt 50 ]; do usleep 100000; i=$((i + 1)); done
 	[ -n "$ifc" ] && ip link set "$ifc" netns dut
 }

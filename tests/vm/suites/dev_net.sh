@@ -25,12 +25,7 @@ start_daemon() {
 	# nsenter execs the daemon itself: $dpid is the daemon
 	nsenter --net=/run/netns/peer vduse-net "$@" "$name" > "$log" 2>&1 &
 	dpid=$!
-	local i=0
-	until grep -q 'serving: TAP' "$log"; do
-		kill -0 $dpid 2> /dev/null || return 1
-		i=$((i + 1)); [ $i -gt 200 ] && return 1
-		usleep 100000
-	done
+	wait_log "$log" 'serving: TAP' $dpid
 }
 
 # xfer FROM-NS TO-NS TO-ADDR PORT FILE: TCP from one namespace to the other;

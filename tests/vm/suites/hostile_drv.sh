@@ -19,13 +19,7 @@ truncate -s 1M /run/hblk.img
 vduse-blk --num-queues 2 --queue-size 64 --packed --bind vhost_vdpa -v hblk0 /run/hblk.img \
 	> /run/hblk0.log 2>&1 &
 bpid=$!
-i=0
-until grep -q 'bound to vhost_vdpa' /run/hblk0.log; do
-	kill -0 $bpid 2> /dev/null || break
-	i=$((i + 1)); [ $i -gt 200 ] && break
-	usleep 100000
-done
-grep -q 'bound to vhost_vdpa' /run/hblk0.log
+wait_log /run/hblk0.log 'bound to vhost_vdpa' $bpid
 tap_ok $? "hostile_drv: vduse-blk with 2 queues (split and packed offered) on vhost-vdpa" \
 	"$(tail -n 3 /run/hblk0.log)"
 run_prog 120 hostile_drv_blk hblk0 /run/hblk0.log split
@@ -51,13 +45,7 @@ load_mod vhost_vdpa || return 0
 
 vduse-net --tap htap0 --queue-pairs 2 --offer indirect -v hnet0 > /run/hnet0.log 2>&1 &
 hpid=$!
-i=0
-until grep -q 'serving: TAP' /run/hnet0.log; do
-	kill -0 $hpid 2> /dev/null || break
-	i=$((i + 1)); [ $i -gt 200 ] && break
-	usleep 100000
-done
-grep -q 'serving: TAP' /run/hnet0.log
+wait_log /run/hnet0.log 'serving: TAP' $hpid
 tap_ok $? "hostile_drv: vduse-net with 2 pairs and INDIRECT_DESC started" "$(tail -n 3 /run/hnet0.log)"
 /usr/bin/ip link set htap0 up
 vdpa dev add name hnet0 mgmtdev vduse

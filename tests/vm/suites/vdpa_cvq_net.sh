@@ -26,12 +26,7 @@ vnet() {
 	nsenter --net=/run/netns/peer vduse-net --tap "t$1" --mac $MAC --mtu 1500 \
 		--queue-pairs "$2" "$1" > "$C/$1.log" 2>&1 &
 	echo $! > "$C/$1.pid"
-	local i=0
-	until grep -q 'serving: TAP' "$C/$1.log"; do
-		kill -0 "$(cat "$C/$1.pid")" 2> /dev/null || return 1
-		i=$((i + 1)); [ $i -gt 200 ] && return 1
-		usleep 100000
-	done
+	wait_log "$C/$1.log" 'serving: TAP' "$(cat "$C/$1.pid")" || return 1
 	ip netns exec peer ip link set "t$1" up && vdpa dev add name "$1" mgmtdev vduse &&
 		vhost_of "$1" > "$C/$1.vhost"
 }
