@@ -354,47 +354,37 @@ enum vduse_bounce_op {
 	VDUSE_TO_BOUNCE,	/* original -> bounce page */
 	VDUSE_FROM_BOUNCE,	/* bounce page -> original */
 	VDUSE_ZERO_BOUNCE,	/* zero the bounce page */
-	VDUSE_NO_BOUNCE,	/* leave both as they are */
 };
-
-/* Apply @op to @n bytes at @off of slot @s; bounce_lock held for reading. */
-static void vduse_bounce_slot(struct vduse_slot *s, unsigned int off,
-			      size_t n, enum vduse_bounce_op op)
-{
-	void *va;
-
-	if (op == VDUSE_NO_BOUNCE || !s->page || s->orig == VDUSE_NO_ORIG)
-		return;
-	va = kmap_local_page(s->page);
-	if (op == VDUSE_ZERO_BOUNCE)
-		memset(va + off, 0, n);
-	else
-		vduse_copy_phys(s->orig + off, va + off, n,
-				op == VDUSE_FROM_BOUNCE);
-	kunmap_local(va);
-}
 
 /*
  * Apply @op to @size bytes at @iova, one page at a time, each under the read
  * side of bounce_lock: a switch of the backing pages (which copies what is in
  * flight) then waits for one page copy at most.  Slots not mapped are
- * skipped.  With @unmap, the slots from @iova's page on are also marked not
- * mapped, each in the same hold of the lock as its copy.
+ * skipped.
  */
 static void vduse_bounce(struct vduse_domain *d, dma_addr_t iova,
-			 size_t size, enum vduse_bounce_op op, bool unmap)
+			 size_t size, enum vduse_bounce_op op)
 {
 	while (size) {
 		unsigned long i = iova >> PAGE_SHIFT;
 		unsigned int off = offset_in_page(iova);
 		size_t n = min_t(size_t, size, PAGE_SIZE - off);
+		struct vduse_slot *s;
+		void *va;
 
 		if (i >= d->nslots)
 			return;
+		s = &d->slots[i];
 		read_lock(&d->bounce_lock);
-		vduse_bounce_slot(&d->slots[i], off, n, op);
-		if (unmap)
-			d->slots[i].orig = VDUSE_NO_ORIG;
+		if (s->page && s->orig != VDUSE_NO_ORIG) {
+			va = kmap_local_page(s->page);
+			if (op == VDUSE_ZERO_BOUNCE)
+				memset(va + off, 0, n);
+			else
+				vduse_copy_phys(s->orig + off, va + off, n,
+						op == VDUSE_FROM_BOUNCE);
+			kunmap_local(va);
+		}
 		read_unlock(&d->bounce_lock);
 		iova += n;
 		size -= n;
@@ -403,12 +393,11 @@ static void vduse_bounce(struct vduse_domain *d, dma_addr_t iova,
 
 /*
  * Map slot @s to @orig, giving it a kernel page (kept until the domain goes)
- * and a backing page, and apply @op to its first @n bytes in the same hold
- * of bounce_lock.  Every slot ever mapped has a kernel page, so DEREG_UMEM
- * can always move mappings in flight back.
+ * and a backing page.  Every slot ever mapped has a kernel page, so
+ * DEREG_UMEM can always move mappings in flight back.
  */
-static int vduse_slot_map(struct vduse_domain *d, struct vduse_slot *s,
-			  phys_addr_t orig, size_t n, enum vduse_bounce_op op)
+static int vduse_slot_prepare(struct vduse_domain *d, struct vduse_slot *s,
+			      phys_addr_t orig)
 {
 	struct page *page = NULL;
 
@@ -426,7 +415,6 @@ static int vduse_slot_map(struct vduse_domain *d, struct vduse_slot *s,
 	if (!s->page)
 		s->page = s->kpage;
 	s->orig = orig;
-	vduse_bounce_slot(s, 0, n, op);
 	read_unlock(&d->bounce_lock);
 	if (page)
 		__free_page(page);
@@ -467,7 +455,6 @@ static dma_addr_t vduse_domain_map(struct vduse_domain *d, phys_addr_t pa,
 				   unsigned long attrs)
 {
 	unsigned long i, first, npages = PFN_UP(size);
-	enum vduse_bounce_op op;
 	dma_addr_t iova;
 
 	if (!d || !d->dma || !size || !d->nslots ||
@@ -477,20 +464,18 @@ static dma_addr_t vduse_domain_map(struct vduse_domain *d, phys_addr_t pa,
 	if (!iova)
 		return DMA_MAPPING_ERROR;
 
-	if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC) &&
-	    (dir == DMA_TO_DEVICE || dir == DMA_BIDIRECTIONAL))
-		op = VDUSE_TO_BOUNCE;
-	else
-		op = VDUSE_ZERO_BOUNCE;
-	/* the IOVA is page aligned: page i holds bytes i * PAGE_SIZE on */
 	first = iova >> PAGE_SHIFT;
 	for (i = 0; i < npages; i++) {
-		size_t n = min_t(size_t, size - i * PAGE_SIZE, PAGE_SIZE);
+		struct vduse_slot *s = &d->slots[first + i];
 
-		if (vduse_slot_map(d, &d->slots[first + i], pa + i * PAGE_SIZE,
-				   n, op))
+		if (vduse_slot_prepare(d, s, pa + i * PAGE_SIZE))
 			goto err;
 	}
+	if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC) &&
+	    (dir == DMA_TO_DEVICE || dir == DMA_BIDIRECTIONAL))
+		vduse_bounce(d, iova, size, VDUSE_TO_BOUNCE);
+	else
+		vduse_bounce(d, iova, size, VDUSE_ZERO_BOUNCE);
 	return iova;
 err:
 	vduse_slots_unmap(d, first, i);
@@ -511,24 +496,14 @@ static void vduse_domain_unmap(struct vduse_domain *d, dma_addr_t iova,
 			       unsigned long attrs)
 {
 	unsigned long first = iova >> PAGE_SHIFT, npages = PFN_UP(size);
-	enum vduse_bounce_op op;
 
 	if (!d || !d->dma || !size || !vduse_range_contains(&d->stream, iova) ||
 	    first + npages > d->nslots)
 		return;
 	if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC) &&
 	    (dir == DMA_FROM_DEVICE || dir == DMA_BIDIRECTIONAL))
-		op = VDUSE_FROM_BOUNCE;
-	else
-		op = VDUSE_NO_BOUNCE;
-	if (!offset_in_page(iova)) {
-		/* copy back and unmark each page in one hold of bounce_lock */
-		vduse_bounce(d, iova, size, op, true);
-	} else {
-		/* not from vduse_domain_map(): its bytes need not span npages */
-		vduse_bounce(d, iova, size, op, false);
-		vduse_slots_unmap(d, first, npages);
-	}
+		vduse_bounce(d, iova, size, VDUSE_FROM_BOUNCE);
+	vduse_slots_unmap(d, first, npages);
 	vduse_range_free(&d->stream, iova & PAGE_MASK, npages);
 }
 
@@ -545,7 +520,7 @@ static void vduse_domain_sync(struct vduse_domain *d, dma_addr_t iova,
 	if (!d || !d->dma || iova >= d->bounce_size)
 		return;
 	vduse_bounce(d, iova, size,
-		     to_dev ? VDUSE_TO_BOUNCE : VDUSE_FROM_BOUNCE, false);
+		     to_dev ? VDUSE_TO_BOUNCE : VDUSE_FROM_BOUNCE);
 }
 
 /**
