@@ -241,9 +241,18 @@ int vdpacvq_send_batch(struct vdpacvq_dev *d, const struct vdpacvq_cmd *cmds, in
  * has used them; frame_recv takes the next frame from PAIR's RX queue and
  * posts the buffer again. 0, -ETIMEDOUT, -EPROTO (bad used element),
  * -EINVAL (pair not in use, frame too big).
+ *
+ * Which RX queue a frame arrives on is the device's choice: without RSS a
+ * virtio-net device may use any active pair's (vduse-net hands a frame from
+ * TAP queue k to pair k, and tun picks the TAP queue by flow, or by hash for
+ * a flow it does not know or forgot). frame_recv_any waits on the RX queue
+ * of every pair of the session (all are enabled at start) and takes the
+ * first frame any of them has, its pair in *PAIR; a consumer that does not
+ * choose the pair itself (no RSS steering) should use it.
  */
 int vdpacvq_frame_send(struct vdpacvq_dev *d, uint16_t pair, const void *frame, size_t len);
 int vdpacvq_frame_recv(struct vdpacvq_dev *d, uint16_t pair, void *buf, size_t cap, size_t *len);
+int vdpacvq_frame_recv_any(struct vdpacvq_dev *d, void *buf, size_t cap, size_t *len, uint16_t *pair);
 
 /* The model as it stands (valid after start). */
 const struct vdpacvq_state *vdpacvq_model(const struct vdpacvq_dev *d);

@@ -714,36 +714,65 @@ static int kick(struct vdpacvq_dev *d, uint32_t vq)
 	return 0;
 }
 
-/* Wait for the next used element of data vq VQ; its id and length. */
-static int data_used(struct vdpacvq_dev *d, uint32_t vq, uint32_t *id, uint32_t *len)
+/*
+ * Wait for the next used element of any of the NVQ data vqs VQS (checked in
+ * that order); the vq's place in VQS, the element's id and length.
+ */
+static int data_used_any(struct vdpacvq_dev *d, const uint32_t *vqs, unsigned int nvq, unsigned int *which,
+			 uint32_t *id, uint32_t *len)
 {
-	struct vring_used *u = ring_used(d->guest + (size_t)vq * RING_PAGE);
+	struct pollfd pf[VDPACVQ_MAX_VQS];
 	double end = now_ms() + d->timeout_ms;
-	uint16_t idx;
+	struct vring_used *u = NULL;
+	unsigned int k = 0;
+	uint32_t vq = 0;
+	uint16_t idx = 0;
 
-	want_used_irq(d, d->guest + (size_t)vq * RING_PAGE, d->used[vq]);
+	for (k = 0; k < nvq; k++) {
+		want_used_irq(d, d->guest + (size_t)vqs[k] * RING_PAGE, d->used[vqs[k]]);
+		pf[k] = (struct pollfd){ .fd = d->call[vqs[k]], .events = POLLIN };
+	}
 	for (;;) {
-		idx = __atomic_load_n(&u->idx, __ATOMIC_ACQUIRE);
-		if (idx != d->used[vq])
-			break;
-		if (now_ms() > end)
-			return fail(d, ETIMEDOUT, "vq %u: nothing used after %d ms", vq, d->timeout_ms);
-		{
-			struct pollfd pf = { .fd = d->call[vq], .events = POLLIN };
-			uint64_t x;
-
-			if (poll(&pf, 1, 1) > 0 && read(d->call[vq], &x, sizeof(x)) < 0)
-				(void)0;
+		for (k = 0; k < nvq; k++) {
+			vq = vqs[k];
+			u = ring_used(d->guest + (size_t)vq * RING_PAGE);
+			idx = __atomic_load_n(&u->idx, __ATOMIC_ACQUIRE);
+			if (idx != d->used[vq])
+				break;
 		}
+		if (k < nvq)
+			break;
+		if (now_ms() > end) {
+			if (nvq == 1)
+				return fail(d, ETIMEDOUT, "vq %u: nothing used after %d ms", vqs[0], d->timeout_ms);
+			return fail(d, ETIMEDOUT, "vqs %u..%u: nothing used on any of the %u after %d ms", vqs[0],
+				    vqs[nvq - 1], nvq, d->timeout_ms);
+		}
+		if (poll(pf, nvq, 1) > 0)
+			for (k = 0; k < nvq; k++) {
+				uint64_t x;
+
+				if (pf[k].revents & POLLIN && read(pf[k].fd, &x, sizeof(x)) < 0)
+					(void)0;
+			}
 	}
 	if ((uint16_t)(idx - d->used[vq]) > NBUF)
 		return fail(d, EPROTO, "vq %u: the device moved the used index from %u to %u", vq, d->used[vq], idx);
+	*which = k;
 	*id = u->ring[d->used[vq] % QSZ].id;
 	*len = u->ring[d->used[vq] % QSZ].len;
 	d->used[vq]++;
 	if (*id >= NBUF)
 		return fail(d, EPROTO, "vq %u: the device returned descriptor %u, never made available", vq, *id);
 	return 0;
+}
+
+/* Wait for the next used element of data vq VQ; its id and length. */
+static int data_used(struct vdpacvq_dev *d, uint32_t vq, uint32_t *id, uint32_t *len)
+{
+	unsigned int which;
+
+	return data_used_any(d, &vq, 1, &which, id, len);
 }
 
 int vdpacvq_frame_send(struct vdpacvq_dev *d, uint16_t pair, const void *frame, size_t len)
@@ -769,18 +798,12 @@ int vdpacvq_frame_send(struct vdpacvq_dev *d, uint16_t pair, const void *frame, 
 	return r;
 }
 
-int vdpacvq_frame_recv(struct vdpacvq_dev *d, uint16_t pair, void *buf, size_t cap, size_t *len)
+/* Copy out the frame in RX buffer ID of VQ and post the buffer again. */
+static int rx_take(struct vdpacvq_dev *d, uint32_t vq, uint32_t id, uint32_t ulen, void *buf, size_t cap,
+		   size_t *len)
 {
-	uint32_t vq = 2u * pair, id, ulen;
-	uint8_t *page;
-	int r;
+	uint8_t *page = d->guest + (size_t)vq * RING_PAGE;
 
-	if (!d->started || vq >= d->ndata)
-		return fail(d, EINVAL, "pair %u is not in use", pair);
-	page = d->guest + (size_t)vq * RING_PAGE;
-	r = data_used(d, vq, &id, &ulen);
-	if (r)
-		return r;
 	if (ulen < NET_HDR || ulen > BUFSZ)
 		return fail(d, EPROTO, "vq %u: used length %u (header %d, buffer %d)", vq, ulen, NET_HDR, BUFSZ);
 	*len = ulen - NET_HDR < cap ? ulen - NET_HDR : cap;
@@ -788,6 +811,36 @@ int vdpacvq_frame_recv(struct vdpacvq_dev *d, uint16_t pair, void *buf, size_t c
 	ring_avail(page)->ring[d->avail[vq]++ % QSZ] = id;
 	__atomic_store_n(&ring_avail(page)->idx, d->avail[vq], __ATOMIC_RELEASE);
 	return kick(d, vq);
+}
+
+int vdpacvq_frame_recv(struct vdpacvq_dev *d, uint16_t pair, void *buf, size_t cap, size_t *len)
+{
+	uint32_t vq = 2u * pair, id, ulen;
+	int r;
+
+	if (!d->started || vq >= d->ndata)
+		return fail(d, EINVAL, "pair %u is not in use", pair);
+	r = data_used(d, vq, &id, &ulen);
+	if (r)
+		return r;
+	return rx_take(d, vq, id, ulen, buf, cap, len);
+}
+
+int vdpacvq_frame_recv_any(struct vdpacvq_dev *d, void *buf, size_t cap, size_t *len, uint16_t *pair)
+{
+	uint32_t vqs[VDPACVQ_MAX_VQS / 2 + 1], id, ulen;
+	unsigned int n, which;
+	int r;
+
+	if (!d->started)
+		return fail(d, EINVAL, "the device is not started");
+	for (n = 0; 2 * n < d->ndata; n++)
+		vqs[n] = 2 * n;
+	r = data_used_any(d, vqs, n, &which, &id, &ulen);
+	if (r)
+		return r;
+	*pair = (uint16_t)which;
+	return rx_take(d, vqs[which], id, ulen, buf, cap, len);
 }
 
 int vdpacvq_start(struct vdpacvq_dev *d, const struct vdpacvq_start_opts *o)
