@@ -15,12 +15,14 @@
  * many distinct IOVA pages (below 2 GiB) the driver's request buffers and
  * indirect tables were: how many bounce pages the kernel's streaming
  * mappings went through (suite bounce_reuse). Off by default: the bench
- * measures the loop without that bookkeeping.
+ * measures the loop without that bookkeeping. SIGUSR1 prints its counters
+ * (bench_lib's BENCH_LIB_COUNTERS).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <time.h>
 #include "rawvblk.h"
 #include "nullblk.h"
 
@@ -43,11 +45,26 @@ static void note_pages(struct rvb *r, uint64_t iova, uint32_t len)
 }
 
 static struct rvb d = { .fd = -1, .kickfd = -1 };
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, dump;
+static unsigned long wakes, kicks, irqs;
+/* NULL_TIMING=1: ns in rvb_serve() (the inject included) and in its handler */
+static int timing;
+static uint64_t t_serve_all, t_handle;
+
+static uint64_t ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000ull + t.tv_nsec;
+}
 
 static void on_signal(int sig)
 {
-	stop = 1;
+	if (sig == SIGUSR1)
+		dump = 1;
+	else
+		stop = 1;
 }
 
 /* Walk one chain into iovecs and answer it as the null device. */
@@ -56,9 +73,13 @@ static uint32_t serve_chain(struct rvb *r, uint16_t head)
 	struct iovec rd[NULLBLK_QUEUE_SIZE], wr[NULLBLK_QUEUE_SIZE];
 	unsigned int nrd, nwr;
 
-	if (rvb_chain(r, head, rd, &nrd, wr, &nwr))
-		return 0;
-	return nullblk_serve(rd, nrd, wr, nwr);
+	uint64_t t0 = timing ? ns() : 0;
+	uint32_t len;
+
+	len = rvb_chain(r, head, rd, &nrd, wr, &nwr) ? 0 : nullblk_serve(rd, nrd, wr, nwr);
+	if (timing)
+		t_handle += ns() - t0;
+	return len;
 }
 
 int main(int argc, char **argv)
@@ -83,6 +104,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "null-raw: CREATE_DEV: %s\n", strerror(errno));
 		return 1;
 	}
+	timing = !!getenv("NULL_TIMING");
 	if (getenv("NULL_RAW_PAGES"))
 		d.on_buf = note_pages;
 	if (rvb_open(&d, argv[1], NULLBLK_QUEUE_SIZE)) {
@@ -93,6 +115,7 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	printf("# nullblk %s: raw UAPI loop, VDUSE API v0\n", argv[1]);
 	while (!stop) {
 		ev = rvb_wait(&d, 200);
@@ -100,10 +123,29 @@ int main(int argc, char **argv)
 			ret = 1;
 			break;
 		}
+		wakes += ev > 0;
 		if ((ev & RVB_EV_MSG) && rvb_msg(&d))
 			fprintf(stderr, "null-raw: control message: %s\n", strerror(errno));
-		if (ev & RVB_EV_KICK)
+		if (ev & RVB_EV_KICK) {
+			uint16_t sig = d.signalled;
+
+			uint64_t t0 = timing ? ns() : 0;
+
+			kicks++;
 			rvb_serve(&d, serve_chain, NULL);
+			if (timing)
+				t_serve_all += ns() - t0;
+			irqs += d.signalled != sig;
+		}
+		if (dump) {
+			dump = 0;
+			printf("# nullctr %s wakes %lu kicks %lu irqs %lu served %lu", argv[1],
+			       wakes, kicks, irqs, d.served);
+			if (timing)
+				printf(" kick_ns %llu handle_ns %llu", (unsigned long long)t_serve_all,
+				       (unsigned long long)t_handle);
+			printf("\n");
+		}
 	}
 	printf("# nullblk %s: served %lu requests, %lu malformed\n", argv[1], d.served, d.bad);
 	if (d.on_buf)
