@@ -14,6 +14,8 @@
 # section 1). The devices named in BENCH_LIB_TIMING also time their phases
 # (NULL_TIMING=1: a diagnostic, it slows them).
 echo "# benchinfo kernel $(uname -r) vduse $VM_MODULE"
+echo "# benchinfo clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)," \
+	"meltdown: $(cat /sys/devices/system/cpu/vulnerabilities/meltdown 2>/dev/null)"
 load_mod vduse && load_mod virtio_vdpa && load_mod virtio_blk || return 0
 unload_mod vhost_vdpa || return 0
 
