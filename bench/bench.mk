@@ -87,6 +87,19 @@ $(BUILD)/vm/progs/nullbench: bench/nullbench.c
 
 vm-progs: $(BUILD)/vm/progs/null-ours $(BUILD)/vm/progs/null-raw $(BUILD)/vm/progs/nullbench
 
+# Not in vm-progs: null-ours and null-raw with bench/syscall_user.c wrapped
+# around their system calls, for BENCH_IMPLS="oursw raww" (bench/README.md
+# section 1). `make clean` or rm removes them from later initramfs images.
+SYSCALL_WRAP := -Wl,--wrap=epoll_wait,--wrap=poll,--wrap=read,--wrap=ioctl
+.PHONY: bench-lib-syscall-progs
+bench-lib-syscall-progs: $(BUILD)/vm/progs/null-oursw $(BUILD)/vm/progs/null-raww
+$(BUILD)/vm/progs/null-oursw: bench/null_ours.c bench/syscall_user.c $(NULL_DEPS) $(LIB_A)
+	$(CC) $(CFLAGS) $(WARN) -Werror -D_GNU_SOURCE -Iinclude -Iinclude/uapi -Ibench \
+		-static $(SYSCALL_WRAP) -o $@ bench/null_ours.c bench/syscall_user.c $(LIB_A)
+$(BUILD)/vm/progs/null-raww: bench/null_raw.c bench/syscall_user.c $(NULL_DEPS) tests/include/rawvblk.h
+	$(CC) $(CFLAGS) $(WARN) -Werror -Iinclude/uapi -Itests/include -Ibench \
+		-static $(SYSCALL_WRAP) -o $@ bench/null_raw.c bench/syscall_user.c
+
 QLIBVDUSE_SUBDIR := $(shell sed -n 's/^QLIBVDUSE_SUBDIR=//p' .cache/vmtest/qemu-libvduse.env 2>/dev/null)
 ifneq ($(QLIBVDUSE_SUBDIR),)
 QLIBVDUSE := .cache/vmtest/$(QLIBVDUSE_SUBDIR)/subprojects/libvduse

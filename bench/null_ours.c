@@ -5,26 +5,64 @@
  * the single thread of vduse_dev_run_once(): pop every request, push each,
  * one notify. SIGTERM ends it; the device is destroyed on the way out.
  *
- *   null-ours [--nas N] [--v0] NAME
+ *   null-ours [--nas N] [--v0] [--poll] NAME
  *
  * --nas N: N address spaces (API v1; one group, its queue in AS 0), to show
  * what the address-space support costs the data path (bench/run-kmod).
  * --v0: API v0 even where v1 is offered, to compare our module with the
  * stock one like for like (bench/run-kmod).
+ * --poll: the application's own poll() loop on vduse_dev_fd() and the kick
+ * fd instead of vduse_dev_run_once()'s epoll, as the raw loop waits.
+ * SIGUSR1 prints its counters (bench_lib's BENCH_LIB_COUNTERS).
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 #include "vduse/libvduse.h"
 #include "nullblk.h"
 
-static volatile sig_atomic_t stop;
-static unsigned long served, bad;
+static volatile sig_atomic_t stop, dump;
+static unsigned long served, bad, wakes;
+static struct vduse_vq *the_vq;
+/*
+ * NULL_TIMING=1 (a diagnostic): ns from the kick's callback to the notify
+ * (every pop, serve and push: user space only) and in the notify
+ */
+static int timing;
+static uint64_t t_work, t_notify;
+
+static uint64_t ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000ull + t.tv_nsec;
+}
 
 static void on_signal(int sig)
 {
-	stop = 1;
+	if (sig == SIGUSR1)
+		dump = 1;
+	else
+		stop = 1;
+}
+
+/* SIGUSR1: the counters so far, for the bench suite's per-test deltas. */
+static void print_counters(const char *name)
+{
+	struct vduse_vq_stats st = { 0 };
+
+	if (the_vq)
+		vduse_vq_get_stats(the_vq, &st, sizeof(st));
+	printf("# nullctr %s wakes %lu kicks %llu irqs %llu served %lu", name, wakes,
+	       (unsigned long long)st.kicks, (unsigned long long)st.irqs, served);
+	if (timing)
+		printf(" work_ns %llu notify_ns %llu", (unsigned long long)t_work,
+		       (unsigned long long)t_notify);
+	printf("\n");
 }
 
 static void log_cb(void *user, enum vduse_log_level lvl, const char *msg)
@@ -35,8 +73,12 @@ static void log_cb(void *user, enum vduse_log_level lvl, const char *msg)
 static void on_kick(struct vduse_dev *dev, struct vduse_vq *vq, void *user)
 {
 	struct vduse_req *req;
+	uint64_t t0 = 0, t1 = 0;
 	uint32_t len;
 
+	the_vq = vq;
+	if (timing)
+		t0 = ns();
 	while (vduse_vq_pop(vq, &req) == 1) {
 		len = nullblk_serve(req->iov, req->nr_readable,
 				    req->iov + req->nr_readable, req->nr_writable);
@@ -44,7 +86,41 @@ static void on_kick(struct vduse_dev *dev, struct vduse_vq *vq, void *user)
 		served++;
 		vduse_vq_push(req, len);
 	}
+	if (timing) {
+		t1 = ns();
+		t_work += t1 - t0;
+	}
 	vduse_vq_notify(vq);
+	if (timing)
+		t_notify += ns() - t1;
+}
+
+/* One pass of --poll's loop: what vduse_dev_run_once() does, with poll(). */
+static int poll_once(struct vduse_dev *dev, int ms)
+{
+	struct vduse_vq *vq = vduse_dev_vq(dev, 0);
+	struct pollfd p[2] = {
+		{ .fd = vduse_dev_fd(dev), .events = POLLIN },
+		{ .fd = vduse_vq_kick_fd(vq), .events = POLLIN },
+	};
+	int n, err;
+
+	n = poll(p, 2, ms);
+	if (n <= 0)
+		return n < 0 && errno != EINTR ? -errno : 0;
+	if (p[0].revents & (POLLERR | POLLNVAL))
+		return -EIO;
+	if (p[0].revents & POLLIN) {
+		err = vduse_dev_handle_msgs(dev);
+		if (err < 0)
+			return err;
+	}
+	if (p[1].revents & POLLIN) {
+		vduse_vq_ack_kick(vq);
+		if (vduse_vq_started(vq))
+			on_kick(dev, vq, NULL);
+	}
+	return n;
 }
 
 int main(int argc, char **argv)
@@ -53,6 +129,7 @@ int main(int argc, char **argv)
 	struct vduse_dev *dev;
 	struct sigaction sa;
 	unsigned int nas = 1, flags = 0;
+	bool use_poll = false;
 	const char *name;
 	int i, ret;
 
@@ -61,14 +138,17 @@ int main(int argc, char **argv)
 			nas = strtoul(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "--v0"))
 			flags |= VDUSE_DEV_F_API_V0;
+		else if (!strcmp(argv[i], "--poll"))
+			use_poll = true;
 		else
 			break;
 	}
 	if (argc < 2 || i != argc - 1 || argv[i][0] == '-') {
-		fprintf(stderr, "usage: null-ours [--nas N] [--v0] NAME\n");
+		fprintf(stderr, "usage: null-ours [--nas N] [--v0] [--poll] NAME\n");
 		return 2;
 	}
 	name = argv[argc - 1];
+	timing = !!getenv("NULL_TIMING");
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	nullblk_config(&cfg);
 	LIBVDUSE_OPTS(vduse_dev_opts, o, .name = name, .device_id = VIRTIO_ID_BLOCK,
@@ -87,10 +167,16 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	printf("# nullblk %s: libvduse, VDUSE API v%d, %u address spaces\n", name,
 	       vduse_dev_api_version(dev), nas);
 	while (!stop) {
-		ret = vduse_dev_run_once(dev, 200);
+		ret = use_poll ? poll_once(dev, 200) : vduse_dev_run_once(dev, 200);
+		wakes += ret > 0;
+		if (dump) {
+			dump = 0;
+			print_counters(name);
+		}
 		if (ret < 0 && ret != -EINTR) {
 			fprintf(stderr, "null-ours: run_once: %s\n", strerror(-ret));
 			break;

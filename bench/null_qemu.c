@@ -10,6 +10,8 @@
  * the guest's /run: part of what QEMU's library costs per request.
  *
  *   null-qemu NAME
+ *
+ * SIGUSR1 prints its counters (bench_lib's BENCH_LIB_COUNTERS).
  */
 #include <errno.h>
 #include <poll.h>
@@ -20,13 +22,16 @@
 #include "libvduse.h"
 #include "nullblk.h"
 
-static volatile sig_atomic_t stop;
-static unsigned long served, bad;
+static volatile sig_atomic_t stop, dump;
+static unsigned long served, bad, wakes, kicks;
 static VduseVirtq *ready_vq;
 
 static void on_signal(int sig)
 {
-	stop = 1;
+	if (sig == SIGUSR1)
+		dump = 1;
+	else
+		stop = 1;
 }
 
 static void enable_queue(VduseDev *dev, VduseVirtq *vq)
@@ -89,6 +94,7 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	printf("# nullblk %s: QEMU's libvduse, VDUSE API v0\n", argv[1]);
 	while (!stop) {
 		struct pollfd p[2] = {
@@ -97,16 +103,26 @@ int main(int argc, char **argv)
 		};
 		eventfd_t v;
 
-		if (poll(p, 2, 200) < 0) {
+		int n = poll(p, 2, 200);
+
+		if (dump) {
+			/* the library counts no interrupts: wake-ups and kicks only */
+			dump = 0;
+			printf("# nullctr %s wakes %lu kicks %lu served %lu\n", argv[1], wakes, kicks,
+			       served);
+		}
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			ret = 1;
 			break;
 		}
+		wakes += n > 0;
 		if (p[0].revents & POLLIN)
 			vduse_dev_handler(dev);
 		if (ready_vq && (p[1].revents & POLLIN)) {
 			eventfd_read(vduse_queue_get_fd(ready_vq), &v);
+			kicks++;
 			serve(ready_vq);
 		}
 	}

@@ -15,13 +15,44 @@
  * many distinct IOVA pages (below 2 GiB) the driver's request buffers and
  * indirect tables were: how many bounce pages the kernel's streaming
  * mappings went through (suite bounce_reuse). Off by default: the bench
- * measures the loop without that bookkeeping.
+ * measures the loop without that bookkeeping. SIGUSR1 prints its counters
+ * (bench_lib's BENCH_LIB_COUNTERS).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include "linux/vduse.h"
+
+/*
+ * NULL_TIMING=1 (a diagnostic): ns from the kick to the VQ_INJECT_IRQ
+ * ioctl (the ring work: user space only) and in rvb_serve() as a whole;
+ * the ioctl is timestamped through this wrapper.
+ */
+static int timing;
+static uint64_t t_start, t_work, t_serve_all;
+static uint64_t ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000ull + t.tv_nsec;
+}
+
+static int timed_ioctl(int fd, unsigned long req, void *arg)
+{
+	if (req == VDUSE_VQ_INJECT_IRQ && timing && t_start) {
+		t_work += ns() - t_start;
+		t_start = 0;
+	}
+	return ioctl(fd, req, arg);
+}
+#define ioctl timed_ioctl
 #include "rawvblk.h"
+#undef ioctl
 #include "nullblk.h"
 
 _Static_assert(NULLBLK_QUEUE_SIZE >= RVB_MAX_QUEUE, "a chain fits the iovecs");
@@ -43,11 +74,16 @@ static void note_pages(struct rvb *r, uint64_t iova, uint32_t len)
 }
 
 static struct rvb d = { .fd = -1, .kickfd = -1 };
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, dump;
+static unsigned long wakes, kicks, irqs;
+
 
 static void on_signal(int sig)
 {
-	stop = 1;
+	if (sig == SIGUSR1)
+		dump = 1;
+	else
+		stop = 1;
 }
 
 /* Walk one chain into iovecs and answer it as the null device. */
@@ -83,6 +119,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "null-raw: CREATE_DEV: %s\n", strerror(errno));
 		return 1;
 	}
+	timing = !!getenv("NULL_TIMING");
 	if (getenv("NULL_RAW_PAGES"))
 		d.on_buf = note_pages;
 	if (rvb_open(&d, argv[1], NULLBLK_QUEUE_SIZE)) {
@@ -93,6 +130,7 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	printf("# nullblk %s: raw UAPI loop, VDUSE API v0\n", argv[1]);
 	while (!stop) {
 		ev = rvb_wait(&d, 200);
@@ -100,10 +138,35 @@ int main(int argc, char **argv)
 			ret = 1;
 			break;
 		}
+		wakes += ev > 0;
 		if ((ev & RVB_EV_MSG) && rvb_msg(&d))
 			fprintf(stderr, "null-raw: control message: %s\n", strerror(errno));
-		if (ev & RVB_EV_KICK)
+		if (ev & RVB_EV_KICK) {
+			uint16_t sig = d.signalled;
+
+			uint64_t t0 = timing ? ns() : 0;
+
+			kicks++;
+			t_start = t0;
 			rvb_serve(&d, serve_chain, NULL);
+			if (timing) {
+				/* no interrupt: the ring work ended here */
+				if (t_start)
+					t_work += ns() - t_start;
+				t_start = 0;
+				t_serve_all += ns() - t0;
+			}
+			irqs += d.signalled != sig;
+		}
+		if (dump) {
+			dump = 0;
+			printf("# nullctr %s wakes %lu kicks %lu irqs %lu served %lu", argv[1],
+			       wakes, kicks, irqs, d.served);
+			if (timing)
+				printf(" work_ns %llu kick_ns %llu", (unsigned long long)t_work,
+				       (unsigned long long)t_serve_all);
+			printf("\n");
+		}
 	}
 	printf("# nullblk %s: served %lu requests, %lu malformed\n", argv[1], d.served, d.bad);
 	if (d.on_buf)

@@ -73,6 +73,7 @@ static void dev_free(struct vduse_dev *dev)
 	for (i = 0; dev->vqs && i < dev->nvqs; i++) {
 		struct vduse_vq *vq = &dev->vqs[i];
 
+		vduse_vq_forget_xlate(vq);
 		vduse_vq_unmap_ring(vq);
 		vduse_vq_free_outstanding(vq);
 		vduse_vq_free_pool(vq);

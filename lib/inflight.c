@@ -149,7 +149,7 @@ int vduse_inflight_setup(struct vduse_dev *dev, bool attach)
 	return 0;
 }
 
-int vduse_inflight_pop(struct vduse_vq *vq, uint16_t id, uint16_t pos, uint16_t ndesc)
+HOT int vduse_inflight_pop(struct vduse_vq *vq, uint16_t id, uint16_t pos, uint16_t ndesc)
 {
 	if (!vq->log)
 		return 0;
@@ -169,7 +169,7 @@ int vduse_inflight_pop(struct vduse_vq *vq, uint16_t id, uint16_t pos, uint16_t 
 	return 0;
 }
 
-void vduse_inflight_push(struct vduse_vq *vq, uint16_t id)
+HOT void vduse_inflight_push(struct vduse_vq *vq, uint16_t id)
 {
 	if (!vq->log || id >= vq->dev->log->queue_size)
 		return;
@@ -177,7 +177,7 @@ void vduse_inflight_push(struct vduse_vq *vq, uint16_t id)
 }
 
 /* After the used ring (and the states) were written: move the used position. */
-void vduse_inflight_commit(struct vduse_vq *vq)
+HOT void vduse_inflight_commit(struct vduse_vq *vq)
 {
 	if (vq->log)
 		put16(vq, &vq->log->used, used_word(vq));

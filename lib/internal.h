@@ -17,6 +17,8 @@
 
 #define HIDDEN __attribute__((visibility("hidden")))
 #define EXPORT __attribute__((visibility("default")))
+/* the data path: grouped in .text.hot, so a request touches few code pages */
+#define HOT __attribute__((hot))
 
 #ifndef ARRAY_SIZE
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -136,6 +138,13 @@ struct vduse_vq {
 	/* Scratch for building a request. */
 	struct iovec *seg;
 	struct vduse_region **segreg;
+	/*
+	 * The region of the last translation, with a reference: a request's
+	 * buffers are nearly always in the region of the previous one (the
+	 * bounce area), so chains skip the lookup. Used only while in
+	 * vduse_vq_as() and not invalidated (dead).
+	 */
+	struct vduse_region *xl_reg;
 	uint8_t *indbuf;
 };
 
@@ -332,22 +341,32 @@ static inline int vduse_vq_ring(struct vduse_vq *vq)
 void vduse_vq_unmap_ring(struct vduse_vq *vq) HIDDEN;
 void vduse_vq_set_broken(struct vduse_vq *vq, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3))) HIDDEN;
-struct vduse_req_int *vduse_req_build(struct vduse_vq *vq, unsigned int nseg,
-				      unsigned int nr_readable) HIDDEN;
-void vduse_vq_drop_segs(struct vduse_vq *vq, unsigned int nseg) HIDDEN;
 void vduse_req_release(struct vduse_req_int *r) HIDDEN;
 void vduse_vq_free_outstanding(struct vduse_vq *vq) HIDDEN;
 void vduse_vq_free_pool(struct vduse_vq *vq) HIDDEN;
 uint32_t vduse_vq_cur_asid(const struct vduse_vq *vq) HIDDEN;
 
 /* Chain walking state shared by split.c and packed.c. */
+/*
+ * A chain being parsed. Its segments go straight into a pooled request
+ * (no copy, no scratch page touched); past VDUSE_POOL_SEGS they move to
+ * the queue's scratch (vq->seg, vq->segreg).
+ */
 struct vduse_chain {
 	unsigned int nseg, nr_readable;
 	uint64_t total;
 	bool writable_seen;
+	unsigned int cap;		/* segments iov/reg can hold */
+	struct iovec *iov;
+	struct vduse_region **reg;
+	struct vduse_req_int *r;	/* the pooled request iov/reg belong to, or NULL */
 };
+void vduse_chain_init(struct vduse_vq *vq, struct vduse_chain *c) HIDDEN;
+void vduse_vq_forget_xlate(struct vduse_vq *vq) HIDDEN;
+void vduse_chain_drop(struct vduse_vq *vq, struct vduse_chain *c) HIDDEN;
 int vduse_chain_add(struct vduse_vq *vq, struct vduse_chain *c, uint64_t addr,
 		    uint32_t len, bool writable) HIDDEN;
+struct vduse_req_int *vduse_req_build(struct vduse_vq *vq, struct vduse_chain *c) HIDDEN;
 
 /* split.c */
 int vduse_split_pop(struct vduse_vq *vq, struct vduse_req **reqp) HIDDEN;

@@ -52,7 +52,7 @@ void vduse_region_get(struct vduse_region *r)
 	r->refs++;
 }
 
-void vduse_region_put(struct vduse_region *r)
+HOT void vduse_region_put(struct vduse_region *r)
 {
 	struct vduse_as *as = r->as;
 	struct vduse_region **pp;
@@ -69,7 +69,7 @@ void vduse_region_put(struct vduse_region *r)
 }
 
 /* Index of the first region whose last >= iova (nr if none). */
-static unsigned int as_search(const struct vduse_as *as, uint64_t iova)
+HOT static unsigned int as_search(const struct vduse_as *as, uint64_t iova)
 {
 	unsigned int lo = 0, hi = as->nr;
 
@@ -230,7 +230,7 @@ insert:
 	return r;
 }
 
-static struct vduse_region *as_lookup(struct vduse_dev *dev, struct vduse_as *as, uint32_t asid,
+HOT static struct vduse_region *as_lookup(struct vduse_dev *dev, struct vduse_as *as, uint32_t asid,
 				      uint64_t iova)
 {
 	unsigned int i;
@@ -258,7 +258,7 @@ struct vduse_region *vduse_iotlb_lookup(struct vduse_dev *dev, uint32_t asid, ui
  * reference on its region. Returns 0, -EFAULT (unmapped, wrapping or
  * forbidden range) or -E2BIG (more than @max segments).
  */
-int vduse_iotlb_translate(struct vduse_dev *dev, struct vduse_as *cache, uint32_t asid,
+HOT int vduse_iotlb_translate(struct vduse_dev *dev, struct vduse_as *cache, uint32_t asid,
 			  uint64_t iova, uint64_t len,
 			  int prot, struct iovec *iov, struct vduse_region **reg,
 			  unsigned int max, unsigned int *n)
@@ -416,7 +416,7 @@ fail:
 }
 
 /* Copy guest memory out (indirect tables: read once, no double fetch). */
-int vduse_iotlb_copy_from(struct vduse_dev *dev, struct vduse_as *cache, uint32_t asid,
+HOT int vduse_iotlb_copy_from(struct vduse_dev *dev, struct vduse_as *cache, uint32_t asid,
 			  uint64_t iova, void *buf, uint64_t len)
 {
 	uint8_t *out = buf;

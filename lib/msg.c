@@ -518,7 +518,7 @@ int vduse_dev_epoll_setup(struct vduse_dev *dev)
 	return 0;
 }
 
-EXPORT int vduse_dev_run_once(struct vduse_dev *dev, int timeout_ms)
+HOT EXPORT int vduse_dev_run_once(struct vduse_dev *dev, int timeout_ms)
 {
 	struct epoll_event ev[RUN_EVENTS];
 	int n, i, events = 0, err;

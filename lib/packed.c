@@ -70,11 +70,11 @@ static int add_indirect(struct vduse_vq *vq, struct vduse_chain *c, const struct
  * (daemon restart) the slots are known to be ours, so their avail bits are
  * not checked again. Returns 1 with *reqp, 0 if nothing is available.
  */
-int vduse_packed_parse(struct vduse_vq *vq, uint16_t pos, bool wrap, bool resubmit,
+HOT int vduse_packed_parse(struct vduse_vq *vq, uint16_t pos, bool wrap, bool resubmit,
 		       struct vduse_req **reqp)
 {
 	struct pdesc *ring = vq->desc;
-	struct vduse_chain c = { 0 };
+	struct vduse_chain c;
 	struct vduse_req_int *r;
 	uint16_t p = pos, id = 0, flags;
 	uint32_t count = 0;
@@ -87,6 +87,7 @@ int vduse_packed_parse(struct vduse_vq *vq, uint16_t pos, bool wrap, bool resubm
 	flags = le16toh(ld16_acq(&ring[pos].flags));
 	if (!resubmit && !desc_avail(flags, wrap))
 		return 0;
+	vduse_chain_init(vq, &c);
 	for (;;) {
 		struct pdesc d;
 
@@ -125,9 +126,9 @@ int vduse_packed_parse(struct vduse_vq *vq, uint16_t pos, bool wrap, bool resubm
 		vduse_vq_set_broken(vq, "buffer id %u out of range (size %u)", id, vq->num);
 		goto bad;
 	}
-	r = vduse_req_build(vq, c.nseg, c.nr_readable);
+	r = vduse_req_build(vq, &c);
 	if (!r) {
-		vduse_vq_drop_segs(vq, c.nseg);
+		vduse_chain_drop(vq, &c);
 		return -ENOMEM;
 	}
 	r->pub.id = id;
@@ -144,7 +145,7 @@ int vduse_packed_parse(struct vduse_vq *vq, uint16_t pos, bool wrap, bool resubm
 	*reqp = &r->pub;
 	return 1;
 bad:
-	vduse_vq_drop_segs(vq, c.nseg);
+	vduse_chain_drop(vq, &c);
 	return -EIO;
 }
 
@@ -178,7 +179,7 @@ void vduse_packed_disable_notify(struct vduse_vq *vq)
 	}
 }
 
-int vduse_packed_pop(struct vduse_vq *vq, struct vduse_req **reqp)
+HOT int vduse_packed_pop(struct vduse_vq *vq, struct vduse_req **reqp)
 {
 	int ret = vduse_packed_parse(vq, vq->last_avail_idx, vq->avail_wrap, false, reqp);
 
@@ -188,7 +189,7 @@ int vduse_packed_pop(struct vduse_vq *vq, struct vduse_req **reqp)
 	return ret;
 }
 
-int vduse_packed_push(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len)
+HOT int vduse_packed_push(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len)
 {
 	struct pdesc *d = (struct pdesc *)vq->desc + vq->used_idx;
 	uint16_t flags = vq->used_wrap ? PD_AVAIL | PD_USED : 0;
@@ -210,7 +211,7 @@ int vduse_packed_push(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len
 	return 0;
 }
 
-int vduse_packed_need_irq(struct vduse_vq *vq)
+HOT int vduse_packed_need_irq(struct vduse_vq *vq)
 {
 	const uint16_t *evt = vq->driver;	/* { off_wrap, flags } */
 	uint16_t flags = le16toh(ld16_acq(&evt[1]));

@@ -19,10 +19,12 @@
 #define AVAIL_RING(vq)	((uint16_t *)((uint8_t *)(vq)->driver + 4))
 #define USED_RING(vq)	((struct vring_used_elem *)((uint8_t *)(vq)->device + 4))
 
-int vduse_split_parse(struct vduse_vq *vq, uint16_t head, struct vduse_req **reqp)
+HOT int vduse_split_parse(struct vduse_vq *vq, uint16_t head, struct vduse_req **reqp)
 {
+	/* small indirect tables (a block request's 3 - 4) stay on the hot stack */
+	struct vring_desc small[16];
 	const struct vring_desc *table = vq->desc;
-	struct vduse_chain c = { 0 };
+	struct vduse_chain c;
 	struct vduse_req_int *r;
 	uint32_t tnum = vq->num, count = 0;
 	bool in_indirect = false;
@@ -32,6 +34,7 @@ int vduse_split_parse(struct vduse_vq *vq, uint16_t head, struct vduse_req **req
 		vduse_vq_set_broken(vq, "head index %u out of range (size %u)", head, vq->num);
 		return -EIO;
 	}
+	vduse_chain_init(vq, &c);
 	for (;;) {
 		struct vring_desc d;
 		uint16_t flags;
@@ -62,13 +65,13 @@ int vduse_split_parse(struct vduse_vq *vq, uint16_t head, struct vduse_req **req
 				vduse_vq_set_broken(vq, "indirect table of %u bytes", len);
 				goto bad;
 			}
+			table = len <= sizeof(small) ? small : (const struct vring_desc *)vq->indbuf;
 			if (vduse_iotlb_copy_from(vq->dev, vduse_vq_cache(vq), vduse_vq_cur_asid(vq),
-						  le64toh(d.addr), vq->indbuf, len)) {
+						  le64toh(d.addr), (void *)table, len)) {
 				vduse_vq_set_broken(vq, "indirect table at %#llx is outside every mapping",
 						    (unsigned long long)le64toh(d.addr));
 				goto bad;
 			}
-			table = (const struct vring_desc *)vq->indbuf;
 			tnum = len / 16;
 			count = 0;
 			i = 0;
@@ -86,16 +89,16 @@ int vduse_split_parse(struct vduse_vq *vq, uint16_t head, struct vduse_req **req
 			goto bad;
 		}
 	}
-	r = vduse_req_build(vq, c.nseg, c.nr_readable);
+	r = vduse_req_build(vq, &c);
 	if (!r) {
-		vduse_vq_drop_segs(vq, c.nseg);
+		vduse_chain_drop(vq, &c);
 		return -ENOMEM;
 	}
 	r->pub.id = head;
 	*reqp = &r->pub;
 	return 1;
 bad:
-	vduse_vq_drop_segs(vq, c.nseg);
+	vduse_chain_drop(vq, &c);
 	return -EIO;
 }
 
@@ -107,7 +110,7 @@ bad:
  * value, the driver skips the kick and, having passed avail_event, never
  * kicks this queue again. Returns the avail index seen after the fence.
  */
-static uint16_t split_arm(struct vduse_vq *vq)
+HOT static uint16_t split_arm(struct vduse_vq *vq)
 {
 	/* armed at this position already: that fence made our store visible */
 	if (vq->armed && vq->armed_idx == vq->last_avail_idx)
@@ -138,7 +141,7 @@ void vduse_split_disable_notify(struct vduse_vq *vq)
 	}
 }
 
-int vduse_split_pop(struct vduse_vq *vq, struct vduse_req **reqp)
+HOT int vduse_split_pop(struct vduse_vq *vq, struct vduse_req **reqp)
 {
 	uint16_t avail_idx, head;
 	int ret;
@@ -172,7 +175,7 @@ int vduse_split_pop(struct vduse_vq *vq, struct vduse_req **reqp)
 }
 
 /* Used element @k of a batch starting at the current used index. */
-void vduse_split_fill(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len, unsigned int k)
+HOT void vduse_split_fill(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len, unsigned int k)
 {
 	struct vring_used_elem *e = &USED_RING(vq)[(vq->used_idx + k) & (vq->num - 1)];
 
@@ -182,21 +185,21 @@ void vduse_split_fill(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len
 }
 
 /* Make @n filled elements visible with one used index store. */
-void vduse_split_publish(struct vduse_vq *vq, unsigned int n)
+HOT void vduse_split_publish(struct vduse_vq *vq, unsigned int n)
 {
 	vq->used_idx += n;
 	vduse_crash_point(vq->dev);
 	st16_rel((uint8_t *)vq->device + 2, htole16(vq->used_idx));
 }
 
-int vduse_split_push(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len)
+HOT int vduse_split_push(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len)
 {
 	vduse_split_fill(vq, r, len, 0);
 	vduse_split_publish(vq, 1);
 	return 0;
 }
 
-int vduse_split_need_irq(struct vduse_vq *vq)
+HOT int vduse_split_need_irq(struct vduse_vq *vq)
 {
 	uint16_t old = vq->signalled_used, used_event;
 	bool valid = vq->signalled_valid;

@@ -197,8 +197,16 @@ int vduse_vq_start(struct vduse_vq *vq, const struct vduse_vq_info *info)
 	return 0;
 }
 
+void vduse_vq_forget_xlate(struct vduse_vq *vq)
+{
+	if (vq->xl_reg)
+		vduse_region_put(vq->xl_reg);
+	vq->xl_reg = NULL;
+}
+
 void vduse_vq_stop(struct vduse_vq *vq)
 {
+	vduse_vq_forget_xlate(vq);
 	vduse_vq_unmap_ring(vq);
 	vq->started = false;
 	vq->broken = false;
@@ -238,16 +246,54 @@ int vduse_vq_try_start(struct vduse_vq *vq)
 	return 1;
 }
 
-/* Drop the references taken on scratch segments of a rejected chain. */
-void vduse_vq_drop_segs(struct vduse_vq *vq, unsigned int nseg)
+#define POOL_REQ_SIZE \
+	(sizeof(struct vduse_req_int) + \
+	 VDUSE_POOL_SEGS * (sizeof(struct iovec) + sizeof(struct vduse_region *)))
+
+/* Start a chain in a pooled request (recycled: no allocation per request). */
+HOT void vduse_chain_init(struct vduse_vq *vq, struct vduse_chain *c)
 {
-	while (nseg)
-		vduse_region_put(vq->segreg[--nseg]);
+	struct vduse_req_int *r = vq->pool;
+
+	memset(c, 0, sizeof(*c));
+	if (r)
+		vq->pool = r->next;
+	else
+		r = malloc(POOL_REQ_SIZE);
+	if (r) {
+		c->r = r;
+		c->iov = (struct iovec *)(r + 1);
+		c->reg = (struct vduse_region **)(c->iov + VDUSE_POOL_SEGS);
+		c->cap = VDUSE_POOL_SEGS;
+	} else {
+		/* vduse_req_build() tries again */
+		c->iov = vq->seg;
+		c->reg = vq->segreg;
+		c->cap = VDUSE_MAX_SEGS;
+	}
 }
 
-int vduse_chain_add(struct vduse_vq *vq, struct vduse_chain *c, uint64_t addr,
+static void pool_put(struct vduse_vq *vq, struct vduse_req_int *r)
+{
+	r->next = vq->pool;
+	vq->pool = r;
+}
+
+/* A rejected chain: drop its segments' references and its pooled request. */
+void vduse_chain_drop(struct vduse_vq *vq, struct vduse_chain *c)
+{
+	while (c->nseg)
+		vduse_region_put(c->reg[--c->nseg]);
+	if (c->r)
+		pool_put(vq, c->r);
+	c->r = NULL;
+}
+
+HOT int vduse_chain_add(struct vduse_vq *vq, struct vduse_chain *c, uint64_t addr,
 		    uint32_t len, bool writable)
 {
+	int prot = writable ? PROT_WRITE : PROT_READ;
+	struct vduse_region *r;
 	struct vduse_as *as;
 	unsigned int nseg;
 	uint64_t misses;
@@ -272,12 +318,35 @@ int vduse_chain_add(struct vduse_vq *vq, struct vduse_chain *c, uint64_t addr,
 	if (!len)
 		return 0;
 	as = vduse_vq_as(vq);
+	r = vq->xl_reg;
+	if (r && r->as == as && !r->dead && addr >= r->start && addr + (len - 1) <= r->last &&
+	    (r->prot & prot) == prot && c->nseg < c->cap) {
+		/* in the region of the last translation: no lookup */
+		c->iov[c->nseg].iov_base = r->addr + (addr - r->start);
+		c->iov[c->nseg].iov_len = len;
+		c->reg[c->nseg++] = r;
+		r->refs++;
+		as->hits++;
+		vq->st.iotlb_hits++;
+		if (!writable)
+			c->nr_readable = c->nseg;
+		return 0;
+	}
 	misses = as->misses;
 	nseg = c->nseg;
 	err = vduse_iotlb_translate(vq->dev, vduse_vq_cache(vq), vduse_vq_cur_asid(vq), addr, len,
-				    writable ? PROT_WRITE : PROT_READ, vq->seg, vq->segreg,
-				    VDUSE_MAX_SEGS, &c->nseg);
-	/* one lookup per segment added */
+				    prot, c->iov, c->reg, c->cap, &c->nseg);
+	if (err == -E2BIG && c->cap < VDUSE_MAX_SEGS) {
+		/* more than a pooled request holds: go on in the queue's scratch */
+		memcpy(vq->seg, c->iov, c->nseg * sizeof(*c->iov));
+		memcpy(vq->segreg, c->reg, c->nseg * sizeof(*c->reg));
+		c->iov = vq->seg;
+		c->reg = vq->segreg;
+		c->cap = VDUSE_MAX_SEGS;
+		err = vduse_iotlb_translate(vq->dev, vduse_vq_cache(vq), vduse_vq_cur_asid(vq), addr,
+					    len, prot, c->iov, c->reg, c->cap, &c->nseg);
+	}
+	/* one lookup per segment added (a fetch in the first try still counts) */
 	misses = as->misses - misses;
 	vq->st.iotlb_misses += misses;
 	vq->st.iotlb_hits += c->nseg - nseg - (c->nseg - nseg < misses ? c->nseg - nseg : misses);
@@ -293,27 +362,32 @@ int vduse_chain_add(struct vduse_vq *vq, struct vduse_chain *c, uint64_t addr,
 	}
 	if (!writable)
 		c->nr_readable = c->nseg;
+	r = c->reg[c->nseg - 1];
+	if (r != vq->xl_reg) {
+		vduse_vq_forget_xlate(vq);
+		vduse_region_get(r);
+		vq->xl_reg = r;
+	}
 	return 0;
 }
 
-struct vduse_req_int *vduse_req_build(struct vduse_vq *vq, unsigned int nseg,
-				      unsigned int nr_readable)
+/* The request of a parsed chain; NULL (the chain's references kept) if out of memory. */
+HOT struct vduse_req_int *vduse_req_build(struct vduse_vq *vq, struct vduse_chain *c)
 {
-	struct vduse_req_int *r;
-	unsigned int i, cap = nseg;
-	bool pooled = nseg <= VDUSE_POOL_SEGS;
+	unsigned int i, nseg = c->nseg, nr_readable = c->nr_readable;
+	bool pooled = c->r && c->iov != vq->seg;
+	struct vduse_req_int *r = c->r;
 
-	/* no allocation per request: small ones are recycled per queue */
-	if (pooled && vq->pool) {
-		r = vq->pool;
-		vq->pool = r->next;
-	} else {
-		if (pooled)
-			cap = VDUSE_POOL_SEGS;
-		r = malloc(sizeof(*r) + cap * (sizeof(struct iovec) + sizeof(struct vduse_region *)));
+	if (!pooled) {
+		/* the segments are in the scratch: a request of their size */
+		if (r)
+			pool_put(vq, r);
+		c->r = NULL;
+		r = malloc(sizeof(*r) + nseg * (sizeof(struct iovec) + sizeof(struct vduse_region *)));
 		if (!r)
 			return NULL;
 	}
+	c->r = NULL;
 	memset(r, 0, sizeof(*r));
 	r->pooled = pooled;
 	r->pub.vq = vq;
@@ -321,8 +395,10 @@ struct vduse_req_int *vduse_req_build(struct vduse_vq *vq, unsigned int nseg,
 	r->reg = (struct vduse_region **)(r->pub.iov + (pooled ? VDUSE_POOL_SEGS : nseg));
 	r->nseg = nseg;
 	r->generation = vq->generation;
-	memcpy(r->pub.iov, vq->seg, nseg * sizeof(struct iovec));
-	memcpy(r->reg, vq->segreg, nseg * sizeof(struct vduse_region *));
+	if (!pooled) {
+		memcpy(r->pub.iov, vq->seg, nseg * sizeof(struct iovec));
+		memcpy(r->reg, vq->segreg, nseg * sizeof(struct vduse_region *));
+	}
 	r->next = vq->outstanding;
 	if (r->next)
 		r->next->prev = r;
@@ -339,7 +415,7 @@ struct vduse_req_int *vduse_req_build(struct vduse_vq *vq, unsigned int nseg,
 }
 
 /* Drop the request's mapping references and free (or recycle) it. */
-void vduse_req_release(struct vduse_req_int *r)
+HOT void vduse_req_release(struct vduse_req_int *r)
 {
 	struct vduse_vq *vq = r->pub.vq;
 	unsigned int i;
@@ -352,12 +428,10 @@ void vduse_req_release(struct vduse_req_int *r)
 		vq->outstanding = r->next;
 	if (r->next)
 		r->next->prev = r->prev;
-	if (r->pooled) {
-		r->next = vq->pool;
-		vq->pool = r;
-	} else {
+	if (r->pooled)
+		pool_put(vq, r);
+	else
 		free(r);
-	}
 }
 
 void vduse_vq_free_pool(struct vduse_vq *vq)
@@ -381,7 +455,7 @@ void vduse_vq_free_outstanding(struct vduse_vq *vq)
 	}
 }
 
-static int vq_pop(struct vduse_vq *vq, struct vduse_req **reqp)
+HOT static int vq_pop(struct vduse_vq *vq, struct vduse_req **reqp)
 {
 	int ret;
 
@@ -410,7 +484,7 @@ static int vq_pop(struct vduse_vq *vq, struct vduse_req **reqp)
 	return ret;
 }
 
-EXPORT int vduse_vq_pop(struct vduse_vq *vq, struct vduse_req **reqp)
+HOT EXPORT int vduse_vq_pop(struct vduse_vq *vq, struct vduse_req **reqp)
 {
 	int ret;
 
@@ -420,7 +494,7 @@ EXPORT int vduse_vq_pop(struct vduse_vq *vq, struct vduse_req **reqp)
 	return ret;
 }
 
-EXPORT int vduse_vq_pop_many(struct vduse_vq *vq, struct vduse_req **reqs, unsigned int max)
+HOT EXPORT int vduse_vq_pop_many(struct vduse_vq *vq, struct vduse_req **reqs, unsigned int max)
 {
 	unsigned int n = 0;
 	int ret = 0;
@@ -433,7 +507,7 @@ EXPORT int vduse_vq_pop_many(struct vduse_vq *vq, struct vduse_req **reqs, unsig
 }
 
 /* Is @r still pushable? Releases it and returns the error if not. */
-static int push_check(struct vduse_vq *vq, struct vduse_req_int *r)
+HOT static int push_check(struct vduse_vq *vq, struct vduse_req_int *r)
 {
 	if (r->generation != vq->generation || !vq->started) {
 		vduse_req_release(r);
@@ -447,7 +521,7 @@ static int push_check(struct vduse_vq *vq, struct vduse_req_int *r)
 	return 0;
 }
 
-static int vq_push(struct vduse_req *req, uint32_t written)
+HOT static int vq_push(struct vduse_req *req, uint32_t written)
 {
 	struct vduse_req_int *r = (struct vduse_req_int *)req;
 	struct vduse_vq *vq = req->vq;
@@ -475,7 +549,7 @@ static int vq_push(struct vduse_req *req, uint32_t written)
  * ones written but invisible if the daemon died, which the in-flight log
  * could not tell from buffers never completed).
  */
-EXPORT int vduse_vq_push(struct vduse_req *req, uint32_t written)
+HOT EXPORT int vduse_vq_push(struct vduse_req *req, uint32_t written)
 {
 	struct vduse_vq *vq = req->vq;
 	int ret;
@@ -486,7 +560,7 @@ EXPORT int vduse_vq_push(struct vduse_req *req, uint32_t written)
 	return ret;
 }
 
-static int vq_push_many(struct vduse_vq *vq, struct vduse_req *const *reqs,
+HOT static int vq_push_many(struct vduse_vq *vq, struct vduse_req *const *reqs,
 			const uint32_t *written, unsigned int n)
 {
 	bool ring_ok = vq->started && !vq->broken && !vduse_vq_ring(vq);
@@ -534,7 +608,7 @@ static int vq_push_many(struct vduse_vq *vq, struct vduse_req *const *reqs,
 	return done ? (int)done : err;
 }
 
-EXPORT int vduse_vq_push_many(struct vduse_vq *vq, struct vduse_req *const *reqs,
+HOT EXPORT int vduse_vq_push_many(struct vduse_vq *vq, struct vduse_req *const *reqs,
 			      const uint32_t *written, unsigned int n)
 {
 	int ret;
@@ -557,7 +631,7 @@ EXPORT void vduse_req_free(struct vduse_req *req)
 	vduse_vq_unlock(vq);
 }
 
-static int vq_notify(struct vduse_vq *vq)
+HOT static int vq_notify(struct vduse_vq *vq)
 {
 	uint32_t idx = vq->index;
 	int need;
@@ -587,7 +661,7 @@ static int vq_notify(struct vduse_vq *vq)
 	return 1;
 }
 
-EXPORT int vduse_vq_notify(struct vduse_vq *vq)
+HOT EXPORT int vduse_vq_notify(struct vduse_vq *vq)
 {
 	int ret;
 
@@ -637,7 +711,7 @@ EXPORT void vduse_vq_disable_notify(struct vduse_vq *vq)
 	vduse_vq_unlock(vq);
 }
 
-EXPORT void vduse_vq_ack_kick(struct vduse_vq *vq)
+HOT EXPORT void vduse_vq_ack_kick(struct vduse_vq *vq)
 {
 	uint64_t v;
 	bool kicked, started;
