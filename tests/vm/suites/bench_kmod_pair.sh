@@ -26,7 +26,11 @@ unload_mod vhost_vdpa && unload_mod vduse || return 0
 
 BENCH_KMOD_PAIRS=1 BENCH_KMOD_ROUNDS=1 BENCH_KMOD_SECONDS=0.1
 BENCH_KMOD_TESTS=randread-qd1,randread-qd32 BENCH_KMOD_MEM=0
+BENCH_KMOD_COUNTERS=0
 [ -r /etc/bench.conf ] && . /etc/bench.conf
+# per-slice scheduler/interrupt/fault counters (nullbench --counters)
+ctr=""
+[ "$BENCH_KMOD_COUNTERS" = 1 ] && ctr=--counters
 
 # use_mod stock|ours: unload whichever vduse is loaded, load that one.
 use_mod() {
@@ -86,7 +90,7 @@ run_epoch() {
 		# warm-up, not counted: first touches of the bounce pages and mappings
 		timeout 60 nullbench --seconds 0.05 --rounds 1 --tests "$BENCH_KMOD_TESTS" $args > /dev/null || ok=1
 		timeout 600 nullbench --seconds "$BENCH_KMOD_SECONDS" --rounds "$BENCH_KMOD_ROUNDS" \
-			--tests "$BENCH_KMOD_TESTS" $args || ok=1
+			--tests "$BENCH_KMOD_TESTS" $ctr $args || ok=1
 	fi
 	stop_devs || ok=1
 	tap_ok $ok "epoch $epoch ($1 vduse): devices attached, every I/O completed, devices destroyed"
