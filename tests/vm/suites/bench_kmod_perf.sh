@@ -14,7 +14,8 @@
 #   # perfcaller MODULE K TEST UNLOCK CALLER1<CALLER2 SAMPLES us/req
 # Run: tests/vm/run --kernel 6.12 --module ours --timeout 1500 -v -- bench_kmod_perf
 # (/etc/bench.conf: PERF_SECONDS, default 3; PERF_FREQ, default 1000;
-# PERF_TESTS, default randread-qd32,randwrite-qd32)
+# PERF_TESTS, default randread-qd32,randwrite-qd32; PERF_ORDER, default
+# "stock ours ours stock")
 echo "# benchinfo kernel $(uname -r) vduse $VM_MODULE impl $VM_IMPL (profiled: stock and ours)"
 if [ ! -f /lib/modules/vduse_stock.ko ] || [ "$VM_IMPL" != ours ] || ! command -v perf > /dev/null; then
 	echo "ok 1 - bench_kmod_perf # SKIP no stock vduse beside ours, or no perf, in this boot"
@@ -23,7 +24,11 @@ fi
 load_mod vdpa && load_mod vhost_iotlb && load_mod virtio_vdpa && load_mod virtio_blk || return 0
 unload_mod vhost_vdpa && unload_mod vduse || return 0
 PERF_SECONDS=3 PERF_FREQ=1000 PERF_TESTS=randread-qd32,randwrite-qd32
+PERF_ORDER="stock ours ours stock"
 [ -r /etc/bench.conf ] && . /etc/bench.conf
+# mitigations decide what a kernel entry costs under TCG (PTI: a CR3 switch
+# and so a softmmu TLB flush per entry)
+grep . /sys/devices/system/cpu/vulnerabilities/* 2> /dev/null | sed 's|.*/|# vuln: |'
 echo 0 > /proc/sys/kernel/kptr_restrict
 echo -1 > /proc/sys/kernel/perf_event_paranoid
 
@@ -61,6 +66,13 @@ perf_epoch() {
 			/^#/ || NF < 4 { next }
 			{ s = $2; sym = $4; for (i = 5; i <= NF; i++) sym = sym "_" $i
 			  printf "# perf %s %d %s %s %d %.3f\n", m, k, t, sym, s, r ? s / f / r * 1e6 : 0 }'
+		# per process and symbol: who pays
+		timeout 300 perf report -i /run/perf.data --stdio -n --no-children --sort comm,sym \
+			--percent-limit 0.3 2> /dev/null |
+			awk -v m="$m" -v k="$k" -v t="$t" -v r="${reqs:-0}" -v f="$PERF_FREQ" '
+			/^#/ || NF < 5 { next }
+			{ s = $2; w = $3 "/" $5; for (i = 6; i <= NF; i++) w = w "_" $i
+			  printf "# perfcs %s %d %s %s %d %.3f\n", m, k, t, w, s, r ? s / f / r * 1e6 : 0 }'
 		timeout 300 perf report -i /run/perf.data --stdio -n --no-children --sort comm,dso \
 			--percent-limit 0.5 2> /dev/null |
 			awk -v m="$m" -v k="$k" -v t="$t" -v r="${reqs:-0}" -v f="$PERF_FREQ" '
@@ -90,7 +102,7 @@ perf_epoch() {
 
 for t in $(echo "$PERF_TESTS" | tr , ' '); do
 	k=0
-	for m in stock ours ours stock; do
+	for m in $PERF_ORDER; do
 		perf_epoch $m $k $t || break
 		k=$((k + 1))
 	done
