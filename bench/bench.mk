@@ -81,7 +81,7 @@ $(BUILD)/vm/progs/null-raw: bench/null_raw.c $(NULL_DEPS) include/uapi/linux/vdu
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -Werror -Iinclude/uapi -Itests/include -Ibench -static -o $@ $<
 
-$(BUILD)/vm/progs/nullbench: bench/nullbench.c
+$(BUILD)/vm/progs/nullbench: bench/nullbench.c bench/proc_counters.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -Werror -static -o $@ $< -luring
 

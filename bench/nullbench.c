@@ -13,7 +13,14 @@
  *   # bench NAME TEST IOPS IOPS
  *   # benchcpu NAME TEST NS ns/req
  *
- *   nullbench [--seconds S] [--rounds N] [--tests LIST] NAME=DEV:PID...
+ *   nullbench [--seconds S] [--rounds N] [--tests LIST] [--counters]
+ *             NAME=DEV:PID...
+ *
+ * --counters adds, per slice, the guest's context switches, interrupts (per
+ * CPU, IPIs included), softirqs, faults and the device process's context
+ * switches and faults, per request (bench/proc_counters.h):
+ *
+ *   # benchctr NAME TEST KEY PER-REQ
  *
  * LIST is comma-separated, e.g. randread-qd1,randread-qd32 (rw: randread
  * or randwrite; any depth up to 256). Exit status 1 if an I/O failed.
@@ -29,6 +36,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "proc_counters.h"
 
 #define BS		4096
 #define MAX_DISKS	8
@@ -166,7 +175,8 @@ int main(int argc, char **argv)
 	const char *tests = "randread-qd1,randread-qd32";
 	struct disk disks[MAX_DISKS];
 	double secs = 0.25;
-	int rounds = 16, ndisks = 0, err = 0, i, r;
+	int rounds = 16, ndisks = 0, err = 0, counters = 0, i, r;
+	static struct pc_snap snap0, snap1;
 	uint64_t seed = 0x9e3779b97f4a7c15ull;
 	struct io_uring ring;
 	char *bufs, *list, *t;
@@ -178,6 +188,8 @@ int main(int argc, char **argv)
 			rounds = atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--tests") && i + 1 < argc) {
 			tests = argv[++i];
+		} else if (!strcmp(argv[i], "--counters")) {
+			counters = 1;
 		} else {
 			char *eq = strchr(argv[i], '='), *colon = strrchr(argv[i], ':');
 			struct disk *d = &disks[ndisks];
@@ -185,7 +197,7 @@ int main(int argc, char **argv)
 
 			if (!eq || !colon || colon < eq || ndisks == MAX_DISKS) {
 				fprintf(stderr, "usage: nullbench [--seconds S] [--rounds N] "
-					"[--tests LIST] NAME=DEV:PID...\n");
+					"[--tests LIST] [--counters] NAME=DEV:PID...\n");
 				return 2;
 			}
 			*eq = *colon = 0;
@@ -225,11 +237,21 @@ int main(int argc, char **argv)
 			for (i = 0; i < ndisks; i++) {
 				/* each round starts with the next disk: no fixed order */
 				struct disk *d = &disks[(i + r) % ndisks];
-				double c0 = cpu_ns(d->pid), t0 = now(), c1, t1;
-				long n = slice(&ring, d, write, depth, secs, bufs, &seed, &err);
+				double c0, t0, c1, t1;
+				long n;
 
+				if (counters)
+					pc_take(&snap0, d->pid);
+				c0 = cpu_ns(d->pid);
+				t0 = now();
+				n = slice(&ring, d, write, depth, secs, bufs, &seed, &err);
 				t1 = now();
 				c1 = cpu_ns(d->pid);
+				if (counters) {
+					pc_take(&snap1, d->pid);
+					pc_dmn_cpu(&snap1, d->pid);
+					pc_print(&snap0, &snap1, d->name, t, n);
+				}
 				printf("# bench %s %s-4k %.1f IOPS\n", d->name, t, n / (t1 - t0));
 				if (c0 >= 0 && c1 >= 0 && n)
 					printf("# benchcpu %s %s-4k %.0f ns/req\n", d->name, t,

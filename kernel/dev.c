@@ -88,7 +88,8 @@ void vduse_dev_reset(struct vduse_dev *dev)
 		spin_lock_bh(&vq->irq_lock);
 		vq->cb.callback = NULL;
 		vq->cb.private = NULL;
-		vq->cb.trigger = NULL;
+		/* read without the lock by vduse_vq_signal_trigger() */
+		WRITE_ONCE(vq->cb.trigger, NULL);
 		spin_unlock_bh(&vq->irq_lock);
 		flush_work(&vq->inject);
 		flush_work(&vq->kick);
@@ -192,11 +193,22 @@ static void vduse_vq_kick_work(struct work_struct *work)
 	vduse_vq_kick(container_of(work, struct vduse_vq, kick));
 }
 
-/* vhost-vdpa passes an irqfd: signal it directly, without a work item. */
+/*
+ * vhost-vdpa passes an irqfd: signal it directly, without a work item.
+ *
+ * Without one (virtio-vdpa) irq_lock is not taken: the injection work holds
+ * it across the driver's whole callback (all completions of the batch and
+ * their unmaps), and the device's next INJECT_IRQ would spin on it with
+ * bottom halves off until that work is done, on every batch.  The unlocked
+ * look may miss a trigger being set at that moment; the injection then goes
+ * through the work item, like one made just before the trigger was set.
+ */
 static bool vduse_vq_signal_trigger(struct vduse_vq *vq)
 {
 	bool done = false;
 
+	if (!READ_ONCE(vq->cb.trigger))
+		return false;
 	spin_lock_bh(&vq->irq_lock);
 	if (vq->ready && vq->cb.trigger) {
 		eventfd_signal(vq->cb.trigger);

@@ -188,7 +188,8 @@ static void vduse_set_vq_cb(struct vdpa_device *vdpa, u16 idx,
 	spin_lock_bh(&vq->irq_lock);
 	vq->cb.callback = cb->callback;
 	vq->cb.private = cb->private;
-	vq->cb.trigger = cb->trigger;
+	/* read without the lock by vduse_vq_signal_trigger() */
+	WRITE_ONCE(vq->cb.trigger, cb->trigger);
 	spin_unlock_bh(&vq->irq_lock);
 }
 

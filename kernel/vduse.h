@@ -228,7 +228,8 @@ struct vduse_group {
  * @ready: the driver enabled the queue
  * @kicked: a kick arrived before a kick eventfd was set
  * @kick_lock: protects @kickfd, @kicked and the kick path's view of @ready
- * @irq_lock: protects @cb
+ * @irq_lock: protects @cb; @cb.trigger is written with WRITE_ONCE() under
+ *	it and may be read without it (only to skip the lock when NULL)
  * @kickfd: eventfd signalled on kicks
  * @cb: driver callback for used-buffer notifications
  * @inject: work that runs @cb

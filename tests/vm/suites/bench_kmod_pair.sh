@@ -26,7 +26,11 @@ unload_mod vhost_vdpa && unload_mod vduse || return 0
 
 BENCH_KMOD_PAIRS=1 BENCH_KMOD_ROUNDS=1 BENCH_KMOD_SECONDS=0.1
 BENCH_KMOD_TESTS=randread-qd1,randread-qd32 BENCH_KMOD_MEM=0
+BENCH_KMOD_COUNTERS=0 BENCH_KMOD_LAYOUT=mixed
 [ -r /etc/bench.conf ] && . /etc/bench.conf
+# per-slice scheduler/interrupt/fault counters (nullbench --counters)
+ctr=""
+[ "$BENCH_KMOD_COUNTERS" = 1 ] && ctr=--counters
 
 # use_mod stock|ours: unload whichever vduse is loaded, load that one.
 use_mod() {
@@ -77,8 +81,17 @@ run_epoch() {
 	local ok=0
 	args="" pids=""
 	use_mod "$1" || return 1
+	# devices per epoch (they take turns in nullbench's slices):
+	#   mixed (default): stock stockv0; ours oursv0, nas1, nas16
+	#   single: stock stockv0; ours oursv0
+	#   three: stock stockv0 and two more v0 devices (stockv0b, stockv0c)
+	#          that take turns like nas1 and nas16; ours as mixed
 	if [ "$1" = stock ]; then
 		start_dev stockv0 --v0 || ok=1
+		[ "$BENCH_KMOD_LAYOUT" = three ] && [ $ok = 0 ] &&
+			{ start_dev stockv0b --v0 && start_dev stockv0c --v0 || ok=1; }
+	elif [ "$BENCH_KMOD_LAYOUT" = single ]; then
+		start_dev oursv0 --v0 || ok=1
 	else
 		start_dev oursv0 --v0 && start_dev nas1 --nas 1 && start_dev nas16 --nas 16 || ok=1
 	fi
@@ -86,14 +99,14 @@ run_epoch() {
 		# warm-up, not counted: first touches of the bounce pages and mappings
 		timeout 60 nullbench --seconds 0.05 --rounds 1 --tests "$BENCH_KMOD_TESTS" $args > /dev/null || ok=1
 		timeout 600 nullbench --seconds "$BENCH_KMOD_SECONDS" --rounds "$BENCH_KMOD_ROUNDS" \
-			--tests "$BENCH_KMOD_TESTS" $args || ok=1
+			--tests "$BENCH_KMOD_TESTS" $ctr $args || ok=1
 	fi
 	stop_devs || ok=1
 	tap_ok $ok "epoch $epoch ($1 vduse): devices attached, every I/O completed, devices destroyed"
 	return $ok
 }
 
-echo "# bench_kmod_pair: $BENCH_KMOD_PAIRS pairs of epochs, $BENCH_KMOD_ROUNDS rounds of $BENCH_KMOD_SECONDS s per device and test"
+echo "# bench_kmod_pair: $BENCH_KMOD_PAIRS pairs of epochs, $BENCH_KMOD_ROUNDS rounds of $BENCH_KMOD_SECONDS s per device and test, layout $BENCH_KMOD_LAYOUT"
 t0=$(cut -d' ' -f1 /proc/uptime)
 epoch=0 k=0 failed=0
 while [ $k -lt "$BENCH_KMOD_PAIRS" ]; do
