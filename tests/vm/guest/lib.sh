@@ -89,3 +89,19 @@ wait_log() {
 		usleep 100000
 	done
 }
+
+# swap_vduse stock|ours: unload whichever vduse is loaded and insmod that one
+# (the bench suites with "# vmtest-needs: stockvduse": both modules depend
+# only on vdpa and vhost_iotlb). Only ours is recorded in /run/.loaded, the
+# module later suites' load_mod vduse expects. Says what failed on stdout.
+swap_vduse() {
+	local f=/lib/modules/vduse.ko
+	[ "$1" = stock ] && f=/lib/modules/vduse_stock.ko
+	if grep -q '^vduse ' /proc/modules; then
+		rmmod vduse || { echo "# rmmod vduse (before loading $1) failed"; return 1; }
+	fi
+	sed -i '/^vduse$/d' /run/.loaded
+	insmod "$f" || { echo "# insmod $f failed"; return 1; }
+	[ "$1" = ours ] && echo vduse >> /run/.loaded
+	return 0
+}

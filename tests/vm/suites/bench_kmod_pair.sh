@@ -32,17 +32,9 @@ BENCH_KMOD_COUNTERS=0 BENCH_KMOD_LAYOUT=mixed
 ctr=""
 [ "$BENCH_KMOD_COUNTERS" = 1 ] && ctr=--counters
 
-# use_mod stock|ours: unload whichever vduse is loaded, load that one.
+# use_mod stock|ours: swap_vduse (lib.sh) with a TAP line if it fails.
 use_mod() {
-	local f=/lib/modules/vduse.ko
-	[ "$1" = stock ] && f=/lib/modules/vduse_stock.ko
-	if grep -q '^vduse ' /proc/modules; then
-		rmmod vduse || { echo "not ok 1 - rmmod vduse (before loading $1)"; return 1; }
-	fi
-	sed -i '/^vduse$/d' /run/.loaded
-	insmod "$f" || { echo "not ok 1 - insmod $f"; return 1; }
-	# only ours is what later suites' load_mod vduse expects
-	[ "$1" = ours ] && echo vduse >> /run/.loaded
+	swap_vduse "$1" || { echo "not ok 1 - load vduse $1"; return 1; }
 	echo "# benchinfo epoch $epoch: vduse $1, taint '$(cat /sys/module/vduse/taint)'"
 }
 

@@ -32,20 +32,10 @@ grep . /sys/devices/system/cpu/vulnerabilities/* 2> /dev/null | sed 's|.*/|# vul
 echo 0 > /proc/sys/kernel/kptr_restrict
 echo -1 > /proc/sys/kernel/perf_event_paranoid
 
-use_mod() {
-	local f=/lib/modules/vduse.ko
-	[ "$1" = stock ] && f=/lib/modules/vduse_stock.ko
-	grep -q '^vduse ' /proc/modules && { rmmod vduse || return 1; }
-	sed -i '/^vduse$/d' /run/.loaded
-	insmod "$f" || return 1
-	[ "$1" = ours ] && echo vduse >> /run/.loaded
-	return 0
-}
-
 # perf_epoch stock|ours K TEST
 perf_epoch() {
 	local m=$1 k=$2 t=$3 name=pf$1 pid i dev ok=0 reqs
-	use_mod "$m" || { echo "not ok 1 - load $m"; return 1; }
+	swap_vduse "$m" || { echo "not ok 1 - load $m"; return 1; }
 	null-ours --v0 "$name" > "/run/$name.log" 2>&1 &
 	pid=$!
 	wait_for "/dev/vduse/$name" 30 && timeout 60 vdpa dev add name "$name" mgmtdev vduse || ok=1
@@ -107,4 +97,4 @@ for t in $(echo "$PERF_TESTS" | tr , ' '); do
 		k=$((k + 1))
 	done
 done
-grep -q '^vduse ' /proc/modules && grep -qx vduse /run/.loaded || use_mod ours
+grep -q '^vduse ' /proc/modules && grep -qx vduse /run/.loaded || swap_vduse ours

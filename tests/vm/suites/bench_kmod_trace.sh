@@ -29,20 +29,10 @@ load_mod vdpa && load_mod vhost_iotlb && load_mod virtio_vdpa && load_mod virtio
 unload_mod vhost_vdpa && unload_mod vduse || return 0
 [ -r /etc/bench.conf ] && . /etc/bench.conf
 
-use_mod() {
-	local f=/lib/modules/vduse.ko
-	[ "$1" = stock ] && f=/lib/modules/vduse_stock.ko
-	grep -q '^vduse ' /proc/modules && { rmmod vduse || return 1; }
-	sed -i '/^vduse$/d' /run/.loaded
-	insmod "$f" || return 1
-	[ "$1" = ours ] && echo vduse >> /run/.loaded
-	return 0
-}
-
 # trace_epoch stock|ours TEST
 trace_epoch() {
 	local m=$1 t=$2 name=tr$1 pid i dev ok=0 reqs
-	use_mod "$m" || { echo "not ok 1 - load $m"; return 1; }
+	swap_vduse "$m" || { echo "not ok 1 - load $m"; return 1; }
 	null-ours --v0 "$name" > "/run/$name.log" 2>&1 &
 	pid=$!
 	wait_for "/dev/vduse/$name" 30 && timeout 60 vdpa dev add name "$name" mgmtdev vduse || ok=1
@@ -107,4 +97,4 @@ for t in randread-qd32 randwrite-qd32; do
 		trace_epoch $m $t || break
 	done
 done
-grep -q '^vduse ' /proc/modules && grep -qx vduse /run/.loaded || use_mod ours
+grep -q '^vduse ' /proc/modules && grep -qx vduse /run/.loaded || swap_vduse ours
