@@ -757,7 +757,13 @@ static void cmd_big(void)
 	TAP_EQ(vdpa_add_err("mo-big"), 0, "big: vdpa dev add (a domain for each of the 0xffff ASes)");
 	dt = now_s() - t0;
 	tap_diag("vdpa dev add took %.2f s", dt);
-	TAP_OK(dt < 30, "big: vdpa dev add within 30 s", "%.1f s", dt);
+	/*
+	 * Against a hang or a cost per address space out of bounds (upstream
+	 * builds an IOVA domain for each), not a speed check: 0.3 s on Debian's
+	 * kernel, 34 s on the KASAN/lockdep kernel with another guest busy on
+	 * the same two host cores.
+	 */
+	TAP_OK(dt < 120, "big: vdpa dev add within 120 s", "%.1f s", dt);
 	if (vhost_path("mo-big", vpath, sizeof(vpath)) == 0)
 		vh = vh_open(vpath);
 	TAP_SYS(vh, "big: bound to vhost_vdpa, opened");
