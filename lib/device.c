@@ -628,9 +628,11 @@ static void umem_set(struct vduse_dev *dev, uint32_t asid, void *addr, uint64_t 
 	for (i = 0; dev->threaded && i < dev->nvqs; i++)
 		vduse_vq_lock_msg(&dev->vqs[i]);
 	vduse_iotlb_invalidate(dev, asid, iova, iova + len - 1);
-	for (i = 0; dev->threaded && i < dev->nvqs; i++)
-		if (dev->vqs[i].asid == asid)
+	for (i = 0; i < dev->nvqs; i++) {
+		if (dev->threaded && dev->vqs[i].asid == asid)
 			vduse_as_invalidate(&dev->vqs[i].cache, iova, iova + len - 1);
+		vduse_vq_drop_dead_xlate(&dev->vqs[i]);
+	}
 	as->umem = addr;
 	as->umem_iova = iova;
 	as->umem_len = addr ? len : 0;

@@ -363,6 +363,7 @@ struct vduse_chain {
 };
 void vduse_chain_init(struct vduse_vq *vq, struct vduse_chain *c) HIDDEN;
 void vduse_vq_forget_xlate(struct vduse_vq *vq) HIDDEN;
+void vduse_vq_drop_dead_xlate(struct vduse_vq *vq) HIDDEN;
 void vduse_chain_drop(struct vduse_vq *vq, struct vduse_chain *c) HIDDEN;
 int vduse_chain_add(struct vduse_vq *vq, struct vduse_chain *c, uint64_t addr,
 		    uint32_t len, bool writable) HIDDEN;

@@ -466,14 +466,15 @@ void vduse_dev_invalidate(struct vduse_dev *dev, uint32_t asid, uint64_t start, 
 	uint32_t i;
 
 	vduse_iotlb_invalidate(dev, asid, start, last);
-	if (!dev->threaded || asid >= dev->nas || start > last)
+	if (asid >= dev->nas || start > last)
 		return;
 	for (i = 0; i < dev->nvqs; i++) {
 		struct vduse_vq *vq = &dev->vqs[i];
 
 		vduse_vq_lock_msg(vq);
-		if (vq->asid == asid)
+		if (dev->threaded && vq->asid == asid)
 			vduse_as_invalidate(&vq->cache, start, last);
+		vduse_vq_drop_dead_xlate(vq);
 		vduse_vq_unlock(vq);
 	}
 }
@@ -495,6 +496,7 @@ void vduse_dev_group_moved(struct vduse_dev *dev, uint32_t group)
 		vduse_vq_lock_msg(vq);
 		if (vq->asid != dev->group_as[group] && dev->threaded)
 			vduse_as_invalidate(&vq->cache, 0, UINT64_MAX);
+		vduse_vq_drop_dead_xlate(vq);
 		vq->asid = dev->group_as[group];
 		vduse_vq_unlock(vq);
 	}

@@ -204,6 +204,17 @@ void vduse_vq_forget_xlate(struct vduse_vq *vq)
 	vq->xl_reg = NULL;
 }
 
+/*
+ * After an invalidation (queue lock held, message side): let go of a
+ * remembered region it made dead, so that its mapping goes with the last
+ * request using it rather than with the queue's next translation.
+ */
+void vduse_vq_drop_dead_xlate(struct vduse_vq *vq)
+{
+	if (vq->xl_reg && vq->xl_reg->dead)
+		vduse_vq_forget_xlate(vq);
+}
+
 void vduse_vq_stop(struct vduse_vq *vq)
 {
 	vduse_vq_forget_xlate(vq);
@@ -363,7 +374,8 @@ HOT int vduse_chain_add(struct vduse_vq *vq, struct vduse_chain *c, uint64_t add
 	if (!writable)
 		c->nr_readable = c->nseg;
 	r = c->reg[c->nseg - 1];
-	if (r != vq->xl_reg) {
+	/* a stitched area is dead from the start: not worth keeping mapped */
+	if (r != vq->xl_reg && !r->dead) {
 		vduse_vq_forget_xlate(vq);
 		vduse_region_get(r);
 		vq->xl_reg = r;
