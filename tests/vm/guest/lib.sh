@@ -105,3 +105,19 @@ swap_vduse() {
 	[ "$1" = ours ] && echo vduse >> /run/.loaded
 	return 0
 }
+
+# null_up NAME [null-ours ARGS...]: start bench/null_ours.c's null virtio-blk
+# NAME, add it as a vDPA device and wait for its disk; sets NULL_PID and
+# NULL_DEV (/dev/vdX). 1, with a diagnostic line, if a step failed (the
+# daemon may be running: NULL_PID is set as soon as it is).
+null_up() {
+	local name=$1 i=0
+	shift
+	NULL_DEV=""
+	null-ours "$@" "$name" > "/run/$name.log" 2>&1 &
+	NULL_PID=$!
+	wait_for "/dev/vduse/$name" 30 || { echo "# $name: $(tail -n 2 /run/$name.log | tr '\n' ' ')"; return 1; }
+	timeout 60 vdpa dev add name "$name" mgmtdev vduse || return 1
+	while ! dev_of "$name" > /dev/null && [ $i -lt 300 ]; do usleep 100000; i=$((i + 1)); done
+	NULL_DEV=$(dev_of "$name")
+}

@@ -41,17 +41,12 @@ use_mod() {
 
 # start_dev NAME NULL-OURS-OPTIONS...: appends NAME=DEV:PID to $args
 start_dev() {
-	local name=$1 pid i dev
-	shift
-	null-ours "$@" "$name" > "/run/$name.log" 2>&1 &
-	pid=$!
-	pids="$pids $name:$pid"
-	wait_for "/dev/vduse/$name" 30 || { echo "# $name: $(tail -n 2 /run/$name.log | tr '\n' ' ')"; return 1; }
-	timeout 60 vdpa dev add name "$name" mgmtdev vduse || return 1
-	i=0; while ! dev_of "$name" > /dev/null && [ $i -lt 300 ]; do usleep 100000; i=$((i + 1)); done
-	dev=$(dev_of "$name") || return 1
+	local name=$1 r=0
+	null_up "$@" || r=1
+	pids="$pids $name:$NULL_PID"
+	[ $r = 0 ] || return 1
 	[ $epoch -lt 2 ] && head -n 1 "/run/$name.log"
-	args="$args $name=$dev:$pid"
+	args="$args $name=$NULL_DEV:$NULL_PID"
 }
 
 # stop_devs: deletes and destroys every device of $pids; 1 if one failed

@@ -36,11 +36,8 @@ echo -1 > /proc/sys/kernel/perf_event_paranoid
 perf_epoch() {
 	local m=$1 k=$2 t=$3 name=pf$1 pid i dev ok=0 reqs
 	swap_vduse "$m" || { echo "not ok 1 - load $m"; return 1; }
-	null-ours --v0 "$name" > "/run/$name.log" 2>&1 &
-	pid=$!
-	wait_for "/dev/vduse/$name" 30 && timeout 60 vdpa dev add name "$name" mgmtdev vduse || ok=1
-	i=0; while [ $ok = 0 ] && ! dev_of "$name" > /dev/null && [ $i -lt 300 ]; do usleep 100000; i=$((i + 1)); done
-	dev=$(dev_of "$name") || ok=1
+	null_up "$name" --v0 || ok=1
+	pid=$NULL_PID dev=$NULL_DEV
 	if [ $ok = 0 ]; then
 		timeout 60 nullbench --seconds 0.1 --rounds 1 --tests "$t" "$name=$dev:$pid" > /dev/null
 		timeout 300 perf record -q -a -g -F "$PERF_FREQ" -e cpu-clock -o /run/perf.data -- \
