@@ -56,6 +56,19 @@ bench-native: $(BUILD)/bench/native $(BUILD)/bench/rings
 bench-plot:
 	bench/plot
 
+# bench/reqcost (bench/README.md section 1): instructions and distinct pages
+# per request of libvduse's serve loop against the raw UAPI loop, counted
+# under valgrind (independent of the host's load). Static, like the VM's
+# null-ours; about 15 s.
+$(BUILD)/bench/reqcost: bench/reqcost.c bench/nullblk.h tests/include/rawvblk.h $(LIB_A) $(LIB_UNIT_HELP)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_UNIT_CFLAGS) -Ibench -static -o $@ $< $(LIB_A)
+
+ALL_TARGETS += $(BUILD)/bench/reqcost
+.PHONY: bench-reqcost
+bench-reqcost: $(BUILD)/bench/reqcost
+	bench/reqcost -p -c $<
+
 # VM benchmarks of bench/README.md besides bench/run: the address-space
 # control plane (bench/ctl, two boots, ~3 min; part of make bench) and the
 # irqsoff tracer on the debug kernel (bench/irqsoff: one boot, ~5 min, plus

@@ -149,10 +149,8 @@ int vduse_inflight_setup(struct vduse_dev *dev, bool attach)
 	return 0;
 }
 
-HOT int vduse_inflight_pop(struct vduse_vq *vq, uint16_t id, uint16_t pos, uint16_t ndesc)
+int vduse_inflight_log_pop(struct vduse_vq *vq, uint16_t id, uint16_t pos, uint16_t ndesc)
 {
-	if (!vq->log)
-		return 0;
 	/*
 	 * A driver may not offer a buffer again before it is used; the log
 	 * (and the avail position derived from it) relies on that.
@@ -169,18 +167,17 @@ HOT int vduse_inflight_pop(struct vduse_vq *vq, uint16_t id, uint16_t pos, uint1
 	return 0;
 }
 
-HOT void vduse_inflight_push(struct vduse_vq *vq, uint16_t id)
+void vduse_inflight_log_push(struct vduse_vq *vq, uint16_t id)
 {
-	if (!vq->log || id >= vq->dev->log->queue_size)
+	if (id >= vq->dev->log->queue_size)
 		return;
 	put8(vq, &log_state(vq)[id], ENTRY_FREE);
 }
 
 /* After the used ring (and the states) were written: move the used position. */
-HOT void vduse_inflight_commit(struct vduse_vq *vq)
+void vduse_inflight_log_commit(struct vduse_vq *vq)
 {
-	if (vq->log)
-		put16(vq, &vq->log->used, used_word(vq));
+	put16(vq, &vq->log->used, used_word(vq));
 }
 
 void vduse_inflight_group(struct vduse_dev *dev, uint32_t group, uint32_t asid)

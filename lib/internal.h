@@ -11,7 +11,9 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <linux/vduse.h>
 #include "vduse/libvduse.h"
 
@@ -317,7 +319,15 @@ void *vduse_iotlb_map_stitched(struct vduse_dev *dev, struct vduse_as *cache, ui
 int vduse_iotlb_copy_from(struct vduse_dev *dev, struct vduse_as *cache, uint32_t asid,
 			  uint64_t iova, void *buf, uint64_t len) HIDDEN;
 void vduse_region_get(struct vduse_region *r) HIDDEN;
-void vduse_region_put(struct vduse_region *r) HIDDEN;
+void vduse_region_release(struct vduse_region *r) HIDDEN;
+
+/* Drop a reference; a dead region goes with its last one. */
+static inline void vduse_region_put(struct vduse_region *r)
+{
+	if (--r->refs || !r->dead)
+		return;
+	vduse_region_release(r);
+}
 void vduse_iotlb_invalidate(struct vduse_dev *dev, uint32_t asid, uint64_t start,
 			    uint64_t last) HIDDEN;
 
@@ -344,7 +354,11 @@ void vduse_vq_set_broken(struct vduse_vq *vq, const char *fmt, ...)
 void vduse_req_release(struct vduse_req_int *r) HIDDEN;
 void vduse_vq_free_outstanding(struct vduse_vq *vq) HIDDEN;
 void vduse_vq_free_pool(struct vduse_vq *vq) HIDDEN;
-uint32_t vduse_vq_cur_asid(const struct vduse_vq *vq) HIDDEN;
+
+static inline uint32_t vduse_vq_cur_asid(const struct vduse_vq *vq)
+{
+	return vq->asid;
+}
 
 /* Chain walking state shared by split.c and packed.c. */
 /*
@@ -355,19 +369,120 @@ uint32_t vduse_vq_cur_asid(const struct vduse_vq *vq) HIDDEN;
 struct vduse_chain {
 	unsigned int nseg, nr_readable;
 	uint64_t total;
+	uint64_t readable_total;	/* of the readable segments (they come first) */
 	bool writable_seen;
 	unsigned int cap;		/* segments iov/reg can hold */
 	struct iovec *iov;
 	struct vduse_region **reg;
 	struct vduse_req_int *r;	/* the pooled request iov/reg belong to, or NULL */
 };
-void vduse_chain_init(struct vduse_vq *vq, struct vduse_chain *c) HIDDEN;
 void vduse_vq_forget_xlate(struct vduse_vq *vq) HIDDEN;
 void vduse_vq_drop_dead_xlate(struct vduse_vq *vq) HIDDEN;
 void vduse_chain_drop(struct vduse_vq *vq, struct vduse_chain *c) HIDDEN;
-int vduse_chain_add(struct vduse_vq *vq, struct vduse_chain *c, uint64_t addr,
-		    uint32_t len, bool writable) HIDDEN;
-struct vduse_req_int *vduse_req_build(struct vduse_vq *vq, struct vduse_chain *c) HIDDEN;
+/*
+ * The data path's common case is inline below, its other cases out of
+ * line: under an emulator (QEMU TCG) every call and every code page a
+ * request touches costs far more than the instructions themselves.
+ */
+void vduse_chain_init_slow(struct vduse_vq *vq, struct vduse_chain *c) HIDDEN;
+int vduse_chain_add_slow(struct vduse_vq *vq, struct vduse_chain *c, uint64_t addr,
+			 uint32_t len, bool writable) HIDDEN;
+struct vduse_req_int *vduse_req_build_slow(struct vduse_vq *vq, struct vduse_chain *c) HIDDEN;
+
+#define VDUSE_POOL_REQ_SIZE \
+	(sizeof(struct vduse_req_int) + \
+	 VDUSE_POOL_SEGS * (sizeof(struct iovec) + sizeof(struct vduse_region *)))
+
+/* Start a chain in a pooled request (recycled: no allocation per request). */
+static inline void vduse_chain_init(struct vduse_vq *vq, struct vduse_chain *c)
+{
+	struct vduse_req_int *r = vq->pool;
+
+	if (__builtin_expect(!r, 0)) {
+		vduse_chain_init_slow(vq, c);
+		return;
+	}
+	vq->pool = r->next;
+	memset(c, 0, sizeof(*c));
+	c->r = r;
+	c->iov = (struct iovec *)(r + 1);
+	c->reg = (struct vduse_region **)(c->iov + VDUSE_POOL_SEGS);
+	c->cap = VDUSE_POOL_SEGS;
+}
+
+/*
+ * [@addr, @addr + @len) inside the region of the queue's last translation,
+ * with @prot: its host address; NULL otherwise (also if it wraps). @len > 0.
+ * The queue holds a reference on that region, so it stays mapped.
+ */
+static inline uint8_t *vduse_vq_xl_hit(struct vduse_vq *vq, uint64_t addr, uint64_t len, int prot)
+{
+	struct vduse_region *r = vq->xl_reg;
+
+	if (r && r->as == vduse_vq_as(vq) && !r->dead && addr >= r->start &&
+	    addr + (len - 1) >= addr && addr + (len - 1) <= r->last && (r->prot & prot) == prot)
+		return r->addr + (addr - r->start);
+	return NULL;
+}
+
+/*
+ * Add a descriptor's buffer to the chain. Inline: a buffer in the region of
+ * the last translation with room left in the chain (nearly every one); the
+ * rest, and every error, in vduse_chain_add_slow(), which checks it all again.
+ */
+static inline int vduse_chain_add(struct vduse_vq *vq, struct vduse_chain *c, uint64_t addr,
+				  uint32_t len, bool writable)
+{
+	struct vduse_region *r = vq->xl_reg;
+	uint8_t *p;
+
+	if (__builtin_expect(!len || (!writable && c->writable_seen) || c->nseg >= c->cap ||
+			     c->total + len > UINT32_MAX, 0))
+		return vduse_chain_add_slow(vq, c, addr, len, writable);
+	p = vduse_vq_xl_hit(vq, addr, len, writable ? PROT_WRITE : PROT_READ);
+	if (__builtin_expect(!p, 0))
+		return vduse_chain_add_slow(vq, c, addr, len, writable);
+	c->total += len;
+	c->iov[c->nseg].iov_base = p;
+	c->iov[c->nseg].iov_len = len;
+	c->reg[c->nseg++] = r;
+	r->refs++;
+	vduse_vq_as(vq)->hits++;
+	vq->st.iotlb_hits++;
+	if (writable) {
+		c->writable_seen = true;
+	} else {
+		c->nr_readable = c->nseg;
+		c->readable_total = c->total;
+	}
+	return 0;
+}
+
+/* The request of a parsed chain; NULL (the chain's references kept) if out of memory. */
+static inline struct vduse_req_int *vduse_req_build(struct vduse_vq *vq, struct vduse_chain *c)
+{
+	struct vduse_req_int *r = c->r;
+
+	if (__builtin_expect(!r || c->iov == vq->seg, 0))
+		return vduse_req_build_slow(vq, c);
+	c->r = NULL;
+	memset(r, 0, sizeof(*r));
+	r->pooled = true;
+	r->pub.vq = vq;
+	r->pub.iov = c->iov;
+	r->reg = c->reg;
+	r->nseg = c->nseg;
+	r->generation = vq->generation;
+	r->next = vq->outstanding;
+	if (r->next)
+		r->next->prev = r;
+	vq->outstanding = r;
+	r->pub.nr_readable = c->nr_readable;
+	r->pub.nr_writable = c->nseg - c->nr_readable;
+	r->pub.readable_len = c->readable_total;
+	r->pub.writable_len = c->total - c->readable_total;
+	return r;
+}
 
 /* split.c */
 int vduse_split_pop(struct vduse_vq *vq, struct vduse_req **reqp) HIDDEN;
@@ -422,9 +537,28 @@ struct vduse_inflight_vq {
 	uint8_t data[];
 };
 int vduse_inflight_setup(struct vduse_dev *dev, bool attach) HIDDEN;
-int vduse_inflight_pop(struct vduse_vq *vq, uint16_t id, uint16_t pos, uint16_t ndesc) HIDDEN;
-void vduse_inflight_push(struct vduse_vq *vq, uint16_t id) HIDDEN;
-void vduse_inflight_commit(struct vduse_vq *vq) HIDDEN;
+int vduse_inflight_log_pop(struct vduse_vq *vq, uint16_t id, uint16_t pos, uint16_t ndesc) HIDDEN;
+void vduse_inflight_log_push(struct vduse_vq *vq, uint16_t id) HIDDEN;
+void vduse_inflight_log_commit(struct vduse_vq *vq) HIDDEN;
+
+/* The in-flight log's hooks: one test inline when the device has no log. */
+static inline int vduse_inflight_pop(struct vduse_vq *vq, uint16_t id, uint16_t pos,
+				     uint16_t ndesc)
+{
+	return vq->log ? vduse_inflight_log_pop(vq, id, pos, ndesc) : 0;
+}
+
+static inline void vduse_inflight_push(struct vduse_vq *vq, uint16_t id)
+{
+	if (vq->log)
+		vduse_inflight_log_push(vq, id);
+}
+
+static inline void vduse_inflight_commit(struct vduse_vq *vq)
+{
+	if (vq->log)
+		vduse_inflight_log_commit(vq);
+}
 void vduse_inflight_group(struct vduse_dev *dev, uint32_t group, uint32_t asid) HIDDEN;
 void vduse_inflight_reset(struct vduse_vq *vq) HIDDEN;
 int vduse_inflight_resume(struct vduse_vq *vq) HIDDEN;

@@ -52,13 +52,12 @@ void vduse_region_get(struct vduse_region *r)
 	r->refs++;
 }
 
-HOT void vduse_region_put(struct vduse_region *r)
+/* The last reference of a dead region is gone (vduse_region_put()). */
+void vduse_region_release(struct vduse_region *r)
 {
 	struct vduse_as *as = r->as;
 	struct vduse_region **pp;
 
-	if (--r->refs || !r->dead)
-		return;
 	for (pp = &as->dead; *pp; pp = &(*pp)->next_dead) {
 		if (*pp == r) {
 			*pp = r->next_dead;

@@ -65,12 +65,25 @@ HOT int vduse_split_parse(struct vduse_vq *vq, uint16_t head, struct vduse_req *
 				vduse_vq_set_broken(vq, "indirect table of %u bytes", len);
 				goto bad;
 			}
-			table = len <= sizeof(small) ? small : (const struct vring_desc *)vq->indbuf;
-			if (vduse_iotlb_copy_from(vq->dev, vduse_vq_cache(vq), vduse_vq_cur_asid(vq),
-						  le64toh(d.addr), (void *)table, len)) {
-				vduse_vq_set_broken(vq, "indirect table at %#llx is outside every mapping",
-						    (unsigned long long)le64toh(d.addr));
-				goto bad;
+			/*
+			 * In the region of the last translation (the bounce
+			 * area, nearly always): read in place like the ring's
+			 * own table, each descriptor once into d, if aligned as
+			 * the ring is (checked at its mapping). Else copied.
+			 */
+			table = (const struct vring_desc *)vduse_vq_xl_hit(vq, le64toh(d.addr), len,
+									    PROT_READ);
+			if (!table || ((uintptr_t)table & 15)) {
+				table = len <= sizeof(small) ? small
+							     : (const struct vring_desc *)vq->indbuf;
+				if (vduse_iotlb_copy_from(vq->dev, vduse_vq_cache(vq),
+							  vduse_vq_cur_asid(vq), le64toh(d.addr),
+							  (void *)table, len)) {
+					vduse_vq_set_broken(vq, "indirect table at %#llx is outside "
+							    "every mapping",
+							    (unsigned long long)le64toh(d.addr));
+					goto bad;
+				}
 			}
 			tnum = len / 16;
 			count = 0;

@@ -13,11 +13,6 @@
 #include <sys/mman.h>
 #include "internal.h"
 
-uint32_t vduse_vq_cur_asid(const struct vduse_vq *vq)
-{
-	return vq->asid;
-}
-
 void vduse_vq_set_broken(struct vduse_vq *vq, const char *fmt, ...)
 {
 	char buf[256];
@@ -257,20 +252,12 @@ int vduse_vq_try_start(struct vduse_vq *vq)
 	return 1;
 }
 
-#define POOL_REQ_SIZE \
-	(sizeof(struct vduse_req_int) + \
-	 VDUSE_POOL_SEGS * (sizeof(struct iovec) + sizeof(struct vduse_region *)))
-
-/* Start a chain in a pooled request (recycled: no allocation per request). */
-HOT void vduse_chain_init(struct vduse_vq *vq, struct vduse_chain *c)
+/* vduse_chain_init() with the pool empty: a new pooled request, or the scratch. */
+void vduse_chain_init_slow(struct vduse_vq *vq, struct vduse_chain *c)
 {
-	struct vduse_req_int *r = vq->pool;
+	struct vduse_req_int *r = malloc(VDUSE_POOL_REQ_SIZE);
 
 	memset(c, 0, sizeof(*c));
-	if (r)
-		vq->pool = r->next;
-	else
-		r = malloc(POOL_REQ_SIZE);
 	if (r) {
 		c->r = r;
 		c->iov = (struct iovec *)(r + 1);
@@ -300,8 +287,8 @@ void vduse_chain_drop(struct vduse_vq *vq, struct vduse_chain *c)
 	c->r = NULL;
 }
 
-HOT int vduse_chain_add(struct vduse_vq *vq, struct vduse_chain *c, uint64_t addr,
-		    uint32_t len, bool writable)
+int vduse_chain_add_slow(struct vduse_vq *vq, struct vduse_chain *c, uint64_t addr,
+			 uint32_t len, bool writable)
 {
 	int prot = writable ? PROT_WRITE : PROT_READ;
 	struct vduse_region *r;
@@ -339,8 +326,10 @@ HOT int vduse_chain_add(struct vduse_vq *vq, struct vduse_chain *c, uint64_t add
 		r->refs++;
 		as->hits++;
 		vq->st.iotlb_hits++;
-		if (!writable)
+		if (!writable) {
 			c->nr_readable = c->nseg;
+			c->readable_total = c->total;
+		}
 		return 0;
 	}
 	misses = as->misses;
@@ -371,8 +360,10 @@ HOT int vduse_chain_add(struct vduse_vq *vq, struct vduse_chain *c, uint64_t add
 				    (unsigned long long)addr, len, vduse_vq_cur_asid(vq));
 		return -EIO;
 	}
-	if (!writable)
+	if (!writable) {
 		c->nr_readable = c->nseg;
+		c->readable_total = c->total;
+	}
 	r = c->reg[c->nseg - 1];
 	/* a stitched area is dead from the start: not worth keeping mapped */
 	if (r != vq->xl_reg && !r->dead) {
@@ -383,10 +374,10 @@ HOT int vduse_chain_add(struct vduse_vq *vq, struct vduse_chain *c, uint64_t add
 	return 0;
 }
 
-/* The request of a parsed chain; NULL (the chain's references kept) if out of memory. */
-HOT struct vduse_req_int *vduse_req_build(struct vduse_vq *vq, struct vduse_chain *c)
+/* vduse_req_build() of a chain in the scratch or without a pooled request. */
+struct vduse_req_int *vduse_req_build_slow(struct vduse_vq *vq, struct vduse_chain *c)
 {
-	unsigned int i, nseg = c->nseg, nr_readable = c->nr_readable;
+	unsigned int nseg = c->nseg, nr_readable = c->nr_readable;
 	bool pooled = c->r && c->iov != vq->seg;
 	struct vduse_req_int *r = c->r;
 
@@ -417,12 +408,8 @@ HOT struct vduse_req_int *vduse_req_build(struct vduse_vq *vq, struct vduse_chai
 	vq->outstanding = r;
 	r->pub.nr_readable = nr_readable;
 	r->pub.nr_writable = nseg - nr_readable;
-	for (i = 0; i < nseg; i++) {
-		if (i < nr_readable)
-			r->pub.readable_len += r->pub.iov[i].iov_len;
-		else
-			r->pub.writable_len += r->pub.iov[i].iov_len;
-	}
+	r->pub.readable_len = c->readable_total;
+	r->pub.writable_len = c->total - c->readable_total;
 	return r;
 }
 
