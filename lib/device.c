@@ -193,6 +193,7 @@ static int dev_alloc(const struct vduse_dev_opts *opts, const struct vduse_backe
 			goto fail;
 		}
 		vq->dev = dev;
+		vq->threaded = dev->threaded;
 		vq->index = i;
 		vq->max_size = qs;
 		vq->group = dev->o.queue_group ? dev->o.queue_group[i] : 0;

@@ -85,6 +85,7 @@ struct vduse_inflight_vq;
 
 struct vduse_vq {
 	struct vduse_dev *dev;
+	bool threaded;			/* dev->threaded, one load less per call */
 	unsigned int index;
 	uint16_t max_size;
 	uint32_t group;
@@ -117,6 +118,7 @@ struct vduse_vq {
 	/* Ring mapping, valid while ring_asid/ring_gen match the AS. */
 	bool ring_ok;
 	uint32_t ring_asid, ring_gen;
+	const uint32_t *ring_gen_src;	/* the gen of ring_asid's cache */
 	struct vduse_region *ring_reg[3];
 	void *desc, *driver, *device;
 
@@ -242,7 +244,7 @@ static inline void vduse_unlock(struct vduse_dev *dev)
  */
 static inline void vduse_vq_lock(struct vduse_vq *vq)
 {
-	if (!vq->dev->threaded)
+	if (!vq->threaded)
 		return;
 	while (__builtin_expect(__atomic_load_n(&vq->msg_waiting, __ATOMIC_ACQUIRE), 0))
 		sched_yield();
@@ -252,7 +254,7 @@ static inline void vduse_vq_lock(struct vduse_vq *vq)
 /* Queue lock, message side (the device lock is held). */
 static inline void vduse_vq_lock_msg(struct vduse_vq *vq)
 {
-	if (!vq->dev->threaded)
+	if (!vq->threaded)
 		return;
 	__atomic_fetch_add(&vq->msg_waiting, 1, __ATOMIC_ACQ_REL);
 	pthread_mutex_lock(&vq->lock);
@@ -261,20 +263,20 @@ static inline void vduse_vq_lock_msg(struct vduse_vq *vq)
 
 static inline void vduse_vq_unlock(struct vduse_vq *vq)
 {
-	if (vq->dev->threaded)
+	if (vq->threaded)
 		pthread_mutex_unlock(&vq->lock);
 }
 
 /* The IOTLB cache a queue translates through. */
 static inline struct vduse_as *vduse_vq_as(struct vduse_vq *vq)
 {
-	return vq->dev->threaded ? &vq->cache : &vq->dev->as[vq->asid];
+	return vq->threaded ? &vq->cache : &vq->dev->as[vq->asid];
 }
 
 /* The cache argument of the vduse_iotlb_*() calls for a queue. */
 static inline struct vduse_as *vduse_vq_cache(struct vduse_vq *vq)
 {
-	return vq->dev->threaded ? &vq->cache : NULL;
+	return vq->threaded ? &vq->cache : NULL;
 }
 
 static inline void vduse_crash_point(const struct vduse_dev *dev)
@@ -340,8 +342,7 @@ int vduse_vq_map_ring(struct vduse_vq *vq) HIDDEN;
 /* The ring mapping is current: the common case, checked inline. */
 static inline bool vduse_vq_ring_current(struct vduse_vq *vq)
 {
-	return vq->ring_ok && vq->ring_asid == vq->asid &&
-	       vq->ring_gen == (vq->dev->threaded ? vq->cache.gen : vq->dev->as[vq->asid].gen);
+	return vq->ring_ok && vq->ring_asid == vq->asid && vq->ring_gen == *vq->ring_gen_src;
 }
 
 static inline int vduse_vq_ring(struct vduse_vq *vq)
@@ -372,6 +373,7 @@ struct vduse_chain {
 	uint64_t readable_total;	/* of the readable segments (they come first) */
 	bool writable_seen;
 	unsigned int cap;		/* segments iov/reg can hold */
+	struct vduse_as *as;		/* vduse_vq_as(): fixed while the queue lock is held */
 	struct iovec *iov;
 	struct vduse_region **reg;
 	struct vduse_req_int *r;	/* the pooled request iov/reg belong to, or NULL */
@@ -404,6 +406,7 @@ static inline void vduse_chain_init(struct vduse_vq *vq, struct vduse_chain *c)
 	}
 	vq->pool = r->next;
 	memset(c, 0, sizeof(*c));
+	c->as = vduse_vq_as(vq);
 	c->r = r;
 	c->iov = (struct iovec *)(r + 1);
 	c->reg = (struct vduse_region **)(c->iov + VDUSE_POOL_SEGS);
@@ -415,11 +418,12 @@ static inline void vduse_chain_init(struct vduse_vq *vq, struct vduse_chain *c)
  * with @prot: its host address; NULL otherwise (also if it wraps). @len > 0.
  * The queue holds a reference on that region, so it stays mapped.
  */
-static inline uint8_t *vduse_vq_xl_hit(struct vduse_vq *vq, uint64_t addr, uint64_t len, int prot)
+static inline uint8_t *vduse_vq_xl_hit(struct vduse_vq *vq, struct vduse_as *as, uint64_t addr,
+				       uint64_t len, int prot)
 {
 	struct vduse_region *r = vq->xl_reg;
 
-	if (r && r->as == vduse_vq_as(vq) && !r->dead && addr >= r->start &&
+	if (r && r->as == as && !r->dead && addr >= r->start &&
 	    addr + (len - 1) >= addr && addr + (len - 1) <= r->last && (r->prot & prot) == prot)
 		return r->addr + (addr - r->start);
 	return NULL;
@@ -439,7 +443,7 @@ static inline int vduse_chain_add(struct vduse_vq *vq, struct vduse_chain *c, ui
 	if (__builtin_expect(!len || (!writable && c->writable_seen) || c->nseg >= c->cap ||
 			     c->total + len > UINT32_MAX, 0))
 		return vduse_chain_add_slow(vq, c, addr, len, writable);
-	p = vduse_vq_xl_hit(vq, addr, len, writable ? PROT_WRITE : PROT_READ);
+	p = vduse_vq_xl_hit(vq, c->as, addr, len, writable ? PROT_WRITE : PROT_READ);
 	if (__builtin_expect(!p, 0))
 		return vduse_chain_add_slow(vq, c, addr, len, writable);
 	c->total += len;
@@ -447,7 +451,7 @@ static inline int vduse_chain_add(struct vduse_vq *vq, struct vduse_chain *c, ui
 	c->iov[c->nseg].iov_len = len;
 	c->reg[c->nseg++] = r;
 	r->refs++;
-	vduse_vq_as(vq)->hits++;
+	c->as->hits++;
 	vq->st.iotlb_hits++;
 	if (writable) {
 		c->writable_seen = true;

@@ -71,7 +71,7 @@ HOT int vduse_split_parse(struct vduse_vq *vq, uint16_t head, struct vduse_req *
 			 * own table, each descriptor once into d, if aligned as
 			 * the ring is (checked at its mapping). Else copied.
 			 */
-			table = (const struct vring_desc *)vduse_vq_xl_hit(vq, le64toh(d.addr), len,
+			table = (const struct vring_desc *)vduse_vq_xl_hit(vq, c.as, le64toh(d.addr), len,
 									    PROT_READ);
 			if (!table || ((uintptr_t)table & 15)) {
 				table = len <= sizeof(small) ? small

@@ -75,6 +75,7 @@ int vduse_vq_map_ring(struct vduse_vq *vq)
 	vduse_vq_unmap_ring(vq);
 	vq->ring_asid = asid;
 	vq->ring_gen = vduse_vq_as(vq)->gen;
+	vq->ring_gen_src = &vduse_vq_as(vq)->gen;
 	ring_sizes(vq, &dsz, &drsz, &dvsz);
 	vq->desc = ring_area(vq, asid, vq->desc_iova, dsz,
 			     vq->packed ? PROT_READ | PROT_WRITE : PROT_READ, &vq->ring_reg[0]);
@@ -258,6 +259,7 @@ void vduse_chain_init_slow(struct vduse_vq *vq, struct vduse_chain *c)
 	struct vduse_req_int *r = malloc(VDUSE_POOL_REQ_SIZE);
 
 	memset(c, 0, sizeof(*c));
+	c->as = vduse_vq_as(vq);
 	if (r) {
 		c->r = r;
 		c->iov = (struct iovec *)(r + 1);
