@@ -59,7 +59,7 @@ bench-plot:
 # bench/reqcost (bench/README.md section 1): instructions and distinct pages
 # per request of libvduse's serve loop against the raw UAPI loop, counted
 # under valgrind (independent of the host's load). Static, like the VM's
-# null-ours; about 15 s.
+# null-ours; a few seconds.
 $(BUILD)/bench/reqcost: bench/reqcost.c bench/nullblk.h tests/include/rawvblk.h $(LIB_A) $(LIB_UNIT_HELP)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_UNIT_CFLAGS) -Ibench -static -o $@ $< $(LIB_A)
