@@ -28,7 +28,8 @@
  * stores, so what it counts is the device's user space only: instructions,
  * distinct code pages and distinct data pages (stack included) per pass.
  * Under callgrind, --toggle-collect=reqcost_pass gives the same passes per
- * function (fk_ioctl is the fake kernel's).
+ * function (fk_ioctl is the fake kernel's). REQCOST_ADDRS=1 also prints
+ * where the library's device, queue, pool and regions are (heap pages).
  */
 #include <poll.h>
 #include <sys/eventfd.h>
