@@ -76,6 +76,7 @@ $(BUILD)/unit/bench_reqcost_smoke: $(BUILD)/bench/reqcost
 unit-progs: $(BUILD)/unit/bench_reqcost_smoke
 .PHONY: bench-reqcost
 bench-reqcost: $(BUILD)/bench/reqcost
+	bench/setup-host
 	bench/reqcost -p -c $<
 
 # VM benchmarks of bench/README.md besides bench/run: the address-space
