@@ -24,6 +24,7 @@ HOT int vduse_split_parse(struct vduse_vq *vq, uint16_t head, struct vduse_req *
 	/* small indirect tables (a block request's 3 - 4) stay on the hot stack */
 	struct vring_desc small[16];
 	const struct vring_desc *table = vq->desc;
+	struct vduse_region *treg = NULL;	/* holds a table read in place */
 	struct vduse_chain c;
 	struct vduse_req_int *r;
 	uint32_t tnum = vq->num, count = 0;
@@ -70,10 +71,16 @@ HOT int vduse_split_parse(struct vduse_vq *vq, uint16_t head, struct vduse_req *
 			 * area, nearly always): read in place like the ring's
 			 * own table, each descriptor once into d, if aligned as
 			 * the ring is (checked at its mapping). Else copied.
+			 * The queue lets go of that region when a buffer lies
+			 * elsewhere, and a full cache then evicts it: the
+			 * chain holds it until the table is read.
 			 */
 			table = (const struct vring_desc *)vduse_vq_xl_hit(vq, c.as, le64toh(d.addr), len,
 									    PROT_READ);
-			if (!table || ((uintptr_t)table & 15)) {
+			if (table && !((uintptr_t)table & 15)) {
+				treg = vq->xl_reg;
+				treg->refs++;
+			} else {
 				table = len <= sizeof(small) ? small
 							     : (const struct vring_desc *)vq->indbuf;
 				if (vduse_iotlb_copy_from(vq->dev, vduse_vq_cache(vq),
@@ -102,6 +109,8 @@ HOT int vduse_split_parse(struct vduse_vq *vq, uint16_t head, struct vduse_req *
 			goto bad;
 		}
 	}
+	if (treg)
+		vduse_region_put(treg);
 	r = vduse_req_build(vq, &c);
 	if (!r) {
 		vduse_chain_drop(vq, &c);
@@ -111,6 +120,8 @@ HOT int vduse_split_parse(struct vduse_vq *vq, uint16_t head, struct vduse_req *
 	*reqp = &r->pub;
 	return 1;
 bad:
+	if (treg)
+		vduse_region_put(treg);
 	vduse_chain_drop(vq, &c);
 	return -EIO;
 }
