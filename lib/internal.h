@@ -14,7 +14,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <endian.h>
 #include <linux/vduse.h>
+#include <linux/virtio_ring.h>
 #include "vduse/libvduse.h"
 
 #define HIDDEN __attribute__((visibility("hidden")))
@@ -490,11 +492,6 @@ static inline struct vduse_req_int *vduse_req_build(struct vduse_vq *vq, struct 
 
 /* split.c */
 int vduse_split_pop(struct vduse_vq *vq, struct vduse_req **reqp) HIDDEN;
-int vduse_split_push(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len) HIDDEN;
-void vduse_split_fill(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len,
-		      unsigned int k) HIDDEN;
-void vduse_split_publish(struct vduse_vq *vq, unsigned int n) HIDDEN;
-int vduse_split_need_irq(struct vduse_vq *vq) HIDDEN;
 int vduse_split_enable_notify(struct vduse_vq *vq) HIDDEN;
 void vduse_split_disable_notify(struct vduse_vq *vq) HIDDEN;
 int vduse_split_ring_size(uint32_t num, uint64_t *desc, uint64_t *drv, uint64_t *devsz) HIDDEN;
@@ -581,6 +578,54 @@ static inline void st16_rel(void *p, uint16_t v)
 static inline bool vduse_need_event(uint16_t event, uint16_t new_idx, uint16_t old)
 {
 	return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old);
+}
+
+/*
+ * The split ring's completion side, inline into vq.c's push and notify
+ * (a call each per request otherwise). Ring indexes are masked: a split
+ * ring's size is a power of two (checked at start).
+ */
+#define VDUSE_AVAIL_RING(vq)	((uint16_t *)((uint8_t *)(vq)->driver + 4))
+#define VDUSE_USED_RING(vq)	((struct vring_used_elem *)((uint8_t *)(vq)->device + 4))
+
+/* Used element @k of a batch starting at the current used index. */
+static inline void vduse_split_fill(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len,
+				    unsigned int k)
+{
+	struct vring_used_elem *e = &VDUSE_USED_RING(vq)[(vq->used_idx + k) & (vq->num - 1)];
+
+	vduse_crash_point(vq->dev);
+	e->id = htole32(r->pub.id);
+	e->len = htole32(len);
+}
+
+/* Make @n filled elements visible with one used index store. */
+static inline void vduse_split_publish(struct vduse_vq *vq, unsigned int n)
+{
+	vq->used_idx += n;
+	vduse_crash_point(vq->dev);
+	st16_rel((uint8_t *)vq->device + 2, htole16(vq->used_idx));
+}
+
+static inline int vduse_split_push(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len)
+{
+	vduse_split_fill(vq, r, len, 0);
+	vduse_split_publish(vq, 1);
+	return 0;
+}
+
+/* Is an interrupt due for what was pushed since the last one? */
+static inline int vduse_split_need_irq(struct vduse_vq *vq)
+{
+	uint16_t old = vq->signalled_used, used_event;
+	bool valid = vq->signalled_valid;
+
+	vq->signalled_used = vq->used_idx;
+	vq->signalled_valid = true;
+	if (!vq->event_idx)
+		return !(le16toh(ld16_acq(vq->driver)) & VRING_AVAIL_F_NO_INTERRUPT);
+	used_event = le16toh(ld16_acq(&VDUSE_AVAIL_RING(vq)[vq->num]));
+	return !valid || vduse_need_event(used_event, vq->used_idx, old);
 }
 
 #endif

@@ -15,10 +15,6 @@
 #include <linux/virtio_ring.h>
 #include "internal.h"
 
-/* Ring indexes are masked: a split ring's size is a power of two (checked at start). */
-#define AVAIL_RING(vq)	((uint16_t *)((uint8_t *)(vq)->driver + 4))
-#define USED_RING(vq)	((struct vring_used_elem *)((uint8_t *)(vq)->device + 4))
-
 HOT int vduse_split_parse(struct vduse_vq *vq, uint16_t head, struct vduse_req **reqp)
 {
 	/* small indirect tables (a block request's 3 - 4) stay on the hot stack */
@@ -123,7 +119,7 @@ bad:
  * value, the driver skips the kick and, having passed avail_event, never
  * kicks this queue again. Returns the avail index seen after the fence.
  */
-HOT static uint16_t split_arm(struct vduse_vq *vq)
+static inline __attribute__((always_inline)) uint16_t split_arm(struct vduse_vq *vq)
 {
 	/* armed at this position already: that fence made our store visible */
 	if (vq->armed && vq->armed_idx == vq->last_avail_idx)
@@ -131,7 +127,7 @@ HOT static uint16_t split_arm(struct vduse_vq *vq)
 	vq->armed = true;
 	vq->armed_idx = vq->last_avail_idx;
 	if (vq->event_idx)
-		st16_rel(&USED_RING(vq)[vq->num], htole16(vq->last_avail_idx));
+		st16_rel(&VDUSE_USED_RING(vq)[vq->num], htole16(vq->last_avail_idx));
 	else if (vq->kick_off_set)
 		st16_rel(vq->device, 0);
 	vq->kick_off_set = false;
@@ -173,7 +169,7 @@ HOT int vduse_split_pop(struct vduse_vq *vq, struct vduse_req **reqp)
 				    vq->last_avail_idx, avail_idx, vq->num);
 		return -EIO;
 	}
-	head = le16toh(__atomic_load_n(&AVAIL_RING(vq)[vq->last_avail_idx & (vq->num - 1)],
+	head = le16toh(__atomic_load_n(&VDUSE_AVAIL_RING(vq)[vq->last_avail_idx & (vq->num - 1)],
 				       __ATOMIC_RELAXED));
 	ret = vduse_split_parse(vq, head, reqp);
 	if (ret <= 0)
@@ -185,42 +181,4 @@ HOT int vduse_split_pop(struct vduse_vq *vq, struct vduse_req **reqp)
 	}
 	vq->last_avail_idx++;
 	return 1;
-}
-
-/* Used element @k of a batch starting at the current used index. */
-HOT void vduse_split_fill(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len, unsigned int k)
-{
-	struct vring_used_elem *e = &USED_RING(vq)[(vq->used_idx + k) & (vq->num - 1)];
-
-	vduse_crash_point(vq->dev);
-	e->id = htole32(r->pub.id);
-	e->len = htole32(len);
-}
-
-/* Make @n filled elements visible with one used index store. */
-HOT void vduse_split_publish(struct vduse_vq *vq, unsigned int n)
-{
-	vq->used_idx += n;
-	vduse_crash_point(vq->dev);
-	st16_rel((uint8_t *)vq->device + 2, htole16(vq->used_idx));
-}
-
-HOT int vduse_split_push(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len)
-{
-	vduse_split_fill(vq, r, len, 0);
-	vduse_split_publish(vq, 1);
-	return 0;
-}
-
-HOT int vduse_split_need_irq(struct vduse_vq *vq)
-{
-	uint16_t old = vq->signalled_used, used_event;
-	bool valid = vq->signalled_valid;
-
-	vq->signalled_used = vq->used_idx;
-	vq->signalled_valid = true;
-	if (!vq->event_idx)
-		return !(le16toh(ld16_acq(vq->driver)) & VRING_AVAIL_F_NO_INTERRUPT);
-	used_event = le16toh(ld16_acq(&AVAIL_RING(vq)[vq->num]));
-	return !valid || vduse_need_event(used_event, vq->used_idx, old);
 }
