@@ -379,6 +379,7 @@ struct vduse_chain {
 	struct iovec *iov;
 	struct vduse_region **reg;
 	struct vduse_req_int *r;	/* the pooled request iov/reg belong to, or NULL */
+	unsigned int counted;		/* segments already in the hit / miss statistics */
 };
 void vduse_vq_forget_xlate(struct vduse_vq *vq) HIDDEN;
 void vduse_vq_drop_dead_xlate(struct vduse_vq *vq) HIDDEN;
@@ -396,6 +397,19 @@ struct vduse_req_int *vduse_req_build_slow(struct vduse_vq *vq, struct vduse_cha
 #define VDUSE_POOL_REQ_SIZE \
 	(sizeof(struct vduse_req_int) + \
 	 VDUSE_POOL_SEGS * (sizeof(struct iovec) + sizeof(struct vduse_region *)))
+
+/*
+ * The inline path's hits go into the statistics once per chain (when it is
+ * built or dropped, and before the out-of-line path counts its own).
+ */
+static inline void vduse_chain_count_hits(struct vduse_vq *vq, struct vduse_chain *c)
+{
+	unsigned int n = c->nseg - c->counted;
+
+	c->as->hits += n;
+	vq->st.iotlb_hits += n;
+	c->counted = c->nseg;
+}
 
 /* Start a chain in a pooled request (recycled: no allocation per request). */
 static inline void vduse_chain_init(struct vduse_vq *vq, struct vduse_chain *c)
@@ -453,8 +467,6 @@ static inline int vduse_chain_add(struct vduse_vq *vq, struct vduse_chain *c, ui
 	c->iov[c->nseg].iov_len = len;
 	c->reg[c->nseg++] = r;
 	r->refs++;
-	c->as->hits++;
-	vq->st.iotlb_hits++;
 	if (writable) {
 		c->writable_seen = true;
 	} else {
@@ -469,6 +481,7 @@ static inline struct vduse_req_int *vduse_req_build(struct vduse_vq *vq, struct 
 {
 	struct vduse_req_int *r = c->r;
 
+	vduse_chain_count_hits(vq, c);
 	if (__builtin_expect(!r || c->iov == vq->seg, 0))
 		return vduse_req_build_slow(vq, c);
 	c->r = NULL;

@@ -282,6 +282,7 @@ static void pool_put(struct vduse_vq *vq, struct vduse_req_int *r)
 /* A rejected chain: drop its segments' references and its pooled request. */
 void vduse_chain_drop(struct vduse_vq *vq, struct vduse_chain *c)
 {
+	vduse_chain_count_hits(vq, c);
 	while (c->nseg)
 		vduse_region_put(c->reg[--c->nseg]);
 	if (c->r)
@@ -289,8 +290,8 @@ void vduse_chain_drop(struct vduse_vq *vq, struct vduse_chain *c)
 	c->r = NULL;
 }
 
-int vduse_chain_add_slow(struct vduse_vq *vq, struct vduse_chain *c, uint64_t addr,
-			 uint32_t len, bool writable)
+static int chain_add_slow(struct vduse_vq *vq, struct vduse_chain *c, uint64_t addr,
+			  uint32_t len, bool writable)
 {
 	int prot = writable ? PROT_WRITE : PROT_READ;
 	struct vduse_region *r;
@@ -374,6 +375,18 @@ int vduse_chain_add_slow(struct vduse_vq *vq, struct vduse_chain *c, uint64_t ad
 		vq->xl_reg = r;
 	}
 	return 0;
+}
+
+/* Counts its own segments' hits and misses, so the inline ones before them first. */
+int vduse_chain_add_slow(struct vduse_vq *vq, struct vduse_chain *c, uint64_t addr,
+			 uint32_t len, bool writable)
+{
+	int err;
+
+	vduse_chain_count_hits(vq, c);
+	err = chain_add_slow(vq, c, addr, len, writable);
+	c->counted = c->nseg;
+	return err;
 }
 
 /* vduse_req_build() of a chain in the scratch or without a pooled request. */
