@@ -504,7 +504,7 @@ static inline struct vduse_req_int *vduse_req_build(struct vduse_vq *vq, struct 
 }
 
 /* split.c */
-int vduse_split_pop(struct vduse_vq *vq, struct vduse_req **reqp) HIDDEN;
+int vduse_split_pop_avail(struct vduse_vq *vq, uint16_t avail_idx, struct vduse_req **reqp) HIDDEN;
 int vduse_split_enable_notify(struct vduse_vq *vq) HIDDEN;
 void vduse_split_disable_notify(struct vduse_vq *vq) HIDDEN;
 int vduse_split_ring_size(uint32_t num, uint64_t *desc, uint64_t *drv, uint64_t *devsz) HIDDEN;
@@ -639,6 +639,49 @@ static inline int vduse_split_need_irq(struct vduse_vq *vq)
 		return !(le16toh(ld16_acq(vq->driver)) & VRING_AVAIL_F_NO_INTERRUPT);
 	used_event = le16toh(ld16_acq(&VDUSE_AVAIL_RING(vq)[vq->num]));
 	return !valid || vduse_need_event(used_event, vq->used_idx, old);
+}
+
+/*
+ * Ask the driver to kick again (avail_event = our position, or clear
+ * NO_NOTIFY), then look at the ring once more. The full fence pairs with
+ * the driver's between its avail index store and its avail_event load
+ * (virtqueue_kick_prepare): without it both sides can read the other's old
+ * value, the driver skips the kick and, having passed avail_event, never
+ * kicks this queue again. Returns the avail index seen after the fence.
+ */
+static inline __attribute__((always_inline)) uint16_t vduse_split_arm(struct vduse_vq *vq)
+{
+	/* armed at this position already: that fence made our store visible */
+	if (vq->armed && vq->armed_idx == vq->last_avail_idx)
+		return le16toh(ld16_acq((uint8_t *)vq->driver + 2));
+	vq->armed = true;
+	vq->armed_idx = vq->last_avail_idx;
+	if (vq->event_idx)
+		st16_rel(&VDUSE_USED_RING(vq)[vq->num], htole16(vq->last_avail_idx));
+	else if (vq->kick_off_set)
+		st16_rel(vq->device, 0);
+	vq->kick_off_set = false;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return le16toh(ld16_acq((uint8_t *)vq->driver + 2));
+}
+
+/*
+ * Pop a request: 1, 0 if the ring is empty (re-armed unless polled), or an
+ * error. The empty case inline: a device pops until nothing is left, so
+ * every pass ends with one.
+ */
+static inline int vduse_split_pop(struct vduse_vq *vq, struct vduse_req **reqp)
+{
+	uint16_t avail_idx = le16toh(ld16_acq((uint8_t *)vq->driver + 2));
+
+	if (avail_idx == vq->last_avail_idx) {
+		if (vq->notify_off)
+			return 0;
+		avail_idx = vduse_split_arm(vq);
+		if (avail_idx == vq->last_avail_idx)
+			return 0;
+	}
+	return vduse_split_pop_avail(vq, avail_idx, reqp);
 }
 
 #endif

@@ -111,33 +111,9 @@ bad:
 	return -EIO;
 }
 
-/*
- * Ask the driver to kick again (avail_event = our position, or clear
- * NO_NOTIFY), then look at the ring once more. The full fence pairs with
- * the driver's between its avail index store and its avail_event load
- * (virtqueue_kick_prepare): without it both sides can read the other's old
- * value, the driver skips the kick and, having passed avail_event, never
- * kicks this queue again. Returns the avail index seen after the fence.
- */
-static inline __attribute__((always_inline)) uint16_t split_arm(struct vduse_vq *vq)
-{
-	/* armed at this position already: that fence made our store visible */
-	if (vq->armed && vq->armed_idx == vq->last_avail_idx)
-		return le16toh(ld16_acq((uint8_t *)vq->driver + 2));
-	vq->armed = true;
-	vq->armed_idx = vq->last_avail_idx;
-	if (vq->event_idx)
-		st16_rel(&VDUSE_USED_RING(vq)[vq->num], htole16(vq->last_avail_idx));
-	else if (vq->kick_off_set)
-		st16_rel(vq->device, 0);
-	vq->kick_off_set = false;
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	return le16toh(ld16_acq((uint8_t *)vq->driver + 2));
-}
-
 int vduse_split_enable_notify(struct vduse_vq *vq)
 {
-	return split_arm(vq) != vq->last_avail_idx;
+	return vduse_split_arm(vq) != vq->last_avail_idx;
 }
 
 void vduse_split_disable_notify(struct vduse_vq *vq)
@@ -150,20 +126,12 @@ void vduse_split_disable_notify(struct vduse_vq *vq)
 	}
 }
 
-HOT int vduse_split_pop(struct vduse_vq *vq, struct vduse_req **reqp)
+/* vduse_split_pop() with @avail_idx, the driver's, ahead of ours. */
+HOT int vduse_split_pop_avail(struct vduse_vq *vq, uint16_t avail_idx, struct vduse_req **reqp)
 {
-	uint16_t avail_idx, head;
+	uint16_t head;
 	int ret;
 
-	avail_idx = le16toh(ld16_acq((uint8_t *)vq->driver + 2));
-	if (avail_idx == vq->last_avail_idx) {
-		/* empty: unless the device polls, re-arm the kick and look again */
-		if (vq->notify_off)
-			return 0;
-		avail_idx = split_arm(vq);
-		if (avail_idx == vq->last_avail_idx)
-			return 0;
-	}
 	if ((uint16_t)(avail_idx - vq->last_avail_idx) > vq->num) {
 		vduse_vq_set_broken(vq, "available index moved from %u to %u (size %u)",
 				    vq->last_avail_idx, avail_idx, vq->num);
