@@ -23,6 +23,13 @@
 #define EXPORT __attribute__((visibility("default")))
 /* the data path: grouped in .text.hot, so a request touches few code pages */
 #define HOT __attribute__((hot))
+/*
+ * What every request of a split-ring device runs (wait, pop, parse, push,
+ * notify): one section of its own, which GNU ld's default scripts place
+ * sorted by name right after .text.hot, i.e. contiguous whatever order the
+ * consumer's link pulls the objects in (4.2 KiB: two code pages, not three).
+ */
+#define HOT_PATH __attribute__((hot, section(".text.sorted.libvduse_path")))
 
 #ifndef ARRAY_SIZE
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

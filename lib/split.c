@@ -15,7 +15,7 @@
 #include <linux/virtio_ring.h>
 #include "internal.h"
 
-HOT int vduse_split_parse(struct vduse_vq *vq, uint16_t head, struct vduse_req **reqp)
+HOT_PATH int vduse_split_parse(struct vduse_vq *vq, uint16_t head, struct vduse_req **reqp)
 {
 	/* small indirect tables (a block request's 3 - 4) stay on the hot stack */
 	struct vring_desc small[16];
@@ -127,7 +127,7 @@ void vduse_split_disable_notify(struct vduse_vq *vq)
 }
 
 /* vduse_split_pop() with @avail_idx, the driver's, ahead of ours. */
-HOT int vduse_split_pop_avail(struct vduse_vq *vq, uint16_t avail_idx, struct vduse_req **reqp)
+HOT_PATH int vduse_split_pop_avail(struct vduse_vq *vq, uint16_t avail_idx, struct vduse_req **reqp)
 {
 	uint16_t head;
 	int ret;
