@@ -529,7 +529,7 @@ static inline bool vq_started(struct vduse_vq *vq)
 	return started;
 }
 
-HOT EXPORT int vduse_dev_run_once(struct vduse_dev *dev, int timeout_ms)
+HOT_PATH EXPORT int vduse_dev_run_once(struct vduse_dev *dev, int timeout_ms)
 {
 	struct epoll_event ev[RUN_EVENTS];
 	int n, i, events = 0, err;

@@ -15,11 +15,7 @@
 #include <linux/virtio_ring.h>
 #include "internal.h"
 
-/* Ring indexes are masked: a split ring's size is a power of two (checked at start). */
-#define AVAIL_RING(vq)	((uint16_t *)((uint8_t *)(vq)->driver + 4))
-#define USED_RING(vq)	((struct vring_used_elem *)((uint8_t *)(vq)->device + 4))
-
-HOT int vduse_split_parse(struct vduse_vq *vq, uint16_t head, struct vduse_req **reqp)
+HOT_PATH int vduse_split_parse(struct vduse_vq *vq, uint16_t head, struct vduse_req **reqp)
 {
 	/* small indirect tables (a block request's 3 - 4) stay on the hot stack */
 	struct vring_desc small[16];
@@ -126,33 +122,9 @@ bad:
 	return -EIO;
 }
 
-/*
- * Ask the driver to kick again (avail_event = our position, or clear
- * NO_NOTIFY), then look at the ring once more. The full fence pairs with
- * the driver's between its avail index store and its avail_event load
- * (virtqueue_kick_prepare): without it both sides can read the other's old
- * value, the driver skips the kick and, having passed avail_event, never
- * kicks this queue again. Returns the avail index seen after the fence.
- */
-HOT static uint16_t split_arm(struct vduse_vq *vq)
-{
-	/* armed at this position already: that fence made our store visible */
-	if (vq->armed && vq->armed_idx == vq->last_avail_idx)
-		return le16toh(ld16_acq((uint8_t *)vq->driver + 2));
-	vq->armed = true;
-	vq->armed_idx = vq->last_avail_idx;
-	if (vq->event_idx)
-		st16_rel(&USED_RING(vq)[vq->num], htole16(vq->last_avail_idx));
-	else if (vq->kick_off_set)
-		st16_rel(vq->device, 0);
-	vq->kick_off_set = false;
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	return le16toh(ld16_acq((uint8_t *)vq->driver + 2));
-}
-
 int vduse_split_enable_notify(struct vduse_vq *vq)
 {
-	return split_arm(vq) != vq->last_avail_idx;
+	return vduse_split_arm(vq) != vq->last_avail_idx;
 }
 
 void vduse_split_disable_notify(struct vduse_vq *vq)
@@ -165,26 +137,18 @@ void vduse_split_disable_notify(struct vduse_vq *vq)
 	}
 }
 
-HOT int vduse_split_pop(struct vduse_vq *vq, struct vduse_req **reqp)
+/* vduse_split_pop() with @avail_idx, the driver's, ahead of ours. */
+HOT_PATH int vduse_split_pop_avail(struct vduse_vq *vq, uint16_t avail_idx, struct vduse_req **reqp)
 {
-	uint16_t avail_idx, head;
+	uint16_t head;
 	int ret;
 
-	avail_idx = le16toh(ld16_acq((uint8_t *)vq->driver + 2));
-	if (avail_idx == vq->last_avail_idx) {
-		/* empty: unless the device polls, re-arm the kick and look again */
-		if (vq->notify_off)
-			return 0;
-		avail_idx = split_arm(vq);
-		if (avail_idx == vq->last_avail_idx)
-			return 0;
-	}
 	if ((uint16_t)(avail_idx - vq->last_avail_idx) > vq->num) {
 		vduse_vq_set_broken(vq, "available index moved from %u to %u (size %u)",
 				    vq->last_avail_idx, avail_idx, vq->num);
 		return -EIO;
 	}
-	head = le16toh(__atomic_load_n(&AVAIL_RING(vq)[vq->last_avail_idx & (vq->num - 1)],
+	head = le16toh(__atomic_load_n(&VDUSE_AVAIL_RING(vq)[vq->last_avail_idx & (vq->num - 1)],
 				       __ATOMIC_RELAXED));
 	ret = vduse_split_parse(vq, head, reqp);
 	if (ret <= 0)
@@ -196,42 +160,4 @@ HOT int vduse_split_pop(struct vduse_vq *vq, struct vduse_req **reqp)
 	}
 	vq->last_avail_idx++;
 	return 1;
-}
-
-/* Used element @k of a batch starting at the current used index. */
-HOT void vduse_split_fill(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len, unsigned int k)
-{
-	struct vring_used_elem *e = &USED_RING(vq)[(vq->used_idx + k) & (vq->num - 1)];
-
-	vduse_crash_point(vq->dev);
-	e->id = htole32(r->pub.id);
-	e->len = htole32(len);
-}
-
-/* Make @n filled elements visible with one used index store. */
-HOT void vduse_split_publish(struct vduse_vq *vq, unsigned int n)
-{
-	vq->used_idx += n;
-	vduse_crash_point(vq->dev);
-	st16_rel((uint8_t *)vq->device + 2, htole16(vq->used_idx));
-}
-
-HOT int vduse_split_push(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t len)
-{
-	vduse_split_fill(vq, r, len, 0);
-	vduse_split_publish(vq, 1);
-	return 0;
-}
-
-HOT int vduse_split_need_irq(struct vduse_vq *vq)
-{
-	uint16_t old = vq->signalled_used, used_event;
-	bool valid = vq->signalled_valid;
-
-	vq->signalled_used = vq->used_idx;
-	vq->signalled_valid = true;
-	if (!vq->event_idx)
-		return !(le16toh(ld16_acq(vq->driver)) & VRING_AVAIL_F_NO_INTERRUPT);
-	used_event = le16toh(ld16_acq(&AVAIL_RING(vq)[vq->num]));
-	return !valid || vduse_need_event(used_event, vq->used_idx, old);
 }

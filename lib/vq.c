@@ -282,6 +282,7 @@ static void pool_put(struct vduse_vq *vq, struct vduse_req_int *r)
 /* A rejected chain: drop its segments' references and its pooled request. */
 void vduse_chain_drop(struct vduse_vq *vq, struct vduse_chain *c)
 {
+	vduse_chain_count_hits(vq, c);
 	while (c->nseg)
 		vduse_region_put(c->reg[--c->nseg]);
 	if (c->r)
@@ -289,8 +290,8 @@ void vduse_chain_drop(struct vduse_vq *vq, struct vduse_chain *c)
 	c->r = NULL;
 }
 
-int vduse_chain_add_slow(struct vduse_vq *vq, struct vduse_chain *c, uint64_t addr,
-			 uint32_t len, bool writable)
+static int chain_add_slow(struct vduse_vq *vq, struct vduse_chain *c, uint64_t addr,
+			  uint32_t len, bool writable)
 {
 	int prot = writable ? PROT_WRITE : PROT_READ;
 	struct vduse_region *r;
@@ -376,6 +377,18 @@ int vduse_chain_add_slow(struct vduse_vq *vq, struct vduse_chain *c, uint64_t ad
 	return 0;
 }
 
+/* Counts its own segments' hits and misses, so the inline ones before them first. */
+int vduse_chain_add_slow(struct vduse_vq *vq, struct vduse_chain *c, uint64_t addr,
+			 uint32_t len, bool writable)
+{
+	int err;
+
+	vduse_chain_count_hits(vq, c);
+	err = chain_add_slow(vq, c, addr, len, writable);
+	c->counted = c->nseg;
+	return err;
+}
+
 /* vduse_req_build() of a chain in the scratch or without a pooled request. */
 struct vduse_req_int *vduse_req_build_slow(struct vduse_vq *vq, struct vduse_chain *c)
 {
@@ -416,7 +429,7 @@ struct vduse_req_int *vduse_req_build_slow(struct vduse_vq *vq, struct vduse_cha
 }
 
 /* Drop the request's mapping references and free (or recycle) it. */
-HOT void vduse_req_release(struct vduse_req_int *r)
+HOT_PATH void vduse_req_release(struct vduse_req_int *r)
 {
 	struct vduse_vq *vq = r->pub.vq;
 	unsigned int i;
@@ -456,7 +469,7 @@ void vduse_vq_free_outstanding(struct vduse_vq *vq)
 	}
 }
 
-HOT static int vq_pop(struct vduse_vq *vq, struct vduse_req **reqp)
+static inline __attribute__((always_inline)) int vq_pop(struct vduse_vq *vq, struct vduse_req **reqp)
 {
 	int ret;
 
@@ -485,7 +498,7 @@ HOT static int vq_pop(struct vduse_vq *vq, struct vduse_req **reqp)
 	return ret;
 }
 
-HOT EXPORT int vduse_vq_pop(struct vduse_vq *vq, struct vduse_req **reqp)
+HOT_PATH EXPORT int vduse_vq_pop(struct vduse_vq *vq, struct vduse_req **reqp)
 {
 	int ret;
 
@@ -508,7 +521,7 @@ HOT EXPORT int vduse_vq_pop_many(struct vduse_vq *vq, struct vduse_req **reqs, u
 }
 
 /* Is @r still pushable? Releases it and returns the error if not. */
-HOT static int push_check(struct vduse_vq *vq, struct vduse_req_int *r)
+HOT_PATH static int push_check(struct vduse_vq *vq, struct vduse_req_int *r)
 {
 	if (r->generation != vq->generation || !vq->started) {
 		vduse_req_release(r);
@@ -522,7 +535,7 @@ HOT static int push_check(struct vduse_vq *vq, struct vduse_req_int *r)
 	return 0;
 }
 
-HOT static int vq_push(struct vduse_req *req, uint32_t written)
+HOT_PATH static int vq_push(struct vduse_req *req, uint32_t written)
 {
 	struct vduse_req_int *r = (struct vduse_req_int *)req;
 	struct vduse_vq *vq = req->vq;
@@ -550,7 +563,7 @@ HOT static int vq_push(struct vduse_req *req, uint32_t written)
  * ones written but invisible if the daemon died, which the in-flight log
  * could not tell from buffers never completed).
  */
-HOT EXPORT int vduse_vq_push(struct vduse_req *req, uint32_t written)
+HOT_PATH EXPORT int vduse_vq_push(struct vduse_req *req, uint32_t written)
 {
 	struct vduse_vq *vq = req->vq;
 	int ret;
@@ -632,7 +645,7 @@ EXPORT void vduse_req_free(struct vduse_req *req)
 	vduse_vq_unlock(vq);
 }
 
-HOT static int vq_notify(struct vduse_vq *vq)
+HOT_PATH static int vq_notify(struct vduse_vq *vq)
 {
 	uint32_t idx = vq->index;
 	int need;
@@ -662,7 +675,7 @@ HOT static int vq_notify(struct vduse_vq *vq)
 	return 1;
 }
 
-HOT EXPORT int vduse_vq_notify(struct vduse_vq *vq)
+HOT_PATH EXPORT int vduse_vq_notify(struct vduse_vq *vq)
 {
 	int ret;
 
@@ -712,7 +725,7 @@ EXPORT void vduse_vq_disable_notify(struct vduse_vq *vq)
 	vduse_vq_unlock(vq);
 }
 
-HOT EXPORT void vduse_vq_ack_kick(struct vduse_vq *vq)
+HOT_PATH EXPORT void vduse_vq_ack_kick(struct vduse_vq *vq)
 {
 	uint64_t v;
 	bool kicked, started;

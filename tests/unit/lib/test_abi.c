@@ -37,7 +37,7 @@ static const char *const public_fns_03[] = {
 
 static const char *const internal_syms[] = {
 	"vduse_sys_backend", "vduse__dev_create", "vduse__dev_attach", "vduse_log",
-	"vduse_iotlb_lookup", "vduse_iotlb_translate", "vduse_msg_handle", "vduse_split_pop",
+	"vduse_iotlb_lookup", "vduse_iotlb_translate", "vduse_msg_handle", "vduse_split_pop_avail",
 	"vduse_packed_pop", "vduse_region_release", "vduse_chain_add_slow", "vduse_inflight_setup",
 };
 
