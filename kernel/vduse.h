@@ -101,6 +101,29 @@ extern struct idr vduse_idr;
 extern struct workqueue_struct *vduse_irq_wq;
 extern struct workqueue_struct *vduse_irq_bound_wq;
 
+/* Streaming mappings of 1 to VDUSE_PCPU_CLASSES pages go through the caches. */
+#define VDUSE_PCPU_CLASSES	4
+/* Free ranges a CPU keeps per class; moved to or from the bitmap a batch at once. */
+#define VDUSE_PCPU_DEPTH	16
+#define VDUSE_PCPU_BATCH	8
+
+/**
+ * struct vduse_pcpu_iova - one CPU's cache of free streaming IOVA ranges
+ * @lock: protects the rest; only taken by another CPU to drain the cache
+ *	  (interrupts off, before the range's lock)
+ * @n: ranges held per class (class k: ranges of k + 1 pages)
+ * @start: the ranges, as page offsets into the range; a stack, so the range
+ *	   freed last, whose bounce pages are warm, is handed out first
+ *
+ * A range in a cache is still set in the range's bitmap: it is neither free
+ * there nor mapped, so it can be handed out by this cache only.
+ */
+struct vduse_pcpu_iova {
+	spinlock_t lock;		/* n, start */
+	u8 n[VDUSE_PCPU_CLASSES];
+	u32 start[VDUSE_PCPU_CLASSES][VDUSE_PCPU_DEPTH];
+};
+
 /**
  * struct vduse_range - page-granular IOVA allocator (bitmap, first fit)
  * @lock: protects @map; taken with interrupts off because DMA mappings can
@@ -108,18 +131,22 @@ extern struct workqueue_struct *vduse_irq_bound_wq;
  * @map: one bit per page of the range
  * @base: first page frame number of the range
  * @npages: size of the range in pages
+ * @pcpu: per-CPU caches of free small ranges in front of @map, or NULL
+ *	  (the coherent range, whose allocations are rare)
  */
 struct vduse_range {
 	spinlock_t lock;		/* bitmap */
 	unsigned long *map;
 	unsigned long base;
 	unsigned long npages;
+	struct vduse_pcpu_iova __percpu *pcpu;
 };
 
 /**
  * struct vduse_slot - one page of a domain's bounce area
- * @kpage: kernel page, allocated on first use and kept; the only page the
- *	   domain file ever maps for this slot
+ * @kpage: kernel page, allocated on first use and kept (set once, with
+ *	   cmpxchg(), outside bounce_lock); the only page the domain file ever
+ *	   maps for this slot
  * @page: page backing the slot now (under bounce_lock): @kpage, a pinned
  *	  user page of a REG_UMEM registration, or NULL before first use
  * @orig: physical address of the original buffer bounced through this page,
@@ -144,7 +171,8 @@ struct vduse_slot {
  * @nslots: @bounce_size in pages
  * @slots: per-page bounce state
  * @bounce_lock: protects the slots' @page and @orig against the bounce
- *		 copies, and @user
+ *		 copies, and @user; the DMA path takes its read side once
+ *		 per mapping (per VDUSE_BOUNCE_BATCH pages of a large one)
  * @user: user memory backs (or is being switched in to back) the bounce
  *	  area; the domain file's bounce range then faults with SIGBUS
  * @bounce_mapped: the [0, @bounce_size) entry is present in @iotlb
