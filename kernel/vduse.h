@@ -26,13 +26,17 @@
  *                         which is then dropped while the bounce area is
  *                         switched (pins are taken before either lock)
  *       domain->bounce_lock (rwlock) which pages back the bounce area and
- *                         which slots are mapped; readers (DMA path, one
- *                         page copy at a time; fault) may run in any
- *                         context, the writer (the switch, a bounded batch)
- *                         disables interrupts
+ *                         which slots are mapped; readers (DMA path, once
+ *                         per mapping of up to VDUSE_BOUNCE_BATCH pages;
+ *                         fault) may run in any context, the writer (the
+ *                         switch, a bounded batch) disables interrupts
  *       page lock of a kernel bounce page (fault vs. REG_UMEM's zap)
  *     domain->iotlb_lock  (spinlock, irqsave) the domain's two IOTLB trees;
  *                         only pointer swaps and single entries under it
+ *     vduse_pcpu_iova.lock (spinlock, irqsave) one CPU's cache of free
+ *                         streaming ranges; another CPU takes it only to
+ *                         drain the cache, never two of them at once
+ *       range->lock       (spinlock, irqsave) an IOVA allocator's bitmap
  *   dev->group_lock       (mutex) group -> AS bindings; held across the
  *                         SET_VQ_GROUP_ASID messages of set_group_asid and
  *                         reset, and under no other lock of this module
