@@ -49,193 +49,53 @@ static void *vduse_table_alloc(size_t n, size_t size)
 }
 
 static int vduse_range_init(struct vduse_range *r, unsigned long base,
-			    unsigned long npages, bool pcpu)
+			    unsigned long npages)
 {
-	int cpu;
-
 	spin_lock_init(&r->lock);
 	r->base = base;
 	r->npages = npages;
 	r->map = NULL;
-	r->pcpu = NULL;
 	if (!npages)
 		return 0;
 	r->map = vduse_table_alloc(BITS_TO_LONGS(npages), sizeof(long));
-	if (!r->map)
-		return -ENOMEM;
-	if (!pcpu)
-		return 0;
-	r->pcpu = alloc_percpu(struct vduse_pcpu_iova);
-	if (!r->pcpu) {
-		kvfree(r->map);
-		r->map = NULL;
-		return -ENOMEM;
-	}
-	for_each_possible_cpu(cpu)
-		spin_lock_init(&per_cpu_ptr(r->pcpu, cpu)->lock);
-	return 0;
-}
-
-static void vduse_range_fini(struct vduse_range *r)
-{
-	free_percpu(r->pcpu);
-	kvfree(r->map);
+	return r->map ? 0 : -ENOMEM;
 }
 
 /*
- * Take @npages contiguous pages from the bitmap; r->lock held.  First fit:
- * the lowest free pages are handed out again and again, so the bounce pages
- * of the few mappings in flight stay warm and the domain allocates only as
- * many bounce pages as are ever in flight at once.  (Next fit walked the
- * whole bounce area: every request bounced through a page not touched for a
- * long time, and every one of the area's pages ended up allocated.)
- * Return: the first page's offset, or r->npages when full.
- */
-static unsigned long vduse_range_take(struct vduse_range *r,
-				      unsigned long npages)
-{
-	unsigned long start;
-
-	start = bitmap_find_next_zero_area(r->map, r->npages, 0, npages, 0);
-	if (start < r->npages)
-		bitmap_set(r->map, start, npages);
-	return start;
-}
-
-/*
- * Refill the empty class @k of cache @c with up to VDUSE_PCPU_BATCH ranges
- * from the bitmap, the lowest on top; c->lock held, interrupts off.
- */
-static void vduse_pcpu_refill(struct vduse_range *r, struct vduse_pcpu_iova *c,
-			      unsigned int k)
-{
-	unsigned long got[VDUSE_PCPU_BATCH], start;
-	unsigned int n = 0;
-
-	spin_lock(&r->lock);
-	while (n < VDUSE_PCPU_BATCH) {
-		start = vduse_range_take(r, k + 1);
-		if (start >= r->npages)
-			break;
-		got[n++] = start;
-	}
-	spin_unlock(&r->lock);
-	while (n)
-		c->start[k][c->n[k]++] = got[--n];
-}
-
-/*
- * Make room in the full class @k of cache @c: its VDUSE_PCPU_BATCH oldest
- * (coldest) ranges go back to the bitmap; c->lock held, interrupts off.
- */
-static void vduse_pcpu_flush(struct vduse_range *r, struct vduse_pcpu_iova *c,
-			     unsigned int k)
-{
-	unsigned int i;
-
-	spin_lock(&r->lock);
-	for (i = 0; i < VDUSE_PCPU_BATCH; i++)
-		bitmap_clear(r->map, c->start[k][i], k + 1);
-	spin_unlock(&r->lock);
-	c->n[k] -= VDUSE_PCPU_BATCH;
-	memmove(c->start[k], c->start[k] + VDUSE_PCPU_BATCH,
-		c->n[k] * sizeof(c->start[k][0]));
-}
-
-/*
- * Return every CPU's cached ranges to the bitmap, one CPU at a time: when
- * the bitmap is full (the free pages may sit in other CPUs' caches) and
- * before the domain's leak check.  Any context.
- */
-static void vduse_range_drain(struct vduse_range *r)
-{
-	struct vduse_pcpu_iova *c;
-	unsigned long flags;
-	unsigned int k;
-	int cpu;
-
-	if (!r->pcpu)
-		return;
-	for_each_possible_cpu(cpu) {
-		c = per_cpu_ptr(r->pcpu, cpu);
-		spin_lock_irqsave(&c->lock, flags);
-		spin_lock(&r->lock);
-		for (k = 0; k < VDUSE_PCPU_CLASSES; k++)
-			while (c->n[k])
-				bitmap_clear(r->map, c->start[k][--c->n[k]],
-					     k + 1);
-		spin_unlock(&r->lock);
-		spin_unlock_irqrestore(&c->lock, flags);
-	}
-}
-
-/*
- * Allocate @npages contiguous pages of IOVA; returns 0 when full.  Small
- * ranges come from this CPU's cache (under its own lock, which no other CPU
- * takes but to drain it), refilled from the bitmap a batch at a time, so
- * the common mapping takes no lock shared between CPUs.  The CPU may change
- * under us: the cache's lock, not the CPU, makes its use safe.
+ * Allocate @npages contiguous pages of IOVA; returns 0 when full.  First
+ * fit: the lowest free pages are handed out again and again, so the bounce
+ * pages of the few mappings in flight stay warm and the domain allocates
+ * only as many bounce pages as are ever in flight at once.  (Next fit walked
+ * the whole bounce area: every request bounced through a page not touched
+ * for a long time, and every one of the area's pages ended up allocated.)
  */
 static dma_addr_t vduse_range_alloc(struct vduse_range *r,
 				    unsigned long npages)
 {
-	unsigned long flags, start = ULONG_MAX;
-	struct vduse_pcpu_iova *c;
-	unsigned int k = npages - 1;
-	bool drained = false;
+	unsigned long flags, start;
 
 	if (!npages || npages > r->npages)
 		return 0;
-	if (r->pcpu && npages <= VDUSE_PCPU_CLASSES) {
-		c = raw_cpu_ptr(r->pcpu);
-		spin_lock_irqsave(&c->lock, flags);
-		if (!c->n[k])
-			vduse_pcpu_refill(r, c, k);
-		if (c->n[k])
-			start = c->start[k][--c->n[k]];
-		spin_unlock_irqrestore(&c->lock, flags);
-		if (start != ULONG_MAX)
-			goto out;
-	}
-	for (;;) {
-		spin_lock_irqsave(&r->lock, flags);
-		start = vduse_range_take(r, npages);
+	spin_lock_irqsave(&r->lock, flags);
+	start = bitmap_find_next_zero_area(r->map, r->npages, 0, npages, 0);
+	if (start >= r->npages) {
 		spin_unlock_irqrestore(&r->lock, flags);
-		if (start < r->npages)
-			break;
-		if (!r->pcpu || drained)
-			return 0;
-		vduse_range_drain(r);
-		drained = true;
+		return 0;
 	}
-out:
+	bitmap_set(r->map, start, npages);
+	spin_unlock_irqrestore(&r->lock, flags);
 	return (dma_addr_t)(r->base + start) << PAGE_SHIFT;
 }
 
-/*
- * Release what vduse_range_alloc() returned; bad input is ignored.  The
- * caller makes sure the range is allocated (a range freed twice would sit
- * in a cache twice and be handed out twice).
- */
+/* Release what vduse_range_alloc() returned; bad input is ignored. */
 static void vduse_range_free(struct vduse_range *r, dma_addr_t iova,
 			     unsigned long npages)
 {
 	unsigned long flags, pfn = iova >> PAGE_SHIFT;
-	struct vduse_pcpu_iova *c;
-	unsigned int k = npages - 1;
 
-	if (!npages || pfn < r->base || pfn - r->base >= r->npages ||
+	if (pfn < r->base || pfn - r->base >= r->npages ||
 	    npages > r->npages - (pfn - r->base))
 		return;
-	if (r->pcpu && npages <= VDUSE_PCPU_CLASSES) {
-		c = raw_cpu_ptr(r->pcpu);
-		spin_lock_irqsave(&c->lock, flags);
-		if (c->n[k] == VDUSE_PCPU_DEPTH)
-			vduse_pcpu_flush(r, c, k);
-		c->start[k][c->n[k]++] = pfn - r->base;
-		spin_unlock_irqrestore(&c->lock, flags);
-		return;
-	}
 	spin_lock_irqsave(&r->lock, flags);
 	bitmap_clear(r->map, pfn - r->base, npages);
 	spin_unlock_irqrestore(&r->lock, flags);
@@ -890,8 +750,8 @@ static int vduse_domain_release(struct inode *inode, struct file *file)
 		if (d->slots[i].kpage)
 			put_page(d->slots[i].kpage);
 	kvfree(d->slots);
-	vduse_range_fini(&d->stream);
-	vduse_range_fini(&d->coherent);
+	kvfree(d->stream.map);
+	kvfree(d->coherent.map);
 	kfree(d);
 	return 0;
 }
@@ -940,9 +800,9 @@ struct vduse_domain *vduse_domain_create(u64 bounce_size, bool dma)
 		d->slots[i].orig = VDUSE_NO_ORIG;
 	/* IOVA 0 is never handed out, so no valid mapping looks like NULL. */
 	if (dma && (vduse_range_init(&d->stream, 1,
-				     d->nslots ? d->nslots - 1 : 0, true) ||
+				     d->nslots ? d->nslots - 1 : 0) ||
 		    vduse_range_init(&d->coherent, max(d->nslots, 1UL),
-				     total - max(d->nslots, 1UL), false)))
+				     total - max(d->nslots, 1UL))))
 		goto err;
 	/* only a domain of the DMA path can get user bounce pages */
 	if (dma)
@@ -957,8 +817,8 @@ struct vduse_domain *vduse_domain_create(u64 bounce_size, bool dma)
 	d->file = file;
 	return d;
 err:
-	vduse_range_fini(&d->stream);
-	vduse_range_fini(&d->coherent);
+	kvfree(d->stream.map);
+	kvfree(d->coherent.map);
 	kvfree(d->slots);
 	if (d->iotlb)
 		vhost_iotlb_free(d->iotlb);
@@ -973,14 +833,12 @@ err:
  * Foreign files are released now; the domain itself goes when userspace
  * drops its last fd or mapping of the domain file.  No driver is bound any
  * more (DESTROY_DEV refuses while a vDPA device exists), so every streaming
- * IOVA must be back: once the per-CPU caches are drained the bitmap is
- * empty, or a mapping leaked (or was handed out twice and freed once).
+ * IOVA must be back: the bitmap is empty, or a mapping leaked.
  */
 void vduse_domain_destroy(struct vduse_domain *domain)
 {
 	struct vduse_range *r = &domain->stream;
 
-	vduse_range_drain(r);
 	if (r->map)
 		WARN(!bitmap_empty(r->map, r->npages),
 		     "vduse: %u streaming IOVA pages not returned\n",

@@ -33,10 +33,7 @@
  *       page lock of a kernel bounce page (fault vs. REG_UMEM's zap)
  *     domain->iotlb_lock  (spinlock, irqsave) the domain's two IOTLB trees;
  *                         only pointer swaps and single entries under it
- *     vduse_pcpu_iova.lock (spinlock, irqsave) one CPU's cache of free
- *                         streaming ranges; another CPU takes it only to
- *                         drain the cache, never two of them at once
- *       range->lock       (spinlock, irqsave) an IOVA allocator's bitmap
+ *     range->lock         (spinlock, irqsave) an IOVA allocator's bitmap
  *   dev->group_lock       (mutex) group -> AS bindings; held across the
  *                         SET_VQ_GROUP_ASID messages of set_group_asid and
  *                         reset, and under no other lock of this module
@@ -105,29 +102,6 @@ extern struct idr vduse_idr;
 extern struct workqueue_struct *vduse_irq_wq;
 extern struct workqueue_struct *vduse_irq_bound_wq;
 
-/* Streaming mappings of 1 to VDUSE_PCPU_CLASSES pages go through the caches. */
-#define VDUSE_PCPU_CLASSES	4
-/* Free ranges a CPU keeps per class; moved to or from the bitmap a batch at once. */
-#define VDUSE_PCPU_DEPTH	16
-#define VDUSE_PCPU_BATCH	8
-
-/**
- * struct vduse_pcpu_iova - one CPU's cache of free streaming IOVA ranges
- * @lock: protects the rest; only taken by another CPU to drain the cache
- *	  (interrupts off, before the range's lock)
- * @n: ranges held per class (class k: ranges of k + 1 pages)
- * @start: the ranges, as page offsets into the range; a stack, so the range
- *	   freed last, whose bounce pages are warm, is handed out first
- *
- * A range in a cache is still set in the range's bitmap: it is neither free
- * there nor mapped, so it can be handed out by this cache only.
- */
-struct vduse_pcpu_iova {
-	spinlock_t lock;		/* n, start */
-	u8 n[VDUSE_PCPU_CLASSES];
-	u32 start[VDUSE_PCPU_CLASSES][VDUSE_PCPU_DEPTH];
-};
-
 /**
  * struct vduse_range - page-granular IOVA allocator (bitmap, first fit)
  * @lock: protects @map; taken with interrupts off because DMA mappings can
@@ -135,15 +109,12 @@ struct vduse_pcpu_iova {
  * @map: one bit per page of the range
  * @base: first page frame number of the range
  * @npages: size of the range in pages
- * @pcpu: per-CPU caches of free small ranges in front of @map, or NULL
- *	  (the coherent range, whose allocations are rare)
  */
 struct vduse_range {
 	spinlock_t lock;		/* bitmap */
 	unsigned long *map;
 	unsigned long base;
 	unsigned long npages;
-	struct vduse_pcpu_iova __percpu *pcpu;
 };
 
 /**

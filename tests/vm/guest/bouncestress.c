@@ -1,17 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * bouncestress: streaming DMA mappings from every CPU at once, checked byte
- * for byte (tests/vm/suites/bounce_cache.sh).
+ * for byte (tests/vm/suites/bounce_stress.sh).
  *
  *   bouncestress --seconds N --threads T DISK
  *
  * T threads, pinned round-robin to the online CPUs, each own a slice of
  * DISK (a virtio-blk disk of a VDUSE device) and, with O_DIRECT, write
  * patterns into it and read it back, comparing with what they wrote. Sizes
- * and buffer offsets vary so that virtio-blk maps 1 to 6 pages per data
- * buffer (every size class of the bounce domain's per-CPU IOVA caches and
- * one beyond; the buffers are huge pages where the kernel has THP), reads (FROM_DEVICE: zeroed bounce pages, copied back) and
- * writes (TO_DEVICE) mixed. An IOVA handed out twice puts two requests in
+ * and buffer offsets vary so that virtio-blk maps 1 to 7 pages per data
+ * buffer (the buffers are huge pages where the kernel has THP), reads
+ * (FROM_DEVICE: zeroed bounce pages, copied back) and writes (TO_DEVICE)
+ * mixed. An IOVA handed out twice puts two requests in
  * flight on one bounce page: one of them then reads or writes the other's
  * bytes, which a comparison catches. A leaked IOVA is caught when the
  * device is destroyed (the module warns; the suite checks).
