@@ -354,83 +354,137 @@ enum vduse_bounce_op {
 	VDUSE_TO_BOUNCE,	/* original -> bounce page */
 	VDUSE_FROM_BOUNCE,	/* bounce page -> original */
 	VDUSE_ZERO_BOUNCE,	/* zero the bounce page */
+	VDUSE_NO_BOUNCE,	/* leave the bytes alone */
 };
 
 /*
- * Apply @op to @size bytes at @iova, one page at a time, each under the read
- * side of bounce_lock: a switch of the backing pages (which copies what is in
- * flight) then waits for one page copy at most.  Slots not mapped are
- * skipped.
+ * Pages bounced per hold of bounce_lock (read): a mapping of up to this
+ * many pages takes it once, and a backing switch, which takes it for
+ * writing with interrupts off, waits for this many page copies at most.
+ */
+#define VDUSE_BOUNCE_BATCH	16
+
+/* Apply @op to @n bytes at @off in slot @s if mapped; bounce_lock held. */
+static void vduse_slot_bounce(struct vduse_slot *s, unsigned int off,
+			      size_t n, enum vduse_bounce_op op)
+{
+	void *va;
+
+	if (op == VDUSE_NO_BOUNCE || !s->page || s->orig == VDUSE_NO_ORIG)
+		return;
+	va = kmap_local_page(s->page);
+	if (op == VDUSE_ZERO_BOUNCE)
+		memset(va + off, 0, n);
+	else
+		vduse_copy_phys(s->orig + off, va + off, n,
+				op == VDUSE_FROM_BOUNCE);
+	kunmap_local(va);
+}
+
+/*
+ * Apply @op to @size bytes at @iova (a sync: any offset), skipping slots
+ * not mapped, VDUSE_BOUNCE_BATCH pages per hold of bounce_lock.
  */
 static void vduse_bounce(struct vduse_domain *d, dma_addr_t iova,
 			 size_t size, enum vduse_bounce_op op)
 {
-	while (size) {
-		unsigned long i = iova >> PAGE_SHIFT;
-		unsigned int off = offset_in_page(iova);
-		size_t n = min_t(size_t, size, PAGE_SIZE - off);
-		struct vduse_slot *s;
-		void *va;
+	unsigned int pages;
 
-		if (i >= d->nslots)
-			return;
-		s = &d->slots[i];
+	while (size) {
 		read_lock(&d->bounce_lock);
-		if (s->page && s->orig != VDUSE_NO_ORIG) {
-			va = kmap_local_page(s->page);
-			if (op == VDUSE_ZERO_BOUNCE)
-				memset(va + off, 0, n);
-			else
-				vduse_copy_phys(s->orig + off, va + off, n,
-						op == VDUSE_FROM_BOUNCE);
-			kunmap_local(va);
+		for (pages = 0; size && pages < VDUSE_BOUNCE_BATCH; pages++) {
+			unsigned long i = iova >> PAGE_SHIFT;
+			unsigned int off = offset_in_page(iova);
+			size_t n = min_t(size_t, size, PAGE_SIZE - off);
+
+			if (i >= d->nslots) {
+				size = 0;
+				break;
+			}
+			vduse_slot_bounce(&d->slots[i], off, n, op);
+			iova += n;
+			size -= n;
 		}
 		read_unlock(&d->bounce_lock);
-		iova += n;
-		size -= n;
 	}
 }
 
 /*
- * Map slot @s to @orig, giving it a kernel page (kept until the domain goes)
- * and a backing page.  Every slot ever mapped has a kernel page, so
- * DEREG_UMEM can always move mappings in flight back.
+ * Give slot @s its kernel page (kept until the domain goes) if it has none.
+ * Every slot ever mapped has one, so DEREG_UMEM can always move mappings in
+ * flight back.  Only the mapping that owns the slot's IOVA gets here, so
+ * the cmpxchg() is for safety, not for a race the allocator allows.
  */
-static int vduse_slot_prepare(struct vduse_domain *d, struct vduse_slot *s,
-			      phys_addr_t orig)
+static int vduse_slot_kpage(struct vduse_slot *s)
 {
-	struct page *page = NULL;
+	struct page *page;
 
-	if (!READ_ONCE(s->kpage)) {
-		page = alloc_page(GFP_ATOMIC | __GFP_ZERO);
-		if (!page)
-			return -ENOMEM;
-	}
-	read_lock(&d->bounce_lock);
-	if (page && !s->kpage) {
-		WRITE_ONCE(s->kpage, page);
-		page = NULL;
-	}
-	/* a slot no switch has given a page yet is backed by its own */
-	if (!s->page)
-		s->page = s->kpage;
-	s->orig = orig;
-	read_unlock(&d->bounce_lock);
-	if (page)
+	if (likely(READ_ONCE(s->kpage)))
+		return 0;
+	page = alloc_page(GFP_ATOMIC | __GFP_ZERO);
+	if (!page)
+		return -ENOMEM;
+	if (cmpxchg(&s->kpage, NULL, page))
 		__free_page(page);
 	return 0;
 }
 
-/* Mark @n slots from @first not mapped. */
-static void vduse_slots_unmap(struct vduse_domain *d, unsigned long first,
-			      unsigned long n)
+/*
+ * Mark @npages slots from @first mapped to the buffer at @pa and apply @op
+ * to its @size bytes, one hold of bounce_lock per VDUSE_BOUNCE_BATCH pages.
+ * A slot no switch has given a page yet is backed by its kernel page.
+ */
+static void vduse_slots_map(struct vduse_domain *d, unsigned long first,
+			    phys_addr_t pa, size_t size,
+			    enum vduse_bounce_op op)
 {
-	unsigned long i;
+	unsigned long i = 0, npages = PFN_UP(size), end;
 
-	read_lock(&d->bounce_lock);
-	for (i = 0; i < n; i++)
-		d->slots[first + i].orig = VDUSE_NO_ORIG;
-	read_unlock(&d->bounce_lock);
+	while (i < npages) {
+		end = min(npages, i + VDUSE_BOUNCE_BATCH);
+		read_lock(&d->bounce_lock);
+		for (; i < end; i++) {
+			struct vduse_slot *s = &d->slots[first + i];
+
+			if (!s->page)
+				s->page = s->kpage;
+			s->orig = pa + i * PAGE_SIZE;
+			vduse_slot_bounce(s, 0, min_t(size_t, PAGE_SIZE,
+						      size - i * PAGE_SIZE), op);
+		}
+		read_unlock(&d->bounce_lock);
+	}
+}
+
+/*
+ * Apply @op to the @size bytes mapped from slot @first and mark the slots
+ * not mapped, one hold of bounce_lock per VDUSE_BOUNCE_BATCH pages.
+ *
+ * Return: false, doing nothing, if @first is not mapped (an unmap of
+ * something never mapped, or a second unmap): its IOVA must not be freed.
+ */
+static bool vduse_slots_unmap(struct vduse_domain *d, unsigned long first,
+			      size_t size, enum vduse_bounce_op op)
+{
+	unsigned long i = 0, npages = PFN_UP(size), end;
+
+	while (i < npages) {
+		end = min(npages, i + VDUSE_BOUNCE_BATCH);
+		read_lock(&d->bounce_lock);
+		if (!i && d->slots[first].orig == VDUSE_NO_ORIG) {
+			read_unlock(&d->bounce_lock);
+			return false;
+		}
+		for (; i < end; i++) {
+			struct vduse_slot *s = &d->slots[first + i];
+
+			vduse_slot_bounce(s, 0, min_t(size_t, PAGE_SIZE,
+						      size - i * PAGE_SIZE), op);
+			s->orig = VDUSE_NO_ORIG;
+		}
+		read_unlock(&d->bounce_lock);
+	}
+	return true;
 }
 
 /**
@@ -465,20 +519,16 @@ static dma_addr_t vduse_domain_map(struct vduse_domain *d, phys_addr_t pa,
 		return DMA_MAPPING_ERROR;
 
 	first = iova >> PAGE_SHIFT;
-	for (i = 0; i < npages; i++) {
-		struct vduse_slot *s = &d->slots[first + i];
-
-		if (vduse_slot_prepare(d, s, pa + i * PAGE_SIZE))
+	for (i = 0; i < npages; i++)
+		if (vduse_slot_kpage(&d->slots[first + i]))
 			goto err;
-	}
-	if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC) &&
-	    (dir == DMA_TO_DEVICE || dir == DMA_BIDIRECTIONAL))
-		vduse_bounce(d, iova, size, VDUSE_TO_BOUNCE);
-	else
-		vduse_bounce(d, iova, size, VDUSE_ZERO_BOUNCE);
+	vduse_slots_map(d, first, pa, size,
+			!(attrs & DMA_ATTR_SKIP_CPU_SYNC) &&
+			(dir == DMA_TO_DEVICE || dir == DMA_BIDIRECTIONAL) ?
+			VDUSE_TO_BOUNCE : VDUSE_ZERO_BOUNCE);
 	return iova;
 err:
-	vduse_slots_unmap(d, first, i);
+	/* nothing was marked mapped; the kernel pages stay with their slots */
 	vduse_range_free(&d->stream, iova, npages);
 	return DMA_MAPPING_ERROR;
 }
@@ -487,9 +537,11 @@ err:
  * vduse_domain_unmap() - end a streaming mapping
  * @d: the domain
  * @iova: IOVA from vduse_domain_map()
- * @size: its length
+ * @size: its length, as mapped
  * @dir: DMA direction; device-to-memory data is copied back
  * @attrs: DMA attributes
+ *
+ * An IOVA outside the bounce area or not mapped is ignored.
  */
 static void vduse_domain_unmap(struct vduse_domain *d, dma_addr_t iova,
 			       size_t size, enum dma_data_direction dir,
@@ -498,12 +550,14 @@ static void vduse_domain_unmap(struct vduse_domain *d, dma_addr_t iova,
 	unsigned long first = iova >> PAGE_SHIFT, npages = PFN_UP(size);
 
 	if (!d || !d->dma || !size || !vduse_range_contains(&d->stream, iova) ||
-	    first + npages > d->nslots)
+	    npages > d->nslots - first)
 		return;
-	if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC) &&
-	    (dir == DMA_FROM_DEVICE || dir == DMA_BIDIRECTIONAL))
-		vduse_bounce(d, iova, size, VDUSE_FROM_BOUNCE);
-	vduse_slots_unmap(d, first, npages);
+	if (!vduse_slots_unmap(d, first, size,
+			       !(attrs & DMA_ATTR_SKIP_CPU_SYNC) &&
+			       (dir == DMA_FROM_DEVICE ||
+				dir == DMA_BIDIRECTIONAL) ?
+			       VDUSE_FROM_BOUNCE : VDUSE_NO_BOUNCE))
+		return;
 	vduse_range_free(&d->stream, iova & PAGE_MASK, npages);
 }
 
@@ -777,10 +831,18 @@ err:
  * @domain: the domain
  *
  * Foreign files are released now; the domain itself goes when userspace
- * drops its last fd or mapping of the domain file.
+ * drops its last fd or mapping of the domain file.  No driver is bound any
+ * more (DESTROY_DEV refuses while a vDPA device exists), so every streaming
+ * IOVA must be back: the bitmap is empty, or a mapping leaked.
  */
 void vduse_domain_destroy(struct vduse_domain *domain)
 {
+	struct vduse_range *r = &domain->stream;
+
+	if (r->map)
+		WARN(!bitmap_empty(r->map, r->npages),
+		     "vduse: %u streaming IOVA pages not returned\n",
+		     bitmap_weight(r->map, r->npages));
 	vduse_domain_clear_map(domain);
 	fput(domain->file);
 }
@@ -794,7 +856,7 @@ void vduse_domain_destroy(struct vduse_domain *domain)
  * again), a batch at a time with interrupts off for a bounded time: only
  * slots in flight (mapped by the driver) have their data copied, since the
  * contents of the others are never read before the next mapping rewrites
- * them.  A slot in flight always has a kernel page (vduse_slot_prepare()).
+ * them.  A slot in flight always has a kernel page (vduse_slot_kpage()).
  */
 static void vduse_domain_switch(struct vduse_domain *d, struct page **pages)
 {

@@ -26,13 +26,14 @@
  *                         which is then dropped while the bounce area is
  *                         switched (pins are taken before either lock)
  *       domain->bounce_lock (rwlock) which pages back the bounce area and
- *                         which slots are mapped; readers (DMA path, one
- *                         page copy at a time; fault) may run in any
- *                         context, the writer (the switch, a bounded batch)
- *                         disables interrupts
+ *                         which slots are mapped; readers (DMA path, once
+ *                         per mapping of up to VDUSE_BOUNCE_BATCH pages;
+ *                         fault) may run in any context, the writer (the
+ *                         switch, a bounded batch) disables interrupts
  *       page lock of a kernel bounce page (fault vs. REG_UMEM's zap)
  *     domain->iotlb_lock  (spinlock, irqsave) the domain's two IOTLB trees;
  *                         only pointer swaps and single entries under it
+ *     range->lock         (spinlock, irqsave) an IOVA allocator's bitmap
  *   dev->group_lock       (mutex) group -> AS bindings; held across the
  *                         SET_VQ_GROUP_ASID messages of set_group_asid and
  *                         reset, and under no other lock of this module
@@ -118,8 +119,9 @@ struct vduse_range {
 
 /**
  * struct vduse_slot - one page of a domain's bounce area
- * @kpage: kernel page, allocated on first use and kept; the only page the
- *	   domain file ever maps for this slot
+ * @kpage: kernel page, allocated on first use and kept (set once, with
+ *	   cmpxchg(), outside bounce_lock); the only page the domain file ever
+ *	   maps for this slot
  * @page: page backing the slot now (under bounce_lock): @kpage, a pinned
  *	  user page of a REG_UMEM registration, or NULL before first use
  * @orig: physical address of the original buffer bounced through this page,
@@ -144,7 +146,8 @@ struct vduse_slot {
  * @nslots: @bounce_size in pages
  * @slots: per-page bounce state
  * @bounce_lock: protects the slots' @page and @orig against the bounce
- *		 copies, and @user
+ *		 copies, and @user; the DMA path takes its read side once
+ *		 per mapping (per VDUSE_BOUNCE_BATCH pages of a large one)
  * @user: user memory backs (or is being switched in to back) the bounce
  *	  area; the domain file's bounce range then faults with SIGBUS
  * @bounce_mapped: the [0, @bounce_size) entry is present in @iotlb
