@@ -23,8 +23,14 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <linux/virtio_ring.h>
 #include "internal.h"
 #include "tap.h"
+
+/* descriptor flags, short, for the tests' chains */
+#define F_W		VRING_DESC_F_WRITE
+#define F_N		VRING_DESC_F_NEXT
+#define F_I		VRING_DESC_F_INDIRECT
 
 #define FK_NAS		4
 #ifndef FK_MAPS
@@ -313,6 +319,22 @@ static inline void fk_init(struct fake_kernel *fk, int api_max)
 	fk->mem = mmap(NULL, FK_MEM, PROT_READ | PROT_WRITE, MAP_SHARED, fk->memfd, 0);
 	if (fk->mem == MAP_FAILED)
 		abort();
+}
+
+/*
+ * The set-up most tests share: fk_init() with API v1, a device created from
+ * @o (one TAP line called @name) and its queue 0. Returns -1 if the device
+ * could not be created.
+ */
+static inline int fk_dev_setup(struct fake_kernel *fk, const struct vduse_dev_opts *o,
+			       const char *name, struct vduse_dev **dev, struct vduse_vq **vq)
+{
+	fk_init(fk, 1);
+	TAP_EQ(vduse__dev_create(o, &fk_backend, fk, dev), 0, name);
+	if (!*dev)
+		return -1;
+	*vq = vduse_dev_vq(*dev, 0);
+	return 0;
 }
 
 static inline void fk_fini(struct fake_kernel *fk)

@@ -15,8 +15,6 @@
 #define RING	0x100000ull
 #define BUF	0x200000ull
 #define OTHER	0x300000ull	/* a mapping of its own: the out-of-line half */
-#define F_W	VRING_DESC_F_WRITE
-#define F_N	VRING_DESC_F_NEXT
 
 static struct fake_kernel fk;
 static struct fk_log lg;
@@ -71,11 +69,8 @@ int main(void)
 	uint32_t l[4] = { 16, 16, 16, 16 };
 	uint16_t f[4];
 
-	fk_init(&fk, 1);
-	TAP_EQ(vduse__dev_create(&o, &fk_backend, &fk, &dev), 0, "create");
-	if (!dev)
+	if (fk_dev_setup(&fk, &o, "create", &dev, &vq))
 		return tap_done();
-	vq = vduse_dev_vq(dev, 0);
 	fk_map(&fk, 0, RING, 0x100000, 0, VDUSE_ACCESS_RW);
 	fk_map(&fk, 0, BUF, 0x10000, 0x100000, VDUSE_ACCESS_RW);
 	fk_map(&fk, 0, OTHER, 0x10000, 0x300000, VDUSE_ACCESS_RW);
@@ -104,11 +99,8 @@ int main(void)
 	fk_fini(&fk);
 
 	/* a fresh device: the queue above is broken */
-	fk_init(&fk, 1);
-	TAP_EQ(vduse__dev_create(&o, &fk_backend, &fk, &dev), 0, "create again");
-	if (!dev)
+	if (fk_dev_setup(&fk, &o, "create again", &dev, &vq))
 		return tap_done();
-	vq = vduse_dev_vq(dev, 0);
 	fk_map(&fk, 0, RING, 0x100000, 0, VDUSE_ACCESS_RW);
 	fk_map(&fk, 0, BUF, 0x10000, 0x100000, VDUSE_ACCESS_RW);
 	fk.features = (1ull << 32) | (1ull << 33);

@@ -16,9 +16,6 @@
 #define X(i)		(0x100000ull + (uint64_t)(i) * 0x1000)	/* one-page regions */
 #define RING		0x2000000ull
 #define NX		(VDUSE_MAX_REGIONS + 4)
-#define F_W		VRING_DESC_F_WRITE
-#define F_N		VRING_DESC_F_NEXT
-#define F_I		VRING_DESC_F_INDIRECT
 
 static struct fake_kernel fk;
 static struct fk_log lg;
@@ -47,11 +44,8 @@ int main(void)
 	unsigned int i, bad = 0, want[4];
 	int ret;
 
-	fk_init(&fk, 1);
-	TAP_EQ(vduse__dev_create(&o, &fk_backend, &fk, &dev), 0, "create");
-	if (!dev)
+	if (fk_dev_setup(&fk, &o, "create", &dev, &vq))
 		return tap_done();
-	vq = vduse_dev_vq(dev, 0);
 	fk_map(&fk, 0, TABLE_REG, 0x1000, 0x10000, VDUSE_ACCESS_RW);
 	for (i = 0; i < NX; i++)
 		fk_map(&fk, 0, X(i), 0x1000, 0x100000 + (uint64_t)i * 0x1000, VDUSE_ACCESS_RW);

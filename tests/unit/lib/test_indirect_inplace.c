@@ -18,9 +18,6 @@
 #define RING	0x100000ull
 #define BUF	0x200000ull	/* 64 KiB, then an adjacent 64 KiB mapping */
 #define OTHER	0x300000ull	/* a mapping of its own */
-#define F_W	VRING_DESC_F_WRITE
-#define F_N	VRING_DESC_F_NEXT
-#define F_I	VRING_DESC_F_INDIRECT
 
 static struct fake_kernel fk;
 static struct fk_log lg;
@@ -132,11 +129,8 @@ int main(void)
 	uint64_t a[4];
 	uint32_t l[4];
 
-	fk_init(&fk, 1);
-	TAP_EQ(vduse__dev_create(&o, &fk_backend, &fk, &dev), 0, "create");
-	if (!dev)
+	if (fk_dev_setup(&fk, &o, "create", &dev, &vq))
 		return tap_done();
-	vq = vduse_dev_vq(dev, 0);
 	fk_map(&fk, 0, RING, 0x100000, 0, VDUSE_ACCESS_RW);
 	fk_map(&fk, 0, BUF, 0x10000, 0x100000, VDUSE_ACCESS_RW);
 	fk_map(&fk, 0, BUF + 0x10000, 0x10000, 0x200000, VDUSE_ACCESS_RW);	/* adjacent */

@@ -121,11 +121,8 @@ int main(void)
 	uint32_t len;
 	int ret, i;
 
-	fk_init(&fk, 1);
-	TAP_EQ(vduse__dev_create(&o, &fk_backend, &fk, &dev), 0, "create");
-	if (!dev)
+	if (fk_dev_setup(&fk, &o, "create", &dev, &vq))
 		return tap_done();
-	vq = vduse_dev_vq(dev, 0);
 	fk_map(&fk, 0, RING, 0x100000, 0, VDUSE_ACCESS_RW);
 	fk_map(&fk, 0, BUF, 0x10000, 0x100000, VDUSE_ACCESS_RW);
 	restart(1ull << 28);

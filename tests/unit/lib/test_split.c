@@ -10,9 +10,6 @@
 
 #define RING	0x100000ull
 #define BUF	0x200000ull
-#define F_W	VRING_DESC_F_WRITE
-#define F_N	VRING_DESC_F_NEXT
-#define F_I	VRING_DESC_F_INDIRECT
 
 #include <linux/virtio_ring.h>
 
@@ -67,11 +64,8 @@ int main(void)
 	uint8_t *buf;
 	int ret;
 
-	fk_init(&fk, 1);
-	TAP_EQ(vduse__dev_create(&o, &fk_backend, &fk, &dev), 0, "create");
-	if (!dev)
+	if (fk_dev_setup(&fk, &o, "create", &dev, &vq))
 		return tap_done();
-	vq = vduse_dev_vq(dev, 0);
 	fk_map(&fk, 0, RING, 0x100000, 0, VDUSE_ACCESS_RW);
 	fk_map(&fk, 0, BUF, 0x10000, 0x100000, VDUSE_ACCESS_RW);
 	fk_map(&fk, 0, BUF + 0x10000, 0x10000, 0x800000, VDUSE_ACCESS_RW);	/* adjacent */
