@@ -86,17 +86,6 @@ static void on_signal(int sig)
 		stop = 1;
 }
 
-/* Walk one chain into iovecs and answer it as the null device. */
-static uint32_t serve_chain(struct rvb *r, uint16_t head)
-{
-	struct iovec rd[NULLBLK_QUEUE_SIZE], wr[NULLBLK_QUEUE_SIZE];
-	unsigned int nrd, nwr;
-
-	if (rvb_chain(r, head, rd, &nrd, wr, &nwr))
-		return 0;
-	return nullblk_serve(rd, nrd, wr, nwr);
-}
-
 int main(int argc, char **argv)
 {
 	struct virtio_blk_config blk;
@@ -148,7 +137,7 @@ int main(int argc, char **argv)
 
 			kicks++;
 			t_start = t0;
-			rvb_serve(&d, serve_chain, NULL);
+			rvb_serve(&d, nullblk_serve_chain, NULL);
 			if (timing) {
 				/* no interrupt: the ring work ended here */
 				if (t_start)

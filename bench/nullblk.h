@@ -80,4 +80,38 @@ static inline uint32_t nullblk_serve(const struct iovec *rd, unsigned int nrd,
 	return in;
 }
 
+#ifdef LIBVDUSE_MAJOR_VERSION
+/*
+ * libvduse's pass (null_ours.c; bench/reqcost.c counts this very loop):
+ * pop every available request, serve and push each.
+ */
+static inline void nullblk_serve_ours(struct vduse_vq *vq, unsigned long *served,
+				      unsigned long *bad)
+{
+	struct vduse_req *req;
+	uint32_t len;
+
+	while (vduse_vq_pop(vq, &req) == 1) {
+		len = nullblk_serve(req->iov, req->nr_readable,
+				    req->iov + req->nr_readable, req->nr_writable);
+		*bad += !len;
+		(*served)++;
+		vduse_vq_push(req, len);
+	}
+}
+#endif
+
+#ifdef VDUSE_TESTS_RAWVBLK_H
+/* The raw loop's chain (null_raw.c, bench/reqcost.c): walked into iovecs and answered. */
+static inline uint32_t nullblk_serve_chain(struct rvb *r, uint16_t head)
+{
+	struct iovec rd[NULLBLK_QUEUE_SIZE], wr[NULLBLK_QUEUE_SIZE];
+	unsigned int nrd, nwr;
+
+	if (rvb_chain(r, head, rd, &nrd, wr, &nwr))
+		return 0;
+	return nullblk_serve(rd, nrd, wr, nwr);
+}
+#endif
+
 #endif

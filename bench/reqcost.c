@@ -70,28 +70,8 @@ static const struct vduse_backend marked_backend = { .open = fk_open, .ioctl = m
 /* null_ours.c's callback, without its timing */
 static void on_kick(struct vduse_dev *dev, struct vduse_vq *vq, void *user)
 {
-	struct vduse_req *req;
-	uint32_t len;
-
-	while (vduse_vq_pop(vq, &req) == 1) {
-		len = nullblk_serve(req->iov, req->nr_readable,
-				    req->iov + req->nr_readable, req->nr_writable);
-		bad += !len;
-		served++;
-		vduse_vq_push(req, len);
-	}
+	nullblk_serve_ours(vq, &served, &bad);
 	vduse_vq_notify(vq);
-}
-
-/* null_raw.c's */
-static uint32_t serve_chain(struct rvb *r, uint16_t head)
-{
-	struct iovec rd[NULLBLK_QUEUE_SIZE], wr[NULLBLK_QUEUE_SIZE];
-	unsigned int nrd, nwr;
-
-	if (rvb_chain(r, head, rd, &nrd, wr, &nwr))
-		return 0;
-	return nullblk_serve(rd, nrd, wr, nwr);
 }
 
 static struct vduse_dev *dev;
@@ -106,7 +86,7 @@ __attribute__((noinline)) void reqcost_pass(int raw)
 		int ev = rvb_wait(&d, 0);
 
 		if (ev & RVB_EV_KICK) {
-			rvb_serve(&d, serve_chain, NULL);
+			rvb_serve(&d, nullblk_serve_chain, NULL);
 			served = d.served;
 			bad = d.bad;
 		}

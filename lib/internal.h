@@ -288,6 +288,17 @@ static inline struct vduse_as *vduse_vq_cache(struct vduse_vq *vq)
 	return vq->threaded ? &vq->cache : NULL;
 }
 
+/* vduse_vq_started(), inline for the message loop */
+static inline bool vduse_vq_is_started(struct vduse_vq *vq)
+{
+	bool started;
+
+	vduse_vq_lock(vq);
+	started = vq->started;
+	vduse_vq_unlock(vq);
+	return started;
+}
+
 static inline void vduse_crash_point(const struct vduse_dev *dev)
 {
 	if (__builtin_expect(dev->crash_hook != NULL, 0))
@@ -329,8 +340,12 @@ void *vduse_iotlb_map_stitched(struct vduse_dev *dev, struct vduse_as *cache, ui
 			       uint64_t iova, uint64_t len, int prot, struct vduse_region **reg) HIDDEN;
 int vduse_iotlb_copy_from(struct vduse_dev *dev, struct vduse_as *cache, uint32_t asid,
 			  uint64_t iova, void *buf, uint64_t len) HIDDEN;
-void vduse_region_get(struct vduse_region *r) HIDDEN;
 void vduse_region_release(struct vduse_region *r) HIDDEN;
+
+static inline void vduse_region_get(struct vduse_region *r)
+{
+	r->refs++;
+}
 
 /* Drop a reference; a dead region goes with its last one. */
 static inline void vduse_region_put(struct vduse_region *r)
@@ -386,7 +401,6 @@ struct vduse_chain {
 	struct iovec *iov;
 	struct vduse_region **reg;
 	struct vduse_req_int *r;	/* the pooled request iov/reg belong to, or NULL */
-	unsigned int counted;		/* segments already in the hit / miss statistics */
 };
 void vduse_vq_forget_xlate(struct vduse_vq *vq) HIDDEN;
 void vduse_vq_drop_dead_xlate(struct vduse_vq *vq) HIDDEN;
@@ -404,19 +418,6 @@ struct vduse_req_int *vduse_req_build_slow(struct vduse_vq *vq, struct vduse_cha
 #define VDUSE_POOL_REQ_SIZE \
 	(sizeof(struct vduse_req_int) + \
 	 VDUSE_POOL_SEGS * (sizeof(struct iovec) + sizeof(struct vduse_region *)))
-
-/*
- * The inline path's hits go into the statistics once per chain (when it is
- * built or dropped, and before the out-of-line path counts its own).
- */
-static inline void vduse_chain_count_hits(struct vduse_vq *vq, struct vduse_chain *c)
-{
-	unsigned int n = c->nseg - c->counted;
-
-	c->as->hits += n;
-	vq->st.iotlb_hits += n;
-	c->counted = c->nseg;
-}
 
 /* Start a chain in a pooled request (recycled: no allocation per request). */
 static inline void vduse_chain_init(struct vduse_vq *vq, struct vduse_chain *c)
@@ -474,6 +475,8 @@ static inline int vduse_chain_add(struct vduse_vq *vq, struct vduse_chain *c, ui
 	c->iov[c->nseg].iov_len = len;
 	c->reg[c->nseg++] = r;
 	r->refs++;
+	c->as->hits++;
+	vq->st.iotlb_hits++;
 	if (writable) {
 		c->writable_seen = true;
 	} else {
@@ -488,7 +491,6 @@ static inline struct vduse_req_int *vduse_req_build(struct vduse_vq *vq, struct 
 {
 	struct vduse_req_int *r = c->r;
 
-	vduse_chain_count_hits(vq, c);
 	if (__builtin_expect(!r || c->iov == vq->seg, 0))
 		return vduse_req_build_slow(vq, c);
 	c->r = NULL;

@@ -47,11 +47,6 @@ void vduse_as_release(struct vduse_as *as)
 	memset(as, 0, sizeof(*as));
 }
 
-void vduse_region_get(struct vduse_region *r)
-{
-	r->refs++;
-}
-
 /* The last reference of a dead region is gone (vduse_region_put()). */
 void vduse_region_release(struct vduse_region *r)
 {

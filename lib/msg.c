@@ -518,17 +518,6 @@ int vduse_dev_epoll_setup(struct vduse_dev *dev)
 	return 0;
 }
 
-/* vduse_vq_started() without a call into another page */
-static inline bool vq_started(struct vduse_vq *vq)
-{
-	bool started;
-
-	vduse_vq_lock(vq);
-	started = vq->started;
-	vduse_vq_unlock(vq);
-	return started;
-}
-
 HOT_PATH EXPORT int vduse_dev_run_once(struct vduse_dev *dev, int timeout_ms)
 {
 	struct epoll_event ev[RUN_EVENTS];
@@ -558,7 +547,7 @@ HOT_PATH EXPORT int vduse_dev_run_once(struct vduse_dev *dev, int timeout_ms)
 		vq = &dev->vqs[ev[i].data.u32];
 		vduse_vq_ack_kick(vq);
 		events++;
-		if (dev->o.queue_kick && vq_started(vq))
+		if (dev->o.queue_kick && vduse_vq_is_started(vq))
 			dev->o.queue_kick(dev, vq, dev->o.user);
 	}
 	return events;

@@ -75,7 +75,7 @@ HOT_PATH int vduse_split_parse(struct vduse_vq *vq, uint16_t head, struct vduse_
 									    PROT_READ);
 			if (table && !((uintptr_t)table & 15)) {
 				treg = vq->xl_reg;
-				treg->refs++;
+				vduse_region_get(treg);
 			} else {
 				table = len <= sizeof(small) ? small
 							     : (const struct vring_desc *)vq->indbuf;

@@ -282,7 +282,6 @@ static void pool_put(struct vduse_vq *vq, struct vduse_req_int *r)
 /* A rejected chain: drop its segments' references and its pooled request. */
 void vduse_chain_drop(struct vduse_vq *vq, struct vduse_chain *c)
 {
-	vduse_chain_count_hits(vq, c);
 	while (c->nseg)
 		vduse_region_put(c->reg[--c->nseg]);
 	if (c->r)
@@ -290,8 +289,8 @@ void vduse_chain_drop(struct vduse_vq *vq, struct vduse_chain *c)
 	c->r = NULL;
 }
 
-static int chain_add_slow(struct vduse_vq *vq, struct vduse_chain *c, uint64_t addr,
-			  uint32_t len, bool writable)
+int vduse_chain_add_slow(struct vduse_vq *vq, struct vduse_chain *c, uint64_t addr,
+			 uint32_t len, bool writable)
 {
 	int prot = writable ? PROT_WRITE : PROT_READ;
 	struct vduse_region *r;
@@ -375,18 +374,6 @@ static int chain_add_slow(struct vduse_vq *vq, struct vduse_chain *c, uint64_t a
 		vq->xl_reg = r;
 	}
 	return 0;
-}
-
-/* Counts its own segments' hits and misses, so the inline ones before them first. */
-int vduse_chain_add_slow(struct vduse_vq *vq, struct vduse_chain *c, uint64_t addr,
-			 uint32_t len, bool writable)
-{
-	int err;
-
-	vduse_chain_count_hits(vq, c);
-	err = chain_add_slow(vq, c, addr, len, writable);
-	c->counted = c->nseg;
-	return err;
 }
 
 /* vduse_req_build() of a chain in the scratch or without a pooled request. */
@@ -771,7 +758,11 @@ EXPORT type name(const struct vduse_vq *vq)			\
 EXPORT unsigned int vduse_vq_index(const struct vduse_vq *vq) { return vq->index; }
 EXPORT int vduse_vq_kick_fd(const struct vduse_vq *vq) { return vq->kickfd; }
 EXPORT uint32_t vduse_vq_group(const struct vduse_vq *vq) { return vq->group; }
-VQ_GETTER(bool, vduse_vq_started, vq->started)
+
+EXPORT bool vduse_vq_started(const struct vduse_vq *vq)
+{
+	return vduse_vq_is_started((struct vduse_vq *)vq);
+}
 VQ_GETTER(bool, vduse_vq_broken, vq->broken)
 VQ_GETTER(bool, vduse_vq_packed, vq->packed)
 VQ_GETTER(unsigned int, vduse_vq_size, vq->started ? vq->num : 0)
