@@ -70,6 +70,14 @@ dev_of() {
 	return 1
 }
 
+# wait_dev_of NAME: dev_of NAME once the disk has appeared (up to 30 s); 1
+# if it did not.
+wait_dev_of() {
+	local i=0
+	while ! dev_of "$1" > /dev/null && [ $i -lt 300 ]; do usleep 100000; i=$((i + 1)); done
+	dev_of "$1"
+}
+
 # netdev_of NAME: the netdev of vDPA device NAME bound to virtio-vdpa.
 netdev_of() {
 	local n
@@ -111,13 +119,12 @@ swap_vduse() {
 # NULL_DEV (/dev/vdX). 1, with a diagnostic line, if a step failed (the
 # daemon may be running: NULL_PID is set as soon as it is).
 null_up() {
-	local name=$1 i=0
+	local name=$1
 	shift
 	NULL_DEV=""
 	null-ours "$@" "$name" > "/run/$name.log" 2>&1 &
 	NULL_PID=$!
 	wait_for "/dev/vduse/$name" 30 || { echo "# $name: $(tail -n 2 /run/$name.log | tr '\n' ' ')"; return 1; }
 	timeout 60 vdpa dev add name "$name" mgmtdev vduse || return 1
-	while ! dev_of "$name" > /dev/null && [ $i -lt 300 ]; do usleep 100000; i=$((i + 1)); done
-	NULL_DEV=$(dev_of "$name")
+	NULL_DEV=$(wait_dev_of "$name")
 }

@@ -19,11 +19,9 @@ BENCH_FIO_TESTS="randread:4k:1 randread:4k:32 randwrite:4k:1 randwrite:4k:32 rea
 
 # attach NAME PID: vdpa dev add; prints the disk
 attach() {
-	local i=0
 	kill -0 "$2" || return 1
 	timeout 60 vdpa dev add name "$1" mgmtdev vduse || return 1
-	while ! dev_of "$1" > /dev/null && [ $i -lt 300 ]; do usleep 100000; i=$((i + 1)); done
-	dev_of "$1"
+	wait_dev_of "$1"
 }
 
 pids="" disks=""

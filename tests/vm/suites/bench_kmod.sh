@@ -23,8 +23,7 @@ for nas in 1 16; do
 		continue
 	fi
 	timeout 60 vdpa dev add name nas$nas mgmtdev vduse
-	i=0; while ! dev_of nas$nas > /dev/null && [ $i -lt 300 ]; do usleep 100000; i=$((i + 1)); done
-	dev=$(dev_of nas$nas)
+	dev=$(wait_dev_of nas$nas)
 	tap_ok $? "null-ours with $nas address space(s) attached" "$(tail -n 3 /run/nas$nas.log | tr '\n' ' ')" ||
 		{ kill $pid; continue; }
 	head -n 1 /run/nas$nas.log

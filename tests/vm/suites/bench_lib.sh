@@ -79,8 +79,7 @@ for impl in $BENCH_LIB_IMPLS; do
 	kill -0 $pid
 	tap_ok $? "null-$impl is running" "$(cat /run/null-$impl.log | tr '\n' ' ')" || continue
 	timeout 60 vdpa dev add name "null$impl" mgmtdev vduse
-	i=0; while ! dev_of "null$impl" > /dev/null && [ $i -lt 300 ]; do usleep 100000; i=$((i + 1)); done
-	dev=$(dev_of "null$impl")
+	dev=$(wait_dev_of "null$impl")
 	tap_ok $? "null$impl attached as a virtio-blk disk" "$(tail -n 5 /run/null-$impl.log | tr '\n' ' ')" ||
 		{ kill $pid; continue; }
 	echo "# benchinfo $impl $dev $(cat /sys/block/${dev#/dev/}/device/features)"

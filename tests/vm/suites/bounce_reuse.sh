@@ -19,13 +19,7 @@ if ! wait_for /dev/vduse/reuse 20; then
 	return 0
 fi
 timeout 60 vdpa dev add name reuse mgmtdev vduse
-dev=""
-for i in $(seq 1 100); do
-	for b in /sys/bus/vdpa/devices/reuse/virtio*/block/vd*; do
-		[ -e "$b" ] && dev=/dev/${b##*/} && break 2
-	done
-	usleep 100000
-done
+dev=$(wait_dev_of reuse)
 tap_ok $([ -n "$dev" ]; echo $?) "bounce_reuse: null-raw attached as a virtio-blk disk" || { kill $pid; return 0; }
 timeout 60 nullbench --seconds 1 --rounds 1 --tests randread-qd1 "raw=$dev:$pid" | grep '^# bench '
 tap_ok $? "bounce_reuse: 1 s of 4 KiB reads at depth 1"

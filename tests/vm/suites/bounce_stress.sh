@@ -16,14 +16,8 @@ warned=$(dmesg | grep -c 'streaming IOVA pages not returned')
 vduse-blk -q 2 --bounce-size 1M bs $img > /run/bs.log 2>&1 &
 pid=$!
 disk=""
-if wait_for /dev/vduse/bs 20 && timeout 60 vdpa dev add name bs mgmtdev vduse; then
-	for i in $(seq 1 100); do
-		for b in /sys/bus/vdpa/devices/bs/virtio*/block/vd*; do
-			[ -e "$b" ] && disk=/dev/${b##*/} && break 2
-		done
-		usleep 100000
-	done
-fi
+wait_for /dev/vduse/bs 20 && timeout 60 vdpa dev add name bs mgmtdev vduse &&
+	disk=$(wait_dev_of bs)
 tap_ok $([ -n "$disk" ]; echo $?) "bounce_stress: vduse-blk (2 queues, 1 MiB bounce area) attached as a virtio-blk disk" \
 	"$(tail -n 2 /run/bs.log | tr '\n' ' ')"
 [ -n "$disk" ] && run_prog 120 bouncestress --seconds 5 --threads 16 $disk
