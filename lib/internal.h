@@ -380,11 +380,6 @@ void vduse_req_release(struct vduse_req_int *r) HIDDEN;
 void vduse_vq_free_outstanding(struct vduse_vq *vq) HIDDEN;
 void vduse_vq_free_pool(struct vduse_vq *vq) HIDDEN;
 
-static inline uint32_t vduse_vq_cur_asid(const struct vduse_vq *vq)
-{
-	return vq->asid;
-}
-
 /* Chain walking state shared by split.c and packed.c. */
 /*
  * A chain being parsed. Its segments go straight into a pooled request

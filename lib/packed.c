@@ -44,7 +44,7 @@ static int add_indirect(struct vduse_vq *vq, struct vduse_chain *c, const struct
 		vduse_vq_set_broken(vq, "indirect table of %u bytes", len);
 		return -EIO;
 	}
-	if (vduse_iotlb_copy_from(vq->dev, vduse_vq_cache(vq), vduse_vq_cur_asid(vq), le64toh(d->addr),
+	if (vduse_iotlb_copy_from(vq->dev, vduse_vq_cache(vq), vq->asid, le64toh(d->addr),
 				  vq->indbuf, len)) {
 		vduse_vq_set_broken(vq, "indirect table at %#llx is outside every mapping",
 				    (unsigned long long)le64toh(d->addr));

@@ -80,7 +80,7 @@ HOT_PATH int vduse_split_parse(struct vduse_vq *vq, uint16_t head, struct vduse_
 				table = len <= sizeof(small) ? small
 							     : (const struct vring_desc *)vq->indbuf;
 				if (vduse_iotlb_copy_from(vq->dev, vduse_vq_cache(vq),
-							  vduse_vq_cur_asid(vq), le64toh(d.addr),
+							  vq->asid, le64toh(d.addr),
 							  (void *)table, len)) {
 					vduse_vq_set_broken(vq, "indirect table at %#llx is outside "
 							    "every mapping",

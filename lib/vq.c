@@ -67,7 +67,7 @@ static void *ring_area(struct vduse_vq *vq, uint32_t asid, uint64_t iova, uint64
 /* (Re)resolve the ring areas through the queue's current address space. */
 int vduse_vq_map_ring(struct vduse_vq *vq)
 {
-	uint32_t asid = vduse_vq_cur_asid(vq);
+	uint32_t asid = vq->asid;
 	uint64_t dsz, drsz, dvsz;
 
 	if (vduse_vq_ring_current(vq))
@@ -189,7 +189,7 @@ int vduse_vq_start(struct vduse_vq *vq, const struct vduse_vq_info *info)
 	}
 	vd_dbg(dev, "vq %u started: %s size %u avail %u used %u ASID %u", vq->index,
 	       vq->packed ? "packed" : "split", vq->num, vq->last_avail_idx, vq->used_idx,
-	       vduse_vq_cur_asid(vq));
+	       vq->asid);
 	return 0;
 }
 
@@ -336,7 +336,7 @@ int vduse_chain_add_slow(struct vduse_vq *vq, struct vduse_chain *c, uint64_t ad
 	}
 	misses = as->misses;
 	nseg = c->nseg;
-	err = vduse_iotlb_translate(vq->dev, vduse_vq_cache(vq), vduse_vq_cur_asid(vq), addr, len,
+	err = vduse_iotlb_translate(vq->dev, vduse_vq_cache(vq), vq->asid, addr, len,
 				    prot, c->iov, c->reg, c->cap, &c->nseg);
 	if (err == -E2BIG && c->cap < VDUSE_MAX_SEGS) {
 		/* more than a pooled request holds: go on in the queue's scratch */
@@ -345,7 +345,7 @@ int vduse_chain_add_slow(struct vduse_vq *vq, struct vduse_chain *c, uint64_t ad
 		c->iov = vq->seg;
 		c->reg = vq->segreg;
 		c->cap = VDUSE_MAX_SEGS;
-		err = vduse_iotlb_translate(vq->dev, vduse_vq_cache(vq), vduse_vq_cur_asid(vq), addr,
+		err = vduse_iotlb_translate(vq->dev, vduse_vq_cache(vq), vq->asid, addr,
 					    len, prot, c->iov, c->reg, c->cap, &c->nseg);
 	}
 	/* one lookup per segment added (a fetch in the first try still counts) */
@@ -359,7 +359,7 @@ int vduse_chain_add_slow(struct vduse_vq *vq, struct vduse_chain *c, uint64_t ad
 	if (err) {
 		vduse_vq_set_broken(vq, "%s buffer [%#llx + %u] is outside every mapping of ASID %u",
 				    writable ? "writable" : "readable",
-				    (unsigned long long)addr, len, vduse_vq_cur_asid(vq));
+				    (unsigned long long)addr, len, vq->asid);
 		return -EIO;
 	}
 	if (!writable) {
@@ -766,7 +766,7 @@ EXPORT bool vduse_vq_started(const struct vduse_vq *vq)
 VQ_GETTER(bool, vduse_vq_broken, vq->broken)
 VQ_GETTER(bool, vduse_vq_packed, vq->packed)
 VQ_GETTER(unsigned int, vduse_vq_size, vq->started ? vq->num : 0)
-VQ_GETTER(uint32_t, vduse_vq_asid, vduse_vq_cur_asid(vq))
+VQ_GETTER(uint32_t, vduse_vq_asid, vq->asid)
 VQ_GETTER(unsigned int, vduse_vq_inflight, vq->inflight)
 VQ_GETTER(const char *, vduse_vq_broken_reason, vq->broken ? vq->broken_reason : NULL)
 
