@@ -99,3 +99,15 @@ need_host_tools() {
 	done
 }
 export PATH=$PATH:/usr/sbin:/sbin
+
+# build_oot DIR WHAT: build the Kbuild in DIR out of tree against the cached
+# 6.12 headers ($HDR of k612.env) with the compiler Debian's kernel was
+# built with (as the Makefile's module target); dies with the log's tail
+# (DIR/build.log) if it fails.
+build_oot() {
+	need_host_tools make gcc
+	if ! make -C "$HDR" M="$1" CC=gcc modules > "$1/build.log" 2>&1; then
+		tail -n 20 "$1/build.log" >&2
+		die "building $2 out of tree failed (log: $1/build.log)"
+	fi
+}
