@@ -39,17 +39,17 @@ use_mod() {
 }
 
 
-# dev_view /dev/vdX: what the guest's driver made of the device (virtio
-# features, queue limits, hardware queues), to compare between modules
+# dev_view NAME /dev/vdX: what the guest's driver made of the device
+# (virtio features, queue limits, hardware queues), to compare between modules
 dev_view() {
-	local q=/sys/block/${1#/dev/}/queue a line=""
+	local b=/sys/block/${2#/dev/} a line=""
 	for a in nr_requests max_segments max_segment_size max_sectors_kb \
 		max_hw_sectors_kb logical_block_size rotational nomerges rq_affinity \
 		scheduler write_cache; do
-		line="$line $a=$(tr ' ' , < "$q/$a" 2>/dev/null)"
+		line="$line $a=$(tr ' ' , < "$b/queue/$a" 2>/dev/null)"
 	done
-	echo "# devview $name features=$(cat "/sys/block/${1#/dev/}/device/features" 2>/dev/null)" \
-		"hwq=$(ls "/sys/block/${1#/dev/}/mq" 2>/dev/null | wc -l)$line"
+	echo "# devview $1 features=$(cat "$b/device/features" 2>/dev/null)" \
+		"hwq=$(ls "$b/mq" 2>/dev/null | wc -l)$line"
 }
 
 # start_dev NAME NULL-OURS-OPTIONS...: appends NAME=DEV:PID to $args
@@ -58,7 +58,7 @@ start_dev() {
 	null_up "$@" || r=1
 	pids="$pids $name:$NULL_PID"
 	[ $r = 0 ] || return 1
-	[ $epoch -lt 2 ] && head -n 1 "/run/$name.log" && dev_view "$NULL_DEV"
+	[ $epoch -lt 2 ] && head -n 1 "/run/$name.log" && dev_view "$name" "$NULL_DEV"
 	args="$args $name=$NULL_DEV:$NULL_PID"
 }
 
