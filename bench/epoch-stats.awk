@@ -7,12 +7,14 @@
 # time with the ABBA order of bench_kmod_pair, or the same epoch when both
 # devices are in it), and the ratio is reported as median (q1 - q3) over the
 # pairs, flagged "noisy" when q3 > 1.3 x q1, as bench/stats.awk does for
-# slices.
+# slices, with a 95 % confidence interval of that median (bench/quantile.awk's
+# medci: pairs of epochs are taken as independent). A difference whose
+# interval holds 1.00 is not resolved by the run.
 #
 #   awk -f bench/quantile.awk -v base=oursv0 -v peer=stockv0 [-v dat=FILE] -f bench/epoch-stats.awk LOG
 #
 # dat gets bench/stats.awk's data lines (appended):
-#   kind test peer base_median peer_median ratio q1 q3 pairs
+#   kind test peer base_median peer_median ratio q1 q3 pairs ci_lo ci_hi
 # median of the slices of (epoch e, kind k, device d, test t)
 function emed(e, k, d, t,    j, a) {
 	for (j = 1; j <= cnt[e, k, d, t]; j++) a[j] = vals[e, k, d, t, j]
@@ -30,8 +32,8 @@ $1 == "#" && ($2 == "bench" || $2 == "benchcpu") && NF >= 6 && ($3 == base || $3
 }
 END {
 	if (!n) { print "  no measurements (see the log)"; exit 1 }
-	printf "  %-9s %-20s %-7s %-8s %10s %10s %8s  %-13s %s\n", "kind", "test", "unit", "peer",
-		base, "peer", "ratio", "(q1 - q3)", "epoch pairs"
+	printf "  %-9s %-20s %-7s %-8s %10s %10s %8s  %-13s %-15s %s\n", "kind", "test", "unit", "peer",
+		base, "peer", "ratio", "(q1 - q3)", "[95% CI]", "epoch pairs"
 	for (i = 1; i <= n; i++) {
 		split(order[i], kt, SUBSEP); k = kt[1]; t = kt[2]
 		np = neps[k, base, t] < neps[k, peer, t] ? neps[k, base, t] : neps[k, peer, t]
@@ -43,12 +45,12 @@ END {
 		if (!np) continue
 		sort(b, np); sort(p, np); sort(r, np)
 		noisy = np >= 4 && quant(r, np, 0.75) > 1.3 * quant(r, np, 0.25)
-		printf "  %-9s %-20s %-7s %-8s %10.1f %10.1f %8.2f  (%.2f - %.2f) %d%s\n", k, t, unit[k, t], peer,
+		printf "  %-9s %-20s %-7s %-8s %10.1f %10.1f %8.2f  (%.2f - %.2f) %-15s %d%s\n", k, t, unit[k, t], peer,
 			quant(b, np, 0.5), quant(p, np, 0.5), quant(r, np, 0.5),
-			quant(r, np, 0.25), quant(r, np, 0.75), np, noisy ? "  noisy" : ""
+			quant(r, np, 0.25), quant(r, np, 0.75), "[" medci(r, np) "]", np, noisy ? "  noisy" : ""
 		if (dat != "")
-			printf "%s %s %s %.1f %.1f %.4f %.4f %.4f %d\n", k, t, peer, quant(b, np, 0.5),
+			printf "%s %s %s %.1f %.1f %.4f %.4f %.4f %d %s\n", k, t, peer, quant(b, np, 0.5),
 				quant(p, np, 0.5), quant(r, np, 0.5), quant(r, np, 0.25),
-				quant(r, np, 0.75), np >> dat
+				quant(r, np, 0.75), np, medci_dat(r, np) >> dat
 	}
 }

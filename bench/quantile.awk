@@ -14,3 +14,29 @@ function quant(a, n, q,    x, i) {
 	x = 1 + (n - 1) * q; i = int(x)
 	return i >= n ? a[n] : a[i] + (x - i) * (a[i + 1] - a[i])
 }
+# medci_k(N): the rank k of a distribution-free confidence interval of at
+# least 95 % for the median of N independent values, [a[k], a[N + 1 - k]]
+# of the sorted values: the largest k with P(B < k) <= 0.025 for B the
+# binomial count of N fair coins (so each end misses the median with at
+# most that chance). 0 when N is too small (N < 6) for any such interval.
+# In logs, so that 2^-N does not underflow for thousands of values.
+function medci_k(n,    i, lt, cum, k) {
+	k = 0; cum = 0; lt = -n * log(2)
+	for (i = 0; i < n; i++) {
+		cum += exp(lt)
+		if (cum > 0.025) break
+		k = i + 1
+		lt += log(n - i) - log(i + 1)
+	}
+	return k
+}
+# medci(A, N): "lo - hi", that interval of sorted A[1..N], or "-"
+function medci(a, n,    k) {
+	k = medci_k(n)
+	return k ? sprintf("%.2f - %.2f", a[k], a[n + 1 - k]) : "-"
+}
+# medci_dat(A, N): the same as two numbers "lo hi" for a .dat file ("- -")
+function medci_dat(a, n,    k) {
+	k = medci_k(n)
+	return k ? sprintf("%.4f %.4f", a[k], a[n + 1 - k]) : "- -"
+}

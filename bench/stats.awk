@@ -4,7 +4,10 @@
 # run-net, run-kmod), the method of bench/run: every device is measured in
 # short slices taking turns, so slice k of each device is adjacent in time;
 # the ratio base/peer is the median over k of value(base, k) / value(peer, k),
-# with its quartiles, flagged "noisy" when q3 > 1.3 x q1.
+# with its quartiles, flagged "noisy" when q3 > 1.3 x q1, and a 95 %
+# confidence interval of that median (bench/quantile.awk's medci). Slices
+# close in time share the host's load, so the interval is optimistic; the
+# interval over pairs of epochs (bench/epoch-stats.awk) is the sounder one.
 #
 #   awk -f bench/quantile.awk -v base=ours [-v dat=FILE] -f bench/stats.awk LOG...
 #
@@ -14,7 +17,7 @@
 #   # benchlat DEVICE TEST VALUE UNIT     lower is better
 # For the lower-is-better kinds the ratio is peer/base, so that a ratio > 1
 # always means the base is better. dat gets one line per test and peer:
-#   kind test peer base_median peer_median ratio q1 q3 slices
+#   kind test peer base_median peer_median ratio q1 q3 slices ci_lo ci_hi
 { sub(/^\[[^]]*\] /, "") }
 $1 == "#" && ($2 == "bench" || $2 == "benchcpu" || $2 == "benchlat") && NF >= 6 {
 	k = $2; dev = $3; test = $4
@@ -27,8 +30,8 @@ $1 == "#" && ($2 == "bench" || $2 == "benchcpu" || $2 == "benchlat") && NF >= 6 
 END {
 	if (!n) { print "  no measurements (see the log)"; exit 1 }
 	if (base == "") base = "ours"
-	printf "  %-9s %-20s %-7s %-6s %10s %10s %8s  %-13s %s\n", "kind", "test", "unit", "peer",
-		base, "peer", base "/peer", "(q1 - q3)", "slices"
+	printf "  %-9s %-20s %-7s %-6s %10s %10s %8s  %-13s %-15s %s\n", "kind", "test", "unit", "peer",
+		base, "peer", base "/peer", "(q1 - q3)", "[95% CI]", "slices"
 	for (i = 1; i <= n; i++) {
 		split(order[i], kt, SUBSEP); k = kt[1]; t = kt[2]
 		nb = cnt[k, base, t]
@@ -45,15 +48,15 @@ END {
 			for (j = 1; j <= nb; j++) bs[j] = b[j]
 			sort(bs, nb); sort(q, np); sort(r, nr)
 			noisy = nr >= 4 && quant(r, nr, 0.75) > 1.3 * quant(r, nr, 0.25)
-			printf "  %-9s %-20s %-7s %-6s %10.1f %10.1f %8s  %-13s %d%s\n", k, t, unit[k, t], p,
+			printf "  %-9s %-20s %-7s %-6s %10.1f %10.1f %8s  %-13s %-15s %d%s\n", k, t, unit[k, t], p,
 				quant(bs, nb, 0.5), quant(q, np, 0.5),
 				nr ? sprintf("%.2f", quant(r, nr, 0.5)) : "-",
 				nr ? sprintf("(%.2f - %.2f)", quant(r, nr, 0.25), quant(r, nr, 0.75)) : "",
-				nr, noisy ? "  noisy" : ""
+				nr ? "[" medci(r, nr) "]" : "", nr, noisy ? "  noisy" : ""
 			if (dat != "" && nr)
-				printf "%s %s %s %.1f %.1f %.4f %.4f %.4f %d\n", k, t, p, quant(bs, nb, 0.5),
+				printf "%s %s %s %.1f %.1f %.4f %.4f %.4f %d %s\n", k, t, p, quant(bs, nb, 0.5),
 					quant(q, np, 0.5), quant(r, nr, 0.5), quant(r, nr, 0.25),
-					quant(r, nr, 0.75), nr > dat
+					quant(r, nr, 0.75), nr, medci_dat(r, nr) > dat
 		}
 	}
 }
