@@ -7,29 +7,14 @@
 # at depth 1 went through thousands of bounce pages (each cold, each
 # allocated on first use and kept: up to the whole 64 MiB per device).
 # null-raw (bench/null_raw.c, NULL_RAW_PAGES=1) counts the distinct IOVA pages of the request
-# buffers; at depth 1 a few suffice, so more than 64 fails.
+# buffers; at depth 1 a few suffice, so more than 128 fails.
 load_mod vduse && load_mod virtio_vdpa && load_mod virtio_blk || return 0
 unload_mod vhost_vdpa || return 0
 
-NULL_RAW_PAGES=1 null-raw reuse > /run/reuse.log 2>&1 &
-pid=$!
-if ! wait_for /dev/vduse/reuse 20; then
-	echo "not ok 1 - bounce_reuse: null-raw created its device # $(tail -n 2 /run/reuse.log | tr '\n' ' ')"
-	kill $pid 2>/dev/null
-	return 0
-fi
-timeout 60 vdpa dev add name reuse mgmtdev vduse
-dev=$(wait_dev_of reuse)
-tap_ok $([ -n "$dev" ]; echo $?) "bounce_reuse: null-raw attached as a virtio-blk disk" || { kill $pid; return 0; }
-timeout 60 nullbench --seconds 1 --rounds 1 --tests randread-qd1 "raw=$dev:$pid" | grep '^# bench '
+nullraw_attach bounce_reuse reuse || return 0
+timeout 60 nullbench --seconds 1 --rounds 1 --tests randread-qd1 "raw=$NULLRAW_DEV:$NULLRAW_PID" | grep '^# bench '
 tap_ok $? "bounce_reuse: 1 s of 4 KiB reads at depth 1"
-vdpa dev del reuse
-kill $pid
-wait $pid
-tap_ok $? "bounce_reuse: null-raw served every request and destroyed its device (DESTROY_DEV)" \
-	"$(tail -n 3 /run/reuse.log | tr '\n' ' ')"
-grep '^# nullblk' /run/reuse.log
-served=$(sed -n 's/^# nullblk reuse: served \([0-9]*\) .*/\1/p' /run/reuse.log)
-pages=$(sed -n 's/^# nullblk reuse: request buffers in \([0-9]*\) .*/\1/p' /run/reuse.log)
+nullraw_detach bounce_reuse reuse
+served=$NULLRAW_SERVED pages=$NULLRAW_PAGES
 [ "${served:-0}" -ge 100 ] && [ "${pages:-99999}" -le 128 ]
 tap_ok $? "bounce_reuse: ${served:-?} requests at depth 1 went through ${pages:-?} bounce pages (at most 128)"
