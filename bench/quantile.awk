@@ -30,13 +30,9 @@ function medci_k(n,    i, lt, cum, k) {
 	}
 	return k
 }
-# medci(A, N): "lo - hi", that interval of sorted A[1..N], or "-"
-function medci(a, n,    k) {
+# medci(A, N, FMT, NONE): that interval of sorted A[1..N] as
+# sprintf(FMT, lo, hi), or NONE when N is too small for one
+function medci(a, n, fmt, none,    k) {
 	k = medci_k(n)
-	return k ? sprintf("%.2f - %.2f", a[k], a[n + 1 - k]) : "-"
-}
-# medci_dat(A, N): the same as two numbers "lo hi" for a .dat file ("- -")
-function medci_dat(a, n,    k) {
-	k = medci_k(n)
-	return k ? sprintf("%.4f %.4f", a[k], a[n + 1 - k]) : "- -"
+	return k ? sprintf(fmt, a[k], a[n + 1 - k]) : none
 }

@@ -52,11 +52,11 @@ END {
 				quant(bs, nb, 0.5), quant(q, np, 0.5),
 				nr ? sprintf("%.2f", quant(r, nr, 0.5)) : "-",
 				nr ? sprintf("(%.2f - %.2f)", quant(r, nr, 0.25), quant(r, nr, 0.75)) : "",
-				nr ? "[" medci(r, nr) "]" : "", nr, noisy ? "  noisy" : ""
+				nr ? "[" medci(r, nr, "%.2f - %.2f", "-") "]" : "", nr, noisy ? "  noisy" : ""
 			if (dat != "" && nr)
 				printf "%s %s %s %.1f %.1f %.4f %.4f %.4f %d %s\n", k, t, p, quant(bs, nb, 0.5),
 					quant(q, np, 0.5), quant(r, nr, 0.5), quant(r, nr, 0.25),
-					quant(r, nr, 0.75), nr, medci_dat(r, nr) > dat
+					quant(r, nr, 0.75), nr, medci(r, nr, "%.4f %.4f", "- -") > dat
 		}
 	}
 }
