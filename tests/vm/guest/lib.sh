@@ -114,50 +114,37 @@ swap_vduse() {
 	return 0
 }
 
-# null_up NAME [null-ours ARGS...]: start bench/null_ours.c's null virtio-blk
-# NAME, add it as a vDPA device and wait for its disk; sets NULL_PID and
-# NULL_DEV (/dev/vdX). 1, with a diagnostic line, if a step failed (the
-# daemon may be running: NULL_PID is set as soon as it is).
-null_up() {
+# vdev_up NAME CMD...: start CMD, a daemon that creates the VDUSE device
+# NAME, add it as a vDPA device and wait for its virtio-blk disk; sets
+# NULL_PID and NULL_DEV (/dev/vdX). 1, with a diagnostic line, if a step
+# failed (the daemon may be running: NULL_PID is set as soon as it is).
+# Its output goes to /run/NAME.log.
+vdev_up() {
 	local name=$1
 	shift
 	NULL_DEV=""
-	null-ours "$@" "$name" > "/run/$name.log" 2>&1 &
+	"$@" > "/run/$name.log" 2>&1 &
 	NULL_PID=$!
 	wait_for "/dev/vduse/$name" 30 || { echo "# $name: $(tail -n 2 /run/$name.log | tr '\n' ' ')"; return 1; }
 	timeout 60 vdpa dev add name "$name" mgmtdev vduse || return 1
 	NULL_DEV=$(wait_dev_of "$name")
 }
 
-# nullraw_attach LABEL NAME: start null-raw NAME (bench/null_raw.c) counting
-# the distinct IOVA pages of the request buffers (NULL_RAW_PAGES=1), add it
-# as a vDPA device and wait for its virtio-blk disk: sets NULLRAW_PID and
-# NULLRAW_DEV, prints the TAP line "LABEL: null-raw attached ...". 1 if it
-# failed (null-raw stopped again).
-nullraw_attach() {
-	NULL_RAW_PAGES=1 null-raw "$2" > "/run/$2.log" 2>&1 &
-	NULLRAW_PID=$!
-	if ! wait_for "/dev/vduse/$2" 20; then
-		echo "not ok 1 - $1: null-raw created its device # $(tail -n 2 "/run/$2.log" | tr '\n' ' ')"
-		kill $NULLRAW_PID 2>/dev/null
-		return 1
-	fi
-	timeout 60 vdpa dev add name "$2" mgmtdev vduse
-	NULLRAW_DEV=$(wait_dev_of "$2")
-	tap_ok $([ -n "$NULLRAW_DEV" ]; echo $?) "$1: null-raw attached as a virtio-blk disk" ||
-		{ kill $NULLRAW_PID; return 1; }
+# null_up NAME [null-ours ARGS...]: vdev_up for bench/null_ours.c's null
+# virtio-blk NAME.
+null_up() {
+	local name=$1
+	shift
+	vdev_up "$name" null-ours "$@" "$name"
 }
 
-# nullraw_detach LABEL NAME: remove the vDPA device, stop null-raw, print the
-# TAP line for its clean exit and its "# nullblk" lines; sets NULLRAW_SERVED
-# (requests) and NULLRAW_PAGES (distinct bounce pages), empty if not printed.
-nullraw_detach() {
+# vdev_down LABEL NAME: remove vDPA device NAME, stop its daemon (NULL_PID)
+# and print the TAP line "LABEL: ..." for its clean exit, which for our
+# daemons means every request served and the device destroyed.
+vdev_down() {
 	vdpa dev del "$2"
-	kill $NULLRAW_PID
-	wait $NULLRAW_PID
-	tap_ok $? "$1: null-raw served every request and destroyed its device (DESTROY_DEV)" \
+	kill "$NULL_PID"
+	wait "$NULL_PID"
+	tap_ok $? "$1: the daemon served every request and destroyed its device (DESTROY_DEV)" \
 		"$(tail -n 3 "/run/$2.log" | tr '\n' ' ')"
-	grep '^# nullblk' "/run/$2.log"
-	NULLRAW_SERVED=$(sed -n "s/^# nullblk $2: served \([0-9]*\) .*/\1/p" "/run/$2.log")
-	NULLRAW_PAGES=$(sed -n "s/^# nullblk $2: request buffers in \([0-9]*\) .*/\1/p" "/run/$2.log")
 }
