@@ -13,7 +13,7 @@
 #   make check-vmm  live migration under QEMU 10 inside the 6.12 VM (one boot)
 #   make demo       the main job, narrated: QEMU live-migrates a VM on vduse-net
 #   make demo-kernels  VDUSE devices on each kernel (the earlier demo)
-#   make bench      benchmarks (bench/)
+#   make bench      every benchmark, one after the other (bench/all, ~75 min)
 #   make install    install library, headers, pkg-config file, man pages,
 #                   tools, daemons and systemd units (PREFIX, DESTDIR, LIBDIR,
 #                   SYSTEMDUNITDIR); builds only what it installs
@@ -132,10 +132,10 @@ demo-kernels:
 check-vmm:
 	tests/vm/check-vmm
 
-# Long robustness runs (docs/robustness.md), outside make check: the
-# kernel fuzzer for 10 minutes on our module (KFUZZ_SECONDS, KFUZZ_SEED).
+# Every benchmark, one after the other (bench/all; about 75 min of VM time
+# on two cores): the figures of bench/README.md and the README's Speed table.
 bench:
-	@if [ -x bench/run ]; then bench/run; else echo "bench: nothing to measure yet"; fi
+	bench/all
 
 # lib/lib.mk adds its fuzz targets (FUZZ_SECONDS bounds each run).
 fuzz: $(FUZZ_TARGETS)

@@ -83,9 +83,11 @@ bench-reqcost: $(BUILD)/bench/reqcost
 # control plane (bench/ctl, two boots, ~3 min; part of make bench) and the
 # irqsoff tracer on the debug kernel (bench/irqsoff: one boot, ~5 min, plus
 # 10-15 min for a first build of the debug kernel; not part of make bench).
-.PHONY: bench-ctl bench-irqsoff
-bench: bench-ctl
-bench-ctl:
+.PHONY: bench-blk bench-ctl bench-irqsoff
+# libvduse's vduse-blk against qemu-storage-daemon under blkbench (bench/run)
+bench-blk: all
+	bench/run
+bench-ctl: all
 	bench/ctl
 bench-irqsoff:
 	bench/irqsoff --before 282041c
