@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
-# make bench (bench/run), not part of tests/vm/plan: libvduse's bench device
-# (bench/benchdev.c) against qemu-storage-daemon's vduse-blk export (QEMU's
-# libvduse), both backing a file of the same size in /run (tmpfs), one queue
-# of 256 each, both driven by the kernel's virtio-blk through virtio-vdpa.
+# make bench-blk (bench/run; a step of make bench), not part of
+# tests/vm/plan: libvduse's bench device (bench/benchdev.c) against
+# qemu-storage-daemon's vduse-blk export (QEMU's libvduse), both backing a
+# file of the same size in /run (tmpfs), one queue of 256 each, both
+# driven by the kernel's virtio-blk through virtio-vdpa.
 # blkbench takes turns between them in short slices (16 x 0.25 s per test
 # and device) and prints "# bench ..." lines; its TAP lines only check data.
 echo "# benchinfo kernel $(uname -r) vduse $VM_MODULE"
