@@ -13,7 +13,7 @@
 #   make check-vmm  live migration under QEMU 10 inside the 6.12 VM (one boot)
 #   make demo       the main job, narrated: QEMU live-migrates a VM on vduse-net
 #   make demo-kernels  VDUSE devices on each kernel (the earlier demo)
-#   make bench      every benchmark, one after the other (bench/all, ~24 min)
+#   make bench      every benchmark, one after the other (bench/all, ~26 min)
 #   make install    install library, headers, pkg-config file, man pages,
 #                   tools, daemons and systemd units (PREFIX, DESTDIR, LIBDIR,
 #                   SYSTEMDUNITDIR); builds only what it installs
@@ -132,7 +132,7 @@ demo-kernels:
 check-vmm:
 	tests/vm/check-vmm
 
-# Every benchmark, one after the other (bench/all; about 24 min on two
+# Every benchmark, one after the other (bench/all; about 26 min on two
 # cores): the figures of bench/README.md and the README's Speed table.
 bench:
 	bench/all
