@@ -130,6 +130,24 @@ vdev_up() {
 	NULL_DEV=$(wait_dev_of "$name")
 }
 
+# nullraw_up LABEL NAME: vdev_up for bench/null_raw.c's null virtio-blk
+# NAME counting the distinct IOVA pages of its request buffers; prints the
+# TAP line "LABEL: null-raw attached ..."; 1 (null-raw stopped) if it failed.
+nullraw_up() {
+	vdev_up "$2" env NULL_RAW_PAGES=1 null-raw "$2"
+	tap_ok $([ -n "$NULL_DEV" ]; echo $?) "$1: null-raw attached as a virtio-blk disk" ||
+		{ kill "$NULL_PID"; return 1; }
+}
+
+# nullraw_counts NAME: after vdev_down, print null-raw NAME's "# nullblk"
+# lines and set NULL_SERVED (requests) and NULL_PAGES (distinct bounce
+# pages), empty if it did not print them.
+nullraw_counts() {
+	grep '^# nullblk' "/run/$1.log"
+	NULL_SERVED=$(sed -n "s/^# nullblk $1: served \([0-9]*\) .*/\1/p" "/run/$1.log")
+	NULL_PAGES=$(sed -n "s/^# nullblk $1: request buffers in \([0-9]*\) .*/\1/p" "/run/$1.log")
+}
+
 # null_up NAME [null-ours ARGS...]: vdev_up for bench/null_ours.c's null
 # virtio-blk NAME.
 null_up() {

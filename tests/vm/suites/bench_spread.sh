@@ -15,9 +15,7 @@ unload_mod vhost_vdpa || return 0
 BENCH_SPREAD_SECONDS=1
 [ -r /etc/bench.conf ] && . /etc/bench.conf
 
-vdev_up spread env NULL_RAW_PAGES=1 null-raw spread
-tap_ok $([ -n "$NULL_DEV" ]; echo $?) "bench_spread: null-raw attached as a virtio-blk disk" ||
-	{ kill "$NULL_PID"; return 0; }
+nullraw_up bench_spread spread || return 0
 cpus=$(nproc) rc=0 pids=""
 for c in $(seq 0 $((cpus - 1))); do
 	taskset -c "$c" timeout 120 nullbench --seconds "$BENCH_SPREAD_SECONDS" --rounds 1 \
@@ -28,7 +26,5 @@ for p in $pids; do wait "$p" || rc=1; done
 tap_ok $rc "bench_spread: $cpus readers, one pinned to each CPU, 4 KiB at depth 1" \
 	"$(cat /run/spread-*.log | grep -v '^# bench' | tail -n 3 | tr '\n' ' ')"
 vdev_down bench_spread spread
-grep '^# nullblk' /run/spread.log
-served=$(sed -n 's/^# nullblk spread: served \([0-9]*\) .*/\1/p' /run/spread.log)
-pages=$(sed -n 's/^# nullblk spread: request buffers in \([0-9]*\) .*/\1/p' /run/spread.log)
-echo "# benchspread $VM_IMPL $cpus ${served:-0} ${pages:-0}"
+nullraw_counts spread
+echo "# benchspread $VM_IMPL $cpus ${NULL_SERVED:-0} ${NULL_PAGES:-0}"

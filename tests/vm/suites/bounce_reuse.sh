@@ -11,14 +11,10 @@
 load_mod vduse && load_mod virtio_vdpa && load_mod virtio_blk || return 0
 unload_mod vhost_vdpa || return 0
 
-vdev_up reuse env NULL_RAW_PAGES=1 null-raw reuse
-tap_ok $([ -n "$NULL_DEV" ]; echo $?) "bounce_reuse: null-raw attached as a virtio-blk disk" ||
-	{ kill "$NULL_PID"; return 0; }
+nullraw_up bounce_reuse reuse || return 0
 timeout 60 nullbench --seconds 1 --rounds 1 --tests randread-qd1 "raw=$NULL_DEV:$NULL_PID" | grep '^# bench '
 tap_ok $? "bounce_reuse: 1 s of 4 KiB reads at depth 1"
 vdev_down bounce_reuse reuse
-grep '^# nullblk' /run/reuse.log
-served=$(sed -n 's/^# nullblk reuse: served \([0-9]*\) .*/\1/p' /run/reuse.log)
-pages=$(sed -n 's/^# nullblk reuse: request buffers in \([0-9]*\) .*/\1/p' /run/reuse.log)
-[ "${served:-0}" -ge 100 ] && [ "${pages:-99999}" -le 128 ]
-tap_ok $? "bounce_reuse: ${served:-?} requests at depth 1 went through ${pages:-?} bounce pages (at most 128)"
+nullraw_counts reuse
+[ "${NULL_SERVED:-0}" -ge 100 ] && [ "${NULL_PAGES:-99999}" -le 128 ]
+tap_ok $? "bounce_reuse: ${NULL_SERVED:-?} requests at depth 1 went through ${NULL_PAGES:-?} bounce pages (at most 128)"
