@@ -20,10 +20,10 @@
 	unit[t] = $7
 	vals[t, v] = vals[t, v] " " $6
 }
-function table(    i, t, a, b, na, nb, np, k, x, y, r, noisy) {
+function table(    i, t, a, b, na, nb, np, k, x, y, r) {
 	if (!ntests) { print "  no measurements (see the log)"; return }
 	printf "  guest kernel %s; %s\n", guest, api
-	printf "  %-15s %-10s %-15s %10s %-15s %10s %7s  %-13s %-15s %s\n", "test", "unit", "A", "",
+	printf "  %-15s %-10s %-15s %10s %-15s %10s %8s  %-13s %-15s %s\n", "test", "unit", "A", "",
 		"B", "", "A/B", "(q1 - q3)", "[95% CI]", "slices"
 	for (i = 1; i <= ntests; i++) {
 		t = order[i]; a = var[t, 1]; b = var[t, 2]
@@ -33,13 +33,8 @@ function table(    i, t, a, b, na, nb, np, k, x, y, r, noisy) {
 			if (y[k] > 0)
 				r[++np] = x[k] / y[k]
 		sort(x, na); sort(y, nb); sort(r, np)
-		noisy = np >= 4 && quant(r, np, 0.75) > 1.3 * quant(r, np, 0.25)
-		printf "  %-15s %-10s %-15s %10.1f %-15s %10.1f %7s  %-13s %-15s %d%s\n", t, unit[t],
-			a, quant(x, na, 0.5), b, quant(y, nb, 0.5),
-			np ? sprintf("%.2f", quant(r, np, 0.5)) : "-",
-			np ? sprintf("(%.2f - %.2f)", quant(r, np, 0.25), quant(r, np, 0.75)) : "",
-			np ? "[" medci(r, np, "%.2f - %.2f", "-") "]" : "", np,
-			noisy ? "  noisy" : ""
+		printf "  %-15s %-10s %-15s %10.1f %-15s %10.1f %s\n", t, unit[t],
+			a, quant(x, na, 0.5), b, quant(y, nb, 0.5), ratiocols(r, np)
 	}
 }
 function datlines(    i, j, t, n, x) {

@@ -44,13 +44,10 @@ END {
 		}
 		if (!np) continue
 		sort(b, np); sort(p, np); sort(r, np)
-		noisy = np >= 4 && quant(r, np, 0.75) > 1.3 * quant(r, np, 0.25)
-		printf "  %-9s %-20s %-7s %-8s %10.1f %10.1f %8.2f  (%.2f - %.2f) %-15s %d%s\n", k, t, unit[k, t], peer,
-			quant(b, np, 0.5), quant(p, np, 0.5), quant(r, np, 0.5),
-			quant(r, np, 0.25), quant(r, np, 0.75), "[" medci(r, np, "%.2f - %.2f", "-") "]", np, noisy ? "  noisy" : ""
+		printf "  %-9s %-20s %-7s %-8s %10.1f %10.1f %s\n", k, t, unit[k, t], peer,
+			quant(b, np, 0.5), quant(p, np, 0.5), ratiocols(r, np)
 		if (dat != "")
-			printf "%s %s %s %.1f %.1f %.4f %.4f %.4f %d %s\n", k, t, peer, quant(b, np, 0.5),
-				quant(p, np, 0.5), quant(r, np, 0.5), quant(r, np, 0.25),
-				quant(r, np, 0.75), np, medci(r, np, "%.4f %.4f", "- -") >> dat
+			printf "%s %s %s %.1f %.1f %s\n", k, t, peer, quant(b, np, 0.5),
+				quant(p, np, 0.5), ratiodat(r, np) >> dat
 	}
 }

@@ -36,3 +36,19 @@ function medci(a, n, fmt, none,    k) {
 	k = medci_k(n)
 	return k ? sprintf(fmt, a[k], a[n + 1 - k]) : none
 }
+# ratiocols(R, N): the columns every ratio table prints for the sorted
+# ratios R[1..N] of N pairs: "MEDIAN  (Q1 - Q3) [LO - HI] N", with "  noisy"
+# after them when q3 > 1.3 x q1 (the host was busy)
+function ratiocols(r, n) {
+	if (!n)
+		return sprintf("%8s  %-13s %-15s %d", "-", "", "", 0)
+	return sprintf("%8.2f  %-13s %-15s %d%s", quant(r, n, 0.5),
+		sprintf("(%.2f - %.2f)", quant(r, n, 0.25), quant(r, n, 0.75)),
+		"[" medci(r, n, "%.2f - %.2f", "-") "]", n,
+		n >= 4 && quant(r, n, 0.75) > 1.3 * quant(r, n, 0.25) ? "  noisy" : "")
+}
+# ratiodat(R, N): the same for a .dat line: "MEDIAN Q1 Q3 N LO HI"
+function ratiodat(r, n) {
+	return sprintf("%.4f %.4f %.4f %d %s", quant(r, n, 0.5), quant(r, n, 0.25),
+		quant(r, n, 0.75), n, medci(r, n, "%.4f %.4f", "- -"))
+}

@@ -47,16 +47,11 @@ END {
 			}
 			for (j = 1; j <= nb; j++) bs[j] = b[j]
 			sort(bs, nb); sort(q, np); sort(r, nr)
-			noisy = nr >= 4 && quant(r, nr, 0.75) > 1.3 * quant(r, nr, 0.25)
-			printf "  %-9s %-20s %-7s %-6s %10.1f %10.1f %8s  %-13s %-15s %d%s\n", k, t, unit[k, t], p,
-				quant(bs, nb, 0.5), quant(q, np, 0.5),
-				nr ? sprintf("%.2f", quant(r, nr, 0.5)) : "-",
-				nr ? sprintf("(%.2f - %.2f)", quant(r, nr, 0.25), quant(r, nr, 0.75)) : "",
-				nr ? "[" medci(r, nr, "%.2f - %.2f", "-") "]" : "", nr, noisy ? "  noisy" : ""
+			printf "  %-9s %-20s %-7s %-6s %10.1f %10.1f %s\n", k, t, unit[k, t], p,
+				quant(bs, nb, 0.5), quant(q, np, 0.5), ratiocols(r, nr)
 			if (dat != "" && nr)
-				printf "%s %s %s %.1f %.1f %.4f %.4f %.4f %d %s\n", k, t, p, quant(bs, nb, 0.5),
-					quant(q, np, 0.5), quant(r, nr, 0.5), quant(r, nr, 0.25),
-					quant(r, nr, 0.75), nr, medci(r, nr, "%.4f %.4f", "- -") > dat
+				printf "%s %s %s %.1f %.1f %s\n", k, t, p, quant(bs, nb, 0.5),
+					quant(q, np, 0.5), ratiodat(r, nr) > dat
 		}
 	}
 }
