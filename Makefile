@@ -11,6 +11,9 @@
 #                   60 s loops on 6.12 + ours and on 7.x, the kernel fuzzer
 #                   for 10 min (docs/testing.md, docs/robustness.md)
 #   make check-vmm  live migration under QEMU 10 inside the 6.12 VM (one boot)
+#   make check-trixie  Debian 13: the packages built and installed in a trixie
+#                   root (DKMS builds the module), then trixie's own kernel
+#                   boots with that module and runs the `6.12 ours` suites
 #   make demo       the main job, narrated: QEMU live-migrates a VM on vduse-net
 #   make demo-kernels  VDUSE devices on each kernel (the earlier demo)
 #   make bench      every benchmark, one after the other (bench/all, ~26 min)
@@ -57,7 +60,7 @@ export VMTEST_CACHE
 KENV := $(VMTEST_CACHE)/k612.env
 KDIR ?= $(shell [ -r $(KENV) ] || tests/vm/fetch-kernels 6.12 >&2; . $(KENV) && echo $$HDR)
 
-.PHONY: all check check-fresh check-debug check-vmm check-long demo demo-kernels bench install clean vm-progs unit-progs \
+.PHONY: all check check-fresh check-debug check-vmm check-trixie check-long demo demo-kernels bench install clean vm-progs unit-progs \
 	module module_install fuzz userspace dkms-install deb module-debug
 
 # Each part adds its targets to ALL_TARGETS, INSTALL_TARGETS and CLEAN_FILES.
@@ -96,6 +99,9 @@ check-fresh:
 
 check-debug:
 	tests/vm/check-debug
+
+check-trixie:
+	tests/vm/check-trixie
 
 # hostile_dev and concurrency with 60 s loops (robust_long): one boot of
 # 6.12 + ours and one of 7.x, about 10 min of VM time in all.
