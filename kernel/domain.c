@@ -48,6 +48,19 @@ static void *vduse_table_alloc(size_t n, size_t size)
 	return vcalloc(n, size);
 }
 
+/*
+ * An IOTLB tree without a limit of its own.  Within 6.12.y the meaning of a
+ * zero limit changed: 6.12.95 took it as "none", 6.12.117 (Debian 13)
+ * refuses every entry of such a tree (-EINVAL), and only that release
+ * enforces a non-zero limit on a tree without VHOST_IOTLB_FLAG_RETIRE;
+ * UINT_MAX means "none" to both.  What bounds these trees: the kernel DMA
+ * path's own mappings, and the consumer's IOTLB, which set_map() copies.
+ */
+static struct vhost_iotlb *vduse_iotlb_alloc(void)
+{
+	return vhost_iotlb_alloc(UINT_MAX, 0);
+}
+
 static int vduse_range_init(struct vduse_range *r, unsigned long base,
 			    unsigned long npages)
 {
@@ -154,7 +167,7 @@ static struct vhost_iotlb *vduse_user_tree_build(struct vhost_iotlb *iotlb)
 
 	if (!vhost_iotlb_itree_first(iotlb, 0, ULLONG_MAX))
 		return NULL;
-	t = vhost_iotlb_alloc(0, 0);
+	t = vduse_iotlb_alloc();
 	if (!t)
 		return ERR_PTR(-ENOMEM);
 	for (map = vhost_iotlb_itree_first(iotlb, 0, ULLONG_MAX); map;
@@ -790,7 +803,7 @@ struct vduse_domain *vduse_domain_create(u64 bounce_size, bool dma)
 	d->dma = dma;
 	spin_lock_init(&d->iotlb_lock);
 	rwlock_init(&d->bounce_lock);
-	d->iotlb = vhost_iotlb_alloc(0, 0);
+	d->iotlb = vduse_iotlb_alloc();
 	if (!d->iotlb)
 		goto err;
 	d->slots = vduse_table_alloc(d->nslots, sizeof(*d->slots));
