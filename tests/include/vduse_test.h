@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +47,28 @@ static inline int impl_parse(const char *s, enum impl *out)
 	else
 		return -1;
 	return 0;
+}
+
+/* The running kernel's 6.12 stable release (117 for 6.12.117), or -1. */
+static inline int kernel_612_sublevel(void)
+{
+	struct utsname u;
+	int a, b, c;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d.%d", &a, &b, &c) != 3 || a != 6 || b != 12)
+		return -1;
+	return c;
+}
+
+/*
+ * Stock 6.12's vduse changed within the stable series: from 6.12.114
+ * ("vduse: validate virtqueue alignment", Debian's changelog of linux
+ * 6.12.117-1) CREATE_DEV refuses vq_align 0, a non-power of two and one
+ * below 4, as ours and upstream do; 6.12.95 took them.
+ */
+static inline int stock612_checks_vq_align(void)
+{
+	return kernel_612_sublevel() >= 114;
 }
 
 static inline void msleep_(int ms)

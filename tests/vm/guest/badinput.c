@@ -81,6 +81,8 @@ static void row(const char *call, const char *arg, int want, long ret, int err)
 
 /* W(ours, upstream, stock612): the errno this kernel should give */
 #define W(o, u, s) (impl == IMPL_OURS ? (o) : impl == IMPL_UPSTREAM ? (u) : (s))
+/* stock 6.12 checks vq_align from 6.12.114 on */
+#define STOCK_ALIGN (stock612_checks_vq_align() ? EINVAL : OK)
 #define ROW(call, arg, want, expr) do {			\
 		long r_;				\
 		int w_ = (want);			\
@@ -160,9 +162,9 @@ static void control_cases(void)
 	CV0("ngroups != 0", EINVAL, cfg.c.ngroups = 1);
 	CV0("nas != 0", EINVAL, cfg.c.nas = 1);
 	CV0("vq_align 8192 (> PAGE_SIZE)", EINVAL, cfg.c.vq_align = 2 * PAGE);
-	CV0("vq_align 0", W(EINVAL, EINVAL, OK), cfg.c.vq_align = 0);
-	CV0("vq_align 1536 (not a power of two)", W(EINVAL, EINVAL, OK), cfg.c.vq_align = 1536);
-	CV0("vq_align 2 (below the used ring's 4)", W(EINVAL, EINVAL, OK), cfg.c.vq_align = 2);
+	CV0("vq_align 0", W(EINVAL, EINVAL, STOCK_ALIGN), cfg.c.vq_align = 0);
+	CV0("vq_align 1536 (not a power of two)", W(EINVAL, EINVAL, STOCK_ALIGN), cfg.c.vq_align = 1536);
+	CV0("vq_align 2 (below the used ring's 4)", W(EINVAL, EINVAL, STOCK_ALIGN), cfg.c.vq_align = 2);
 	CV0("config_size 4097 (> PAGE_SIZE)", EINVAL, cfg.c.config_size = PAGE + 1);
 	CV0("vq_num 0x10000", EINVAL, cfg.c.vq_num = 0x10000);
 	CV0("vq_num 0xffffffff", EINVAL, cfg.c.vq_num = 0xffffffff);
