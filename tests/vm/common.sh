@@ -27,6 +27,13 @@ pkgconf:pkg-config systemd:systemd-analyze dkms:dkms"
 # guest's shell (a dynamic busybox cannot run in the initramfs); the rest:
 # QEMU, the initramfs and the kernel downloads; pkgconf, systemd-analyze, dkms:
 # the install tests (tests/install/install, tests/install/dkms).
+# Newer than Debian 12 (tried on 13: tests/fresh-root --suite trixie):
+# qemu-storage-daemon moved to qemu-utils, and gcc is no longer gcc-12, the
+# compiler bookworm-backports' 6.12 was built with, which its headers name
+# (CC = gcc-12) and DKMS therefore builds with.
+if [ -r /etc/os-release ] && ! grep -q '^VERSION_CODENAME=bookworm$' /etc/os-release; then
+	HOST_PKGS="$HOST_PKGS qemu-utils:qemu-storage-daemon gcc-12:gcc-12"
+fi
 
 # Installed according to dpkg ("install ok installed"), not just a command
 # of that name on PATH: cc may be clang, busybox may be the dynamic one.
