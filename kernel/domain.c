@@ -50,11 +50,12 @@ static void *vduse_table_alloc(size_t n, size_t size)
 
 /*
  * An IOTLB tree without a limit of its own.  Within 6.12.y the meaning of a
- * zero limit changed: 6.12.95 took it as "none", 6.12.117 (Debian 13)
- * refuses every entry of such a tree (-EINVAL), and only that release
- * enforces a non-zero limit on a tree without VHOST_IOTLB_FLAG_RETIRE;
- * UINT_MAX means "none" to both.  What bounds these trees: the kernel DMA
- * path's own mappings, and the consumer's IOTLB, which set_map() copies.
+ * zero limit changed: up to 6.12.113 it meant "none"; from 6.12.114 on
+ * (Debian 13's 6.12.117) every entry of such a tree is refused (-EINVAL),
+ * and only those releases enforce a non-zero limit on a tree without
+ * VHOST_IOTLB_FLAG_RETIRE; UINT_MAX means "none" to both.  What bounds
+ * these trees: the kernel DMA path's own mappings, and the consumer's
+ * IOTLB, which set_map() copies.
  */
 static struct vhost_iotlb *vduse_iotlb_alloc(void)
 {
