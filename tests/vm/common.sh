@@ -98,6 +98,17 @@ debian_mirror() {
 	echo "$m"
 }
 
+# need_debootstrap: install debootstrap on this host if it is missing (the
+# roots of tests/fresh-root and make check-trixie); dies if apt cannot.
+need_debootstrap() {
+	command -v debootstrap > /dev/null && return 0
+	log "installing debootstrap on this host"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends debootstrap > /dev/null 2>&1 ||
+		{ apt-get update -q > /dev/null &&
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends debootstrap > /dev/null; } ||
+		die "cannot install debootstrap"
+}
+
 need_host_tools() {
 	local c
 	for c in "$@"; do
