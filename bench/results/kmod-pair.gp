@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0
 # bench/results/kmod-pair.dat (bench/run-kmod 6.12-pair): our module against
-# Debian's stock vduse in one boot of 6.12, ratios of paired slices with
-# their quartiles as error bars.
+# Debian's stock vduse in one boot of 6.12 (or of the kernel named by boot),
+# ratios of paired slices with their quartiles as error bars.
 set terminal pngcairo size 900,500 font ",10"
 set output outfile
-set title "Null virtio-blk on libvduse, one boot of 6.12, modules swapped ABBA: our vduse against the stock one\n(median ratio of paired epochs, bars q1-q3; > 1 = the first is better)" noenhanced
+# kmod-trixie-pair.gp names its kernel and loads this one
+if (!exists("boot")) boot = "6.12"
+set title sprintf("Null virtio-blk on libvduse, one boot of %s, modules swapped ABBA: our vduse against the stock one\n(median ratio of paired epochs, bars q1-q3; > 1 = the first is better)", boot) noenhanced
 set style data histogram
 set style histogram errorbars gap 2 lw 1
 set style fill solid 0.6 border -1
