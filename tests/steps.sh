@@ -12,7 +12,7 @@ timings=()
 # step NAME CMD...: run CMD, echo its output, count its TAP lines; a command
 # that fails without a "not ok" line counts as one failure.
 step() {
-	local name=$1 t0 rc p f log=$out/$1.log
+	local name=$1 t0 rc p f log=${out:?}/$1.log
 	shift
 	echo "==> $name"
 	t0=$(date +%s)

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 # Shared helpers for the VM test harness (sourced, not run).
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -8,6 +9,7 @@ mkdir -p "$CACHE"
 # What in the kernel's log fails a run: in dmesg at the end of the guest's
 # suites (tests/vm/guest/init.sh), and on the console after that up to
 # QEMU's exit (tests/vm/run).
+# shellcheck disable=SC2034 # used by tests/vm/run, which sources this
 VMTEST_KWARN_RE='BUG:|WARNING:|Oops|general protection|KASAN|hung_task|blocked for more than|soft lockup|Call Trace|Kernel panic'
 
 log() { printf 'vmtest: %s\n' "$*" >&2; }
@@ -20,13 +22,15 @@ qemu-system-x86:qemu-system-x86_64 qemu-system-common:qemu-storage-daemon
 busybox-static:busybox cpio:cpio kmod:insmod xz-utils:xz gzip:gzip
 iproute2:vdpa e2fsprogs:mkfs.ext4 dpkg:dpkg-deb apt:apt-get
 debian-archive-keyring clang:clang libclang-rt-dev liburing-dev
-pkgconf:pkg-config systemd:systemd-analyze dkms:dkms"
+pkgconf:pkg-config systemd:systemd-analyze dkms:dkms
+perl:perl shellcheck:shellcheck"
 # gcc, make, libc6-dev: the library, the tests and the module (with
 # libelf-dev, bc and pahole); clang and libclang-rt-dev (libFuzzer): the fuzz
 # pass; liburing-dev: vduse-blk (linked statically); busybox-static: the
 # guest's shell (a dynamic busybox cannot run in the initramfs); the rest:
 # QEMU, the initramfs and the kernel downloads; pkgconf, systemd-analyze, dkms:
-# the install tests (tests/install/install, tests/install/dkms).
+# the install tests (tests/install/install, tests/install/dkms); perl (the
+# kernel's checkpatch.pl and kernel-doc) and shellcheck: tests/style.
 # Newer than Debian 12 (tried on 13: tests/fresh-root --suite trixie):
 # qemu-storage-daemon moved to qemu-utils, and gcc is no longer gcc-12, the
 # compiler bookworm-backports' 6.12 was built with, which its headers name

@@ -16,6 +16,7 @@ ip link set lo up 2>/dev/null
 echo "# guest: $(uname -r), vduse: $VM_MODULE"
 for s in $SUITES; do
 	echo "# suite $s"
+	# shellcheck disable=SC1090 # the suite named on the command line
 	( cd /run && . "/suites/$s.sh" ) 2>&1
 done
 for e in /extra/*; do

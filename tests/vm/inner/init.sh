@@ -33,7 +33,7 @@ step() { # NAME CMD...: run CMD, print one marker
 }
 
 nic=""
-for i in $(seq 1 50); do
+for _ in $(seq 1 50); do
 	for d in /sys/class/net/*; do
 		[ -e "$d/device" ] && nic=${d##*/} && break 2
 	done
