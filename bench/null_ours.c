@@ -5,7 +5,7 @@
  * the single thread of vduse_dev_run_once(): pop every request, push each,
  * one notify. SIGTERM ends it; the device is destroyed on the way out.
  *
- *   null-ours [--nas N] [--v0] [--poll] NAME
+ *   null-ours [--nas N] [--v0] [--poll] [--fill BYTE] NAME
  *
  * --nas N: N address spaces (API v1; one group, its queue in AS 0), to show
  * what the address-space support costs the data path (bench/run-kmod).
@@ -13,18 +13,27 @@
  * stock one like for like (bench/run-kmod).
  * --poll: the application's own poll() loop on vduse_dev_fd() and the kick
  * fd instead of vduse_dev_run_once()'s epoll, as the raw loop waits.
+ * --fill BYTE: a read of an odd 4 KiB block gets BYTE in every data byte;
+ * the others still get nothing written, so that the bounce_zero suite can
+ * follow a read the device wrote with one it did not write.
  * SIGUSR1 prints its counters (bench_lib's BENCH_LIB_COUNTERS).
+ * SIGUSR2 registers user memory full of 0x77 bytes as the bounce area of
+ * AS 0 (REG_UMEM), or deregisters it, and prints "# umem on|off" or the
+ * error (bounce_zero: a switch must not let a read see those bytes).
  */
+#include <endian.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include "vduse/libvduse.h"
 #include "nullblk.h"
 
-static volatile sig_atomic_t stop, dump;
+static volatile sig_atomic_t stop, dump, umem_flip;
 static unsigned long served, bad, wakes;
 static struct vduse_vq *the_vq;
 /*
@@ -46,6 +55,8 @@ static void on_signal(int sig)
 {
 	if (sig == SIGUSR1)
 		dump = 1;
+	else if (sig == SIGUSR2)
+		umem_flip = 1;
 	else
 		stop = 1;
 }
@@ -65,9 +76,83 @@ static void print_counters(const char *name)
 	printf("\n");
 }
 
+/* SIGUSR2: user bounce memory full of 0x77 bytes, registered or dropped. */
+static void umem_toggle(struct vduse_dev *dev)
+{
+	static struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
+	static uint64_t size;
+	static void *mem;
+	int ret;
+
+	if (mem) {
+		ret = vduse_dev_dereg_umem(dev, 0);
+		if (!ret) {
+			munmap(mem, size);
+			mem = NULL;
+		}
+		printf("# umem %s\n", ret ? strerror(-ret) : "off");
+		return;
+	}
+	ret = vduse_dev_umem_size(dev, 0, &size);
+	if (!ret && setrlimit(RLIMIT_MEMLOCK, &unlimited))
+		ret = -errno;
+	if (!ret) {
+		mem = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		if (mem == MAP_FAILED) {
+			mem = NULL;
+			ret = -errno;
+		}
+	}
+	if (!ret) {
+		memset(mem, 0x77, size);
+		ret = vduse_dev_reg_umem(dev, 0, mem, size);
+		if (ret) {
+			munmap(mem, size);
+			mem = NULL;
+		}
+	}
+	printf("# umem %s\n", ret ? strerror(-ret) : "on");
+}
+
 static void log_cb(void *user, enum vduse_log_level lvl, const char *msg)
 {
 	fprintf(stderr, "# null-ours: libvduse[%d]: %s\n", lvl, msg);
+}
+
+static int fill = -1;
+
+/* --fill: the data buffers of a read of an odd 4 KiB block get @fill. */
+static void fill_read(struct vduse_req *req)
+{
+	struct virtio_blk_outhdr hdr;
+	unsigned int i;
+
+	if (!req->nr_readable || req->iov[0].iov_len < sizeof(hdr))
+		return;
+	memcpy(&hdr, req->iov[0].iov_base, sizeof(hdr));
+	if (le32toh(hdr.type) != VIRTIO_BLK_T_IN || !(le64toh(hdr.sector) >> 3 & 1))
+		return;
+	/* every writable buffer but the last, which ends with the status */
+	for (i = 0; i + 1 < req->nr_writable; i++)
+		memset(req->iov[req->nr_readable + i].iov_base, fill,
+		       req->iov[req->nr_readable + i].iov_len);
+}
+
+/* nullblk_serve_ours() with --fill's writes, kept out of the bench's loop. */
+static void serve_filling(struct vduse_vq *vq)
+{
+	struct vduse_req *req;
+	uint32_t len;
+
+	while (vduse_vq_pop(vq, &req) == 1) {
+		fill_read(req);
+		len = nullblk_serve(req->iov, req->nr_readable,
+				    req->iov + req->nr_readable, req->nr_writable);
+		bad += !len;
+		served++;
+		vduse_vq_push(req, len);
+	}
 }
 
 static void on_kick(struct vduse_dev *dev, struct vduse_vq *vq, void *user)
@@ -77,7 +162,10 @@ static void on_kick(struct vduse_dev *dev, struct vduse_vq *vq, void *user)
 	the_vq = vq;
 	if (timing)
 		t0 = ns();
-	nullblk_serve_ours(vq, &served, &bad);
+	if (fill >= 0)
+		serve_filling(vq);
+	else
+		nullblk_serve_ours(vq, &served, &bad);
 	if (timing) {
 		t1 = ns();
 		t_work += t1 - t0;
@@ -132,11 +220,13 @@ int main(int argc, char **argv)
 			flags |= VDUSE_DEV_F_API_V0;
 		else if (!strcmp(argv[i], "--poll"))
 			use_poll = true;
+		else if (!strcmp(argv[i], "--fill") && i + 1 < argc - 1)
+			fill = strtoul(argv[++i], NULL, 0) & 0xff;
 		else
 			break;
 	}
 	if (argc < 2 || i != argc - 1 || argv[i][0] == '-') {
-		fprintf(stderr, "usage: null-ours [--nas N] [--v0] [--poll] NAME\n");
+		fprintf(stderr, "usage: null-ours [--nas N] [--v0] [--poll] [--fill BYTE] NAME\n");
 		return 2;
 	}
 	name = argv[argc - 1];
@@ -160,6 +250,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 	printf("# nullblk %s: libvduse, VDUSE API v%d, %u address spaces\n", name,
 	       vduse_dev_api_version(dev), nas);
 	while (!stop) {
@@ -168,6 +259,10 @@ int main(int argc, char **argv)
 		if (dump) {
 			dump = 0;
 			print_counters(name);
+		}
+		if (umem_flip) {
+			umem_flip = 0;
+			umem_toggle(dev);
 		}
 		if (ret < 0 && ret != -EINTR) {
 			fprintf(stderr, "null-ours: run_once: %s\n", strerror(-ret));

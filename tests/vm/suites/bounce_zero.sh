@@ -1,17 +1,21 @@
 # SPDX-License-Identifier: GPL-2.0
 # A read's buffer never receives an earlier request's data through a reused
 # bounce page (docs/kernel-module.md, "The bounce domain"): our module zeroes
-# the bounce bytes of every FROM_DEVICE mapping, so a device that writes less
-# than the buffer leaves zeros there. The null virtio-blk (bench/nullblk.h)
-# writes nothing for a read, the shortest write there is; each 4 KiB O_DIRECT
-# read follows a 4 KiB write of 0xa5 bytes whose data went through the same,
-# just freed, bounce page. Every read must return zeros, not the pattern.
-# Stock 6.12 (no zeroing) returns the pattern: run this suite on the
-# 6.12-stock line by hand to see it fail. About 5 s.
+# the bounce bytes of every FROM_DEVICE mapping (at map time, or, for bytes
+# a read's unmap zeroed after copying them back, already), so a device that
+# writes less than the buffer leaves zeros there. The null virtio-blk
+# (bench/nullblk.h) writes nothing for a read, the shortest write there is,
+# except that --fill makes it fill reads of odd 4 KiB blocks. Each round, at
+# depth 1 (so the data goes through the same, just freed, bounce page):
+# a read the device fills (its data must arrive), a read it does not write
+# (zeros: the page was zeroed at the last unmap), a 4 KiB write of 0xa5
+# bytes, and a read it does not write (zeros: the write left its data in the
+# page). Stock 6.12 (no zeroing) returns the pattern: run this suite on the
+# 6.12-stock line by hand to see it fail. About 10 s.
 load_mod vduse && load_mod virtio_vdpa && load_mod virtio_blk || return 0
 unload_mod vhost_vdpa || return 0
 
-if ! null_up zero; then
+if ! null_up zero --fill 0x5a; then
 	echo "not ok 1 - bounce_zero: null-ours attached as a virtio-blk disk"
 	kill "$NULL_PID" 2>/dev/null
 	return 0
@@ -19,19 +23,70 @@ fi
 tap_ok 0 "bounce_zero: null-ours attached as a virtio-blk disk ($NULL_DEV)"
 head -c 4096 /dev/zero > /run/zero4k
 tr '\000' '\245' < /run/zero4k > /run/pat4k
-rounds=32 failed=0 stale=0 other=0
-for i in $(seq 0 $((rounds - 1))); do
-	dd if=/run/pat4k of="$NULL_DEV" bs=4096 seek=$i count=1 oflag=direct 2>/dev/null &&
-		dd if="$NULL_DEV" of=/run/rd4k bs=4096 skip=$i count=1 iflag=direct 2>/dev/null ||
-		{ failed=$((failed + 1)); continue; }
-	if cmp -s /run/rd4k /run/pat4k; then
+tr '\000' '\132' < /run/zero4k > /run/fill4k
+# rd4k BLOCK: O_DIRECT read of 4 KiB block BLOCK into /run/rd4k
+rd4k() {
+	dd if="$NULL_DEV" of=/run/rd4k bs=4096 skip="$1" count=1 iflag=direct 2>/dev/null
+}
+# zeros4k: 0 if /run/rd4k holds zeros; counts stale (the pattern) or other
+zeros4k() {
+	cmp -s /run/rd4k /run/zero4k && return 0
+	if cmp -s /run/rd4k /run/pat4k || cmp -s /run/rd4k /run/fill4k; then
 		stale=$((stale + 1))
-	elif ! cmp -s /run/rd4k /run/zero4k; then
+	else
 		other=$((other + 1))
 	fi
+	return 1
+}
+rounds=32 failed=0 stale=0 other=0 filled=0 stale_rr=0
+for i in $(seq 0 $((rounds - 1))); do
+	rd4k $((2 * i + 1)) || { failed=$((failed + 1)); continue; }
+	cmp -s /run/rd4k /run/fill4k && filled=$((filled + 1))
+	rd4k $((2 * i)) || { failed=$((failed + 1)); continue; }
+	zeros4k || stale_rr=$((stale_rr + 1))
+	dd if=/run/pat4k of="$NULL_DEV" bs=4096 seek=$((2 * i)) count=1 oflag=direct 2>/dev/null &&
+		rd4k $((2 * i)) || { failed=$((failed + 1)); continue; }
+	zeros4k
 done
-tap_ok $failed "bounce_zero: $rounds writes and reads of 4 KiB completed" "$failed failed"
+tap_ok $failed "bounce_zero: $rounds rounds of 3 reads and a write of 4 KiB completed" "$failed failed"
+[ $filled = $rounds ]
+tap_ok $? "bounce_zero: every read the device filled returned its data" \
+	"$filled of $rounds filled reads returned the device's bytes"
 [ $stale = 0 ] && [ $other = 0 ]
 tap_ok $? "bounce_zero: every read the device did not write returned zeros" \
-	"$stale of $rounds reads returned the previous write's data, $other other non-zero data"
+	"$stale of $((2 * rounds)) reads returned an earlier request's data ($stale_rr after a filled read), $other other non-zero data"
+# umem_flip WANT: SIGUSR2 to null-ours (REG_UMEM of 0x77-filled memory, or
+# DEREG_UMEM) and wait for its "# umem WANT" line; 0 if it came
+umem_flip() {
+	local n
+	n=$(grep -c '^# umem' /run/zero.log)
+	kill -USR2 "$NULL_PID"
+	for _ in $(seq 50); do
+		[ "$(grep -c '^# umem' /run/zero.log)" -gt "$n" ] && break
+		sleep 0.1
+	done
+	tail -n 1 /run/zero.log | grep -qx "# umem $1"
+}
+# A switch of the bounce area to user memory or back must forget which
+# bytes were zeroed. To user memory: after a read the device filled (its
+# page zeroed at unmap), the user page holds 0x77 bytes. Back: the kernel
+# page holds what it held at the switch, here the 0xa5 write, while the
+# user page was zeroed by a filled read's unmap.
+stale=0 other=0 failed=0 flips=0
+rd4k 1 || failed=$((failed + 1))
+umem_flip on && flips=$((flips + 1))
+rd4k 0 && zeros4k
+umem_flip off && flips=$((flips + 1))
+dd if=/run/pat4k of="$NULL_DEV" bs=4096 seek=0 count=1 oflag=direct 2>/dev/null || failed=$((failed + 1))
+umem_flip on && flips=$((flips + 1))
+rd4k 0 && zeros4k
+rd4k 1 || failed=$((failed + 1))
+umem_flip off && flips=$((flips + 1))
+rd4k 0 || failed=$((failed + 1))
+zeros4k
+tap_ok $((4 - flips)) "bounce_zero: REG_UMEM of memory full of 0x77 bytes and DEREG_UMEM, twice" \
+	"$(grep '^# umem' /run/zero.log | tr '\n' ' ')"
+[ $failed = 0 ] && [ $stale = 0 ] && [ $other = 0 ]
+tap_ok $? "bounce_zero: reads the device did not write returned zeros across REG_UMEM and DEREG_UMEM" \
+	"$failed failed, $stale returned an earlier request's data, $other other non-zero data (0x77: user memory)"
 vdev_down bounce_zero zero
