@@ -30,30 +30,7 @@
 
 #include "vduse.h"
 
-/*
- * A slot's @orig is the physical address of what it bounces while mapped.
- * Values from VDUSE_UNMAPPED up mark it not mapped and say how many leading
- * bytes of its page are known to be zero: VDUSE_NO_ORIG - @orig of them.
- * Physical addresses never come near the top of phys_addr_t.
- */
 #define VDUSE_NO_ORIG	((phys_addr_t)-1)
-#define VDUSE_UNMAPPED	(VDUSE_NO_ORIG - PAGE_SIZE)
-
-static bool vduse_slot_mapped(const struct vduse_slot *s)
-{
-	return s->orig < VDUSE_UNMAPPED;
-}
-
-/* Leading bytes of a slot not mapped that are known zero. */
-static size_t vduse_slot_zeroed(const struct vduse_slot *s)
-{
-	return vduse_slot_mapped(s) ? 0 : VDUSE_NO_ORIG - s->orig;
-}
-
-static phys_addr_t vduse_unmapped(size_t zeroed)
-{
-	return VDUSE_NO_ORIG - zeroed;
-}
 
 /*
  * A zeroed table of @n entries of @size bytes, freed with kvfree(); NULL
@@ -391,7 +368,6 @@ enum vduse_bounce_op {
 	VDUSE_TO_BOUNCE,	/* original -> bounce page */
 	VDUSE_FROM_BOUNCE,	/* bounce page -> original */
 	VDUSE_ZERO_BOUNCE,	/* zero the bounce page */
-	VDUSE_DRAIN_BOUNCE,	/* bounce page -> original, then zero it */
 	VDUSE_NO_BOUNCE,	/* leave the bytes alone */
 };
 
@@ -408,14 +384,14 @@ static void vduse_slot_bounce(struct vduse_slot *s, unsigned int off,
 {
 	void *va;
 
-	if (op == VDUSE_NO_BOUNCE || !s->page || !vduse_slot_mapped(s))
+	if (op == VDUSE_NO_BOUNCE || !s->page || s->orig == VDUSE_NO_ORIG)
 		return;
 	va = kmap_local_page(s->page);
-	if (op != VDUSE_ZERO_BOUNCE)
-		vduse_copy_phys(s->orig + off, va + off, n,
-				op != VDUSE_TO_BOUNCE);
-	if (op == VDUSE_ZERO_BOUNCE || op == VDUSE_DRAIN_BOUNCE)
+	if (op == VDUSE_ZERO_BOUNCE)
 		memset(va + off, 0, n);
+	else
+		vduse_copy_phys(s->orig + off, va + off, n,
+				op == VDUSE_FROM_BOUNCE);
 	kunmap_local(va);
 }
 
@@ -471,7 +447,6 @@ static int vduse_slot_kpage(struct vduse_slot *s)
  * Mark @npages slots from @first mapped to the buffer at @pa and apply @op
  * to its @size bytes, one hold of bounce_lock per VDUSE_BOUNCE_BATCH pages.
  * A slot no switch has given a page yet is backed by its kernel page.
- * VDUSE_ZERO_BOUNCE skips the bytes the slot's last unmap left zeroed.
  */
 static void vduse_slots_map(struct vduse_domain *d, unsigned long first,
 			    phys_addr_t pa, size_t size,
@@ -484,16 +459,12 @@ static void vduse_slots_map(struct vduse_domain *d, unsigned long first,
 		read_lock(&d->bounce_lock);
 		for (; i < end; i++) {
 			struct vduse_slot *s = &d->slots[first + i];
-			size_t n = min_t(size_t, PAGE_SIZE,
-					 size - i * PAGE_SIZE);
-			size_t off = 0;
 
-			if (op == VDUSE_ZERO_BOUNCE)
-				off = min(n, vduse_slot_zeroed(s));
 			if (!s->page)
 				s->page = s->kpage;
 			s->orig = pa + i * PAGE_SIZE;
-			vduse_slot_bounce(s, off, n - off, op);
+			vduse_slot_bounce(s, 0, min_t(size_t, PAGE_SIZE,
+						      size - i * PAGE_SIZE), op);
 		}
 		read_unlock(&d->bounce_lock);
 	}
@@ -501,8 +472,7 @@ static void vduse_slots_map(struct vduse_domain *d, unsigned long first,
 
 /*
  * Apply @op to the @size bytes mapped from slot @first and mark the slots
- * not mapped, one hold of bounce_lock per VDUSE_BOUNCE_BATCH pages.  After
- * VDUSE_DRAIN_BOUNCE the slots record the bytes it zeroed.
+ * not mapped, one hold of bounce_lock per VDUSE_BOUNCE_BATCH pages.
  *
  * Return: false, doing nothing, if @first is not mapped (an unmap of
  * something never mapped, or a second unmap): its IOVA must not be freed.
@@ -515,18 +485,16 @@ static bool vduse_slots_unmap(struct vduse_domain *d, unsigned long first,
 	while (i < npages) {
 		end = min(npages, i + VDUSE_BOUNCE_BATCH);
 		read_lock(&d->bounce_lock);
-		if (!i && !vduse_slot_mapped(&d->slots[first])) {
+		if (!i && d->slots[first].orig == VDUSE_NO_ORIG) {
 			read_unlock(&d->bounce_lock);
 			return false;
 		}
 		for (; i < end; i++) {
 			struct vduse_slot *s = &d->slots[first + i];
-			size_t n = min_t(size_t, PAGE_SIZE,
-					 size - i * PAGE_SIZE);
 
-			vduse_slot_bounce(s, 0, n, op);
-			s->orig = vduse_unmapped(op == VDUSE_DRAIN_BOUNCE &&
-						 s->page ? n : 0);
+			vduse_slot_bounce(s, 0, min_t(size_t, PAGE_SIZE,
+						      size - i * PAGE_SIZE), op);
+			s->orig = VDUSE_NO_ORIG;
 		}
 		read_unlock(&d->bounce_lock);
 	}
@@ -545,10 +513,7 @@ static bool vduse_slots_unmap(struct vduse_domain *d, unsigned long first,
  * DMA_BIDIRECTIONAL.  For DMA_FROM_DEVICE (and when the copy is skipped) the
  * mapped bytes are zeroed instead: the driver's buffer may hold kernel data
  * that the userspace device must not read, and a device that writes less
- * than the buffer then leaves zeros, never an earlier request's data.  Bytes
- * the slot's last unmap zeroed are not zeroed again, which moves most of
- * that cost out of the driver's submission path (often a queue lock held
- * with interrupts off) to the completion.
+ * than the buffer then leaves zeros, never an earlier request's data.
  *
  * Return: the IOVA, or DMA_MAPPING_ERROR when the area is full or a bounce
  * page cannot be allocated.
@@ -590,10 +555,7 @@ err:
  * @dir: DMA direction; device-to-memory data is copied back
  * @attrs: DMA attributes
  *
- * Bytes copied back are then zeroed in the bounce page, where they are
- * still in the cache, so that the next FROM_DEVICE mapping of the page can
- * skip them (vduse_domain_map()).  An IOVA outside the bounce area or not
- * mapped is ignored.
+ * An IOVA outside the bounce area or not mapped is ignored.
  */
 static void vduse_domain_unmap(struct vduse_domain *d, dma_addr_t iova,
 			       size_t size, enum dma_data_direction dir,
@@ -608,7 +570,7 @@ static void vduse_domain_unmap(struct vduse_domain *d, dma_addr_t iova,
 			       !(attrs & DMA_ATTR_SKIP_CPU_SYNC) &&
 			       (dir == DMA_FROM_DEVICE ||
 				dir == DMA_BIDIRECTIONAL) ?
-			       VDUSE_DRAIN_BOUNCE : VDUSE_NO_BOUNCE))
+			       VDUSE_FROM_BOUNCE : VDUSE_NO_BOUNCE))
 		return;
 	vduse_range_free(&d->stream, iova & PAGE_MASK, npages);
 }
@@ -848,9 +810,8 @@ struct vduse_domain *vduse_domain_create(u64 bounce_size, bool dma)
 	d->slots = vduse_table_alloc(d->nslots, sizeof(*d->slots));
 	if (d->nslots && !d->slots)
 		goto err;
-	/* a slot's first page is its kernel page, allocated zeroed */
 	for (i = 0; i < d->nslots; i++)
-		d->slots[i].orig = vduse_unmapped(PAGE_SIZE);
+		d->slots[i].orig = VDUSE_NO_ORIG;
 	/* IOVA 0 is never handed out, so no valid mapping looks like NULL. */
 	if (dma && (vduse_range_init(&d->stream, 1,
 				     d->nslots ? d->nslots - 1 : 0) ||
@@ -909,8 +870,7 @@ void vduse_domain_destroy(struct vduse_domain *domain)
  * again), a batch at a time with interrupts off for a bounded time: only
  * slots in flight (mapped by the driver) have their data copied, since the
  * contents of the others are never read before the next mapping rewrites
- * them; those that change page forget which bytes were zeroed.  A slot in
- * flight always has a kernel page (vduse_slot_kpage()).
+ * them.  A slot in flight always has a kernel page (vduse_slot_kpage()).
  */
 static void vduse_domain_switch(struct vduse_domain *d, struct page **pages)
 {
@@ -925,13 +885,10 @@ static void vduse_domain_switch(struct vduse_domain *d, struct page **pages)
 			struct vduse_slot *s = &d->slots[i];
 			struct page *to = pages ? pages[i] : s->kpage;
 
-			if (vduse_slot_mapped(s) && s->page && to &&
+			if (s->orig != VDUSE_NO_ORIG && s->page && to &&
 			    s->page != to) {
 				copy_highpage(to, s->page);
 				copies++;
-			} else if (s->page != to) {
-				/* nothing known of the new page's bytes */
-				s->orig = VDUSE_NO_ORIG;
 			}
 			s->page = to;
 		}

@@ -124,9 +124,8 @@ struct vduse_range {
  *	   maps for this slot
  * @page: page backing the slot now (under bounce_lock): @kpage, a pinned
  *	  user page of a REG_UMEM registration, or NULL before first use
- * @orig: physical address of the original buffer bounced through this page;
- *	  when the slot is not mapped, ~0 less the number of leading bytes of
- *	  the page known to be zero (under bounce_lock; see domain.c)
+ * @orig: physical address of the original buffer bounced through this page,
+ *	  or ~0 when the slot is not mapped (under bounce_lock)
  */
 struct vduse_slot {
 	struct page *kpage;

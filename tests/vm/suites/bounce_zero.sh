@@ -1,16 +1,14 @@
 # SPDX-License-Identifier: GPL-2.0
 # A read's buffer never receives an earlier request's data through a reused
 # bounce page (docs/kernel-module.md, "The bounce domain"): our module zeroes
-# the bounce bytes of every FROM_DEVICE mapping (at map time, or, for bytes
-# a read's unmap zeroed after copying them back, already), so a device that
-# writes less than the buffer leaves zeros there. The null virtio-blk
+# the bounce bytes of every FROM_DEVICE mapping, so a device that writes
+# less than the buffer leaves zeros there. The null virtio-blk
 # (bench/nullblk.h) writes nothing for a read, the shortest write there is,
 # except that --fill makes it fill reads of odd 4 KiB blocks. Each round, at
 # depth 1 (so the data goes through the same, just freed, bounce page):
 # a read the device fills (its data must arrive), a read it does not write
-# (zeros: the page was zeroed at the last unmap), a 4 KiB write of 0xa5
-# bytes, and a read it does not write (zeros: the write left its data in the
-# page). Stock 6.12 (no zeroing) returns the pattern: run this suite on the
+# (zeros, not the filled read's data), a 4 KiB write of 0xa5 bytes, and a
+# read it does not write (zeros, not the write's data). Stock 6.12 (no zeroing) returns the pattern: run this suite on the
 # 6.12-stock line by hand to see it fail. About 10 s.
 load_mod vduse && load_mod virtio_vdpa && load_mod virtio_blk || return 0
 unload_mod vhost_vdpa || return 0
@@ -67,11 +65,12 @@ umem_flip() {
 	done
 	tail -n 1 /run/zero.log | grep -qx "# umem $1"
 }
-# A switch of the bounce area to user memory or back must forget which
-# bytes were zeroed. To user memory: after a read the device filled (its
-# page zeroed at unmap), the user page holds 0x77 bytes. Back: the kernel
-# page holds what it held at the switch, here the 0xa5 write, while the
-# user page was zeroed by a filled read's unmap.
+# The same across switches of the bounce area to user memory and back:
+# after REG_UMEM the user pages hold 0x77 bytes; after DEREG_UMEM the kernel
+# pages hold what they held at the switch (here the 0xa5 write). A module
+# that remembered which bytes of a page its last unmap zeroed, to skip them
+# at the next map (tried and measured, bench/README.md section 3), would have
+# to forget it at every switch: each direction failed here when it did not.
 stale=0 other=0 failed=0 flips=0
 rd4k 1 || failed=$((failed + 1))
 umem_flip on && flips=$((flips + 1))
