@@ -30,30 +30,7 @@
 
 #include "vduse.h"
 
-/*
- * A slot's @orig is the physical address of what it bounces while mapped.
- * Values from VDUSE_UNMAPPED up mark it not mapped and say how many leading
- * bytes of its page are known to be zero: VDUSE_NO_ORIG - @orig of them.
- * Physical addresses never come near the top of phys_addr_t.
- */
 #define VDUSE_NO_ORIG	((phys_addr_t)-1)
-#define VDUSE_UNMAPPED	(VDUSE_NO_ORIG - PAGE_SIZE)
-
-static bool vduse_slot_mapped(const struct vduse_slot *s)
-{
-	return s->orig < VDUSE_UNMAPPED;
-}
-
-/* Leading bytes of a slot not mapped that are known zero. */
-static size_t vduse_slot_zeroed(const struct vduse_slot *s)
-{
-	return vduse_slot_mapped(s) ? 0 : VDUSE_NO_ORIG - s->orig;
-}
-
-static phys_addr_t vduse_unmapped(size_t zeroed)
-{
-	return VDUSE_NO_ORIG - zeroed;
-}
 
 /*
  * A zeroed table of @n entries of @size bytes, freed with kvfree(); NULL
@@ -407,7 +384,7 @@ static void vduse_slot_bounce(struct vduse_slot *s, unsigned int off,
 {
 	void *va;
 
-	if (op == VDUSE_NO_BOUNCE || !s->page || !vduse_slot_mapped(s))
+	if (op == VDUSE_NO_BOUNCE || !s->page || s->orig == VDUSE_NO_ORIG)
 		return;
 	va = kmap_local_page(s->page);
 	if (op == VDUSE_ZERO_BOUNCE)
@@ -470,7 +447,6 @@ static int vduse_slot_kpage(struct vduse_slot *s)
  * Mark @npages slots from @first mapped to the buffer at @pa and apply @op
  * to its @size bytes, one hold of bounce_lock per VDUSE_BOUNCE_BATCH pages.
  * A slot no switch has given a page yet is backed by its kernel page.
- * VDUSE_ZERO_BOUNCE skips the bytes the slot's last unmap left zeroed.
  */
 static void vduse_slots_map(struct vduse_domain *d, unsigned long first,
 			    phys_addr_t pa, size_t size,
@@ -483,16 +459,12 @@ static void vduse_slots_map(struct vduse_domain *d, unsigned long first,
 		read_lock(&d->bounce_lock);
 		for (; i < end; i++) {
 			struct vduse_slot *s = &d->slots[first + i];
-			size_t n = min_t(size_t, PAGE_SIZE,
-					 size - i * PAGE_SIZE);
-			size_t off = 0;
 
-			if (op == VDUSE_ZERO_BOUNCE)
-				off = min(n, vduse_slot_zeroed(s));
 			if (!s->page)
 				s->page = s->kpage;
 			s->orig = pa + i * PAGE_SIZE;
-			vduse_slot_bounce(s, off, n - off, op);
+			vduse_slot_bounce(s, 0, min_t(size_t, PAGE_SIZE,
+						      size - i * PAGE_SIZE), op);
 		}
 		read_unlock(&d->bounce_lock);
 	}
@@ -513,98 +485,20 @@ static bool vduse_slots_unmap(struct vduse_domain *d, unsigned long first,
 	while (i < npages) {
 		end = min(npages, i + VDUSE_BOUNCE_BATCH);
 		read_lock(&d->bounce_lock);
-		if (!i && !vduse_slot_mapped(&d->slots[first])) {
+		if (!i && d->slots[first].orig == VDUSE_NO_ORIG) {
 			read_unlock(&d->bounce_lock);
 			return false;
 		}
 		for (; i < end; i++) {
 			struct vduse_slot *s = &d->slots[first + i];
-			size_t n = min_t(size_t, PAGE_SIZE,
-					 size - i * PAGE_SIZE);
 
-			vduse_slot_bounce(s, 0, n, op);
+			vduse_slot_bounce(s, 0, min_t(size_t, PAGE_SIZE,
+						      size - i * PAGE_SIZE), op);
 			s->orig = VDUSE_NO_ORIG;
 		}
 		read_unlock(&d->bounce_lock);
 	}
 	return true;
-}
-
-/* Unmapped mappings a domain holds for zeroing at most; beyond, zero now. */
-#define VDUSE_ZERO_QUEUE	64
-
-/*
- * Zero the @size bytes of the unmapped mapping from slot @first, record
- * them zeroed, and free its IOVA, which was held so that no mapping could
- * take the slots meanwhile.
- */
-static void vduse_zero_range(struct vduse_domain *d, unsigned long first,
-			     size_t size)
-{
-	unsigned long i = 0, npages = PFN_UP(size), end;
-
-	while (i < npages) {
-		end = min(npages, i + VDUSE_BOUNCE_BATCH);
-		read_lock(&d->bounce_lock);
-		for (; i < end; i++) {
-			struct vduse_slot *s = &d->slots[first + i];
-			size_t n = min_t(size_t, PAGE_SIZE,
-					 size - i * PAGE_SIZE);
-
-			if (!s->page)
-				continue;
-			memzero_page(s->page, 0, n);
-			s->orig = vduse_unmapped(n);
-		}
-		read_unlock(&d->bounce_lock);
-	}
-	vduse_range_free(&d->stream, (dma_addr_t)first << PAGE_SHIFT, npages);
-}
-
-static void vduse_zero_work(struct work_struct *work)
-{
-	struct vduse_domain *d = container_of(work, struct vduse_domain,
-					      zero_work);
-	struct vduse_zero z;
-
-	for (;;) {
-		spin_lock_irq(&d->zero_lock);
-		if (!d->zero_n) {
-			spin_unlock_irq(&d->zero_lock);
-			return;
-		}
-		z = d->zero_q[--d->zero_n];
-		spin_unlock_irq(&d->zero_lock);
-		vduse_zero_range(d, z.first, z.size);
-		cond_resched();
-	}
-}
-
-/*
- * Have the unmapped mapping from slot @first zeroed by the domain's work
- * item, on whichever CPU is free, rather than on the driver's path, which
- * often holds a queue lock with interrupts off (virtio-blk unmaps under the
- * same lock as it maps); zero it now if the queue is full.
- */
-static void vduse_zero_later(struct vduse_domain *d, unsigned long first,
-			     size_t size)
-{
-	unsigned long flags;
-	bool queued = false, kick = false;
-
-	spin_lock_irqsave(&d->zero_lock, flags);
-	if (d->zero_n < VDUSE_ZERO_QUEUE) {
-		kick = !d->zero_n;
-		d->zero_q[d->zero_n].first = first;
-		d->zero_q[d->zero_n].size = size;
-		d->zero_n++;
-		queued = true;
-	}
-	spin_unlock_irqrestore(&d->zero_lock, flags);
-	if (!queued)
-		vduse_zero_range(d, first, size);
-	else if (kick)
-		queue_work(system_unbound_wq, &d->zero_work);
 }
 
 /**
@@ -619,8 +513,7 @@ static void vduse_zero_later(struct vduse_domain *d, unsigned long first,
  * DMA_BIDIRECTIONAL.  For DMA_FROM_DEVICE (and when the copy is skipped) the
  * mapped bytes are zeroed instead: the driver's buffer may hold kernel data
  * that the userspace device must not read, and a device that writes less
- * than the buffer then leaves zeros, never an earlier request's data.  Bytes
- * zeroed since the slot's last mapping (vduse_zero_later()) are skipped.
+ * than the buffer then leaves zeros, never an earlier request's data.
  *
  * Return: the IOVA, or DMA_MAPPING_ERROR when the area is full or a bounce
  * page cannot be allocated.
@@ -662,29 +555,24 @@ err:
  * @dir: DMA direction; device-to-memory data is copied back
  * @attrs: DMA attributes
  *
- * The bounce bytes of a mapping copied back are zeroed afterwards, off
- * the driver's path, and its IOVA freed then (vduse_zero_later()), so that
- * the next FROM_DEVICE mapping of the pages can skip them.  An IOVA outside
- * the bounce area or not mapped is ignored.
+ * An IOVA outside the bounce area or not mapped is ignored.
  */
 static void vduse_domain_unmap(struct vduse_domain *d, dma_addr_t iova,
 			       size_t size, enum dma_data_direction dir,
 			       unsigned long attrs)
 {
 	unsigned long first = iova >> PAGE_SHIFT, npages = PFN_UP(size);
-	bool back = !(attrs & DMA_ATTR_SKIP_CPU_SYNC) &&
-		    (dir == DMA_FROM_DEVICE || dir == DMA_BIDIRECTIONAL);
 
 	if (!d || !d->dma || !size || !vduse_range_contains(&d->stream, iova) ||
 	    npages > d->nslots - first)
 		return;
 	if (!vduse_slots_unmap(d, first, size,
-			       back ? VDUSE_FROM_BOUNCE : VDUSE_NO_BOUNCE))
+			       !(attrs & DMA_ATTR_SKIP_CPU_SYNC) &&
+			       (dir == DMA_FROM_DEVICE ||
+				dir == DMA_BIDIRECTIONAL) ?
+			       VDUSE_FROM_BOUNCE : VDUSE_NO_BOUNCE))
 		return;
-	if (back)
-		vduse_zero_later(d, first, size);
-	else
-		vduse_range_free(&d->stream, iova & PAGE_MASK, npages);
+	vduse_range_free(&d->stream, iova & PAGE_MASK, npages);
 }
 
 /**
@@ -878,7 +766,6 @@ static int vduse_domain_release(struct inode *inode, struct file *file)
 	kvfree(d->slots);
 	kvfree(d->stream.map);
 	kvfree(d->coherent.map);
-	kfree(d->zero_q);
 	kfree(d);
 	return 0;
 }
@@ -917,29 +804,20 @@ struct vduse_domain *vduse_domain_create(u64 bounce_size, bool dma)
 	d->dma = dma;
 	spin_lock_init(&d->iotlb_lock);
 	rwlock_init(&d->bounce_lock);
-	spin_lock_init(&d->zero_lock);
-	INIT_WORK(&d->zero_work, vduse_zero_work);
 	d->iotlb = vduse_iotlb_alloc();
 	if (!d->iotlb)
 		goto err;
 	d->slots = vduse_table_alloc(d->nslots, sizeof(*d->slots));
 	if (d->nslots && !d->slots)
 		goto err;
-	/* a slot's first page is its kernel page, allocated zeroed */
 	for (i = 0; i < d->nslots; i++)
-		d->slots[i].orig = vduse_unmapped(PAGE_SIZE);
+		d->slots[i].orig = VDUSE_NO_ORIG;
 	/* IOVA 0 is never handed out, so no valid mapping looks like NULL. */
 	if (dma && (vduse_range_init(&d->stream, 1,
 				     d->nslots ? d->nslots - 1 : 0) ||
 		    vduse_range_init(&d->coherent, max(d->nslots, 1UL),
 				     total - max(d->nslots, 1UL))))
 		goto err;
-	if (d->nslots) {
-		d->zero_q = kcalloc(VDUSE_ZERO_QUEUE, sizeof(*d->zero_q),
-				    GFP_KERNEL);
-		if (!d->zero_q)
-			goto err;
-	}
 	/* only a domain of the DMA path can get user bounce pages */
 	if (dma)
 		file = anon_inode_create_getfile("[vduse-domain]",
@@ -953,7 +831,6 @@ struct vduse_domain *vduse_domain_create(u64 bounce_size, bool dma)
 	d->file = file;
 	return d;
 err:
-	kfree(d->zero_q);
 	kvfree(d->stream.map);
 	kvfree(d->coherent.map);
 	kvfree(d->slots);
@@ -976,8 +853,6 @@ void vduse_domain_destroy(struct vduse_domain *domain)
 {
 	struct vduse_range *r = &domain->stream;
 
-	/* the last unmaps' pages may still be waiting to be zeroed */
-	flush_work(&domain->zero_work);
 	if (r->map)
 		WARN(!bitmap_empty(r->map, r->npages),
 		     "vduse: %u streaming IOVA pages not returned\n",
@@ -995,8 +870,7 @@ void vduse_domain_destroy(struct vduse_domain *domain)
  * again), a batch at a time with interrupts off for a bounded time: only
  * slots in flight (mapped by the driver) have their data copied, since the
  * contents of the others are never read before the next mapping rewrites
- * them; those that change page forget which bytes were zeroed.  A slot in
- * flight always has a kernel page (vduse_slot_kpage()).
+ * them.  A slot in flight always has a kernel page (vduse_slot_kpage()).
  */
 static void vduse_domain_switch(struct vduse_domain *d, struct page **pages)
 {
@@ -1011,13 +885,10 @@ static void vduse_domain_switch(struct vduse_domain *d, struct page **pages)
 			struct vduse_slot *s = &d->slots[i];
 			struct page *to = pages ? pages[i] : s->kpage;
 
-			if (vduse_slot_mapped(s) && s->page && to &&
+			if (s->orig != VDUSE_NO_ORIG && s->page && to &&
 			    s->page != to) {
 				copy_highpage(to, s->page);
 				copies++;
-			} else if (s->page != to) {
-				/* nothing known of the new page's bytes */
-				s->orig = VDUSE_NO_ORIG;
 			}
 			s->page = to;
 		}

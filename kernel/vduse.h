@@ -63,7 +63,6 @@
 #include <linux/vhost_iotlb.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
-#include <linux/workqueue.h>
 
 /*
  * The project's UAPI header (API v0 + v1).  It is included by path so that
@@ -119,25 +118,14 @@ struct vduse_range {
 };
 
 /**
- * struct vduse_zero - an unmapped streaming mapping waiting to be zeroed
- * @first: its first slot
- * @size: its length in bytes
- */
-struct vduse_zero {
-	unsigned long first;
-	size_t size;
-};
-
-/**
  * struct vduse_slot - one page of a domain's bounce area
  * @kpage: kernel page, allocated on first use and kept (set once, with
  *	   cmpxchg(), outside bounce_lock); the only page the domain file ever
  *	   maps for this slot
  * @page: page backing the slot now (under bounce_lock): @kpage, a pinned
  *	  user page of a REG_UMEM registration, or NULL before first use
- * @orig: physical address of the original buffer bounced through this page;
- *	  when the slot is not mapped, ~0 less the number of leading bytes of
- *	  the page known to be zero (under bounce_lock; see domain.c)
+ * @orig: physical address of the original buffer bounced through this page,
+ *	  or ~0 when the slot is not mapped (under bounce_lock)
  */
 struct vduse_slot {
 	struct page *kpage;
@@ -166,11 +154,6 @@ struct vduse_slot {
  * @dma: the kernel DMA path may use this domain (@stream and @coherent set)
  * @stream: allocator for streaming mappings inside the bounce area
  * @coherent: allocator for coherent buffers above the bounce area
- * @zero_lock: protects @zero_q and @zero_n
- * @zero_q: device-writable mappings unmapped (their data copied back, their
- *	    IOVA still allocated) whose bounce bytes @zero_work is to zero
- * @zero_n: entries in @zero_q
- * @zero_work: zeroes what @zero_q holds and frees its IOVA
  */
 struct vduse_domain {
 	struct file *file;
@@ -186,10 +169,6 @@ struct vduse_domain {
 	bool dma;
 	struct vduse_range stream;
 	struct vduse_range coherent;
-	spinlock_t zero_lock;
-	struct vduse_zero *zero_q;
-	unsigned int zero_n;
-	struct work_struct zero_work;
 };
 
 /**
