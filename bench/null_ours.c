@@ -18,8 +18,9 @@
  * follow a read the device wrote with one it did not write.
  * SIGUSR1 prints its counters (bench_lib's BENCH_LIB_COUNTERS).
  * SIGUSR2 registers user memory full of 0x77 bytes as the bounce area of
- * AS 0 (REG_UMEM), or deregisters it, and prints "# umem on|off" or the
- * error (bounce_zero: a switch must not let a read see those bytes).
+ * AS 0 (REG_UMEM), or deregisters it, and prints "# umem N on|off" or the
+ * error, N counting the signals (bounce_zero: a switch must not let a read
+ * see those bytes).
  */
 #include <endian.h>
 #include <errno.h>
@@ -80,9 +81,12 @@ static void print_counters(const char *name)
 static void umem_toggle(struct vduse_dev *dev)
 {
 	static struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
+	static unsigned int flips;
 	static uint64_t size;
 	static void *mem;
 	int ret;
+
+	flips++;
 
 	if (mem) {
 		ret = vduse_dev_dereg_umem(dev, 0);
@@ -90,7 +94,7 @@ static void umem_toggle(struct vduse_dev *dev)
 			munmap(mem, size);
 			mem = NULL;
 		}
-		printf("# umem %s\n", ret ? strerror(-ret) : "off");
+		printf("# umem %u %s\n", flips, ret ? strerror(-ret) : "off");
 		return;
 	}
 	ret = vduse_dev_umem_size(dev, 0, &size);
@@ -112,7 +116,7 @@ static void umem_toggle(struct vduse_dev *dev)
 			mem = NULL;
 		}
 	}
-	printf("# umem %s\n", ret ? strerror(-ret) : "on");
+	printf("# umem %u %s\n", flips, ret ? strerror(-ret) : "on");
 }
 
 static void log_cb(void *user, enum vduse_log_level lvl, const char *msg)

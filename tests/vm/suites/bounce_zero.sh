@@ -27,6 +27,10 @@ tr '\000' '\132' < /run/zero4k > /run/fill4k
 rd4k() {
 	dd if="$NULL_DEV" of=/run/rd4k bs=4096 skip="$1" count=1 iflag=direct 2>/dev/null
 }
+# wr4k BLOCK: O_DIRECT write of the 0xa5 pattern to 4 KiB block BLOCK
+wr4k() {
+	dd if=/run/pat4k of="$NULL_DEV" bs=4096 seek="$1" count=1 oflag=direct 2>/dev/null
+}
 # zeros4k: 0 if /run/rd4k holds zeros; counts stale (the pattern) or other
 zeros4k() {
 	cmp -s /run/rd4k /run/zero4k && return 0
@@ -52,8 +56,7 @@ for i in $(seq 0 $((rounds - 1))); do
 	cmp -s /run/rd4k /run/fill4k && filled=$((filled + 1))
 	rd4k $((2 * i)) || { failed=$((failed + 1)); continue; }
 	zeros4k || stale_rr=$((stale_rr + 1))
-	dd if=/run/pat4k of="$NULL_DEV" bs=4096 seek=$((2 * i)) count=1 oflag=direct 2>/dev/null &&
-		rd4k $((2 * i)) || { failed=$((failed + 1)); continue; }
+	wr4k $((2 * i)) && rd4k $((2 * i)) || { failed=$((failed + 1)); continue; }
 	zeros4k
 done
 tap_ok $failed "bounce_zero: $rounds rounds of 3 reads and a write of 4 KiB completed" "$failed failed"
@@ -64,16 +67,14 @@ tap_ok $? "bounce_zero: every read the device filled returned its data" \
 tap_ok $? "bounce_zero: every read the device did not write returned zeros" \
 	"$stale of $((2 * rounds)) reads returned an earlier request's data ($stale_rr after a filled read), $other other non-zero data"
 # umem_flip WANT: SIGUSR2 to null-ours (REG_UMEM of 0x77-filled memory, or
-# DEREG_UMEM) and wait for its "# umem WANT" line; 0 if it came
+# DEREG_UMEM) and wait for its answer, "# umem N WANT" (N: the signal's
+# number); 0 if that came
+flips=0
 umem_flip() {
-	local n
-	n=$(grep -c '^# umem' /run/zero.log)
+	flips=$((flips + 1))
 	kill -USR2 "$NULL_PID"
-	for _ in $(seq 50); do
-		[ "$(grep -c '^# umem' /run/zero.log)" -gt "$n" ] && break
-		sleep 0.1
-	done
-	tail -n 1 /run/zero.log | grep -qx "# umem $1"
+	wait_log /run/zero.log "^# umem $flips " "$NULL_PID" 50 &&
+		grep -qx "# umem $flips $1" /run/zero.log
 }
 # The same across switches of the bounce area to user memory and back:
 # after REG_UMEM the user pages hold 0x77 bytes; after DEREG_UMEM the kernel
@@ -81,18 +82,18 @@ umem_flip() {
 # that remembered which bytes of a page its last unmap zeroed, to skip them
 # at the next map (tried and measured, bench/README.md section 3), would have
 # to forget it at every switch: each direction failed here when it did not.
-stale=0 other=0 failed=0 flips=0
+stale=0 other=0 failed=0 flipped=0
 rd4k 1 || failed=$((failed + 1))
-umem_flip on && flips=$((flips + 1))
+umem_flip on && flipped=$((flipped + 1))
 rdzero 0
-umem_flip off && flips=$((flips + 1))
-dd if=/run/pat4k of="$NULL_DEV" bs=4096 seek=0 count=1 oflag=direct 2>/dev/null || failed=$((failed + 1))
-umem_flip on && flips=$((flips + 1))
+umem_flip off && flipped=$((flipped + 1))
+wr4k 0 || failed=$((failed + 1))
+umem_flip on && flipped=$((flipped + 1))
 rdzero 0
 rd4k 1 || failed=$((failed + 1))
-umem_flip off && flips=$((flips + 1))
+umem_flip off && flipped=$((flipped + 1))
 rdzero 0
-tap_ok $((4 - flips)) "bounce_zero: REG_UMEM of memory full of 0x77 bytes and DEREG_UMEM, twice" \
+tap_ok $((4 - flipped)) "bounce_zero: REG_UMEM of memory full of 0x77 bytes and DEREG_UMEM, twice" \
 	"$(grep '^# umem' /run/zero.log | tr '\n' ' ')"
 [ $failed = 0 ] && [ $stale = 0 ] && [ $other = 0 ]
 tap_ok $? "bounce_zero: reads the device did not write returned zeros across REG_UMEM and DEREG_UMEM" \
