@@ -25,6 +25,11 @@ LIB_VM_SRCS  := $(wildcard tests/vm/lib/*.c)
 LIB_VM_PROGS := $(patsubst tests/vm/lib/%.c,$(BUILD)/vm/progs/%,$(LIB_VM_SRCS))
 
 FUZZ_SECONDS ?= 60
+# fuzz_cvq: vduse-net's control commands against libvdpacvq's model
+FUZZ_EXTRA_fuzz_cvq := devices/net/cvq.c tools/vdpa-cvq/libvdpacvq.c
+FUZZ_EXTRA_SRCS := $(FUZZ_EXTRA_fuzz_cvq)
+FUZZ_EXTRA_HDRS := devices/net/net.h tools/vdpa-cvq/libvdpacvq.h
+FUZZ_EXTRA_INC  := -Idevices/net -Itools/vdpa-cvq
 FUZZ_CC    ?= clang
 LIB_FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 LIB_FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(LIB_FUZZ_SRCS))
@@ -83,9 +88,10 @@ $(BUILD)/unit/lib_%: tests/unit/lib/test_%.c $(LIB_UNIT_HELP) $(LIB_A) tests/inc
 # The bounded fuzz pass of make check: the fuzz targets built with the
 # regular compiler, replaying the seed corpus plus a few seconds of random
 # inputs (see tests/fuzz/replay.c).
-$(BUILD)/unit/lib_fuzz_replay: tests/fuzz/replay.c $(LIB_FUZZ_SRCS) tests/fuzz/fuzz_common.h $(LIB_UNIT_HELP) $(LIB_A)
+$(BUILD)/unit/lib_fuzz_replay: tests/fuzz/replay.c $(LIB_FUZZ_SRCS) tests/fuzz/fuzz_common.h $(LIB_UNIT_HELP) $(LIB_A) \
+		$(FUZZ_EXTRA_SRCS) $(FUZZ_EXTRA_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LIB_UNIT_CFLAGS) -Itests/fuzz -o $@ $< $(LIB_A)
+	$(CC) $(LIB_UNIT_CFLAGS) -Itests/fuzz $(FUZZ_EXTRA_INC) -o $@ $< $(FUZZ_EXTRA_SRCS) $(LIB_A)
 
 unit-progs: $(LIB_UNIT_PROGS) $(if $(wildcard tests/fuzz/replay.c),$(BUILD)/unit/lib_fuzz_replay) \
 	$(if $(HAVE_TSAN_CC),$(BUILD)/unit/lib_threads_tsan)
@@ -98,11 +104,15 @@ $(BUILD)/vm/progs/%: tests/vm/lib/%.c $(LIB_A) include/vduse/libvduse.h tests/in
 
 vm-progs: $(LIB_VM_PROGS)
 
-# libFuzzer targets: the library rebuilt with clang and sanitizers.
+# libFuzzer targets: the library rebuilt with clang and sanitizers; a target
+# that tests code outside the library names it in FUZZ_EXTRA_<target>.
 $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(LIB_SRCS) $(LIB_HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Itests/unit/lib -Itests/include \
-		-fno-sanitize-recover=undefined $(LIB_CPPFLAGS) -Itests/fuzz -o $@ $< $(LIB_SRCS)
+		-fno-sanitize-recover=undefined $(LIB_CPPFLAGS) -Itests/fuzz $(FUZZ_EXTRA_INC) -o $@ $< \
+		$(LIB_SRCS) $(FUZZ_EXTRA_$*)
+
+$(BUILD)/fuzz/fuzz_cvq: $(FUZZ_EXTRA_fuzz_cvq) $(FUZZ_EXTRA_HDRS)
 
 $(LIB_FUZZ_RUNS): lib-run-%: $(BUILD)/fuzz/%
 	@mkdir -p $(BUILD)/fuzz/corpus-$*

@@ -147,10 +147,6 @@ static uint8_t ctrl_vlan(struct net_state *st, uint64_t f, uint8_t cmd,
 	return VIRTIO_NET_OK;
 }
 
-#define NET_HASH_TYPES (VIRTIO_NET_RSS_HASH_TYPE_IPv4 | VIRTIO_NET_RSS_HASH_TYPE_TCPv4 | \
-			VIRTIO_NET_RSS_HASH_TYPE_UDPv4 | VIRTIO_NET_RSS_HASH_TYPE_IPv6 | \
-			VIRTIO_NET_RSS_HASH_TYPE_TCPv6 | VIRTIO_NET_RSS_HASH_TYPE_UDPv6)
-
 static uint8_t ctrl_rss(struct net_state *st, const uint8_t *d, size_t n,
 			unsigned int *chg)
 {
@@ -164,15 +160,20 @@ static uint8_t ctrl_rss(struct net_state *st, const uint8_t *d, size_t n,
 	types = ld32(d);
 	tlen = ld16(d + 4) + 1;		/* mask + 1: wraps to 0 for 0xffff */
 	uncl = ld16(d + 6);
-	if (types & ~NET_HASH_TYPES || !tlen || tlen > NET_RSS_TABLE || (tlen & (tlen - 1)))
+	if (types & ~NET_RSS_HASH_TYPES || !tlen || tlen > NET_RSS_TABLE || (tlen & (tlen - 1)))
 		return VIRTIO_NET_ERR;
 	off = 8 + 2 * (size_t)tlen;
 	if (n < off + 3)
 		return VIRTIO_NET_ERR;
 	pairs = ld16(d + off);
 	klen = d[off + 2];
-	if (n != off + 3 + klen || klen > NET_RSS_KEY || !pairs || pairs > st->max_pairs ||
-	    uncl >= st->max_pairs)
+	/*
+	 * Hashing with no key is refused as QEMU 10.0.2's model does ("No key
+	 * provided"): it is the model a shadowing VMM migrates, and a command
+	 * the device takes and the model refuses leaves the two apart.
+	 */
+	if (n != off + 3 + klen || klen > NET_RSS_KEY || (types && !klen) || !pairs ||
+	    pairs > st->max_pairs || uncl >= st->max_pairs)
 		return VIRTIO_NET_ERR;
 	for (i = 0; i < tlen; i++)
 		if (ld16(d + 8 + 2 * i) >= st->max_pairs)

@@ -73,6 +73,11 @@ enum {
 	NET_CHG_RSS = 1 << 4,
 };
 
+/* The hash types the device offers (config supported_hash_types). */
+#define NET_RSS_HASH_TYPES (VIRTIO_NET_RSS_HASH_TYPE_IPv4 | VIRTIO_NET_RSS_HASH_TYPE_TCPv4 | \
+			    VIRTIO_NET_RSS_HASH_TYPE_UDPv4 | VIRTIO_NET_RSS_HASH_TYPE_IPv6 | \
+			    VIRTIO_NET_RSS_HASH_TYPE_TCPv6 | VIRTIO_NET_RSS_HASH_TYPE_UDPv6)
+
 /* The guest offload features (CTRL_GUEST_OFFLOADS bits). */
 #define NET_GUEST_OFFLOADS ((1ull << 1) | (1ull << 7) | (1ull << 8) | (1ull << 9) | \
 			    (1ull << 10) | (1ull << 54) | (1ull << 55))

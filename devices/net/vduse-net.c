@@ -60,9 +60,6 @@
 			 F(VIRTIO_NET_F_CTRL_MAC_ADDR) | F(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS) | \
 			 F(VIRTIO_NET_F_MQ) | F(VIRTIO_NET_F_RSS) | \
 			 F(VIRTIO_NET_F_GUEST_ANNOUNCE))
-#define RSS_HASH_TYPES	(VIRTIO_NET_RSS_HASH_TYPE_IPv4 | VIRTIO_NET_RSS_HASH_TYPE_TCPv4 | \
-			 VIRTIO_NET_RSS_HASH_TYPE_UDPv4 | VIRTIO_NET_RSS_HASH_TYPE_IPv6 | \
-			 VIRTIO_NET_RSS_HASH_TYPE_TCPv6 | VIRTIO_NET_RSS_HASH_TYPE_UDPv6)
 
 struct pair {
 	int fd;				/* TAP queue */
@@ -268,7 +265,7 @@ static void config_fill(struct virtio_net_config *c)
 	if (g.st->features & F(VIRTIO_NET_F_RSS)) {
 		c->rss_max_key_size = NET_RSS_KEY;
 		c->rss_max_indirection_table_length = htole16(NET_RSS_TABLE);
-		c->supported_hash_types = htole32(RSS_HASH_TYPES);
+		c->supported_hash_types = htole32(NET_RSS_HASH_TYPES);
 	}
 }
 

@@ -110,3 +110,40 @@ write("fuzz_msg", "raw-types", bytes([0, nblk, 1, 0, 0, 0, 0, 0]) + mem + b"".jo
 write("fuzz_msg", "packed-sequence", bytes([8 | 2, nblk, 0, 0, 0, 0, 0, 0]) + mem + b"".join(msgs))
 write("fuzz_msg", "status-only", bytes([0, 0, 0, 0, 0, 0, 0, 0]) +
       req(1, bytes([0x0f])) + req(1, bytes([0x8b])) + req(1, bytes([0])))
+
+# ---- fuzz_cvq: control features, pairs, offloads, then (le16 length, command)... ----
+def cmd(cls, c, data=b""):
+    body = bytes([cls, c]) + data
+    return struct.pack("<H", len(body)) + body
+
+
+def mac_table(uni, multi):
+    return (struct.pack("<I", len(uni)) + b"".join(uni) +
+            struct.pack("<I", len(multi)) + b"".join(multi))
+
+
+def rss(types, table, uncl, max_tx, key):
+    return (struct.pack("<IHH", types, len(table) - 1, uncl) + struct.pack("<%dH" % len(table), *table) +
+            struct.pack("<HB", max_tx, len(key)) + key)
+
+
+ALL_CTRL, ALL_OFF = 0xff, 0x7f | 0x80     # every control feature; offloads, announce pending
+uni = [bytes([0x02, 0, 0, 0, 0, i]) for i in range(3)]
+multi = [bytes([0x01, 0, 0x5e, 0, 0, i]) for i in range(2)]
+key = bytes(range(1, 41))
+everything = [cmd(1, 1, bytes([0x52, 0x54, 0, 0xab, 0xcd, 0xef])), cmd(1, 0, mac_table(uni, multi)),
+              cmd(0, 0, b"\0"), cmd(0, 1, b"\1"), cmd(0, 5, b"\1"), cmd(2, 0, struct.pack("<H", 100)),
+              cmd(2, 0, struct.pack("<H", 4095)), cmd(2, 1, struct.pack("<H", 100)),
+              cmd(4, 0, struct.pack("<H", 3)), cmd(4, 1, rss(0x3f, [0, 1, 2, 3, 3, 2, 1, 0], 1, 4, key)),
+              cmd(5, 0, struct.pack("<Q", 1 << 7)), cmd(3, 0)]
+write("fuzz_cvq", "everything", bytes([ALL_CTRL, 3, ALL_OFF]) + b"".join(everything))
+over = [bytes([0x02, 0, 0, 0, i // 256, i % 256]) for i in range(65)]
+overm = [bytes([0x01, 0, 0x5e, 0, i // 256, i % 256]) for i in range(70)]
+write("fuzz_cvq", "table-overflow", bytes([ALL_CTRL, 1, 0]) +
+      cmd(1, 0, mac_table(over, multi)) + cmd(0, 0, b"\0") + cmd(1, 0, mac_table(uni, overm)))
+write("fuzz_cvq", "rss-then-mq", bytes([ALL_CTRL, 7, 0x03]) +
+      cmd(4, 1, rss(0x07, [i % 8 for i in range(128)], 7, 8, key[:16])) + cmd(4, 0, struct.pack("<H", 2)) +
+      cmd(4, 1, rss(0, [0], 0, 1, b"")))
+write("fuzz_cvq", "refused", bytes([0x01, 0, 0]) +
+      cmd(0, 6, b"\1") + cmd(1, 1, bytes(6)) + cmd(2, 0, struct.pack("<H", 5)) +
+      cmd(4, 1, rss(1, [0], 0, 1, b"")) + cmd(6, 0) + cmd(0, 0, b"\0\0"))

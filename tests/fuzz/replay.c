@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The bounded fuzz pass of make check: both libFuzzer targets built with the
+ * The bounded fuzz pass of make check: the libFuzzer targets built with the
  * regular compiler, run over the seed corpus (tests/fuzz/corpus/TARGET/),
  * then over mutations of the seeds and random inputs from a fixed-seed
  * generator for at most FUZZ_REPLAY_SECONDS (default 4) per target. A crash
@@ -17,6 +17,9 @@
 #undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_msg_one
 #include "fuzz_msg.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_cvq_one
+#include "fuzz_cvq.c"
 #undef LLVMFuzzerTestOneInput
 
 typedef int (*target_fn)(const uint8_t *, size_t);
@@ -77,28 +80,51 @@ static unsigned int load(const char *dir, struct seed *seeds, unsigned int max)
 	return n;
 }
 
-static unsigned int irqs(struct fz *z)
+static unsigned long fz_irqs(struct fz *z)
 {
-	unsigned int i, n = 0;
+	unsigned long n = 0;
+	unsigned int i;
 
 	for (i = 0; i < FK_VQS; i++)
 		n += z->fk.irqs[i];
 	return n;
 }
 
-static void run(const char *name, target_fn fn, struct fz *z, const char *root, double budget)
+static unsigned long ring_irqs(void)
+{
+	return fz_irqs(&ring_z);
+}
+
+static unsigned long msg_irqs(void)
+{
+	return fz_irqs(&msg_z);
+}
+
+static unsigned long cvq_acked(void)
+{
+	return cvq_acks;
+}
+
+/*
+ * @reached counts what proves the seeds get deep: interrupts (requests that
+ * reached the used ring) for the library's targets, acknowledged commands
+ * for the control plane.
+ */
+static void run(const char *name, target_fn fn, unsigned long (*reached)(void), const char *what,
+		const char *root, double budget)
 {
 	static struct seed seeds[256];
 	static uint8_t buf[1 << 16];
 	char dir[512], label[256];
-	unsigned int nseeds, i, mutated = 0, random = 0, seed_irqs;
+	unsigned int nseeds, i, mutated = 0, random = 0;
+	unsigned long seed_reached;
 	double t0;
 
 	snprintf(dir, sizeof(dir), "%s/%s", root, name);
 	nseeds = load(dir, seeds, 256);
 	for (i = 0; i < nseeds; i++)
 		fn(seeds[i].data, seeds[i].len);
-	seed_irqs = irqs(z);
+	seed_reached = reached();
 	t0 = now();
 	while (now() - t0 < budget) {
 		size_t len;
@@ -125,10 +151,10 @@ static void run(const char *name, target_fn fn, struct fz *z, const char *root, 
 	snprintf(label, sizeof(label), "%s: %u seeds, %u mutated and %u random inputs, no crash",
 		 name, nseeds, mutated, random);
 	TAP_OK(nseeds > 0 && mutated + random > 100, label, "seed corpus %s missing or too slow", dir);
-	/* the seeds must reach the used ring, or the fuzzing proves little */
-	snprintf(label, sizeof(label), "%s: seeds complete requests (%u interrupts), fuzzing %u more",
-		 name, seed_irqs, irqs(z) - seed_irqs);
-	TAP_OK(seed_irqs > 0, label, "no seed reached the used ring");
+	/* the seeds must get deep, or the fuzzing proves little */
+	snprintf(label, sizeof(label), "%s: seeds reach %lu %s, fuzzing %lu more",
+		 name, seed_reached, what, reached() - seed_reached);
+	TAP_OK(seed_reached > 0, label, "no seed got that far");
 	for (i = 0; i < nseeds; i++)
 		free(seeds[i].data);
 }
@@ -139,7 +165,8 @@ int main(int argc, char **argv)
 	const char *b = getenv("FUZZ_REPLAY_SECONDS");
 	double budget = b ? atof(b) : 4;
 
-	run("fuzz_ring", fuzz_ring_one, &ring_z, root, budget);
-	run("fuzz_msg", fuzz_msg_one, &msg_z, root, budget);
+	run("fuzz_ring", fuzz_ring_one, ring_irqs, "interrupts", root, budget);
+	run("fuzz_msg", fuzz_msg_one, msg_irqs, "interrupts", root, budget);
+	run("fuzz_cvq", fuzz_cvq_one, cvq_acked, "acknowledged commands", root, budget);
 	return tap_done();
 }

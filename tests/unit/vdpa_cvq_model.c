@@ -123,9 +123,24 @@ static void test_model(void)
 	       "model: RSS enabled, table 4, pairs = max_tx_vq", "pairs %u", s.pairs);
 	vdpacvq_cmd_parse(&c, "rss=7:01:0,8", err, sizeof(err));
 	TAP_EQ(vdpacvq_model_apply(&s, c.buf, c.len), -EINVAL, "model: RSS steering to queue 8 of 4 pairs refused");
+	/* table and unclassified_queue name queue pairs, not virtqueues */
+	vdpacvq_cmd_parse(&c, "rss=7:01:0,1", err, sizeof(err));
+	/* class, command, hash types, mask, unclassified_queue, then the table */
+	c.buf[12] = 4;
+	TAP_EQ(vdpacvq_model_apply(&s, c.buf, c.len), -EINVAL, "model: RSS steering to pair 4 of 4 refused");
+	c.buf[12] = 1;
+	c.buf[8] = 4;
+	TAP_EQ(vdpacvq_model_apply(&s, c.buf, c.len), -EINVAL, "model: RSS unclassified queue pair 4 of 4 refused");
+	c.buf[8] = 3;
+	TAP_EQ(vdpacvq_model_apply(&s, c.buf, c.len), 0, "model: RSS unclassified queue pair 3 of 4");
+	TAP_EQ(vdpacvq_model_apply(&s, (const uint8_t[]){ 4, 1, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0 }, 15),
+	       -EINVAL, "model: RSS hash types without a key refused (as QEMU)");
 	vdpacvq_cmd_parse(&c, "mq=2", err, sizeof(err));
 	TAP_EQ(vdpacvq_model_apply(&s, c.buf, c.len), 0, "model: mq=2 after RSS");
 	TAP_OK(!s.rss.enabled && s.pairs == 2, "model: VQ_PAIRS_SET turns RSS off (as QEMU)", NULL);
+	TAP_EQ(vdpacvq_model_apply(&s, (const uint8_t[]){ 4, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0 }, 15),
+	       0, "model: RSS off (no hash types, no key)");
+	TAP_OK(!s.rss.enabled && s.pairs == 4, "model: RSS off, 4 pairs", NULL);
 
 	vdpacvq_state_init(&s, BIT(VIRTIO_NET_F_CTRL_VQ), mac0, 1);
 	vdpacvq_cmd_parse(&c, "promisc=0", err, sizeof(err));

@@ -271,15 +271,16 @@ static int apply_rss(struct vdpacvq_state *s, const uint8_t *d, size_t len, int 
 		n = (size_t)mask + 1;
 		if (n > VDPACVQ_RSS_TABLE_MAX || (n & (n - 1)) || len - off < 2 * n + 2)
 			return -EINVAL;
+		/* queue pair numbers (virtio 1.3: bits 1 - 15 of a receiveq's index) */
 		for (i = 0; i < n; i++) {
 			table[i] = get16(d + off + 2 * i);
-			if (table[i] >= 2u * s->max_pairs)
+			if (table[i] >= s->max_pairs)
 				return -EINVAL;
 		}
 		off += 2 * n;
 		max_tx = get16(d + off);
 		off += 2;
-		if (!max_tx || max_tx > s->max_pairs || uncl >= 2u * s->max_pairs)
+		if (!max_tx || max_tx > s->max_pairs || uncl >= s->max_pairs)
 			return -EINVAL;
 	} else {
 		if (len - off < 8)
@@ -289,7 +290,8 @@ static int apply_rss(struct vdpacvq_state *s, const uint8_t *d, size_t len, int 
 	if (len - off < 1)
 		return -EINVAL;
 	klen = d[off++];
-	if (klen > VDPACVQ_RSS_KEY_MAX || len - off != klen)
+	/* hash types without a key: QEMU 10.0.2 refuses it ("No key provided") */
+	if (klen > VDPACVQ_RSS_KEY_MAX || len - off != klen || (hash_types && !klen))
 		return -EINVAL;
 	memset(&s->rss, 0, sizeof(s->rss));
 	s->rss.enabled = hash_types != 0;

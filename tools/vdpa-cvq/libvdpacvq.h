@@ -25,7 +25,7 @@
 extern "C" {
 #endif
 
-#define VDPACVQ_MAC_TABLE_MAX	64	/* entries per table, as QEMU's model */
+#define VDPACVQ_MAC_TABLE_MAX	64	/* entries per table (QEMU: 64 in all, unicast first) */
 #define VDPACVQ_RSS_TABLE_MAX	128	/* indirection table entries */
 #define VDPACVQ_RSS_KEY_MAX	40
 #define VDPACVQ_MAX_VQS		65	/* 32 pairs and the CVQ */

@@ -349,6 +349,9 @@ static void test_rss(void)
 	b[8 + 2 * 3] = 9;
 	TAP_EQ(cmd(ALL, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_RSS_CONFIG, b, n, NULL),
 	       VIRTIO_NET_ERR, "RSS_CONFIG table entry 9 (of 4 pairs): ERR");
+	n = rss_cfg(b, types, 8, 0, 4, 0);
+	TAP_EQ(cmd(ALL, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_RSS_CONFIG, b, n, NULL),
+	       VIRTIO_NET_ERR, "RSS_CONFIG hash types without a key: ERR (QEMU's model refuses it)");
 	TAP_OK(st.rss_unclassified == 1, "refused RSS configs changed nothing", NULL);
 	TAP_EQ(cmd(ALL, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, "\2\0", 2, NULL),
 	       VIRTIO_NET_OK, "VQ_PAIRS_SET after RSS: OK");
