@@ -147,3 +147,27 @@ write("fuzz_cvq", "rss-then-mq", bytes([ALL_CTRL, 7, 0x03]) +
 write("fuzz_cvq", "refused", bytes([0x01, 0, 0]) +
       cmd(0, 6, b"\1") + cmd(1, 1, bytes(6)) + cmd(2, 0, struct.pack("<H", 5)) +
       cmd(4, 1, rss(1, [0], 0, 1, b"")) + cmd(6, 0) + cmd(0, 0, b"\0\0"))
+
+# ---- fuzz_blk: disk flags, segment counts, le16 segment lengths, readable bytes ----
+def blkreq(flags, readable, writable, body):
+    segs = readable + writable
+    return (bytes([flags, (len(readable) - 1) | (len(writable) << 2)]) +
+            b"".join(struct.pack("<H", n) for n in segs) + body)
+
+
+def outhdr(rtype, sector):
+    return struct.pack("<IIQ", rtype, 0, sector)
+
+
+def dwz(sector, nsec, flags):
+    return struct.pack("<QII", sector, nsec, flags)
+
+
+write("fuzz_blk", "read", blkreq(6, [16], [512, 3584, 1], outhdr(0, 8)))
+write("fuzz_blk", "write", blkreq(6, [16, 1024, 3072], [1], outhdr(1, 16) + bytes(range(256)) * 16))
+write("fuzz_blk", "write-ro", blkreq(7, [16, 512], [1], outhdr(1, 0) + b"\xaa" * 512))
+write("fuzz_blk", "flush-getid", blkreq(6, [16], [21], outhdr(4, 0)))
+write("fuzz_blk", "getid", blkreq(6, [16], [8, 13], outhdr(8, 0)))
+write("fuzz_blk", "discard", blkreq(6, [16, 32], [1], outhdr(11, 0) + dwz(0, 8, 0) + dwz(64, 16, 0)))
+write("fuzz_blk", "write-zeroes", blkreq(6, [48], [1], outhdr(13, 0) + dwz(8, 8, 1) + dwz(32, 32, 0)))
+write("fuzz_blk", "read-4k-blocks", blkreq(14, [16], [4096, 1], outhdr(0, 8)))

@@ -21,6 +21,9 @@
 #define LLVMFuzzerTestOneInput fuzz_cvq_one
 #include "fuzz_cvq.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_blk_one
+#include "fuzz_blk.c"
+#undef LLVMFuzzerTestOneInput
 
 typedef int (*target_fn)(const uint8_t *, size_t);
 
@@ -105,6 +108,11 @@ static unsigned long cvq_acked(void)
 	return cvq_acks;
 }
 
+static unsigned long blk_reached(void)
+{
+	return blk_executed;
+}
+
 /*
  * @reached counts what proves the seeds get deep: interrupts (requests that
  * reached the used ring) for the library's targets, acknowledged commands
@@ -168,5 +176,6 @@ int main(int argc, char **argv)
 	run("fuzz_ring", fuzz_ring_one, ring_irqs, "interrupts", root, budget);
 	run("fuzz_msg", fuzz_msg_one, msg_irqs, "interrupts", root, budget);
 	run("fuzz_cvq", fuzz_cvq_one, cvq_acked, "acknowledged commands", root, budget);
+	run("fuzz_blk", fuzz_blk_one, blk_reached, "executed requests", root, budget);
 	return tap_done();
 }
