@@ -26,10 +26,12 @@ LIB_VM_PROGS := $(patsubst tests/vm/lib/%.c,$(BUILD)/vm/progs/%,$(LIB_VM_SRCS))
 
 FUZZ_SECONDS ?= 60
 # fuzz_cvq: vduse-net's control commands against libvdpacvq's model;
+# fuzz_cvqtext: libvdpacvq's JSON and command readers;
 # fuzz_blk: vduse-blk's request handling
 FUZZ_EXTRA_fuzz_cvq := devices/net/cvq.c tools/vdpa-cvq/libvdpacvq.c
+FUZZ_EXTRA_fuzz_cvqtext := tools/vdpa-cvq/libvdpacvq.c
 FUZZ_EXTRA_fuzz_blk := devices/blk/blk_req.c
-FUZZ_EXTRA_SRCS := $(FUZZ_EXTRA_fuzz_cvq) $(FUZZ_EXTRA_fuzz_blk)
+FUZZ_EXTRA_SRCS := $(sort $(FUZZ_EXTRA_fuzz_cvq) $(FUZZ_EXTRA_fuzz_cvqtext) $(FUZZ_EXTRA_fuzz_blk))
 FUZZ_EXTRA_HDRS := devices/net/net.h tools/vdpa-cvq/libvdpacvq.h devices/blk/blk_req.h
 FUZZ_EXTRA_INC  := -Idevices/net -Itools/vdpa-cvq -Idevices/blk
 FUZZ_CC    ?= clang
@@ -116,6 +118,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(LIB_SRCS) $(LIB_HDRS)
 
 $(BUILD)/fuzz/fuzz_cvq: $(FUZZ_EXTRA_fuzz_cvq) $(FUZZ_EXTRA_HDRS)
 $(BUILD)/fuzz/fuzz_blk: $(FUZZ_EXTRA_fuzz_blk) $(FUZZ_EXTRA_HDRS)
+$(BUILD)/fuzz/fuzz_cvqtext: $(FUZZ_EXTRA_fuzz_cvqtext) $(FUZZ_EXTRA_HDRS)
 
 $(LIB_FUZZ_RUNS): lib-run-%: $(BUILD)/fuzz/%
 	@mkdir -p $(BUILD)/fuzz/corpus-$*

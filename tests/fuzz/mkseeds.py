@@ -171,3 +171,26 @@ write("fuzz_blk", "getid", blkreq(6, [16], [8, 13], outhdr(8, 0)))
 write("fuzz_blk", "discard", blkreq(6, [16, 32], [1], outhdr(11, 0) + dwz(0, 8, 0) + dwz(64, 16, 0)))
 write("fuzz_blk", "write-zeroes", blkreq(6, [48], [1], outhdr(13, 0) + dwz(8, 8, 1) + dwz(32, 32, 0)))
 write("fuzz_blk", "read-4k-blocks", blkreq(14, [16], [4096, 1], outhdr(0, 8)))
+
+# ---- fuzz_cvqtext: 0 + state JSON, or 1 + a command in vdpa-cvq's syntax ----
+STATE = """{
+  "version": 1,
+  "features": "0x1000000310df0022",
+  "max_pairs": 4,
+  "pairs": 3,
+  "mac": "02:aa:bb:cc:dd:01",
+  "rx": {"promisc": false, "allmulti": true, "alluni": false, "nomulti": false, "nouni": false, "nobcast": true},
+  "mac_table": {"unicast": ["02:00:00:00:00:01"], "multicast": ["01:00:5e:00:00:01"], "unicast_overflow": false, "multicast_overflow": false},
+  "vlans": [20, 4095],
+  "offloads": "0x0000000000000002",
+  "rss": {"enabled": true, "redirect": true, "hash_types": 5, "indirection_table": [0, 1, 2, 0], "unclassified_queue": 0, "max_tx_vq": 3, "key": "6d5a56da255b0ec2"},
+  "rings": [{"vq": 0, "pos": 0}, {"vq": 1, "pos": 7}]
+}
+"""
+write("fuzz_cvqtext", "state", b"\0" + STATE.encode())
+write("fuzz_cvqtext", "state-overflow", b"\0" + STATE.replace('"unicast_overflow": false', '"unicast_overflow": true')
+      .replace('["02:00:00:00:00:01"]', '[]').encode())
+for i, c in enumerate(["mac=52:54:00:12:34:56", "promisc=0", "vlan-add=100", "mq=4", "offloads=0x80",
+                       "mac-table=02:00:00:00:00:01,02:00:00:00:00:02/01:00:5e:00:00:01",
+                       "rss=5:6d5a56da255b0ec2:0,1,2,0", "hash=5:6d5a", "announce"]):
+    write("fuzz_cvqtext", "cmd-%d" % i, b"\1" + c.encode())

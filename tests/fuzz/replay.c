@@ -24,6 +24,9 @@
 #define LLVMFuzzerTestOneInput fuzz_blk_one
 #include "fuzz_blk.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_cvqtext_one
+#include "fuzz_cvqtext.c"
+#undef LLVMFuzzerTestOneInput
 
 typedef int (*target_fn)(const uint8_t *, size_t);
 
@@ -113,6 +116,11 @@ static unsigned long blk_reached(void)
 	return blk_executed;
 }
 
+static unsigned long text_reached(void)
+{
+	return text_accepted;
+}
+
 /*
  * @reached counts what proves the seeds get deep: interrupts (requests that
  * reached the used ring) for the library's targets, acknowledged commands
@@ -177,5 +185,6 @@ int main(int argc, char **argv)
 	run("fuzz_msg", fuzz_msg_one, msg_irqs, "interrupts", root, budget);
 	run("fuzz_cvq", fuzz_cvq_one, cvq_acked, "acknowledged commands", root, budget);
 	run("fuzz_blk", fuzz_blk_one, blk_reached, "executed requests", root, budget);
+	run("fuzz_cvqtext", fuzz_cvqtext_one, text_reached, "accepted texts", root, budget);
 	return tap_done();
 }

@@ -259,6 +259,18 @@ static void test_json(void)
 	MUTATE("\"hash_types\": 5", "\"hash_types\": 5.5", "json: fractions refused");
 	MUTATE("\n}\n", "\n}\n}", "json: trailing characters refused");
 	MUTATE("\"features\": \"0x", "\"features\": \"1x", "json: features not 0x... refused");
+	/* well-formed, but no command sequence reaches it: the restore could not */
+	MUTATE("\"offloads\": \"0x0000000000000002\"", "\"offloads\": \"0x0000000000000004\"",
+	       "json: an offload that was not negotiated refused");
+	TAP_OK(strstr(err, "offloads") != NULL, "json: the error names offloads", "err '%s'", err);
+	MUTATE("\"key\": \"00112233\"", "\"key\": \"\"", "json: RSS enabled without a key refused");
+	MUTATE("\"max_tx_vq\": 2", "\"max_tx_vq\": 3", "json: RSS with pairs != max_tx_vq refused");
+	MUTATE("\"indirection_table\": [0, 1]", "\"indirection_table\": [0, 4]",
+	       "json: RSS steering beyond max_pairs refused");
+	MUTATE("\"indirection_table\": [0, 1]", "\"indirection_table\": [0, 1, 1]",
+	       "json: RSS table of 3 (not a power of two) refused");
+	MUTATE("\"unicast_overflow\": false", "\"unicast_overflow\": true",
+	       "json: unicast entries and a unicast overflow refused");
 	free(bad);
 	TAP_EQ(vdpacvq_state_from_json(&t, "", err, sizeof(err)), -EINVAL, "json: empty input refused");
 	TAP_EQ(vdpacvq_state_from_json(&t, "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",

@@ -990,6 +990,62 @@ bad:
 	return -1;
 }
 
+static int memchr_nonzero(const uint8_t *p, size_t n)
+{
+	while (n--)
+		if (*p++)
+			return 1;
+	return 0;
+}
+
+/*
+ * A state read from a file must be one a device can be brought to by its
+ * restore plan: what no command sequence reaches would be restored as
+ * something else, or fail half-way through the restore.
+ */
+static int json_consistent(struct jr *r, const struct vdpacvq_state *s)
+{
+	const char *why = NULL;
+	uint32_t i;
+
+	if (s->offloads & ~vdpacvq_guest_offloads(s->features))
+		why = "\"offloads\": an offload whose feature was not negotiated";
+	else if (!(s->features & (BIT(VIRTIO_NET_F_MQ) | BIT(VIRTIO_NET_F_RSS))) &&
+		 (s->max_pairs != 1 || s->pairs != 1))
+		why = "\"pairs\"/\"max_pairs\": more than 1 without MQ or RSS";
+	else if ((s->uni_overflow && s->n_uni) || (s->multi_overflow && s->n_multi))
+		why = "\"mac_table\": entries and an overflow of the same kind";
+	else if (!HAS(s, CTRL_RX) && (!s->promisc || s->allmulti || s->n_uni || s->n_multi ||
+				      s->uni_overflow || s->multi_overflow))
+		why = "\"rx\"/\"mac_table\": changed without CTRL_RX";
+	else if (!HAS(s, CTRL_RX_EXTRA) && (s->alluni || s->nomulti || s->nouni || s->nobcast))
+		why = "\"rx\": alluni, nomulti, nouni or nobcast without CTRL_RX_EXTRA";
+	else if (!HAS(s, CTRL_VLAN) && memchr_nonzero(s->vlans, sizeof(s->vlans)))
+		why = "\"vlans\": VLANs without CTRL_VLAN";
+	else if (!HAS(s, CTRL_GUEST_OFFLOADS) && s->offloads != vdpacvq_guest_offloads(s->features))
+		why = "\"offloads\": changed without CTRL_GUEST_OFFLOADS";
+	if (why || !s->rss.enabled)
+		goto out;
+	if (!s->rss.hash_types || !s->rss.key_len)
+		why = "\"rss\": enabled without hash types or without a key";
+	else if (!(s->rss.redirect ? HAS(s, RSS) : HAS(s, HASH_REPORT)))
+		why = "\"rss\": enabled without its feature";
+	else if (!s->rss.redirect && (s->rss.table_len || s->rss.max_tx_vq || s->rss.unclassified))
+		why = "\"rss\": a hash configuration with an indirection table";
+	else if (s->rss.redirect &&
+		 (!s->rss.table_len || (s->rss.table_len & (s->rss.table_len - 1)) ||
+		  s->rss.unclassified >= s->max_pairs || !s->rss.max_tx_vq ||
+		  s->rss.max_tx_vq > s->max_pairs || s->pairs != s->rss.max_tx_vq))
+		why = "\"rss\": table length not a power of two, a queue beyond max_pairs, or pairs != max_tx_vq";
+	for (i = 0; !why && s->rss.redirect && i < s->rss.table_len; i++)
+		if (s->rss.table[i] >= s->max_pairs)
+			why = "\"rss\": an indirection table entry beyond max_pairs";
+out:
+	if (why)
+		seterr(r->err, r->errlen, "%s", why);
+	return why ? -1 : 0;
+}
+
 static int json_state(struct jr *r, int root, struct vdpacvq_state *s)
 {
 	static const char *const top[] = { "version", "features", "max_pairs", "pairs", "mac", "rx", "mac_table",
@@ -1093,7 +1149,7 @@ static int json_state(struct jr *r, int root, struct vdpacvq_state *s)
 		}
 		s->ring_pos[s->nvqs++] = pos;
 	}
-	return 0;
+	return json_consistent(r, s);
 range:
 	seterr(r->err, r->errlen, "\"max_pairs\"/\"pairs\": missing or out of range (1 <= pairs <= max_pairs)");
 	return -1;
