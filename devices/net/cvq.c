@@ -38,6 +38,26 @@ void net_state_reset(struct net_state *st)
 	st->status &= ~VIRTIO_NET_S_ANNOUNCE;
 }
 
+bool net_state_valid(const struct net_state *st)
+{
+	uint16_t i;
+
+	if (st->magic != NET_STATE_MAGIC || st->version != NET_STATE_VERSION ||
+	    !st->max_pairs || st->max_pairs > NET_MAX_PAIRS || st->queue_size < 2 ||
+	    st->queue_size > 32768 || (st->queue_size & (st->queue_size - 1)) ||
+	    !memchr(st->tap, 0, sizeof(st->tap)))
+		return false;
+	if (!st->pairs || st->pairs > st->max_pairs || st->uni_count > NET_MAC_TABLE ||
+	    st->multi_count > NET_MAC_TABLE || st->rss_key_len > NET_RSS_KEY ||
+	    st->rss_table_len > NET_RSS_TABLE || (st->rss_table_len & (st->rss_table_len - 1)) ||
+	    (st->rss_enabled && !st->rss_table_len) || st->rss_unclassified >= st->max_pairs)
+		return false;
+	for (i = 0; i < st->rss_table_len; i++)
+		if (st->rss_table[i] >= st->max_pairs)
+			return false;
+	return true;
+}
+
 static uint16_t ld16(const uint8_t *p)
 {
 	return p[0] | p[1] << 8;

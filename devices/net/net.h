@@ -82,6 +82,13 @@ enum {
 #define NET_GUEST_OFFLOADS ((1ull << 1) | (1ull << 7) | (1ull << 8) | (1ull << 9) | \
 			    (1ull << 10) | (1ull << 54) | (1ull << 55))
 
+/*
+ * Is @st one the daemon can serve from: its layout, and every index and
+ * count the data path uses, in bounds? (A state file read back on a restart
+ * is input like any other.)
+ */
+bool net_state_valid(const struct net_state *st);
+
 /* Set the layout-independent part of @st to the post-reset defaults (§9.5). */
 void net_state_reset(struct net_state *st);
 

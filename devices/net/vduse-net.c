@@ -807,8 +807,9 @@ static struct net_state *state_load(void)
 	if (stat(g.state_path, &sb) < 0 || sb.st_size != sizeof(*st))
 		return NULL;
 	st = map_file(g.state_path, sizeof(*st), false);
-	if (st && (st->magic != NET_STATE_MAGIC || st->version != NET_STATE_VERSION ||
-		   !st->max_pairs || st->max_pairs > NET_MAX_PAIRS || !st->queue_size)) {
+	if (st && !net_state_valid(st)) {
+		say(VDUSE_LOG_ERROR, "%s: not a vduse-net %u state, or a value in it is out of "
+		    "range", g.state_path, NET_STATE_VERSION);
 		munmap(st, sizeof(*st));
 		return NULL;
 	}

@@ -10,7 +10,8 @@
  * driver sends:
  *  - the device acknowledges a command exactly when the model accepts it,
  *    and both then hold the same control state;
- *  - RSS steers every frame to a queue pair that exists;
+ *  - RSS steers every frame to a queue pair that exists, and every state
+ *    the device reaches passes the check a restarted daemon makes;
  *  - the consumer's restore plan (QEMU's load order) brings a freshly reset
  *    device to a state that filters the same frames, every command
  *    acknowledged: what a migration destination does;
@@ -49,6 +50,9 @@ static struct vdpacvq_cmd fz_plan[FZ_PLAN_MAX];
 static void fz_dev_init(struct net_state *d, uint64_t f, uint16_t pairs, bool announce)
 {
 	memset(d, 0, sizeof(*d));
+	d->magic = NET_STATE_MAGIC;
+	d->version = NET_STATE_VERSION;
+	d->queue_size = 256;
 	memcpy(d->cfg_mac, fz_cfg_mac, 6);
 	d->max_pairs = pairs;
 	d->cvq = 1;
@@ -283,6 +287,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			m = t;
 		if (!fz_same(&d, &m))
 			fz_dump("device and model hold different states", &d, &m, cmd, len);
+		/* what a restarted daemon reads back must pass its own check */
+		if (!net_state_valid(&d))
+			fz_dump("a state the device reached fails net_state_valid()", &d, &m, cmd, len);
 		cvq_acks += ack == VIRTIO_NET_OK;
 		/* the command's bytes as a received frame */
 		(void)net_rx_accept(&d, f, cmd, len);

@@ -436,6 +436,64 @@ static void test_filter(void)
 	}
 }
 
+/* A state file read back on a restart: every bound the data path relies on. */
+static void test_state_valid(void)
+{
+	static const struct {
+		const char *what;
+		size_t off, size;
+		uint32_t val;
+	} bad[] = {
+#define BAD(field, v, what) { what, offsetof(struct net_state, field), \
+			      sizeof(((struct net_state *)0)->field), v }
+		BAD(magic, 0x12345678, "wrong magic"),
+		BAD(version, NET_STATE_VERSION + 1, "another version"),
+		BAD(max_pairs, 0, "max_pairs 0"),
+		BAD(max_pairs, NET_MAX_PAIRS + 1, "max_pairs above the daemon's limit"),
+		BAD(queue_size, 0, "queue size 0"),
+		BAD(queue_size, 384, "queue size not a power of two"),
+		BAD(pairs, 0, "no active pair"),
+		BAD(pairs, 5, "more active pairs than max_pairs"),
+		BAD(uni_count, NET_MAC_TABLE + 1, "unicast count above the table"),
+		BAD(multi_count, 0xffffffff, "multicast count above the table"),
+		BAD(rss_key_len, NET_RSS_KEY + 1, "RSS key longer than its array"),
+		BAD(rss_table_len, 256, "RSS table longer than its array"),
+		BAD(rss_table_len, 3, "RSS table length not a power of two"),
+		BAD(rss_unclassified, 4, "RSS unclassified queue beyond max_pairs"),
+		BAD(rss_table[1], 4, "RSS table entry beyond max_pairs"),
+#undef BAD
+	};
+	struct net_state good;
+	unsigned int i;
+
+	fresh();
+	st.magic = NET_STATE_MAGIC;
+	st.version = NET_STATE_VERSION;
+	st.queue_size = 256;
+	TAP_OK(net_state_valid(&st), "state file: a fresh device's state is valid", NULL);
+	TAP_EQ(cmd(ALL, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, "\4\0", 2, NULL),
+	       VIRTIO_NET_OK, "state file: 4 pairs");
+	st.rss_table_len = 2;
+	good = st;
+	TAP_OK(net_state_valid(&st), "state file: 4 pairs and a 2-entry table are valid", NULL);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char name[128];
+
+		st = good;
+		if (bad[i].size == 1)
+			*((uint8_t *)&st + bad[i].off) = bad[i].val;
+		else if (bad[i].size == 2)
+			memcpy((uint8_t *)&st + bad[i].off, &(uint16_t){ bad[i].val }, 2);
+		else
+			memcpy((uint8_t *)&st + bad[i].off, &bad[i].val, 4);
+		snprintf(name, sizeof(name), "state file: %s refused", bad[i].what);
+		TAP_OK(!net_state_valid(&st), name, NULL);
+	}
+	st = good;
+	memset(st.tap, 'x', sizeof(st.tap));
+	TAP_OK(!net_state_valid(&st), "state file: a TAP name without its NUL refused", NULL);
+}
+
 int main(void)
 {
 	test_defaults();
@@ -448,5 +506,6 @@ int main(void)
 	test_rss();
 	test_offloads();
 	test_filter();
+	test_state_valid();
 	return tap_done();
 }
