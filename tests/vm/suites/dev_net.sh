@@ -3,8 +3,9 @@
 # namespace "dut", the daemon and its TAP in namespace "peer". Ping and TCP
 # with verified bytes both ways, the MAC from config space, link changes seen
 # by the driver, the state over the control socket, a restart after kill -9
-# (no reset, traffic resumes, a transfer across the crash completes), and a
-# clean shutdown. Stock 6.12 and 7.x refuse a net control queue: the daemon
+# (no reset, traffic resumes, a transfer across the crash completes), one
+# with a corrupt state file (refused, then re-attached with the file back),
+# and a clean shutdown. Stock 6.12 and 7.x refuse a net control queue: the daemon
 # must start without one, saying so once; our module accepts it (API v1,
 # the CVQ alone in its group) and hides it from virtio-vdpa.
 load_mod vduse && load_mod virtio_vdpa && load_mod virtio_net && load_mod tun || return 0
@@ -177,6 +178,26 @@ dut ping -c 2 -W 5 $P > /dev/null 2>&1 && peer ping -c 2 -W 5 $D > /dev/null 2>&
 tap_ok $? "ping both ways after the restart"
 xfer peer dut $D 5004 /run/data
 tap_ok $? "TCP peer -> dut after the restart: bytes verified"
+
+# A state file that fails its check on a restart (here: its magic) is refused
+# with a reason naming it, and the device is left alone; with the file back,
+# the next daemon re-attaches.
+kill -9 $dpid
+wait $dpid 2> /dev/null
+cp /run/vduse-net/vnet0.state /run/state.good
+printf 'XXXX' | dd of=/run/vduse-net/vnet0.state bs=1 count=4 conv=notrunc 2> /dev/null
+nsenter --net=/run/netns/peer vduse-net --tap vtap0 --mac $MAC --mtu 1500 vnet0 > /run/vnet0c.log 2>&1
+rc=$?
+[ $rc != 0 ] && [ -e /dev/vduse/vnet0 ] &&
+	grep -q 'vnet0.state: not a vduse-net 1 state, or a value in it is out of range' /run/vnet0c.log
+tap_ok $? "restart with a corrupt state file: refused with a reason, the device left alone" \
+	"exit $rc: $(cat /run/vnet0c.log)"
+cp /run/state.good /run/vduse-net/vnet0.state
+start_daemon vnet0 /run/vnet0d.log --tap vtap0 --mac $MAC --mtu 1500 -v
+grep -q 're-attached (driver running;' /run/vnet0d.log
+tap_ok $? "with the state file back: re-attached" "$(cat /run/vnet0d.log)"
+dut ping -c 2 -W 5 $P > /dev/null 2>&1
+tap_ok $? "ping after the second restart"
 
 # SIGTERM while bound: the daemon serves until vdpa dev del, then destroys
 # the device, removes its TAP and files.
