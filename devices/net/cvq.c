@@ -44,7 +44,7 @@ bool net_state_valid(const struct net_state *st)
 
 	if (st->magic != NET_STATE_MAGIC || st->version != NET_STATE_VERSION ||
 	    !st->max_pairs || st->max_pairs > NET_MAX_PAIRS || st->queue_size < 2 ||
-	    st->queue_size > 32768 || (st->queue_size & (st->queue_size - 1)) ||
+	    st->queue_size > NET_QUEUE_SIZE_MAX || (st->queue_size & (st->queue_size - 1)) ||
 	    !memchr(st->tap, 0, sizeof(st->tap)))
 		return false;
 	if (!st->pairs || st->pairs > st->max_pairs || st->uni_count > NET_MAC_TABLE ||

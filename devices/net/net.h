@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #define NET_MAX_PAIRS		64
+#define NET_QUEUE_SIZE_MAX	32768	/* largest ring (--queue-size) */
 #define NET_MAC_TABLE		64	/* entries per table (unicast, multicast) */
 #define NET_RSS_KEY		40
 #define NET_RSS_TABLE		128	/* indirection table entries */

@@ -978,7 +978,7 @@ int main(int argc, char **argv)
 		case 'M': mtu = parse_num("--mtu", optarg, 68, 65535); break;
 		case 'q': pairs = parse_num("--queue-pairs", optarg, 1, NET_MAX_PAIRS); break;
 		case 's':
-			qsize = parse_num("--queue-size", optarg, 2, 32768);
+			qsize = parse_num("--queue-size", optarg, 2, NET_QUEUE_SIZE_MAX);
 			if (qsize & (qsize - 1)) {
 				fprintf(stderr, "vduse-net: --queue-size must be a power of 2\n");
 				return 2;
