@@ -318,12 +318,13 @@ static int vduse_destroy_dev(const char *name)
 	if (!dev)
 		return -EINVAL;
 	mutex_lock(&dev->lock);
-	if (READ_ONCE(dev->vdev) || dev->connected) {
+	/* pairs with the release store of the fd's release */
+	if (READ_ONCE(dev->vdev) || smp_load_acquire(&dev->connected)) {
 		mutex_unlock(&dev->lock);
 		return -EBUSY;
 	}
 	/* Nobody can open it again: open also takes vduse_lock. */
-	dev->connected = true;
+	WRITE_ONCE(dev->connected, true);
 	mutex_unlock(&dev->lock);
 
 	vduse_dev_reset(dev);

@@ -40,9 +40,10 @@ bool vduse_dev_ready(struct vduse_dev *dev)
  * vduse_dev_reset() - return the device to its initial driver-facing state
  * @dev: the device
  *
- * Withdraws every AS's bounce area, clears status, features, callbacks and
- * queue state, and bumps the config generation.  The vq-to-group
- * assignment is kept (spec section 3.10).  Group bindings are not touched
+ * Withdraws every AS's bounce area and the daemon's mappings of its rings
+ * (vduse_domain_reset()), clears status, features, callbacks and queue
+ * state, and bumps the config generation.  The vq-to-group assignment is
+ * kept (spec section 3.10).  Group bindings are not touched
  * here: the vDPA reset op returns them to AS 0 and tells the device
  * (spec section 5f); DESTROY_DEV, which also calls this, has no device to
  * tell.
@@ -55,7 +56,7 @@ void vduse_dev_reset(struct vduse_dev *dev)
 	mutex_lock(&dev->domain_lock);
 	for (i = 0; i < dev->nas; i++)
 		if (dev->as[i].domain)
-			vduse_domain_reset_bounce(dev->as[i].domain);
+			vduse_domain_reset(dev->as[i].domain);
 	mutex_unlock(&dev->domain_lock);
 
 	down_write(&dev->rwsem);
@@ -671,9 +672,9 @@ static int vduse_dev_open(struct inode *inode, struct file *file)
 	dev = idr_find(&vduse_idr, iminor(inode));
 	if (dev) {
 		mutex_lock(&dev->lock);
-		ret = dev->connected ? -EBUSY : 0;
+		ret = READ_ONCE(dev->connected) ? -EBUSY : 0;
 		if (!ret) {
-			dev->connected = true;
+			WRITE_ONCE(dev->connected, true);
 			file->private_data = dev;
 		}
 		mutex_unlock(&dev->lock);
@@ -688,7 +689,9 @@ static int vduse_dev_open(struct inode *inode, struct file *file)
  * @file: the file
  *
  * Deregisters the umem of every AS and re-queues unanswered requests for
- * the next opener.
+ * the next opener.  Clearing @connected lets DESTROY_DEV free the device,
+ * so it is the last access to it, a release store and not under dev->lock:
+ * mutex_unlock() may still touch the mutex after a waiter has taken it.
  *
  * Return: 0.
  */
@@ -698,9 +701,8 @@ static int vduse_dev_release(struct inode *inode, struct file *file)
 
 	vduse_as_dereg_all(dev);
 	vduse_msg_requeue_all(dev);
-	mutex_lock(&dev->lock);
-	dev->connected = false;
-	mutex_unlock(&dev->lock);
+	/* pairs with destroy's acquire: the above is done before @dev may go */
+	smp_store_release(&dev->connected, false);
 	return 0;
 }
 

@@ -325,12 +325,19 @@ static int vduse_domain_bounce_publish(struct vduse_domain *d)
 }
 
 /**
- * vduse_domain_reset_bounce() - withdraw the bounce area from the IOTLB
+ * vduse_domain_reset() - the domain's part of a device reset
  * @domain: the domain
  *
- * Called on device reset; the next streaming mapping publishes it again.
+ * Withdraws the bounce area from the IOTLB (the next streaming mapping
+ * publishes it again) and zaps what userspace has mapped of the coherent
+ * range.  The rings of the driver being reset are freed after it, and the
+ * next driver (a re-probe, a rebind, a resume) gets their IOVAs again,
+ * first fit, with other pages: a daemon mapping kept across would show it
+ * the freed ring.  Zapped, an access faults through the IOTLB again, to the
+ * page at that IOVA now, or SIGBUS.  Bounce pages stay the domain's for its
+ * lifetime, so their mappings stay.  Process context.
  */
-void vduse_domain_reset_bounce(struct vduse_domain *domain)
+void vduse_domain_reset(struct vduse_domain *domain)
 {
 	unsigned long flags;
 	struct vhost_iotlb_map *map;
@@ -343,6 +350,11 @@ void vduse_domain_reset_bounce(struct vduse_domain *domain)
 		domain->bounce_mapped = false;
 	}
 	spin_unlock_irqrestore(&domain->iotlb_lock, flags);
+	if (domain->dma)
+		unmap_mapping_range(domain->file->f_mapping,
+				    (loff_t)domain->coherent.base << PAGE_SHIFT,
+				    (loff_t)domain->coherent.npages << PAGE_SHIFT,
+				    1);
 }
 
 /* Copy between a bounce buffer and physical memory that may span pages. */

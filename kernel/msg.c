@@ -56,7 +56,8 @@ static void vduse_msg_break(struct vduse_dev *dev)
  * device broken; a fatal signal only abandons this request.
  *
  * Return: 0 if userspace answered OK, -EIO otherwise (FAILED, timeout,
- * signal, broken device).
+ * signal, broken device).  @msg->completed then tells whether the device
+ * answered (or broke meanwhile) rather than the request being given up.
  */
 int vduse_msg_sync(struct vduse_dev *dev, struct vduse_msg *msg)
 {

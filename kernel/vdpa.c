@@ -528,33 +528,58 @@ static void vduse_set_config(struct vdpa_device *vdpa, unsigned int offset,
 }
 
 /**
+ * vduse_group_tell() - send SET_VQ_GROUP_ASID and track whether it was heard
+ * @dev: the device
+ * @group: the group, in range
+ * @asid: its new address space, in range
+ *
+ * A request can end without an answer after the device read it (a fatal
+ * signal abandons it, a timeout breaks the device), and the device may
+ * already have moved the group: such a group is marked unsure so that
+ * the next reset tells the device again.  An answer, even a refusal, is
+ * the device's word on its view.  Caller holds dev->group_lock.
+ *
+ * Return: 0 on the device's OK, -EIO otherwise.
+ */
+static int vduse_group_tell(struct vduse_dev *dev, u32 group, u32 asid)
+{
+	struct vduse_msg msg = {};
+	int ret;
+
+	lockdep_assert_held(&dev->group_lock);
+	msg.req.type = VDUSE_SET_VQ_GROUP_ASID;
+	msg.req.vq_group_asid.group = group;
+	msg.req.vq_group_asid.asid = asid;
+	ret = vduse_msg_sync(dev, &msg);
+	/* a broken device reads nothing more: there is nobody left to tell */
+	dev->groups[group].unsure = !msg.completed && !READ_ONCE(dev->broken);
+	return ret;
+}
+
+/**
  * vduse_groups_reset() - return every group to address space 0
  * @dev: the device, reset already (status 0)
  *
  * Spec section 5f: after a reset every group is on AS 0, as on vdpa_sim and
  * mlx5_vdpa; QEMU maps a shadowed CVQ in ASID 0 after a reset without
- * re-binding it.  Each group that is elsewhere is re-bound and the device
- * is told with SET_VQ_GROUP_ASID(group, 0), after SET_STATUS 0 so that it
- * is stopped already, as for any re-binding before DRIVER_OK.  A reset
- * cannot fail: a refusal, a timeout or a broken device leaves the group on
- * AS 0 all the same (a broken device is sent nothing, and the first timeout
- * breaks it, so the loop waits msg_timeout at most once).
+ * re-binding it.  Each group that is elsewhere, or whose device view is
+ * unsure (vduse_group_tell()), is re-bound and the device is told with
+ * SET_VQ_GROUP_ASID(group, 0), after SET_STATUS 0 so that it is stopped
+ * already, as for any re-binding before DRIVER_OK.  A reset cannot fail: a
+ * refusal, a timeout or a broken device leaves the group on AS 0 all the
+ * same (a broken device is sent nothing, and the first timeout breaks it,
+ * so the loop waits msg_timeout at most once).
  */
 static void vduse_groups_reset(struct vduse_dev *dev)
 {
-	struct vduse_msg msg;
 	u32 group, refused = 0;
 
 	mutex_lock(&dev->group_lock);
 	for (group = 0; group < dev->ngroups; group++) {
-		if (!dev->groups[group].asid)
+		if (!dev->groups[group].asid && !dev->groups[group].unsure)
 			continue;
 		dev->groups[group].asid = 0;
-		memset(&msg, 0, sizeof(msg));
-		msg.req.type = VDUSE_SET_VQ_GROUP_ASID;
-		msg.req.vq_group_asid.group = group;
-		msg.req.vq_group_asid.asid = 0;
-		if (vduse_msg_sync(dev, &msg))
+		if (vduse_group_tell(dev, group, 0))
 			refused++;
 	}
 	mutex_unlock(&dev->group_lock);
@@ -655,8 +680,10 @@ static int vduse_update_iotlb(struct vduse_dev *dev, u32 asid)
  * @iotlb: the bus driver's IOTLB
  *
  * Loads the IOTLB, then sends UPDATE_IOTLB for the whole range (iova on
- * API v0, iova_v2 with the ASID on API v1).  If the message fails the
- * translations are withdrawn again.
+ * API v0, iova_v2 with the ASID on API v1).  If the copy fails, the old
+ * translations are gone all the same, so the device is still told; if the
+ * message fails, the translations are withdrawn again and the AS is marked
+ * unsynced, for reset_map to tell the device once more.
  *
  * Return: 0 or a negative errno.
  */
@@ -665,7 +692,7 @@ static int vduse_set_map(struct vdpa_device *vdpa, unsigned int asid,
 {
 	struct vduse_dev *dev = vdpa_to_vduse(vdpa);
 	struct vduse_domain *d;
-	int ret;
+	int ret, sent;
 
 	if (asid >= dev->nas)
 		return -EINVAL;
@@ -674,12 +701,11 @@ static int vduse_set_map(struct vdpa_device *vdpa, unsigned int asid,
 	if (!d)
 		return -EINVAL;
 	ret = vduse_domain_set_map(d, iotlb);
-	if (ret)
-		return ret;
-	ret = vduse_update_iotlb(dev, asid);
-	if (ret)
+	sent = vduse_update_iotlb(dev, asid);
+	if (sent)
 		vduse_domain_clear_map(d);
-	return ret;
+	dev->as[asid].unsynced = sent != 0;
+	return ret ?: sent;
 }
 
 /**
@@ -690,9 +716,10 @@ static int vduse_set_map(struct vdpa_device *vdpa, unsigned int asid,
  * vhost-vdpa calls it for every address space it used when its file is
  * released (the consumer closed it or was killed), after the device reset.
  * The consumer's entries and their references to its memory files go; the
- * kernel's own entries stay.  If there were any, the device is told with
- * UPDATE_IOTLB so that it drops its mappings of that memory too; the entries
- * are gone whatever it answers.
+ * kernel's own entries stay.  If there were any, or the device may still
+ * map some (the AS is unsynced), the device is told with UPDATE_IOTLB so
+ * that it drops its mappings of that memory too; the entries are gone
+ * whatever it answers.
  *
  * Return: 0, or -EINVAL for a bad ASID.
  */
@@ -700,13 +727,17 @@ static int vduse_reset_map(struct vdpa_device *vdpa, unsigned int asid)
 {
 	struct vduse_dev *dev = vdpa_to_vduse(vdpa);
 	struct vduse_domain *d;
+	bool had;
 
 	if (asid >= dev->nas)
 		return -EINVAL;
 	asid = array_index_nospec(asid, dev->nas);
 	d = dev->as[asid].domain;
-	if (d && vduse_domain_clear_map(d))
-		vduse_update_iotlb(dev, asid);
+	if (!d)
+		return 0;
+	had = vduse_domain_clear_map(d);
+	if (had || dev->as[asid].unsynced)
+		dev->as[asid].unsynced = vduse_update_iotlb(dev, asid) != 0;
 	return 0;
 }
 
@@ -728,7 +759,6 @@ static int vduse_set_group_asid(struct vdpa_device *vdpa, unsigned int group,
 				unsigned int asid)
 {
 	struct vduse_dev *dev = vdpa_to_vduse(vdpa);
-	struct vduse_msg msg = {};
 	int ret;
 
 	if (dev->api_version < VDUSE_API_VERSION_1)
@@ -740,12 +770,9 @@ static int vduse_set_group_asid(struct vdpa_device *vdpa, unsigned int group,
 	group = array_index_nospec(group, dev->ngroups);
 	asid = array_index_nospec(asid, dev->nas);
 
-	msg.req.type = VDUSE_SET_VQ_GROUP_ASID;
-	msg.req.vq_group_asid.group = group;
-	msg.req.vq_group_asid.asid = asid;
 	/* Held across the message: the device sees bindings change in order. */
 	mutex_lock(&dev->group_lock);
-	ret = vduse_msg_sync(dev, &msg);
+	ret = vduse_group_tell(dev, group, asid);
 	if (!ret)
 		dev->groups[group].asid = asid;
 	mutex_unlock(&dev->group_lock);

@@ -17,7 +17,9 @@
  * Locking order (outer to inner)
  *   vduse_lock            (global mutex) IDR of devices, create, destroy,
  *                         open, vdpa dev add lookup
- *   dev->lock             (mutex) connected flag, vdev pointer checks;
+ *   dev->lock             (mutex) connected flag (set by open, checked by
+ *                         destroy; cleared by release without it), vdev
+ *                         pointer checks;
  *                         the CVQ isolation check of "vdpa dev add" against
  *                         VQ_SETUP and SET_CONFIG
  *   dev->domain_lock      (mutex) creation and use of the per-AS domains,
@@ -200,11 +202,16 @@ struct vduse_umem {
  * @domain: its domain, created by the first "vdpa dev add"
  * @umem: registered user bounce memory, or NULL
  * @mem_lock: protects @umem
+ * @unsynced: the last UPDATE_IOTLB for this AS went without the device's
+ *	OK (set_map failed): the device may still map entries the kernel no
+ *	longer has, so reset_map tells it even when it finds none.  Used by
+ *	set_map and reset_map only, which the bus driver serialises.
  */
 struct vduse_as {
 	struct vduse_domain *domain;
 	struct vduse_umem *umem;
 	struct mutex mem_lock;		/* umem */
+	bool unsynced;
 };
 
 /**
@@ -213,9 +220,14 @@ struct vduse_as {
  *	  by set_group_asid after the device's OK, back to 0 at reset.  6.12
  *	  steers no kernel DMA by it (AS 0 only); reset reads it to tell the
  *	  device which groups it re-binds.
+ * @unsure: (under dev->group_lock) the last SET_VQ_GROUP_ASID for the
+ *	  group went unanswered (its sender was killed, or it timed out): the
+ *	  device may have read it and moved the group, so its view may differ
+ *	  from @asid; the next reset tells it AS 0 even if @asid is 0 already.
  */
 struct vduse_group {
 	u32 asid;
+	bool unsure;
 };
 
 /**
@@ -318,7 +330,8 @@ struct vduse_msg {
  * @generation: config generation, bumped on reset
  * @lock: protects @connected and the @vdev checks of destroy; serialises
  *	VQ_SETUP's groups and SET_CONFIG with the CVQ isolation check
- * @connected: the device fd is open
+ * @connected: the device fd is open; set under @lock and vduse_lock,
+ *	cleared by the fd's release with a release store (its last access)
  * @domain_lock: protects domain creation/lookup and @bounce_size
  * @bounce_size: total bounce area, split equally among the ASes
  * @msg_lock: protects @send_list, @recv_list, @msg_next and @broken
@@ -392,7 +405,7 @@ void vduse_domain_destroy(struct vduse_domain *domain);
 int vduse_domain_set_map(struct vduse_domain *domain,
 			 struct vhost_iotlb *iotlb);
 bool vduse_domain_clear_map(struct vduse_domain *domain);
-void vduse_domain_reset_bounce(struct vduse_domain *domain);
+void vduse_domain_reset(struct vduse_domain *domain);
 void vduse_domain_set_user_pages(struct vduse_domain *domain,
 				 struct page **pages);
 extern const struct dma_map_ops vduse_dma_ops;

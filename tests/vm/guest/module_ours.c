@@ -15,7 +15,8 @@
  *   module_ours pin          a device with no fd open keeps the module
  *   module_ours big          vhost_vdpa: 0xffff groups and address spaces
  *   module_ours domfile      virtio_vdpa + virtio_net: a ring mapped by the
- *                            daemon outlives the device and pins the module
+ *                            daemon follows a re-probe, outlives the device
+ *                            and pins the module
  *
  * What conformance and vhost_asid check already (exclusive open, re-queue
  * on close, timeout under vhost-vdpa, CTRL_VQ/CTRL_RX offered to vhost-vdpa,
@@ -946,6 +947,83 @@ out:
 	close(dfd);
 }
 
+/* The page frame behind ADDR (touched already), from /proc/self/pagemap; 0 if none. */
+static uint64_t pfn_of(const void *addr)
+{
+	uint64_t ent = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &ent, sizeof(ent), (uintptr_t)addr / 4096 * sizeof(ent)) != sizeof(ent))
+		ent = 0;
+	close(fd);
+	return ent >> 63 ? ent & ((1ull << 55) - 1) : 0;
+}
+
+/* Wait for virtio-net's vq 0 ring; fills VI, returns its desc_addr or 0. */
+static uint64_t wait_ring(int fd, struct vduse_vq_info *vi)
+{
+	double end = now_s() + 20;
+
+	do {
+		memset(vi, 0, sizeof(*vi));
+		if (ioctl(fd, VDUSE_VQ_GET_INFO, vi) == 0 && vi->desc_addr)
+			break;
+		msleep_(50);
+	} while (now_s() < end);
+	return vi->desc_addr;
+}
+
+/*
+ * The daemon keeps its mapping of vq 0's ring while virtio-net goes away and
+ * comes back (vdpa dev del / add: the driver frees its rings, the next one
+ * gets the same IOVAs, first fit, with other pages). The reset zaps it: an
+ * access in between faults (SIGBUS: nothing at that IOVA), and after the
+ * re-probe it reaches the new ring's page, as a fresh GET_FD mapping does;
+ * kept, it showed the freed ring, and a device resumed on it served nothing.
+ */
+static void check_reprobe(int fd, uint8_t *p, const struct vduse_iotlb_entry *e, uint64_t old)
+{
+	struct vduse_vq_info vi;
+	struct vduse_iotlb_entry f;
+	uint8_t *q = MAP_FAILED;
+	uint64_t a, b;
+	size_t len = 0;
+	int dfd;
+
+	TAP_EQ(touch(p + (old - e->start)), -1,
+	       "domfile: after vdpa dev del the daemon's mapping of the freed ring faults (SIGBUS)");
+	TAP_EQ(vdpa_add_err("mo-dom"), 0, "domfile: vdpa dev add again (virtio-net probes anew)");
+	if (!wait_ring(fd, &vi) || vi.desc_addr < e->start || vi.desc_addr > e->last) {
+		TAP_OK(0, "domfile: the new vq 0 ring lies in the old entry's IOVA range",
+		       "desc_addr 0x%llx, old entry 0x%llx - 0x%llx", (unsigned long long)vi.desc_addr,
+		       (unsigned long long)e->start, (unsigned long long)e->last);
+		return;
+	}
+	memset(&f, 0, sizeof(f));
+	f.start = f.last = vi.desc_addr;
+	dfd = ioctl(fd, VDUSE_IOTLB_GET_FD, &f);
+	if (dfd >= 0) {
+		len = f.last - f.start + 1;
+		q = mmap(NULL, len, PROT_READ, MAP_SHARED, dfd, f.offset);
+		close(dfd);
+	}
+	TAP_OK(q != MAP_FAILED && touch(q + (vi.desc_addr - f.start)) == 0 &&
+	       touch(p + (vi.desc_addr - e->start)) == 0,
+	       "domfile: re-probed: the new ring is readable through a fresh mapping and the old one", "%s",
+	       q == MAP_FAILED ? strerror(errno) : "SIGBUS");
+	if (q == MAP_FAILED)
+		return;
+	a = pfn_of(p + (vi.desc_addr - e->start));
+	b = pfn_of(q + (vi.desc_addr - f.start));
+	TAP_OK(a && a == b, "domfile: re-probed: the old mapping reaches the new ring's page, not the freed one",
+	       "pfn 0x%llx through the old mapping, 0x%llx through a fresh one", (unsigned long long)a,
+	       (unsigned long long)b);
+	munmap(q, len);
+	TAP_EQ(vdpa_del("mo-dom"), 0, "domfile: vdpa dev del again");
+}
+
 static void cmd_domfile(void)
 {
 	struct vduse_vq_info vi;
@@ -966,14 +1044,7 @@ static void cmd_domfile(void)
 	started = responder_start(&r, fd) == 0;
 	TAP_EQ(vdpa_add_err("mo-dom"), 0, "domfile: vdpa dev add (virtio-net binds)");
 	/* virtio-net's rings are coherent allocations in the bounce domain */
-	end = now_s() + 20;
-	do {
-		memset(&vi, 0, sizeof(vi));
-		if (ioctl(fd, VDUSE_VQ_GET_INFO, &vi) == 0 && vi.desc_addr)
-			break;
-		msleep_(50);
-	} while (now_s() < end);
-	TAP_OK(vi.desc_addr, "domfile: vq 0 has a ring", "desc_addr 0");
+	TAP_OK(wait_ring(fd, &vi), "domfile: vq 0 has a ring", "desc_addr 0");
 	memset(&e, 0, sizeof(e));
 	e.start = e.last = vi.desc_addr;
 	dfd = ioctl(fd, VDUSE_IOTLB_GET_FD, &e);
@@ -985,6 +1056,8 @@ static void cmd_domfile(void)
 	TAP_OK(p != MAP_FAILED && touch(p + (vi.desc_addr - e.start)) == 0, "domfile: the ring is mapped and readable",
 	       "%s", p == MAP_FAILED ? strerror(errno) : "SIGBUS");
 	TAP_EQ(vdpa_del("mo-dom"), 0, "domfile: vdpa dev del while the ring is mapped");
+	if (p != MAP_FAILED)
+		check_reprobe(fd, p, &e, vi.desc_addr);
 	if (started)
 		responder_stop(&r);
 	close(fd);
@@ -993,11 +1066,12 @@ static void cmd_domfile(void)
 	ctl = -1;
 	if (p == MAP_FAILED)
 		goto out;
-	TAP_EQ(touch(p + (vi.desc_addr - e.start)), 0, "domfile: the mapped ring page is still readable");
+	/* the mapping outlives the device: it faults, and holds the domain file */
+	TAP_EQ(touch(p + (vi.desc_addr - e.start)), -1, "domfile: the mapping is still there, faulting (SIGBUS)");
 	close(dfd);
 	dfd = -1;
 	TAP_ERRNO(delete_module("vduse"), EWOULDBLOCK, "domfile: rmmod refused while the mapping exists");
-	TAP_EQ(touch(p + (vi.desc_addr - e.start)), 0, "domfile: still readable after the refused rmmod");
+	TAP_EQ(touch(p + (vi.desc_addr - e.start)), -1, "domfile: still faulting cleanly after the refused rmmod");
 	munmap(p, len);
 	p = MAP_FAILED;
 	end = now_s() + 5;

@@ -293,11 +293,107 @@ static int call_set_group_asid(struct dev *d)
 	return vh_set_group_asid(d->vh, 1, 0);
 }
 
+static int call_bind_group1(struct dev *d)
+{
+	return vh_set_group_asid(d->vh, 1, 1);
+}
+
+static int call_map_asid1(struct dev *d)
+{
+	static uint8_t buf[BUFSZ] __attribute__((aligned(4096)));
+
+	return vh_map(d->vh, 1, 0x800000, BUFSZ, buf, VHOST_ACCESS_RW);
+}
+
+/* Index in the log of the first request of TYPE at or after MARK, or -1. */
+static int responder_index(struct responder *r, int mark, uint32_t type)
+{
+	int i, found = -1;
+
+	pthread_mutex_lock(&r->lock);
+	for (i = mark; i < r->nlog && found < 0; i++)
+		if (r->log[i].type == type)
+			found = i;
+	pthread_mutex_unlock(&r->lock);
+	return found;
+}
+
+/*
+ * After a SET_VQ_GROUP_ASID(1, 1) abandoned by its killed caller (logged at
+ * or after MARK): the reset of the caller's release reaches the device, and
+ * on ours a SET_VQ_GROUP_ASID(1, 0) follows it.
+ */
+static void check_killed_group(struct dev *d, int mark, const char *what)
+{
+	struct vduse_dev_request q;
+	int ia, is, ig, n;
+	char nm[200];
+	double end = now_s() + 5;
+
+	ia = responder_index(&d->r, mark, VDUSE_SET_VQ_GROUP_ASID);
+	do {
+		is = responder_index(&d->r, ia + 1, VDUSE_SET_STATUS);
+		ig = responder_index(&d->r, ia + 1, VDUSE_SET_VQ_GROUP_ASID);
+		if (is >= 0 && (ig >= 0 || !X->reset_rebinds))
+			break;
+		msleep_(10);
+	} while (now_s() < end);
+	n = responder_count(&d->r, ia + 1, VDUSE_SET_VQ_GROUP_ASID);
+	memset(&q, 0, sizeof(q));
+	responder_find(&d->r, ia + 1, VDUSE_SET_VQ_GROUP_ASID, &q);
+	snprintf(nm, sizeof(nm), "%s, caller killed: its release resets the device", what);
+	TAP_OK(is > ia, nm, "SET_STATUS at log %d, the abandoned request at %d", is, ia);
+	if (X->reset_rebinds) {
+		snprintf(nm, sizeof(nm),
+			 "%s, caller killed: the reset tells the device group 1 is on ASID 0 (it read the move)", what);
+		TAP_OK(n == 1 && q.vq_group_asid.group == 1 && q.vq_group_asid.asid == 0 && ig > is, nm,
+		       "%d messages, first {%u, %u} at log %d, SET_STATUS at %d", n, q.vq_group_asid.group,
+		       q.vq_group_asid.asid, ig, is);
+	} else {
+		snprintf(nm, sizeof(nm), "%s, caller killed: no SET_VQ_GROUP_ASID (bindings kept)", what);
+		TAP_EQ(n, 0, nm);
+	}
+}
+
+/*
+ * After an UPDATE_IOTLB for ASID 1 abandoned by its killed caller (logged
+ * at or after MARK): the kernel withdrew the new map, but the device may
+ * have read the message and mapped it. On ours the release's reset_map
+ * tells it again, although no entry is left to drop.
+ */
+static void check_killed_map(struct dev *d, int mark, const char *what)
+{
+	struct vduse_dev_request q;
+	int ia, iu = -1, n;
+	char nm[200];
+	double end = now_s() + 5;
+
+	ia = responder_index(&d->r, mark, VDUSE_UPDATE_IOTLB);
+	while ((iu = responder_index(&d->r, ia + 1, VDUSE_UPDATE_IOTLB)) < 0 && impl == IMPL_OURS &&
+	       now_s() < end)
+		msleep_(10);
+	n = responder_count(&d->r, ia + 1, VDUSE_UPDATE_IOTLB);
+	memset(&q, 0, sizeof(q));
+	responder_find(&d->r, ia + 1, VDUSE_UPDATE_IOTLB, &q);
+	if (impl != IMPL_OURS) {
+		printf("# %s, caller killed: %d UPDATE_IOTLB after the abandoned one on %s\n", what, n, X->name);
+		return;
+	}
+	snprintf(nm, sizeof(nm), "%s, caller killed: its release's reset_map tells the device about ASID 1 again",
+		 what);
+	TAP_OK(iu > ia && q.iova_v2.asid == 1 && q.iova_v2.start == 0 && q.iova_v2.last == UINT64_MAX, nm,
+	       "%d messages after the abandoned one, first asid %u [0x%llx, 0x%llx]", n, q.iova_v2.asid,
+	       (unsigned long long)q.iova_v2.start, (unsigned long long)q.iova_v2.last);
+}
+
 /*
  * A fatal signal while the kernel waits for the device's answer: the call
  * fails, the device is not marked broken (§3.5), and a late answer to the
  * abandoned request is ENOENT. A child process owns the vhost-vdpa fd for
- * the call (vhost-vdpa allows one opener).
+ * the call (vhost-vdpa allows one opener). The device has read the
+ * request, so for SET_VQ_GROUP_ASID it may have moved the group: on ours
+ * the reset of the dying consumer's release tells it the group is on
+ * ASID 0 (§5f), although the kernel never bound it elsewhere.
  */
 static void check_killed(struct dev *d, uint32_t type, int (*call)(struct dev *), const char *what)
 {
@@ -326,11 +422,16 @@ static void check_killed(struct dev *d, uint32_t type, int (*call)(struct dev *)
 		msleep_(5);
 	snprintf(nm, sizeof(nm), "%s: the request reaches the device", what);
 	TAP_OK(got == 1, nm, "%d requests", got);
+	/* the release's reset may send this type again: answer it */
+	responder_set_policy(&d->r, type, REPLY_OK);
 	if (pid > 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &st, 0);
 	}
-	responder_set_policy(&d->r, type, REPLY_OK);
+	if (type == VDUSE_SET_VQ_GROUP_ASID)
+		check_killed_group(d, mark, what);
+	if (type == VDUSE_UPDATE_IOTLB)
+		check_killed_map(d, mark, what);
 	responder_pause(&d->r);
 	ev = poll_wait(d->fd, POLLIN, 0);
 	snprintf(nm, sizeof(nm), "%s, caller killed: the device is not broken (no POLLERR)", what);
@@ -402,19 +503,6 @@ static void check_perm(struct dev *d, uint32_t asid, uint64_t iova, uint8_t vper
 		close(fd);
 	TAP_OK(fd >= 0 && e.perm == vperm && e.start == iova && e.last == iova + BUFSZ - 1, what,
 	       "fd %d perm %u start 0x%llx", fd, e.perm, (unsigned long long)e.start);
-}
-
-/* Index in the log of the first request of TYPE at or after MARK, or -1. */
-static int responder_index(struct responder *r, int mark, uint32_t type)
-{
-	int i, found = -1;
-
-	pthread_mutex_lock(&r->lock);
-	for (i = mark; i < r->nlog && found < 0; i++)
-		if (r->log[i].type == type)
-			found = i;
-	pthread_mutex_unlock(&r->lock);
-	return found;
 }
 
 /*
@@ -772,7 +860,8 @@ static void test_v1(void)
 	check_read(&d, 0, 0x100000, 0, a, "v1: ASID 0 keeps its map when ASID 1's update is refused");
 
 	check_killed_reset(&d);
-	check_killed(&d, VDUSE_SET_VQ_GROUP_ASID, call_set_group_asid, "v1: SET_GROUP_ASID");
+	check_killed(&d, VDUSE_SET_VQ_GROUP_ASID, call_bind_group1, "v1: SET_GROUP_ASID(1, 1)");
+	check_killed(&d, VDUSE_UPDATE_IOTLB, call_map_asid1, "v1: UPDATE_IOTLB of ASID 1");
 	check_timeout(&d, VDUSE_SET_VQ_GROUP_ASID, call_set_group_asid, "v1: SET_GROUP_ASID");
 out:
 	if (a)
