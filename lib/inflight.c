@@ -351,7 +351,11 @@ static int resume_packed(struct vduse_vq *vq)
 /*
  * Called when a queue starts. A valid entry means the daemon restarted while
  * the driver kept the queue running: continue from the log and queue the
- * unfinished buffers for resubmission. Otherwise start a fresh entry.
+ * unfinished buffers for resubmission (returns 1: the ring positions are
+ * the log's). Otherwise (no log, a blank, mismatched or unusable entry)
+ * start a fresh entry at the positions the caller set and return 0: the
+ * caller resumes exactly as without a log. A negative errno (-ENOMEM) leaves
+ * the log as it was, still meaning the same thing, for a later attempt.
  */
 int vduse_inflight_resume(struct vduse_vq *vq)
 {
@@ -376,9 +380,7 @@ int vduse_inflight_resume(struct vduse_vq *vq)
 		vq->nr_resubmit = 0;
 		if (err == -ENOMEM)
 			return err;
-		/* as without a log: assume the old daemon completed what it took */
-		if (!vq->packed && vq->dev->attaching)
-			vq->last_avail_idx = vq->used_idx;
+		/* unusable: positions untouched (resume_*() set them last) */
 		log_init(vq);
 		return 0;
 	}
@@ -386,5 +388,5 @@ int vduse_inflight_resume(struct vduse_vq *vq)
 	if (vq->nr_resubmit)
 		vd_info(vq->dev, "vq %u: resubmitting %u in-flight requests", vq->index,
 			vq->nr_resubmit);
-	return 0;
+	return 1;
 }

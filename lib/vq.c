@@ -165,19 +165,20 @@ int vduse_vq_start(struct vduse_vq *vq, const struct vduse_vq_info *info)
 		return -EIO;
 	if (!vq->packed)	/* the used index in memory is the truth on resume */
 		vq->used_idx = le16toh(ld16_acq((uint8_t *)vq->device + 2));
-	if (dev->attaching && !vq->log) {
+	if (vduse_inflight_resume(vq) == 0 && dev->attaching) {
 		/*
-		 * A restarted daemon without an in-flight log: the kernel's
-		 * avail index is where the driver started, not where the old
-		 * daemon got to. Assume it completed everything it took.
+		 * A restarted daemon without a usable in-flight log (none, or
+		 * one that was blank, did not match or was corrupt): the
+		 * kernel's avail index is where the driver started, not where
+		 * the old daemon got to. Assume it completed everything it
+		 * took.
 		 */
 		if (!vq->packed)
 			vq->last_avail_idx = vq->used_idx;
 		else
-			vd_warn(dev, "vq %u: packed ring resumed without an in-flight log; "
-				"position from VQ_GET_INFO", vq->index);
+			vd_warn(dev, "vq %u: packed ring resumed without a usable in-flight "
+				"log; position from VQ_GET_INFO", vq->index);
 	}
-	vduse_inflight_resume(vq);
 	/* kicks on: a previous daemon may have left them off */
 	if (vq->packed) {
 		st16_rel((uint16_t *)vq->device + 1, 0);
