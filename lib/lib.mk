@@ -71,8 +71,10 @@ $(LIB_PC): lib/libvduse.pc.in lib/lib.mk
 
 # Unit tests: one program per feature, linked with the static library and
 # the fake kernel of tests/unit/lib/fake_kernel.h.
-# lib_msg injects allocation failures by wrapping calloc (valgrind-proof).
+# lib_msg and lib_resume inject allocation failures by wrapping calloc
+# (valgrind-proof).
 LIB_UNIT_LDFLAGS_msg := -Wl,--wrap=calloc
+LIB_UNIT_LDFLAGS_resume := -Wl,--wrap=calloc
 LIB_UNIT_LDFLAGS_notify := -pthread
 LIB_UNIT_LDFLAGS_threads := -pthread
 LIB_UNIT_LDFLAGS_drain := -pthread

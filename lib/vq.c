@@ -114,6 +114,7 @@ int vduse_vq_start(struct vduse_vq *vq, const struct vduse_vq_info *info)
 {
 	struct vduse_dev *dev = vq->dev;
 	size_t segs = VDUSE_MAX_SEGS;
+	int err;
 
 	/*
 	 * Scratch first, each buffer on its own: a queue must never run (nor a
@@ -165,7 +166,19 @@ int vduse_vq_start(struct vduse_vq *vq, const struct vduse_vq_info *info)
 		return -EIO;
 	if (!vq->packed)	/* the used index in memory is the truth on resume */
 		vq->used_idx = le16toh(ld16_acq((uint8_t *)vq->device + 2));
-	if (vduse_inflight_resume(vq) == 0 && dev->attaching) {
+	err = vduse_inflight_resume(vq);
+	if (err < 0) {
+		/*
+		 * Out of memory for the resubmission list: running the queue
+		 * would neither resubmit the requests in flight nor know where
+		 * the driver is. Fail the start (the caller fails the attach or
+		 * DRIVER_OK); the log still means what it did, so a later
+		 * attach can resume from it.
+		 */
+		vduse_vq_set_broken(vq, "no memory to resume from the in-flight log");
+		return err;
+	}
+	if (err == 0 && dev->attaching) {
 		/*
 		 * A restarted daemon without a usable in-flight log (none, or
 		 * one that was blank, did not match or was corrupt): the

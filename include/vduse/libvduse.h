@@ -234,7 +234,10 @@ int vduse_dev_create(const struct vduse_dev_opts *opts, struct vduse_dev **devp)
  * queues are re-read with VQ_GET_INFO and resume where the rings say (or
  * where the in-flight log says, when one is given). A device with several
  * address spaces needs the in-flight log that recorded its group bindings
- * (the kernel cannot report them): -ENOTRECOVERABLE without it.
+ * (the kernel cannot report them): -ENOTRECOVERABLE without it. A log that
+ * is blank, mismatched or corrupt is started afresh: split rings then resume
+ * at the used index, as without a log. -ENOMEM when a queue's resume from
+ * the log runs out of memory; the log is left as it was for a later attach.
  */
 int vduse_dev_attach(const struct vduse_dev_opts *opts, struct vduse_dev **devp);
 

@@ -4,7 +4,9 @@
  * is blank, from another library version, made for another queue size, or
  * whose queue entry is blank or corrupt resumes a split ring exactly as an
  * attach without a log does, at the ring's used index: nothing the old
- * daemon completed is run again.
+ * daemon completed is run again. And a resume that runs out of memory
+ * (calloc wrapped: -Wl,--wrap=calloc) fails the attach and leaves the log
+ * for the next one.
  */
 #include <stdio.h>
 #include "fake_kernel.h"
@@ -16,6 +18,18 @@
 static struct fake_kernel fk;
 static struct fk_log lg;
 static struct fk_split sr;
+
+/* With fail_resubmit set, the allocation of a queue's resubmission list fails. */
+void *__real_calloc(size_t n, size_t sz);
+void *__wrap_calloc(size_t n, size_t sz);
+static int fail_resubmit;
+
+void *__wrap_calloc(size_t n, size_t sz)
+{
+	if (fail_resubmit && n == QN && sz == sizeof(uint16_t))
+		return NULL;
+	return __real_calloc(n, sz);
+}
 
 enum spoil {
 	NO_LOG,		/* attach without a log */
@@ -123,6 +137,79 @@ static int reattach(enum spoil how)
 	return again;
 }
 
+/*
+ * 3 popped, 1 pushed; the attach's resume runs out of memory: the attach
+ * fails (as it did before the queue ran with nothing to resubmit, at
+ * VQ_GET_INFO's avail index 0); the next attach resubmits heads 1 and 2
+ * and nothing else.
+ */
+static void resume_enomem(void)
+{
+	LIBVDUSE_OPTS(vduse_dev_opts, o, .name = "resume", .device_id = 2, .num_queues = 1,
+		      .queue_size = QN, .log = fk_logger, .user = &lg,
+		      .log_level = VDUSE_LOG_ERROR);
+	size_t lsz = vduse_inflight_size(1, QN, 1);
+	void *logmem = calloc(1, lsz);
+	struct vduse_dev *dev = NULL;
+	struct vduse_vq *vq;
+	struct vduse_req *req, *held[3];
+	int i, n, err, got = 0;
+
+	o.inflight = logmem;
+	o.inflight_size = lsz;
+	fk_init(&fk, 1);
+	if (vduse__dev_create(&o, &fk_backend, &fk, &dev))
+		abort();
+	fk_map(&fk, 0, RING, 0x100000, 0, VDUSE_ACCESS_RW);
+	fk_map(&fk, 0, BUF, 0x100000, 0x100000, VDUSE_ACCESS_RW);
+	fk.features = (1ull << 32) | (1ull << 33);
+	fk_split_init(&fk, &sr, 0, 0, RING, QN);
+	for (i = 0; i < QN; i++)
+		fk_set_desc(&fk_split_desc(&sr)[i], BUF + i * 64, 64, VRING_DESC_F_WRITE, 0);
+	if (fk_status(&fk, dev, 0x0f))
+		abort();
+	vq = vduse_dev_vq(dev, 0);
+	for (i = 0; i < 3; i++) {
+		fk_split_publish(&sr, i);
+		if (vduse_vq_pop(vq, &held[i]) != 1)
+			abort();
+	}
+	vduse_vq_push(held[0], 8);
+	vduse_dev_close(dev);
+
+	fail_resubmit = 1;
+	dev = NULL;
+	err = vduse__dev_attach(&o, &fk_backend, &fk, &dev);
+	fail_resubmit = 0;
+	TAP_OK(err == -ENOMEM && !dev, "attach whose resume runs out of memory fails with -ENOMEM",
+	       "returned %d", err);
+	if (!err) {
+		/* what the old code did: the queue runs anyway */
+		vq = vduse_dev_vq(dev, 0);
+		while ((n = vduse_vq_pop(vq, &req)) == 1) {
+			got++;
+			vduse_vq_push(req, 8);
+		}
+		tap_diag("the queue ran after the failed resume: %d popped", got);
+		vduse_dev_destroy(dev);
+		TAP_OK(0, "the next attach resubmits heads 1 and 2 only", "not reached");
+		goto out;
+	}
+	TAP_EQ(vduse__dev_attach(&o, &fk_backend, &fk, &dev), 0, "the next attach succeeds");
+	vq = vduse_dev_vq(dev, 0);
+	while (vduse_vq_pop(vq, &req) == 1) {
+		got |= 1 << req->id;
+		vduse_vq_push(req, 8);
+	}
+	TAP_OK(got == 6 && fk_split_used(&sr)[1] == 3,
+	       "the next attach resubmits heads 1 and 2 only",
+	       "heads popped %#x, used index %u", got, fk_split_used(&sr)[1]);
+	vduse_dev_destroy(dev);
+out:
+	fk_fini(&fk);
+	free(logmem);
+}
+
 int main(void)
 {
 	enum spoil how;
@@ -134,5 +221,6 @@ int main(void)
 			 "completed is popped again", spoil_name[how]);
 		TAP_EQ(reattach(how), 0, name);
 	}
+	resume_enomem();
 	return tap_done();
 }
