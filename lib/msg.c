@@ -139,9 +139,13 @@ static int drain(struct vduse_dev *dev, const struct vduse_drain *d)
 static int status_finish(struct vduse_dev *dev, uint8_t status, int ret)
 {
 	if (!(status & VIRTIO_CONFIG_S_DRIVER_OK) && dev->running) {
-		__atomic_store_n(&dev->stopping, false, __ATOMIC_RELAXED);
 		dev->running = false;
 		vduse_dev_stop_queues(dev);
+		/*
+		 * Only now: a queue thread whose queue is not stopped yet must
+		 * keep finding nothing to pop (a stopped one returns 0 anyway).
+		 */
+		__atomic_store_n(&dev->stopping, false, __ATOMIC_RELAXED);
 	}
 	if (status == 0) {
 		uint32_t i;

@@ -6,7 +6,8 @@
  * written while pending, the device can still push (stop: no new pops),
  * messages read meanwhile are answered in order afterwards (and may defer
  * in turn), results map to OK/FAILED, completion from inside the callback
- * and from another thread (VDUSE_DEV_F_THREADS).
+ * and from another thread (VDUSE_DEV_F_THREADS); with threads, no queue pops
+ * between the end of a STOP drain and its stop.
  */
 #include "fake_kernel.h"
 #include <poll.h>
@@ -276,9 +277,81 @@ static void run(bool threads)
 	fk_fini(&fk);
 }
 
+static void *drain_done_main(void *arg)
+{
+	return (void *)(intptr_t)vduse_dev_drain_done(arg, 0);
+}
+
+/*
+ * VDUSE_DEV_F_THREADS: the end of a STOP drain stops the queues one after
+ * the other, each under its lock. A queue not stopped yet must still find
+ * nothing to pop: its buffers were offered during the drain, the device
+ * said it was done, and the stop is being answered. Deterministic: the
+ * test holds queue 0's lock, so the thread finishing the drain waits for
+ * it (seen through msg_waiting) inside the stop, before it reaches queue 1;
+ * queue 1 is popped then.
+ */
+static void stop_window(void)
+{
+	LIBVDUSE_OPTS(vduse_dev_opts, o, .name = "stopwin", .device_id = 2, .num_queues = 2,
+		      .queue_size = 8, .drain = cb_drain, .log = fk_logger, .user = &lg,
+		      .log_level = VDUSE_LOG_ERROR, .flags = VDUSE_DEV_F_THREADS);
+	struct vduse_req *req = NULL;
+	struct vduse_dev *dev;
+	struct vduse_vq *vq0, *vq1;
+	struct fk_split r0, r1;
+	void *done_ret;
+	pthread_t t;
+	uint32_t id, id1;
+	int i, ret;
+
+	tap_diag("---- the end of a STOP drain (VDUSE_DEV_F_THREADS)");
+	memset(&dr, 0, sizeof(dr));
+	fk_init(&fk, 1);
+	TAP_EQ(vduse__dev_create(&o, &fk_backend, &fk, &dev), 0, "create, 2 queues, threads");
+	if (!dev)
+		return;
+	vq0 = vduse_dev_vq(dev, 0);
+	vq1 = vduse_dev_vq(dev, 1);
+	fk_map(&fk, 0, 0x100000, 0x10000, 0, VDUSE_ACCESS_RW);
+	fk_map(&fk, 0, 0x200000, 0x10000, 0x100000, VDUSE_ACCESS_RW);
+	fk.features = (1ull << 32) | (1ull << 33);
+	fk_split_init(&fk, &r0, 0, 0, 0x100000, 8);
+	fk_split_init(&fk, &r1, 1, 0, 0x108000, 8);
+	for (i = 0; i < 8; i++)
+		fk_set_desc(&fk_split_desc(&r1)[i], 0x200000 + 64 * i, 64, 2 /* WRITE */, 0);
+	TAP_EQ(fk_status(&fk, dev, 0x0f), VDUSE_REQ_RESULT_OK, "DRIVER_OK");
+	dr.ret = VDUSE_DRAIN_PENDING;
+	id1 = send_status(dev, 0);
+	TAP_OK(dr.calls == 1 && dr.last.reason == VDUSE_DRAIN_STOP, "STOP drain pending",
+	       "calls %d", dr.calls);
+	fk_split_publish(&r1, 0);	/* offered during the drain */
+	TAP_EQ(vduse_vq_pop(vq1, &req), 0, "queue 1: nothing popped during the drain");
+
+	vduse_vq_lock(vq0);
+	pthread_create(&t, NULL, drain_done_main, dev);
+	for (i = 0; i < 5000 && !__atomic_load_n(&vq0->msg_waiting, __ATOMIC_ACQUIRE); i++)
+		usleep(1000);
+	TAP_OK(__atomic_load_n(&vq0->msg_waiting, __ATOMIC_ACQUIRE),
+	       "the drain's end waits for queue 0's lock", " ");
+	TAP_OK(vduse_vq_started(vq1), "queue 1 not stopped yet", " ");
+	ret = vduse_vq_pop(vq1, &req);
+	vduse_vq_unlock(vq0);
+	pthread_join(t, &done_ret);
+	TAP_EQ(ret, 0, "queue 1: nothing popped between the drain's end and its stop");
+	if (ret == 1)
+		tap_diag("push of the request popped too late: %d", vduse_vq_push(req, 0));
+	TAP_EQ((intptr_t)done_ret, 0, "drain done");
+	TAP_OK(answer(&id) == VDUSE_REQ_RESULT_OK && id == id1, "SET_STATUS 0 answered OK", " ");
+	TAP_OK(!vduse_vq_started(vq0) && !vduse_vq_started(vq1), "both queues stopped", " ");
+	vduse_dev_close(dev);
+	fk_fini(&fk);
+}
+
 int main(void)
 {
 	run(false);
 	run(true);
+	stop_window();
 	return tap_done();
 }
