@@ -413,7 +413,9 @@ EXPORT int vduse_vq_get_ring_state(struct vduse_vq *vq, struct vduse_vq_ring_sta
 	if (!vq || !rs || size < offsetof(struct vduse_vq_ring_state, resubmit) + sizeof(s.resubmit))
 		return -EINVAL;
 	memset(&s, 0, sizeof(s));
+	/* queue state, maybe remapped: locked as the message thread does */
 	vduse_lock(vq->dev);
+	vduse_vq_lock_msg(vq);
 	s.resubmit = vq->nr_resubmit;
 	if (!vq->started) {
 		ret = -EAGAIN;
@@ -443,6 +445,7 @@ EXPORT int vduse_vq_get_ring_state(struct vduse_vq *vq, struct vduse_vq_ring_sta
 			ret = -EPROTO;
 	}
 out:
+	vduse_vq_unlock(vq);
 	vduse_unlock(vq->dev);
 	memcpy(rs, &s, size < sizeof(s) ? size : sizeof(s));
 	if (size > sizeof(s))
@@ -463,7 +466,9 @@ EXPORT unsigned int vduse_vq_resubmit_count(const struct vduse_vq *vq)
 	unsigned int n;
 
 	vduse_lock(vq->dev);
+	vduse_vq_lock_msg((struct vduse_vq *)vq);
 	n = vq->nr_resubmit;
+	vduse_vq_unlock((struct vduse_vq *)vq);
 	vduse_unlock(vq->dev);
 	return n;
 }

@@ -502,7 +502,9 @@ struct vduse_vq_ring_state {
 /*
  * Fill @rs (@size = sizeof(*rs)). Returns 0; -EAGAIN (queue not started),
  * -EIO (broken) or -EPROTO (the driver's avail index is more than a ring
- * ahead) with the fields known so far.
+ * ahead) with the fields known so far. With VDUSE_DEV_F_THREADS it (and
+ * the two below) takes the device lock, then the queue's, as the message
+ * thread does: callable from any thread and from the device callbacks.
  */
 int vduse_vq_get_ring_state(struct vduse_vq *vq, struct vduse_vq_ring_state *rs, size_t size);
 /* Buffers the driver made available that the device has not popped, or -errno. */

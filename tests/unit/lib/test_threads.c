@@ -10,7 +10,8 @@
  * thread sees it first. Every request must come back
  * with the right data, no queue may break, and the run must be clean under
  * ThreadSanitizer (the lib_threads_tsan build; the regular build checks the
- * data only).
+ * data only). The ring-state getters, called meanwhile, take the queue
+ * lock.
  */
 #include <pthread.h>
 #include <time.h>
@@ -130,6 +131,53 @@ static void *queue_thread(void *arg)
 	return NULL;
 }
 
+struct getter {
+	struct vduse_vq *vq;
+	bool resubmit;		/* vduse_vq_resubmit_count(), else get_ring_state */
+	int done;
+};
+
+static void *getter_main(void *arg)
+{
+	struct getter *g = arg;
+	struct vduse_vq_ring_state rs;
+
+	if (g->resubmit)
+		vduse_vq_resubmit_count(g->vq);
+	else
+		vduse_vq_get_ring_state(g->vq, &rs, sizeof(rs));
+	__atomic_store_n(&g->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * The ring-state getters read (and remap) queue state: they must take the
+ * queue's lock as the message thread does (device lock, then the queue's,
+ * announced in msg_waiting). With queue 0's lock held here, a getter in
+ * another thread must wait for it, never finish without it.
+ */
+static void getter_locks(bool resubmit, const char *name)
+{
+	struct getter g = { .vq = vduse_dev_vq(dev, 0), .resubmit = resubmit };
+	pthread_t t;
+	bool waited;
+	int i;
+
+	vduse_vq_lock(g.vq);
+	pthread_create(&t, NULL, getter_main, &g);
+	for (i = 0; i < 5000; i++) {
+		if (__atomic_load_n(&g.done, __ATOMIC_ACQUIRE) ||
+		    __atomic_load_n(&g.vq->msg_waiting, __ATOMIC_ACQUIRE))
+			break;
+		usleep(1000);
+	}
+	waited = !__atomic_load_n(&g.done, __ATOMIC_ACQUIRE) &&
+		 __atomic_load_n(&g.vq->msg_waiting, __ATOMIC_ACQUIRE);
+	vduse_vq_unlock(g.vq);
+	pthread_join(t, NULL);
+	TAP_OK(waited && g.done, name, "done %d without the queue lock", g.done);
+}
+
 int main(void)
 {
 	static const uint32_t groups[NQ] = { 0, 0, 1, 1 };
@@ -193,11 +241,17 @@ int main(void)
 			start = 0;
 			len = UINT64_MAX;
 			break;
-		default:
+		default: {
+			struct vduse_vq_ring_state rs;
+
+			/* a daemon's status query meanwhile (TSan: under the queue lock) */
+			vduse_vq_get_ring_state(vduse_dev_vq(dev, (seed >> 8) % NQ), &rs,
+						sizeof(rs));
 			if (fk_group_asid(&fk, dev, 1, moves % 2 ? 0 : 1) != 0)
 				ok = false;
 			moves++;
 			continue;
+		}
 		}
 		if (fk_iotlb(&fk, dev, (seed >> 4) % 2, start, len == UINT64_MAX ? UINT64_MAX :
 			     start + len - 1) != 0)
@@ -221,6 +275,8 @@ int main(void)
 		       vduse_vq_broken_reason(vduse_dev_vq(dev, q)));
 		total += res[q].requests;
 	}
+	getter_locks(false, "vduse_vq_get_ring_state() takes the queue lock (message side)");
+	getter_locks(true, "vduse_vq_resubmit_count() takes the queue lock (message side)");
 	tap_diag("%lu requests on %u queue threads, %lu UPDATE_IOTLB (%d deferred) and %lu group "
 		 "moves meanwhile", total, NQ, msgs, drains_done, moves);
 	vduse_dev_destroy(dev);
