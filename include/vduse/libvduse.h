@@ -63,7 +63,16 @@ enum vduse_log_level {
 	VDUSE_LOG_DEBUG = 3,
 };
 
-/* One formatted line (no trailing newline) for the device's log. */
+/*
+ * One formatted line (no trailing newline) for the device's log. It may be
+ * called from inside any library call, including queue calls that hold the
+ * queue's lock (a queue that breaks in vduse_vq_pop() or vduse_vq_push(), a
+ * failed interrupt injection in vduse_vq_notify()): it must not call back
+ * into the library. With VDUSE_DEV_F_THREADS a device getter there (which
+ * takes the device lock) would take the locks queue first, against the
+ * message thread's order, and deadlock with it; a call on the same queue
+ * would deadlock at once. Record or print the line, nothing else.
+ */
 typedef void (*vduse_log_fn)(void *user, enum vduse_log_level level, const char *msg);
 
 /* Why struct vduse_drain asks the device to drain. */
@@ -367,8 +376,13 @@ struct vduse_req {
 int vduse_vq_pop(struct vduse_vq *vq, struct vduse_req **reqp);
 
 /*
- * Return a buffer as used with @written bytes, and free @req. Returns
- * -ESTALE (and still frees) if the queue was reset since the pop.
+ * Return a buffer as used with @written bytes, and free @req. Returns 0;
+ * -ESTALE if the queue was reset since the pop; -EIO if the queue is broken
+ * or its ring can no longer be mapped (the reason is logged). On an error
+ * the request is freed all the same, nothing is written to the ring and the
+ * driver does not get the buffer back (a broken queue stays so until the
+ * driver resets it); with an in-flight log its entry stays in flight, so a
+ * daemon that attaches later resubmits it unless the driver reset first.
  */
 int vduse_vq_push(struct vduse_req *req, uint32_t written);
 
