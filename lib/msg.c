@@ -163,6 +163,15 @@ static int status_finish(struct vduse_dev *dev, uint8_t status, int ret)
 			vduse_inflight_reset(&dev->vqs[i]);
 			vduse_vq_unlock(&dev->vqs[i]);
 		}
+		/*
+		 * The kernel virtio path frees its rings after a reset and the
+		 * next driver gets their IOVAs again with other pages, and no
+		 * UPDATE_IOTLB says so: a mapping kept across shows the freed
+		 * ring (stock 6.12 and 7.x keep the page mapped; our module
+		 * zaps it). Drop them all; the next use resolves again.
+		 */
+		for (i = 0; i < dev->nas; i++)
+			vduse_dev_invalidate(dev, i, 0, UINT64_MAX);
 		dev->features = 0;
 		if (dev->o.reset)
 			dev->o.reset(dev, dev->o.user);
