@@ -131,7 +131,13 @@ int blk_cmd_parse(const struct blk_disk *d, const struct vduse_req *req,
 			c->len = req->readable_len - sizeof(hdr);
 			n = sub_iov(req->iov, req->nr_readable, sizeof(hdr), c->len, iov);
 		}
-		if (n < 0 || sector > UINT64_MAX >> 9 || !range_ok(d, sector << 9, c->len))
+		/*
+		 * More data segments than seg_max: the driver broke the limit
+		 * it was offered, and one preadv (or io_uring readv, which
+		 * refuses more than UIO_MAXIOV) could not take the request.
+		 */
+		if (n < 0 || (d->max_seg && (unsigned int)n > d->max_seg) ||
+		    sector > UINT64_MAX >> 9 || !range_ok(d, sector << 9, c->len))
 			return 0;
 		c->off = sector << 9;
 		c->iov = iov;

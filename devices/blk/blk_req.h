@@ -21,6 +21,8 @@
 struct blk_disk {
 	uint64_t size;			/* bytes, a multiple of @lbs */
 	uint32_t lbs;			/* logical block size */
+	uint32_t max_seg;		/* most data segments of a read or write
+					 * (the offered seg_max); 0: no limit */
 	bool read_only;
 	uint32_t max_discard_sectors;	/* 0: no discard */
 	uint32_t max_discard_seg;

@@ -35,7 +35,11 @@
 
 #define VERSION		"0.1"
 #define MAX_QUEUES	64
-/* one preadv/pwritev per request: keep a request's segments under IOV_MAX */
+/*
+ * One preadv/pwritev per request: keep a request's segments under IOV_MAX
+ * (io_uring refuses a readv/writev of more than UIO_MAXIOV). Offered as
+ * seg_max; blk_cmd_parse() refuses a request with more.
+ */
 #define MAX_SEG		510
 
 /* One request being executed. Aligned so that user_data has tag bits. */
@@ -1049,7 +1053,11 @@ int main(int argc, char **argv)
 	/* config space and features, as qemu-storage-daemon's vduse-blk export */
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.capacity = htole64(bd->disk.size >> 9);
-	cfg.seg_max = htole32(c.qsize - 2 < MAX_SEG ? c.qsize - 2 : MAX_SEG);
+	/* header and status take 2 descriptors of a ring; indirect tables have room */
+	bd->disk.max_seg = c.qsize - 2 < MAX_SEG ? c.qsize - 2 : MAX_SEG;
+	if (!bd->disk.max_seg)
+		bd->disk.max_seg = 1;
+	cfg.seg_max = htole32(bd->disk.max_seg);
 	cfg.size_max = htole32(1u << 30);
 	cfg.blk_size = htole32(c.lbs);
 	cfg.physical_block_exp = c.pbs > c.lbs ? __builtin_ctzl(c.pbs / c.lbs) : 0;

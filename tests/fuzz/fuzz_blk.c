@@ -7,7 +7,8 @@
  *  - a chain without room for header and status is refused, any other gets
  *    an answer;
  *  - data goes only to or from the request's own buffers, exactly as many
- *    bytes as the command says, and only inside the disk, block-aligned;
+ *    bytes as the command says, and only inside the disk, block-aligned, in
+ *    no more segments than the seg_max offered;
  *  - discard and write-zeroes ranges stay inside the disk and the limits the
  *    device offered; a read-only disk is never changed;
  *  - the status byte lands on the chain's last writable byte and the used
@@ -16,7 +17,7 @@
  * A violation aborts with the reason on stderr.
  *
  * Input: byte 0 the disk (read-only, discard and write zeroes offered, 4 KiB
- * blocks), byte 1 the readable and writable segment counts (1 - 4 and 0 - 4),
+ * blocks, seg_max 2), byte 1 the readable and writable segment counts (1 - 4 and 0 - 4),
  * then one 16-bit little-endian length per segment (at most 8 KiB), then the
  * readable bytes (header and payload), zero-padded.
  */
@@ -80,6 +81,8 @@ static void fzb_check(const struct blk_disk *d, const struct vduse_req *req, con
 			fzb_fail("a write to a read-only disk", c);
 		if (c->niov > req->nr_readable + req->nr_writable)
 			fzb_fail("more data segments than the chain has", c);
+		if (d->max_seg && c->niov > d->max_seg)
+			fzb_fail("more data segments than seg_max", c);
 		for (i = 0; i < c->niov; i++) {
 			if (!fzb_inside(req, c->op == BLK_OP_READ, c->iov[i].iov_base, c->iov[i].iov_len))
 				fzb_fail("a data segment outside the request's buffers", c);
@@ -143,6 +146,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		d.max_wz_sectors = 0;
 	if (data[0] & 8)
 		d.lbs = 4096;
+	if (data[0] & 16)
+		d.max_seg = 2;
 	nr = 1 + (data[1] & 3);
 	nw = (data[1] >> 2) % 5;
 	off = 2;

@@ -22,11 +22,11 @@ static struct blk_disk disk = {
 };
 static struct blk_file file;
 
-/* A request of up to 4 segments; seg[] lengths given, buffers allocated. */
+/* A request of up to 5 segments; seg[] lengths given, buffers allocated. */
 struct treq {
 	struct vduse_req req;
-	struct iovec iov[4];
-	uint8_t buf[4][8192];
+	struct iovec iov[5];
+	uint8_t buf[5][8192];
 	struct iovec scratch[5];
 	struct blk_cmd cmd;
 };
@@ -120,6 +120,27 @@ int main(void)
 	TAP_EQ(used, 4097, "a read's used length is data plus status");
 	TAP_OK(all(t.buf[1], 0xa5, 1000) && all(t.buf[2], 0xa5, 3095) && t.buf[3][0] == 0xa5,
 	       "the read returns the data", " ");
+
+	/* more data segments than the offered seg_max: refused before any I/O */
+	disk.max_seg = 2;
+	mk(&t, 1, 3, (size_t[]){ 16, 1000, 3095, 2 });
+	hdr(&t, VIRTIO_BLK_T_IN, 8);
+	memset(t.buf[1], 0xee, 1000);
+	TAP_EQ(run(&t, &used), VIRTIO_BLK_S_IOERR, "a read in 3 data segments with seg_max 2 gets IOERR");
+	TAP_OK(used == 1 && all(t.buf[1], 0xee, 1000), "the refused read returns no data",
+	       "used %u", used);
+	mk(&t, 4, 1, (size_t[]){ 16, 512, 512, 512, 1 });
+	hdr(&t, VIRTIO_BLK_T_OUT, 64);
+	memset(t.buf[1], 0x77, 512);
+	memset(t.buf[2], 0x77, 512);
+	memset(t.buf[3], 0x77, 512);
+	TAP_EQ(run(&t, &used), VIRTIO_BLK_S_IOERR, "a write in 3 data segments with seg_max 2 gets IOERR");
+	TAP_EQ(pread(file.fd, fbuf, 1536, 64 * 512), 1536, "read the file");
+	TAP_OK(all(fbuf, 0, 1536), "the refused write did not reach the file", " ");
+	mk(&t, 1, 2, (size_t[]){ 16, 2048, 2049 });	/* status shares the last segment */
+	hdr(&t, VIRTIO_BLK_T_IN, 8);
+	TAP_EQ(run(&t, &used), VIRTIO_BLK_S_OK, "a read in exactly seg_max data segments");
+	disk.max_seg = 0;
 
 	/* malformed and hostile requests */
 	mk(&t, 1, 1, (size_t[]){ 15, 1 });
