@@ -74,7 +74,7 @@ struct blkq {
 	struct io_uring ring;
 	int efd;			/* io_uring completions */
 	unsigned int inflight;		/* requests being executed */
-	bool unsubmitted;		/* SQEs prepared, not submitted */
+	bool unsubmitted;		/* SQEs prepared, not taken by the kernel */
 	struct blk_io *done;		/* executed, to push (outside @mtx) */
 	/*
 	 * Odd while the queue is started: bumped by on_queue_ready() and
@@ -154,16 +154,85 @@ static void io_done(struct blk_io *io)
 	q->done = io;
 }
 
+/*
+ * Run the part of a request an SQE describes now, synchronously, as if the
+ * SQE had completed (q->mtx held): for an SQE the kernel will never see.
+ */
+static void sqe_exec_sync(struct blkq *q, const struct io_uring_sqe *sqe)
+{
+	uint64_t data = sqe->user_data;
+	struct blk_io *io = (struct blk_io *)(uintptr_t)(data & ~(uint64_t)(IO_ALIGN - 1));
+	unsigned int tag = data & (IO_ALIGN - 1);
+	struct blk_cmd *c = &io->cmd;
+	int err;
+
+	if (tag == TAG_RW) {
+		blk_cmd_exec_sync(&q->bd->file, c);
+	} else {
+		err = tag - TAG_RANGE < c->nrange ?
+		      blk_range_exec_sync(&q->bd->file, c->op, &c->range[tag - TAG_RANGE], c->unmap) :
+		      -EIO;
+		if (err && !io->err)
+			io->err = err;
+	}
+	if (!--io->pending)
+		io_done(io);
+}
+
+/*
+ * Take back the SQEs the kernel has not consumed and run them synchronously
+ * (q->mtx held). Without SQPOLL the kernel reads the SQ ring's tail only in
+ * io_uring_enter(), so moving it back to the head withdraws them.
+ */
+static void q_unqueue(struct blkq *q)
+{
+	struct io_uring_sq *sq = &q->ring.sq;
+	unsigned int head = *sq->khead, tail = sq->sqe_tail;
+
+	io_uring_smp_store_release(sq->ktail, head);
+	sq->sqe_head = head;
+	sq->sqe_tail = head;
+	for (; head != tail; head++)
+		sqe_exec_sync(q, &sq->sqes[sq->array[head & sq->ring_mask]]);
+}
+
+/*
+ * Submit the prepared SQEs (q->mtx held). io_uring_submit() can take fewer
+ * than were queued: the kernel stops after an SQE it refuses at prep time
+ * (that one gets a CQE with the error, which fails its request), and the
+ * rest stay in the SQ ring, so it is called again until the ring is empty.
+ * -EAGAIN and -EBUSY (short of memory, completions to reap first) leave
+ * them queued with q->unsubmitted set: the queue's thread retries after
+ * reaping, and polls with a timeout meanwhile. Any other error means this
+ * ring submits nothing: its SQEs are run synchronously instead, so that no
+ * request waits for an SQE the kernel never sees.
+ */
+static void q_submit(struct blkq *q)
+{
+	int ret;
+
+	while (io_uring_sq_ready(&q->ring)) {
+		ret = io_uring_submit(&q->ring);
+		if (ret > 0 || ret == -EINTR)
+			continue;
+		if (ret == -EAGAIN || ret == -EBUSY)
+			break;
+		msg(VDUSE_LOG_ERROR, "queue %u: io_uring submission: %s; executing its %u queued operations synchronously",
+		    q->index, ret ? strerror(-ret) : "nothing taken", io_uring_sq_ready(&q->ring));
+		q_unqueue(q);
+	}
+	q->unsubmitted = io_uring_sq_ready(&q->ring) > 0;
+}
+
 /* Take the done list (q->mtx held); push it with q_push() after unlocking. */
 static struct blk_io *q_take_done(struct blkq *q)
 {
-	struct blk_io *l = q->done;
+	struct blk_io *l;
 
+	if (q->unsubmitted)
+		q_submit(q);	/* may complete requests: before taking the list */
+	l = q->done;
 	q->done = NULL;
-	if (q->unsubmitted) {
-		io_uring_submit(&q->ring);
-		q->unsubmitted = false;
-	}
 	return l;
 }
 
@@ -191,8 +260,7 @@ static struct io_uring_sqe *get_sqe(struct blkq *q)
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
 
 	if (!sqe) {
-		io_uring_submit(&q->ring);
-		q->unsubmitted = false;
+		q_submit(q);
 		sqe = io_uring_get_sqe(&q->ring);
 	}
 	if (sqe)
@@ -363,11 +431,20 @@ static void q_drain(struct blkq *q)
 	if (q->gen & 1)
 		__atomic_store_n(&q->gen, q->gen + 1, __ATOMIC_RELEASE);
 	while (q->uring && q->inflight) {
+		if (q->unsubmitted)
+			q_submit(q);
+		if (!q->inflight)
+			break;
 		if (q->unsubmitted) {
-			io_uring_submit(&q->ring);
-			q->unsubmitted = false;
+			/* the kernel takes no SQE now: reap, or wait a little and retry */
+			if (io_uring_peek_cqe(&q->ring, &cqe)) {
+				nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+				continue;
+			}
+			ret = 0;
+		} else {
+			ret = io_uring_wait_cqe(&q->ring, &cqe);
 		}
-		ret = io_uring_wait_cqe(&q->ring, &cqe);
 		if (ret == -EINTR)
 			continue;
 		if (ret) {
@@ -502,13 +579,24 @@ static void *q_thread(void *arg)
 		{ .fd = q->uring ? q->efd : -1, .events = POLLIN },
 	};
 	uint64_t v;
+	bool retry;
+	int ret;
 
 	for (;;) {
-		if (poll(p, 3, -1) < 0) {
+		/* SQEs the kernel could not take yet (q_submit()): retry soon */
+		pthread_mutex_lock(&q->mtx);
+		retry = q->unsubmitted;
+		pthread_mutex_unlock(&q->mtx);
+		ret = poll(p, 3, retry ? 10 : -1);
+		if (ret < 0) {
 			if (errno == EINTR)
 				continue;
 			msg(VDUSE_LOG_ERROR, "queue %u: poll: %s", q->index, strerror(errno));
 			break;
+		}
+		if (!ret) {
+			q_reap(q);
+			continue;
 		}
 		if (p[1].revents) {
 			if (read(q->wake_efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
