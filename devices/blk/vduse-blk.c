@@ -49,12 +49,14 @@ struct blk_io {
 	struct vduse_req *req;
 	unsigned int pending;		/* SQEs not completed yet */
 	int err;			/* first error */
+	bool synced;			/* write-through write-zeroes: fdatasync queued */
 	struct blk_cmd cmd;
 	struct iovec iov[];		/* cmd.iov */
 };
 #define IO_ALIGN	64		/* user_data = io | tag, tag < IO_ALIGN */
 #define TAG_RW		0		/* read, write or flush */
 #define TAG_RANGE	1		/* range i has tag TAG_RANGE + i */
+#define TAG_SYNC	(IO_ALIGN - 1)	/* the fdatasync of a write-through write-zeroes */
 
 /*
  * A queue, served by its own thread (libvduse's VDUSE_DEV_F_THREADS). @mtx
@@ -154,13 +156,14 @@ static void io_done(struct blk_io *io)
 	q->done = io;
 }
 
+static void io_finish(struct blk_io *io);
+
 /*
  * Run the part of a request an SQE describes now, synchronously, as if the
  * SQE had completed (q->mtx held): for an SQE the kernel will never see.
  */
-static void sqe_exec_sync(struct blkq *q, const struct io_uring_sqe *sqe)
+static void sqe_exec_sync(struct blkq *q, uint64_t data)
 {
-	uint64_t data = sqe->user_data;
 	struct blk_io *io = (struct blk_io *)(uintptr_t)(data & ~(uint64_t)(IO_ALIGN - 1));
 	unsigned int tag = data & (IO_ALIGN - 1);
 	struct blk_cmd *c = &io->cmd;
@@ -168,6 +171,9 @@ static void sqe_exec_sync(struct blkq *q, const struct io_uring_sqe *sqe)
 
 	if (tag == TAG_RW) {
 		blk_cmd_exec_sync(&q->bd->file, c);
+	} else if (tag == TAG_SYNC) {
+		if (fdatasync(q->bd->file.fd) && !io->err)
+			io->err = -errno;
 	} else {
 		err = tag - TAG_RANGE < c->nrange ?
 		      blk_range_exec_sync(&q->bd->file, c->op, &c->range[tag - TAG_RANGE], c->unmap) :
@@ -176,24 +182,29 @@ static void sqe_exec_sync(struct blkq *q, const struct io_uring_sqe *sqe)
 			io->err = err;
 	}
 	if (!--io->pending)
-		io_done(io);
+		io_finish(io);
 }
 
 /*
  * Take back the SQEs the kernel has not consumed and run them synchronously
  * (q->mtx held). Without SQPOLL the kernel reads the SQ ring's tail only in
- * io_uring_enter(), so moving it back to the head withdraws them.
+ * io_uring_enter(), so moving it back to the head withdraws them. Their
+ * user data is copied out first: running them can queue new SQEs (a
+ * write-zeroes' fdatasync) into the freed slots.
  */
 static void q_unqueue(struct blkq *q)
 {
 	struct io_uring_sq *sq = &q->ring.sq;
-	unsigned int head = *sq->khead, tail = sq->sqe_tail;
+	unsigned int head = *sq->khead, n = sq->sqe_tail - head, i;
+	uint64_t data[n];
 
+	for (i = 0; i < n; i++)
+		data[i] = sq->sqes[sq->array[(head + i) & sq->ring_mask]].user_data;
 	io_uring_smp_store_release(sq->ktail, head);
 	sq->sqe_head = head;
 	sq->sqe_tail = head;
-	for (; head != tail; head++)
-		sqe_exec_sync(q, &sq->sqes[sq->array[head & sq->ring_mask]]);
+	for (i = 0; i < n; i++)
+		sqe_exec_sync(q, data[i]);
 }
 
 /*
@@ -302,6 +313,41 @@ static int submit_range(struct blk_io *io, unsigned int i, int mode)
 	return 0;
 }
 
+static int submit_sync(struct blk_io *io)
+{
+	struct io_uring_sqe *sqe = get_sqe(io->q);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_fsync(sqe, io->q->bd->file.fd, IORING_FSYNC_DATASYNC);
+	io_uring_sqe_set_data64(sqe, (uintptr_t)io | TAG_SYNC);
+	io->pending++;
+	return 0;
+}
+
+/*
+ * Every part of @io has run (q->mtx held). In write-through mode a
+ * write-zeroes must be stable before it completes, as in
+ * blk_cmd_exec_sync(): an fdatasync after its ranges (whichever way each
+ * ran: fallocate on the ring, or a synchronous fallback), queued on the
+ * ring or, without room, run now; @io completes when it does.
+ */
+static void io_finish(struct blk_io *io)
+{
+	const struct blk_file *f = &io->q->bd->file;
+
+	if (io->cmd.op == BLK_OP_WRITE_ZEROES && !io->synced && !io->err &&
+	    io->cmd.status == VIRTIO_BLK_S_OK &&
+	    (__atomic_load_n(&f->rw_flags, __ATOMIC_RELAXED) & RWF_DSYNC)) {
+		io->synced = true;
+		if (!submit_sync(io))
+			return;
+		if (fdatasync(f->fd))
+			io->err = -errno;
+	}
+	io_done(io);
+}
+
 /* Start @io on the queue's io_uring; parts that find no room run now. */
 static void io_start_uring(struct blk_io *io)
 {
@@ -333,7 +379,7 @@ static void io_start_uring(struct blk_io *io)
 		break;
 	}
 	if (!--io->pending)
-		io_done(io);
+		io_finish(io);
 }
 
 static void io_complete_cqe(struct blkq *q, struct io_uring_cqe *cqe)
@@ -375,6 +421,14 @@ static void io_complete_cqe(struct blkq *q, struct io_uring_cqe *cqe)
 				return;
 			blk_cmd_exec_sync(&q->bd->file, c);
 		}
+	} else if (tag == TAG_SYNC) {
+		if (res == -EAGAIN || res == -EINTR) {
+			if (!submit_sync(io))
+				return;
+			res = fdatasync(q->bd->file.fd) ? -errno : 0;
+		}
+		if (res < 0 && !io->err)
+			io->err = res;
 	} else if (res < 0) {
 		/* ranges: the blocking path has the fallbacks (no ZERO_RANGE on tmpfs...) */
 		unsigned int i = tag - TAG_RANGE;
@@ -386,7 +440,7 @@ static void io_complete_cqe(struct blkq *q, struct io_uring_cqe *cqe)
 	}
 out:
 	if (!io->pending)
-		io_done(io);
+		io_finish(io);
 }
 
 /* Completions of @q's io_uring (q->mtx held). */
@@ -491,6 +545,7 @@ static bool q_start(struct blkq *q, struct vduse_req *req, const struct blk_disk
 	io->req = req;
 	io->pending = 0;
 	io->err = 0;
+	io->synced = false;
 	q->inflight++;
 	if (blk_cmd_parse(disk, req, &io->cmd, io->iov)) {
 		msg(VDUSE_LOG_WARN, "queue %u: request without header or status byte", q->index);
