@@ -95,7 +95,6 @@ struct blkd {
 	struct vduse_dev *dev;
 	struct blk_disk disk;
 	struct blk_file file;
-	bool user_size;			/* --size given */
 	bool writethrough;		/* --writethrough */
 	bool verbose, quiet;
 	unsigned int nq;
@@ -748,10 +747,30 @@ static int backing_size(struct blkd *bd, uint64_t *size)
 	return 0;
 }
 
+/*
+ * Export @size bytes: the config space's capacity (an interrupt if the
+ * driver runs; it reads the capacity when it starts) and the limit the
+ * queue threads check requests against. Growing, the limit goes first and
+ * shrinking, last, so that the driver never sees blocks the queues refuse.
+ */
+static int set_capacity(struct blkd *bd, uint64_t size)
+{
+	uint64_t old = bd->disk.size, cap = htole64(size >> 9);
+	int ret;
+
+	if (size > old)
+		__atomic_store_n(&bd->disk.size, size, __ATOMIC_RELAXED);
+	ret = vduse_dev_set_config(bd->dev, offsetof(struct virtio_blk_config, capacity),
+				   &cap, sizeof(cap));
+	/* read by the queue threads */
+	__atomic_store_n(&bd->disk.size, ret ? old : size, __ATOMIC_RELAXED);
+	return ret;
+}
+
 /* SIGHUP: export the backing file's current size. */
 static void resize(struct blkd *bd)
 {
-	uint64_t size, cap;
+	uint64_t size, old = bd->disk.size;
 	int ret = backing_size(bd, &size);
 
 	if (ret) {
@@ -763,17 +782,13 @@ static void resize(struct blkd *bd)
 		msg(VDUSE_LOG_INFO, "resize: size unchanged (%llu bytes)", (unsigned long long)size);
 		return;
 	}
-	cap = htole64(size >> 9);
-	/* an interrupt only if the driver runs; it reads the capacity when it starts */
-	ret = vduse_dev_set_config(bd->dev, offsetof(struct virtio_blk_config, capacity),
-				   &cap, sizeof(cap));
+	ret = set_capacity(bd, size);
 	if (ret) {
 		msg(VDUSE_LOG_ERROR, "resize: updating the config space: %s", strerror(-ret));
 		return;
 	}
-	msg(VDUSE_LOG_INFO, "resized from %llu to %llu bytes", (unsigned long long)bd->disk.size,
+	msg(VDUSE_LOG_INFO, "resized from %llu to %llu bytes", (unsigned long long)old,
 	    (unsigned long long)size);
-	__atomic_store_n(&bd->disk.size, size, __ATOMIC_RELAXED);	/* read by the queue threads */
 }
 
 /* ---- removing the vDPA device (vdpa dev del) ------------------------------- */
@@ -1322,8 +1337,15 @@ int main(int argc, char **argv)
 			resub += vduse_vq_resubmit_count(bd->q[i].vq);
 		msg(VDUSE_LOG_INFO, "%u request%s from the in-flight log to execute again",
 		    resub, resub == 1 ? "" : "s");
-		/* the previous daemon may have exported another size */
-		resize(bd);
+		/*
+		 * The config space is the previous daemon's, resizes included,
+		 * and cannot be read back: write the size this one exports
+		 * (--size, or the backing file's now), so that both agree.
+		 */
+		ret = set_capacity(bd, bd->disk.size);
+		if (ret)
+			msg(VDUSE_LOG_WARN, "writing the capacity (%llu bytes) into the config space: %s",
+			    (unsigned long long)bd->disk.size, strerror(-ret));
 		on_started(bd->dev, bd);
 	}
 	if (c.bounce && !attach) {

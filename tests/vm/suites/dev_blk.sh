@@ -309,6 +309,32 @@ else
 	db_abort dbr
 fi
 
+# ---- a restart keeps --size: a prefix of a larger file stays the export -------
+img=/run/dbz.img
+dd if=/dev/zero of=$img bs=1M count=64 2>/dev/null
+db_start dbz $img --size 32M --inflight-log /run/dbz.inflight
+tap_ok $? "dbz: vduse-blk --size 32M of a 64 MiB file started"
+if db_bind dbz; then
+	[ "$(cat /sys/block/$DB_DISK/size)" = 65536 ]
+	tap_ok $? "dbz: the capacity is --size, not the file" "$(cat /sys/block/$DB_DISK/size) sectors"
+	kill -9 $DB_PID
+	wait $DB_PID 2>/dev/null
+	usleep 500000
+	db_start dbz $img --size 32M --inflight-log /run/dbz.inflight
+	db_wait_log dbz 'took over /dev/vduse/dbz'
+	tap_ok $? "dbz: restarted with the same options, took the device over" \
+		"$(tail -n 3 /run/db-dbz.log | tr '\n' ' ')"
+	# a config interrupt with another capacity would reach the disk within this
+	usleep 1000000
+	[ "$(cat /sys/block/$DB_DISK/size)" = 65536 ] && grep -q 'took over .* 33554432 bytes' /run/db-dbz.log
+	tap_ok $? "dbz: after the restart the capacity is still --size (32 MiB)" \
+		"$(cat /sys/block/$DB_DISK/size) sectors; $(grep 'took over' /run/db-dbz.log)"
+	db_stop dbz
+else
+	tap_ok 1 "dbz: bound to virtio-vdpa"
+	db_abort dbz
+fi
+
 # ---- read-only -----------------------------------------------------------------
 img=/run/dbro.img
 dd if=/dev/urandom of=$img bs=1M count=8 2>/dev/null
