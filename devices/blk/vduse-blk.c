@@ -1183,7 +1183,7 @@ int main(int argc, char **argv)
 	void *inflight = NULL;
 	size_t inflight_size = 0;
 	uint64_t features;
-	bool attach = false, uring_warned = false;
+	bool attach = false, uring_warned = false, broken = false;
 	char devpath[300];
 	sigset_t sigs;
 	int sfd, ret, i, forced = 0;
@@ -1392,6 +1392,17 @@ int main(int argc, char **argv)
 			msg(VDUSE_LOG_ERROR, "poll: %s", strerror(errno));
 			break;
 		}
+		/*
+		 * POLLERR: the kernel marked the device broken (a message was
+		 * not answered within its timeout). It stays so and polls
+		 * POLLERR for good, with nothing to read: stop, or spin.
+		 */
+		if (pfd[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+			msg(VDUSE_LOG_ERROR, "the kernel marked %s broken (a message was not answered in time); exiting",
+			    devpath);
+			broken = true;
+			break;
+		}
 		if (pfd[0].revents) {
 			ret = vduse_dev_handle_msgs(bd->dev);
 			if (ret < 0 && ret != -EAGAIN && ret != -EINTR) {
@@ -1438,6 +1449,12 @@ int main(int argc, char **argv)
 	    bd->ops[BLK_OP_WRITE_ZEROES], bd->ops[BLK_OP_NONE], bd->io_errors);
 	if (!c.ro && fdatasync(bd->file.fd))
 		msg(VDUSE_LOG_ERROR, "flushing %s: %s", path, strerror(errno));
+	if (broken) {
+		vduse_dev_close(bd->dev);
+		msg(VDUSE_LOG_ERROR, "%s cannot serve again; remove it: vdpa dev del %s; vduse-blk --destroy %s",
+		    devpath, name, name);
+		return 1;
+	}
 	if (forced || bd->state != FINISHING) {
 		vduse_dev_close(bd->dev);
 		msg(VDUSE_LOG_WARN, "left %s in place (a restarted daemon can take it over)", devpath);

@@ -1287,6 +1287,20 @@ int main(int argc, char **argv)
 					    "signal leaves it behind)", g.name, g.name);
 			}
 		}
+		/*
+		 * POLLERR: the kernel marked the device broken (a message was
+		 * not answered within its timeout); it polls so for good with
+		 * nothing to read. It cannot serve again: stop, or spin.
+		 */
+		if (pfd[1].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+			say(VDUSE_LOG_ERROR, "the kernel marked the device broken (a message was "
+			    "not answered in time); exiting: remove it with `vdpa dev del %s` and "
+			    "`vduse-net --destroy %s`", g.name, g.name);
+			vduse_dev_close(g.dev);
+			g.dev = NULL;
+			status = 1;
+			goto out;
+		}
 		if (pfd[1].revents & POLLIN) {
 			ret = vduse_dev_handle_msgs(g.dev);
 			if (ret < 0) {
@@ -1303,6 +1317,23 @@ int main(int argc, char **argv)
 			if (pfd[kick0 + i].revents & POLLIN) {
 				vduse_vq_ack_kick(vq_of(i));
 				vq_kicked(i);
+			}
+		/*
+		 * POLLERR on a TAP queue: the TAP is gone (ip link del, or its
+		 * network namespace deleted); tun detached every queue and
+		 * polls POLLERR for good. Exit, leaving the device and the
+		 * files: a restarted daemon re-attaches and re-creates the TAP.
+		 */
+		for (k = 0; k < st->max_pairs; k++)
+			if (pfd[tap0 + k].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+				say(VDUSE_LOG_ERROR, "TAP %s is gone (deleted, or its network "
+				    "namespace was); exiting, leaving %s for a restarted daemon "
+				    "(it re-creates the TAP) or `vduse-net --destroy %s`",
+				    st->tap, g.name, g.name);
+				vduse_dev_close(g.dev);
+				g.dev = NULL;
+				status = 1;
+				goto out;
 			}
 		for (k = 0; k < st->max_pairs; k++)
 			if (pfd[tap0 + k].revents & POLLIN)

@@ -335,6 +335,41 @@ else
 	db_abort dbz
 fi
 
+# ---- a broken device: the daemon exits with a reason instead of spinning ------
+# Stopped (SIGSTOP) while the driver probes, the daemon misses a message's
+# 1 s timeout and the kernel marks the device broken: its fd polls POLLERR
+# for good. Continued, the daemon must say so and exit 1 within seconds.
+img=/run/dbb.img
+dd if=/dev/zero of=$img bs=1M count=8 2>/dev/null
+db_start dbb $img
+if [ -w /sys/class/vduse/dbb/msg_timeout ]; then
+	echo 1 > /sys/class/vduse/dbb/msg_timeout
+	kill -STOP $DB_PID
+	vdpa dev add name dbb mgmtdev vduse > /dev/null 2>&1 &
+	add=$!
+	sleep 3
+	kill -CONT $DB_PID
+	i=0
+	while kill -0 $DB_PID 2>/dev/null && [ $i -lt 100 ]; do usleep 100000; i=$((i + 1)); done
+	kill -0 $DB_PID 2>/dev/null && kill -9 $DB_PID
+	wait $DB_PID
+	rc=$?
+	[ $rc = 1 ] && grep -q 'marked /dev/vduse/dbb broken' /run/db-dbb.log
+	tap_ok $? "dbb: a device broken by a message timeout: the daemon exits 1 with a reason" \
+		"exit $rc; $(tail -n 3 /run/db-dbb.log | tr '\n' ' ')"
+	wait $add
+	vdpa dev del dbb 2>/dev/null
+	vduse-blk --destroy dbb > /run/db.err 2>&1 || {
+		usleep 500000
+		vduse-blk --destroy dbb >> /run/db.err 2>&1
+	}
+	[ ! -e /dev/vduse/dbb ]
+	tap_ok $? "dbb: the broken device is removed with vdpa dev del and --destroy" "$(cat /run/db.err)"
+else
+	echo "ok 1 - dbb: broken device # SKIP no msg_timeout attribute"
+	db_abort dbb
+fi
+
 # ---- read-only -----------------------------------------------------------------
 img=/run/dbro.img
 dd if=/dev/urandom of=$img bs=1M count=8 2>/dev/null

@@ -270,6 +270,56 @@ vdpa dev del vnet2
 kill -TERM $dpid
 wait $dpid
 tap_ok $? "--no-cvq: clean exit"
+# dn_exit NAME PID: wait up to 10 s for the daemon to exit (then kill -9);
+# $rc is its exit status.
+dn_exit() {
+	local i=0
+	while kill -0 "$2" 2>/dev/null && [ $i -lt 100 ]; do usleep 100000; i=$((i + 1)); done
+	kill -0 "$2" 2>/dev/null && kill -9 "$2"
+	wait "$2"
+	rc=$?
+}
+
+# The TAP deleted under a running daemon: tun polls POLLERR for good; the
+# daemon must exit 1 saying so (not spin), and leave the device behind.
+start_daemon vnet3 /run/vnet3.log --tap vtap3 --no-cvq
+tap_ok $? "TAP deleted: vduse-net started" "$(tail -n 3 /run/vnet3.log)"
+peer ip link del vtap3
+dn_exit vnet3 $dpid
+[ $rc = 1 ] && grep -q 'TAP vtap3 is gone' /run/vnet3.log && [ -e /dev/vduse/vnet3 ]
+tap_ok $? "TAP deleted: the daemon exits 1 with a reason, leaving the device" \
+	"exit $rc; $(tail -n 3 /run/vnet3.log | tr '\n' ' ')"
+vduse-net --destroy vnet3 > /run/err 2>&1
+[ ! -e /dev/vduse/vnet3 ]
+tap_ok $? "TAP deleted: vduse-net --destroy removes the device left" "$(cat /run/err)"
+
+# A device broken by a message timeout (the daemon stopped while the driver
+# probes, msg_timeout 1 s) polls POLLERR for good: exit 1 with a reason.
+start_daemon vnet4 /run/vnet4.log --tap vtap4 --no-cvq
+tap_ok $? "broken device: vduse-net started" "$(tail -n 3 /run/vnet4.log)"
+if [ -w /sys/class/vduse/vnet4/msg_timeout ]; then
+	echo 1 > /sys/class/vduse/vnet4/msg_timeout
+	kill -STOP $dpid
+	vdpa dev add name vnet4 mgmtdev vduse > /dev/null 2>&1 &
+	add=$!
+	sleep 3
+	kill -CONT $dpid
+	dn_exit vnet4 $dpid
+	[ $rc = 1 ] && grep -q 'marked the device broken' /run/vnet4.log
+	tap_ok $? "broken device: the daemon exits 1 with a reason" \
+		"exit $rc; $(tail -n 3 /run/vnet4.log | tr '\n' ' ')"
+	wait $add
+	vdpa dev del vnet4 2>/dev/null
+	usleep 500000
+	vduse-net --destroy vnet4 > /run/err 2>&1
+	[ ! -e /dev/vduse/vnet4 ]
+	tap_ok $? "broken device: removed with vdpa dev del and --destroy" "$(cat /run/err)"
+else
+	echo "ok 1 - broken device # SKIP no msg_timeout attribute"
+	kill -TERM $dpid
+	wait $dpid
+fi
+
 ip netns del dut
 ip netns del peer
 for f in /run/vnet*.log; do
