@@ -309,6 +309,71 @@ else
 	db_abort dbr
 fi
 
+# ---- re-probe with the daemon left running ------------------------------------
+# vdpa dev del resets the device; vdpa dev add probes it again, served by the
+# same daemon: the new disk must read what was written before and take new
+# writes. Each I/O runs in the background and is waited for 30 s at most
+# (db_bounded), so a hang fails the test instead of stalling the run (a
+# process waiting for block I/O may not even die of SIGKILL); a request that
+# never completes cannot be cancelled and vdpa dev del would wait for it
+# forever, so then the daemon is killed and the device left in place.
+
+# db_bounded CMD...: run CMD in the background; its status if it ends within
+# 30 s, else 124 (it is left behind).
+db_bounded() {
+	local pid i=0
+	"$@" &
+	pid=$!
+	while kill -0 $pid 2>/dev/null && [ $i -lt 300 ]; do usleep 100000; i=$((i + 1)); done
+	kill -0 $pid 2>/dev/null && { kill -9 $pid 2>/dev/null; return 124; }
+	wait $pid
+}
+img=/run/dbp.img
+dd if=/dev/zero of=$img bs=1M count=16 2>/dev/null
+db_start dbp $img
+tap_ok $? "dbp: vduse-blk started"
+if db_bind dbp; then
+	dd if=/dev/urandom of=/run/db.pat bs=4k count=16 2>/dev/null
+	dd if=/run/db.pat of=/dev/$DB_DISK bs=4k seek=128 conv=fsync 2>/dev/null
+	tap_ok $? "dbp: 64 KiB written before the re-probe"
+	vdpa dev del dbp
+	i=0
+	while [ -e /sys/bus/vdpa/devices/dbp ] && [ $i -lt 100 ]; do usleep 100000; i=$((i + 1)); done
+	[ ! -e /sys/bus/vdpa/devices/dbp ] && kill -0 $DB_PID
+	tap_ok $? "dbp: vdpa dev del: the disk is gone, the daemon still runs"
+	if db_bind dbp; then
+		tap_ok 0 "dbp: vdpa dev add again: bound as $DB_DISK"
+		echo 3 > /proc/sys/vm/drop_caches
+		db_bounded dd if=/dev/$DB_DISK of=/run/db.back bs=4k skip=128 count=16 iflag=direct 2>/dev/null &&
+			cmp -s /run/db.back /run/db.pat
+		ok=$?
+		tap_ok $ok "dbp: after the re-probe the data written before reads back (30 s)"
+		if [ $ok = 0 ]; then
+			dd if=/dev/urandom of=/run/db.pat2 bs=4k count=16 2>/dev/null
+			db_bounded dd if=/run/db.pat2 of=/dev/$DB_DISK bs=4k seek=256 oflag=direct conv=fsync 2>/dev/null &&
+				dd if=$img bs=4k skip=256 count=16 2>/dev/null | cmp -s - /run/db.pat2
+			ok=$?
+			tap_ok $ok "dbp: after the re-probe a write reaches the backing file (30 s)"
+		fi
+		if [ $ok = 0 ]; then
+			db_stop dbp
+		else
+			echo 1 > /sys/class/vduse/dbp/msg_timeout 2>/dev/null
+			kill -9 $DB_PID
+			wait $DB_PID 2>/dev/null
+			sed 's/^/# /' /run/db-dbp.log | tail -n 10
+			echo "# dbp: I/O hung after the re-probe: daemon killed, device left in place"
+		fi
+	else
+		tap_ok 1 "dbp: vdpa dev add again: bound" "$(tail -n 5 /run/db-dbp.log | tr '\n' ' ')"
+		db_abort dbp
+	fi
+else
+	tap_ok 1 "dbp: bound to virtio-vdpa"
+	db_abort dbp
+fi
+rm -f /run/db.back /run/db.pat2
+
 # ---- a restart keeps --size: a prefix of a larger file stays the export -------
 img=/run/dbz.img
 dd if=/dev/zero of=$img bs=1M count=64 2>/dev/null
