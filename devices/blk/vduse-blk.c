@@ -522,7 +522,8 @@ static void drain_all(struct blkd *bd)
 
 /*
  * Start a popped request (q->mtx held). Returns false when out of memory:
- * the caller frees the request after unlocking (a library call).
+ * the status byte is IOERR already, and the caller pushes the request after
+ * unlocking (a library call), so the driver is not left waiting.
  */
 static bool q_start(struct blkq *q, struct vduse_req *req, const struct blk_disk *disk)
 {
@@ -537,7 +538,7 @@ static bool q_start(struct blkq *q, struct vduse_req *req, const struct blk_disk
 		struct blk_cmd c = { .status = VIRTIO_BLK_S_IOERR };
 
 		vduse_req_write(req, req->writable_len - 1, &c.status, req->writable_len ? 1 : 0);
-		msg(VDUSE_LOG_ERROR, "queue %u: out of memory; a request is dropped", q->index);
+		msg(VDUSE_LOG_ERROR, "queue %u: out of memory; a request is answered IOERR", q->index);
 		return false;
 	}
 	io->q = q;
@@ -580,11 +581,11 @@ static unsigned int pop_gen(unsigned int before, unsigned int after)
 /* Pop and start everything the driver made available on @q (its thread). */
 static void q_kick(struct blkq *q)
 {
-	struct vduse_req *reqs[POP_BATCH], *drop[POP_BATCH];
+	struct vduse_req *reqs[POP_BATCH], *drop[POP_BATCH], *fail[POP_BATCH];
 	struct blk_disk disk;
 	struct blk_io *l;
 	unsigned int before, after, g;
-	int n, i, ndrop;
+	int n, i, ndrop, nfail, ret;
 
 	for (;;) {
 		before = __atomic_load_n(&q->gen, __ATOMIC_ACQUIRE);
@@ -595,7 +596,7 @@ static void q_kick(struct blkq *q)
 		g = pop_gen(before, after);
 		disk = q->bd->disk;
 		disk.size = __atomic_load_n(&q->bd->disk.size, __ATOMIC_RELAXED);
-		ndrop = 0;
+		ndrop = nfail = 0;
 		pthread_mutex_lock(&q->mtx);
 		if (!g || g != q->gen) {
 			/*
@@ -608,12 +609,19 @@ static void q_kick(struct blkq *q)
 		} else {
 			for (i = 0; i < n; i++)
 				if (!q_start(q, reqs[i], &disk))
-					drop[ndrop++] = reqs[i];
+					fail[nfail++] = reqs[i];
 		}
 		l = q_take_done(q);
 		pthread_mutex_unlock(&q->mtx);
 		for (i = 0; i < ndrop; i++)
 			vduse_req_free(drop[i]);
+		for (i = 0; i < nfail; i++) {
+			ret = vduse_vq_push(fail[i], fail[i]->writable_len ? 1 : 0);
+			if (ret && ret != -ESTALE)
+				msg(VDUSE_LOG_WARN, "queue %u: push: %s", q->index, strerror(-ret));
+		}
+		if (nfail && !l)
+			vduse_vq_notify(q->vq);
 		q_push(q, l);
 	}
 	if (n < 0 && !q->broken_logged) {
