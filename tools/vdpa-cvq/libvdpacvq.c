@@ -468,6 +468,42 @@ int vdpacvq_restore_plan(const struct vdpacvq_state *s, struct vdpacvq_cmd *out,
 	return n;
 }
 
+/*
+ * What the restore plan (QEMU 10.0.2's load order) brings a freshly reset
+ * device to, stated field by field rather than by replaying the plan, so
+ * that the fuzzer and the start can compare the two.
+ */
+void vdpacvq_state_restored(const struct vdpacvq_state *s, struct vdpacvq_state *out)
+{
+	struct vdpacvq_state t = *s;
+
+	/*
+	 * vhost_vdpa_net_load_mq: nothing without MQ (the reset's one pair, no
+	 * RSS); RSS only when enabled with hash types (and its feature)
+	 */
+	if (!HAS(s, MQ)) {
+		t.pairs = 1;
+		memset(&t.rss, 0, sizeof(t.rss));
+	} else if (!t.rss.enabled || !t.rss.hash_types ||
+		   !(t.rss.redirect ? HAS(s, RSS) : HAS(s, HASH_REPORT))) {
+		memset(&t.rss, 0, sizeof(t.rss));
+	}
+	/*
+	 * vhost_vdpa_net_load_mac sends the table without its overflow
+	 * flags; vhost_vdpa_net_load_rx leaves promiscuous mode on for a
+	 * unicast overflow and turns all-multicast on for a multicast one
+	 */
+	if (t.uni_overflow) {
+		t.promisc = 1;
+		t.uni_overflow = 0;
+	}
+	if (t.multi_overflow) {
+		t.allmulti = 1;
+		t.multi_overflow = 0;
+	}
+	*out = t;
+}
+
 /* ---- text commands -------------------------------------------------------- */
 
 static int parse_mac(const char *p, uint8_t mac[6], const char **end)

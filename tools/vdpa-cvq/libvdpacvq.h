@@ -132,6 +132,19 @@ int vdpacvq_model_apply(struct vdpacvq_state *s, const uint8_t *buf, size_t len)
  */
 int vdpacvq_restore_plan(const struct vdpacvq_state *s, struct vdpacvq_cmd *out, int max);
 
+/*
+ * The state the restore plan of S brings a freshly reset device to, which
+ * is S except where QEMU 10.0.2's load order restores only approximately:
+ *  - RSS or hash configuration disabled (no hash types, e.g. Linux's
+ *    "ethtool -K ethX rxhash off"): not sent, so all zero after the restore;
+ *  - MQ not negotiated (RSS alone): neither the pairs nor RSS are sent,
+ *    so one pair and RSS all zero;
+ *  - a unicast table overflow: promiscuous mode on, no overflow flag;
+ *  - a multicast table overflow: all-multicast mode on, no overflow flag.
+ * Ring positions (nvqs, ring_pos) are copied. OUT may be S.
+ */
+void vdpacvq_state_restored(const struct vdpacvq_state *s, struct vdpacvq_state *out);
+
 /* JSON (one object, see docs/vdpa-cvq.md); length written or -ENOSPC. */
 int vdpacvq_state_to_json(const struct vdpacvq_state *s, char *buf, size_t len);
 /* Strict reader of that format; 0 or -EINVAL with a reason in ERR. */

@@ -202,6 +202,47 @@ static int hold(struct vdpacvq_dev *d, const char *path)
 }
 
 /*
+ * The parts of the control state where A and B differ, by their JSON names,
+ * comma-separated in OUT ("" when none).
+ */
+static void state_diff(const struct vdpacvq_state *a, const struct vdpacvq_state *b, char *out, size_t len)
+{
+	const struct {
+		int differs;
+		const char *name;
+	} f[] = {
+		{ a->features != b->features, "features" },
+		{ a->max_pairs != b->max_pairs, "max_pairs" },
+		{ a->pairs != b->pairs, "pairs" },
+		{ memcmp(a->mac, b->mac, 6) != 0, "mac" },
+		{ a->promisc != b->promisc, "rx.promisc" },
+		{ a->allmulti != b->allmulti, "rx.allmulti" },
+		{ a->alluni != b->alluni || a->nomulti != b->nomulti || a->nouni != b->nouni ||
+		  a->nobcast != b->nobcast, "rx (alluni, nomulti, nouni, nobcast)" },
+		{ a->n_uni != b->n_uni || memcmp(a->uni, b->uni, 6 * (a->n_uni < b->n_uni ? a->n_uni : b->n_uni)),
+		  "mac_table.unicast" },
+		{ a->n_multi != b->n_multi ||
+		  memcmp(a->multi, b->multi, 6 * (a->n_multi < b->n_multi ? a->n_multi : b->n_multi)),
+		  "mac_table.multicast" },
+		{ a->uni_overflow != b->uni_overflow, "mac_table.unicast_overflow" },
+		{ a->multi_overflow != b->multi_overflow, "mac_table.multicast_overflow" },
+		{ memcmp(a->vlans, b->vlans, sizeof(a->vlans)) != 0, "vlans" },
+		{ a->offloads != b->offloads, "offloads" },
+		{ a->rss.enabled != b->rss.enabled || a->rss.redirect != b->rss.redirect ||
+		  a->rss.hash_types != b->rss.hash_types || a->rss.table_len != b->rss.table_len ||
+		  memcmp(a->rss.table, b->rss.table, sizeof(a->rss.table)) ||
+		  a->rss.unclassified != b->rss.unclassified || a->rss.max_tx_vq != b->rss.max_tx_vq ||
+		  a->rss.key_len != b->rss.key_len || memcmp(a->rss.key, b->rss.key, sizeof(a->rss.key)), "rss" },
+	};
+	size_t o = 0;
+
+	out[0] = 0;
+	for (unsigned int i = 0; i < sizeof(f) / sizeof(f[0]) && o < len; i++)
+		if (f[i].differs)
+			o += snprintf(out + o, len - o, "%s%s", o ? ", " : "", f[i].name);
+}
+
+/*
  * save and restore: one session. Start (replaying FILE for restore), send
  * the guest's commands, optionally go through QEMU's migration start
  * (reset, everything shadowed in ASID 0, replay), stop, write the model.
@@ -276,8 +317,17 @@ static int cmd_session(int argc, char **argv, int restore)
 	r = vdpacvq_start(d, &o);
 	if (r)
 		goto fail;
-	if (restore)
+	if (restore) {
+		struct vdpacvq_state got;
+		char diff[256];
+
 		fprintf(stderr, "vdpa-cvq: restored %s on %s\n", argv[1], dev);
+		vdpacvq_state_restored(&saved, &got);
+		state_diff(&saved, &got, diff, sizeof(diff));
+		if (diff[0])
+			fprintf(stderr, "vdpa-cvq: restored as QEMU 10.0.2 restores it, approximately: differs in %s\n",
+				diff);
+	}
 	r = frames_exchange(d, frames, echo);
 	if (r)
 		goto fail;
