@@ -7,6 +7,7 @@
 #   build/vm/progs/vdpa-cvq       the CLI, static, for the VM suites
 #   build/vm/progs/vdpa_cvq       the suite's test device, with the model
 #   build/unit/vdpa_cvq_model     unit tests of the pure part
+#   build/unit/vdpa_cvq_dev       unit tests of the device part (a fake device)
 
 VDPACVQ_DIR  := tools/vdpa-cvq
 VDPACVQ_SRCS := $(VDPACVQ_DIR)/libvdpacvq.c $(VDPACVQ_DIR)/vhostdev.c
@@ -45,8 +46,15 @@ $(BUILD)/unit/vdpa_cvq_model: tests/unit/vdpa_cvq_model.c $(VDPACVQ_DIR)/libvdpa
 	@mkdir -p $(dir $@)
 	$(CC) $(VDPACVQ_CFLAGS) -Itests/include -o $@ $< $(VDPACVQ_DIR)/libvdpacvq.c
 
+# The device part against a fake vhost-vdpa device (the test's own ioctl,
+# memfd_create, mmap and munmap, through the linker's --wrap).
+$(BUILD)/unit/vdpa_cvq_dev: tests/unit/vdpa_cvq_dev.c $(VDPACVQ_SRCS) $(VDPACVQ_HDRS) tests/include/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(VDPACVQ_CFLAGS) -Itests/include -o $@ $< $(VDPACVQ_SRCS) \
+		-Wl,--wrap=ioctl,--wrap=memfd_create,--wrap=mmap,--wrap=munmap
+
 vm-progs: $(BUILD)/vm/progs/vdpa-cvq
-unit-progs: $(BUILD)/unit/vdpa_cvq_model
+unit-progs: $(BUILD)/unit/vdpa_cvq_model $(BUILD)/unit/vdpa_cvq_dev
 
 tools-install: $(BUILD)/tools/vdpa-cvq $(VDPACVQ_A)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/vduse \

@@ -75,6 +75,15 @@ uint32_t vdpacvq_cvq_index(uint64_t features, uint16_t max_pairs)
 	return 2;
 }
 
+uint64_t vdpacvq_session_features(uint64_t offered)
+{
+	uint64_t f = offered & VDPACVQ_SESSION_FEATURES;
+
+	if (!(f & BIT(VIRTIO_NET_F_CTRL_RX)))
+		f &= ~BIT(VIRTIO_NET_F_CTRL_RX_EXTRA);
+	return f;
+}
+
 void vdpacvq_state_init(struct vdpacvq_state *s, uint64_t features,
 			const uint8_t mac[6], uint16_t max_pairs)
 {

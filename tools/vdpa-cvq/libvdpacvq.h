@@ -31,6 +31,26 @@ extern "C" {
 #define VDPACVQ_MAX_VQS		65	/* 32 pairs and the CVQ */
 #define VDPACVQ_CMD_MAX		1024	/* class, command and data bytes */
 
+/*
+ * The features a session negotiates at most: the one allow-list of the
+ * session (vdpacvq_session_features() applies it). The session drives split
+ * rings only, with a fixed 12-byte virtio_net_hdr_v1, 2 KiB receive buffers
+ * and kicks without data, so of the transport features only ANY_LAYOUT (27),
+ * INDIRECT_DESC (28), EVENT_IDX (29), VERSION_1 (32) and ACCESS_PLATFORM
+ * (33); never NOTIFY_ON_EMPTY (24), RING_PACKED (34), IN_ORDER (35),
+ * ORDER_PLATFORM (36), SR_IOV (37), NOTIFICATION_DATA (38),
+ * NOTIF_CONFIG_DATA (39), RING_RESET (40), ADMIN_VQ (41) or any other bit
+ * of 24-49. Of the net features bits 0-3 and 5-23, GUEST_USO4/6 and
+ * HOST_USO (54-56), GUEST_HDRLEN (59), RSS (60), RSC_EXT (61), STANDBY (62)
+ * and SPEED_DUPLEX (63); never HASH_REPORT (57: a 20-byte header), nor the
+ * statistics and coalescing classes (50, 52, 53) it does not implement.
+ */
+#define VDPACVQ_SESSION_FEATURES \
+	((0xffffffull & ~(1ull << 4)) | /* net 0-3, 5-23 */ \
+	 (1ull << 27) | (1ull << 28) | (1ull << 29) | (1ull << 32) | (1ull << 33) | \
+	 (1ull << 54) | (1ull << 55) | (1ull << 56) | (1ull << 59) | (1ull << 60) | \
+	 (1ull << 61) | (1ull << 62) | (1ull << 63))
+
 /* Virtio status bits used by the session. */
 #define VDPACVQ_ACK	0	/* VIRTIO_NET_OK */
 #define VDPACVQ_NACK	1	/* VIRTIO_NET_ERR */
@@ -89,6 +109,15 @@ uint64_t vdpacvq_guest_offloads(uint64_t features);
 uint32_t vdpacvq_cvq_index(uint64_t features, uint16_t max_pairs);
 
 int vdpacvq_state_equal(const struct vdpacvq_state *a, const struct vdpacvq_state *b);
+
+/*
+ * The features a session negotiates of OFFERED: OFFERED masked with
+ * VDPACVQ_SESSION_FEATURES, and CTRL_RX_EXTRA dropped without CTRL_RX (the
+ * virtio spec's dependency). vdpacvq_start() requires CTRL_VQ in the result,
+ * and refuses a saved state whose features this would change.
+ */
+uint64_t vdpacvq_session_features(uint64_t offered);
+
 
 /* Command encoders; 0 or -EINVAL (argument out of range for the command). */
 int vdpacvq_enc_rx(struct vdpacvq_cmd *c, uint8_t rx_cmd, int on);
@@ -218,7 +247,8 @@ enum vdpacvq_mode {
 struct vdpacvq_start_opts {
 	size_t size;			/* sizeof(struct vdpacvq_start_opts) */
 	enum vdpacvq_mode mode;
-	uint64_t features_mask;		/* offered & mask is negotiated; 0 = all */
+	uint64_t features_mask;		/* vdpacvq_session_features(offered & mask) is
+					 * negotiated; 0 = no mask */
 	const struct vdpacvq_state *restore;	/* replay this state, or NULL */
 	int timeout_ms;			/* per command batch; 0 = 10000 */
 };

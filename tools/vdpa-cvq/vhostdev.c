@@ -843,6 +843,32 @@ int vdpacvq_frame_recv_any(struct vdpacvq_dev *d, void *buf, size_t cap, size_t 
 	return rx_take(d, vqs[which], id, ulen, buf, cap, len);
 }
 
+/* Feature bits F as "34 (RING_PACKED), 57 (HASH_REPORT)". */
+static void bit_list(uint64_t f, char *out, size_t len)
+{
+	static const struct { int bit; const char *name; } n[] = {
+		{ 20, "CTRL_RX_EXTRA, without CTRL_RX" },
+		{ 24, "NOTIFY_ON_EMPTY" }, { 34, "RING_PACKED" }, { 35, "IN_ORDER" }, { 36, "ORDER_PLATFORM" },
+		{ 37, "SR_IOV" }, { 38, "NOTIFICATION_DATA" }, { 39, "NOTIF_CONFIG_DATA" }, { 40, "RING_RESET" },
+		{ 41, "ADMIN_VQ" }, { 50, "DEVICE_STATS" }, { 52, "VQ_NOTF_COAL" }, { 53, "NOTF_COAL" },
+		{ 57, "HASH_REPORT" },
+	};
+	size_t o = 0;
+
+	out[0] = 0;
+	for (int b = 0; b < 64 && o < len; b++) {
+		const char *name = NULL;
+
+		if (!(f & BIT(b)))
+			continue;
+		for (unsigned int i = 0; i < sizeof(n) / sizeof(n[0]); i++)
+			if (n[i].bit == b)
+				name = n[i].name;
+		o += snprintf(out + o, len - o, "%s%d%s%s%s", o ? ", " : "", b, name ? " (" : "",
+			      name ? name : "", name ? ")" : "");
+	}
+}
+
 int vdpacvq_start(struct vdpacvq_dev *d, const struct vdpacvq_start_opts *o)
 {
 	const struct vdpacvq_state *rs = o && o->size >= sizeof(*o) ? o->restore : NULL;
@@ -864,8 +890,15 @@ int vdpacvq_start(struct vdpacvq_dev *d, const struct vdpacvq_start_opts *o)
 		return fail(d, ENODEV, "not a virtio-net device with a control virtqueue");
 	d->mode = o->mode;
 	d->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 10000;
-	d->features = d->offered & mask;
+	d->features = vdpacvq_session_features(d->offered & mask);
 	if (rs) {
+		uint64_t bad = rs->features & ~vdpacvq_session_features(rs->features);
+		char bits[256];
+
+		if (bad) {
+			bit_list(bad, bits, sizeof(bits));
+			return fail(d, EINVAL, "the saved state has features the session does not negotiate: %s", bits);
+		}
 		if ((rs->features & d->offered) != rs->features)
 			return fail(d, EINVAL, "the device lacks features of the saved state (missing 0x%llx)",
 				    (unsigned long long)(rs->features & ~d->offered));
@@ -878,6 +911,9 @@ int vdpacvq_start(struct vdpacvq_dev *d, const struct vdpacvq_start_opts *o)
 			return fail(d, EINVAL, "the saved state has %u data vq positions, the device %u data vqs",
 				    rs->nvqs, vdpacvq_cvq_index(d->features, d->max_pairs));
 	}
+	if (!(d->features & BIT(VIRTIO_NET_F_CTRL_VQ)))
+		return fail(d, EINVAL, "CTRL_VQ (bit %d) is not negotiated (%s): no control virtqueue to shadow",
+			    VIRTIO_NET_F_CTRL_VQ, rs ? "not in the saved state's features" : "masked off by --features");
 	if (o->mode == VDPACVQ_MODE_ISOLATED && !(d->backend & BIT(VHOST_BACKEND_F_IOTLB_ASID)))
 		return fail(d, EOPNOTSUPP, "backend feature IOTLB_ASID is not available");
 	d->cvq = vdpacvq_cvq_index(d->features, d->max_pairs);

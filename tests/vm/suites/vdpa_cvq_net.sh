@@ -102,8 +102,9 @@ ip netns add peer 2> /dev/null
 # no IPv6 chatter (router solicitations, MLD) from the TAPs into the RX queues
 ip netns exec peer sh -c 'echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6'
 # NAME:PAIRS:OPTIONS; A and B offer RSS (RSS_CONFIG accepted; it stays off
-# unless a test sends one, so the others see the same states and frames)
-for d in na:4:--rss nb:4:--rss nc:1:; do
+# unless a test sends one, so the others see the same states and frames);
+# C offers a packed ring, which the tool must not negotiate
+for d in na:4:--rss nb:4:--rss "nc:1:--offer packed"; do
 	n=${d%%:*} p=${d#*:}
 	o=${p#*:} p=${p%%:*}
 	# shellcheck disable=SC2086
@@ -122,6 +123,17 @@ vdpa-cvq probe "$VA" --features $(( ~((1 << 22) | (1 << 60)) )) > $C/pa2 2>&1
 tap_ok $? "probe: vduse-net, 4 pairs offered, MQ not negotiated: isolated" "$(head -n 1 $C/pa2)"
 vdpa-cvq probe "$VC" > $C/pc 2>&1
 tap_ok $? "probe: vduse-net, 1 pair: isolated" "$(head -n 1 $C/pc)"
+
+# ---- a device that offers a packed ring -------------------------------------
+# The session drives split rings only: it must not negotiate RING_PACKED (bit
+# 34). Before it did, its split descriptors were read as packed ones, nothing
+# looked available, and the save timed out after 10 s (exit 2).
+vdpa-cvq save "$VC" -o $C/C.json mac=02:aa:bb:cc:dd:02 > $C/csave.out 2> $C/csave.err
+rc=$?
+CF=$(sed -n 's/.*"features": "\(0x[0-9a-f]*\)".*/\1/p' $C/C.json 2> /dev/null)
+[ $rc = 0 ] && [ -n "$CF" ] && [ $(((CF >> 34) & 1)) = 0 ] && grep -q '"mac": "02:aa:bb:cc:dd:02"' $C/C.json
+tap_ok $? "save on C (vduse-net --offer packed): exit 0, the MAC set, RING_PACKED (bit 34) not negotiated" \
+	"exit $rc: $(tail -n 1 $C/csave.err); features $CF"
 
 # ---- save on A: the guest's commands, frames through the TAP ---------------
 CMDS="mac=02:aa:bb:cc:dd:01 mq=3 promisc=0 allmulti=1 mac-table=02:00:00:00:00:77/01:00:5e:00:00:01 vlan-add=20 vlan-add=30 offloads=0x2"
@@ -211,7 +223,7 @@ fi
 # mode on, and the tool must say so rather than fail ("after the replay the
 # model differs", exit 2, before vdpacvq_state_restored()).
 RSSKEY=6d5a56da255b0ec24167253d43a38fb0d0ca2bcbae7b30b477cb2da38030f20c6a42b73bbeac01fa
-UNI65= i=0
+UNI65='' i=0
 while [ $i -lt 65 ]; do
 	UNI65="$UNI65${UNI65:+,}02:00:00:00:01:$(printf %02x $i)"
 	i=$((i + 1))
