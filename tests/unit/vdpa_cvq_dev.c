@@ -226,8 +226,29 @@ static void test_features(void)
 	vdpacvq_close(d);
 }
 
+/* Finding 3: a failed region allocation leaves nothing mapped. */
+static void test_memfd_fail(void)
+{
+	struct vdpacvq_dev *d;
+
+	for (int at = 1; at <= 2; at++) {
+		fake_reset(BASE_F, 1, 3);
+		fk.memfd_fail_at = at;
+		d = dev_open();
+		TAP_EQ(start(d, 0, NULL), -EMFILE, "memfd: the start fails when memfd_create fails");
+		TAP_EQ(fk.live_maps, 0, at == 1 ? "memfd: the first region failing: nothing left mapped" :
+		       "memfd: the second region failing: the first one unmapped");
+		/* and a retry works */
+		fk.memfd_fail_at = 0;
+		TAP_EQ(start(d, 0, NULL), 0, "memfd: a retry starts");
+		vdpacvq_close(d);
+		TAP_EQ(fk.live_maps, 0, "memfd: nothing mapped after the close");
+	}
+}
+
 int main(void)
 {
 	test_features();
+	test_memfd_fail();
 	return tap_done();
 }

@@ -926,8 +926,10 @@ int vdpacvq_start(struct vdpacvq_dev *d, const struct vdpacvq_start_opts *o)
 	d->guest = memfd_region("vdpa-cvq-guest", GUEST_SIZE);
 	d->shadow = memfd_region("vdpa-cvq-shadow", SHADOW_SIZE);
 	if (!d->guest || !d->shadow) {
+		/* not started yet: vdpacvq_stop() would leave the other region mapped */
 		r = fail(d, errno, "memfd: %s", strerror(errno));
-		goto err;
+		session_free(d);
+		return r;
 	}
 	d->started = 1;
 	d->cvq_avail = 0;
