@@ -246,9 +246,26 @@ static void test_memfd_fail(void)
 	}
 }
 
+/* Finding 4: a GET_VRING_GROUP error on a data vq stops the start. */
+static void test_group_error(void)
+{
+	struct vdpacvq_dev *d;
+
+	fake_reset(BASE_F | BIT(VIRTIO_NET_F_MQ), 2, 5);
+	fk.group_err_vq = 1;
+	d = dev_open();
+	TAP_EQ(start(d, 0, NULL), -EIO, "group: GET_VRING_GROUP(1) failing with EIO fails the start");
+	TAP_OK(strstr(vdpacvq_error(d), "GET_VRING_GROUP(1)"), "group: the error names the vq", "'%s'",
+	       vdpacvq_error(d));
+	TAP_OK(!(fk.status & VIRTIO_CONFIG_S_DRIVER_OK), "group: no DRIVER_OK", "status 0x%x", fk.status);
+	TAP_EQ(fk.live_maps, 0, "group: nothing left mapped");
+	vdpacvq_close(d);
+}
+
 int main(void)
 {
 	test_features();
 	test_memfd_fail();
+	test_group_error();
 	return tap_done();
 }

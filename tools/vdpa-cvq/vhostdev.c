@@ -966,12 +966,20 @@ int vdpacvq_start(struct vdpacvq_dev *d, const struct vdpacvq_start_opts *o)
 	if (o->mode == VDPACVQ_MODE_ISOLATED) {
 		struct vhost_vring_state s = { .index = d->cvq_group, .num = CVQ_ASID };
 
-		for (i = 0; i < d->cvq; i++)
-			if (vring_group(d, i) == g) {
+		for (i = 0; i < d->cvq; i++) {
+			long h = vring_group(d, i);
+
+			/* an error is fatal, as in the probe (and QEMU's, §3 step 6) */
+			if (h < 0) {
+				r = fail(d, -h, "GET_VRING_GROUP(%u): %s", i, strerror(-h));
+				goto err;
+			}
+			if (h == g) {
 				r = fail(d, EINVAL, "data vq %u shares group %ld with the CVQ (vq %u): cannot isolate it",
 					 i, g, d->cvq);
 				goto err;
 			}
+		}
 		if (d->nas < 2) {
 			r = fail(d, EINVAL, "the device has %u address space: cannot isolate the CVQ", d->nas);
 			goto err;
