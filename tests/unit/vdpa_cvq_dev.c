@@ -262,10 +262,27 @@ static void test_group_error(void)
 	vdpacvq_close(d);
 }
 
+/* Finding 5: raw_kick is bounded by the session's vqs (its kick array). */
+static void test_raw_kick(void)
+{
+	struct vdpacvq_dev *d;
+
+	fake_reset(BASE_F, 1, 200);	/* a VDUSE device may report many vqs */
+	d = dev_open();
+	TAP_EQ(start(d, 0, NULL), 0, "raw_kick: started, CVQ vq 2 of 200");
+	TAP_EQ(vdpacvq_raw_kick(d, 0), 0, "raw_kick: vq 0 kicked");
+	TAP_EQ(vdpacvq_raw_kick(d, 2), 0, "raw_kick: the CVQ kicked");
+	TAP_EQ(vdpacvq_raw_kick(d, 3), -EINVAL, "raw_kick: vq 3, beyond the session's, refused");
+	TAP_EQ(vdpacvq_raw_kick(d, 100), -EINVAL, "raw_kick: vq 100 (past the kick array) refused");
+	TAP_EQ(vdpacvq_raw_kick(d, 199), -EINVAL, "raw_kick: vq 199 refused");
+	vdpacvq_close(d);
+}
+
 int main(void)
 {
 	test_features();
 	test_memfd_fail();
 	test_group_error();
+	test_raw_kick();
 	return tap_done();
 }

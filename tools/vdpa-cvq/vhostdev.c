@@ -1138,7 +1138,8 @@ int vdpacvq_raw_ring(struct vdpacvq_dev *d, uint32_t vq, struct vdpacvq_raw_ring
 
 int vdpacvq_raw_kick(struct vdpacvq_dev *d, uint32_t vq)
 {
-	if (!d->started || vq >= d->nvqs)
+	/* the session's vqs are 0 .. cvq (cvq < VDPACVQ_MAX_VQS): the kick array's */
+	if (!d->started || vq > d->cvq || vq >= VDPACVQ_MAX_VQS)
 		return fail(d, EINVAL, "vq %u is not a vq of a started session", vq);
 	return kick(d, vq);
 }
