@@ -49,12 +49,12 @@ static void fake_reset(uint64_t offered, uint16_t max_pairs, uint32_t nvqs)
 	fk.group_err_vq = -1;
 }
 
-/* The CVQ of the negotiated features is in group 1, the data vqs in 0. */
+/* The CVQ of the negotiated features (virtio 1.3: 2N with MQ or RSS) is in group 1, the rest in 0. */
 static uint32_t fake_cvq(void)
 {
 	uint64_t f = fk.set_features;
 
-	return f & BIT(VIRTIO_NET_F_MQ) ? 2u * fk.max_pairs : 2;
+	return f & (BIT(VIRTIO_NET_F_MQ) | BIT(VIRTIO_NET_F_RSS)) ? 2u * fk.max_pairs : 2;
 }
 
 int __real_ioctl(int fd, unsigned long req, ...);
@@ -278,11 +278,43 @@ static void test_raw_kick(void)
 	vdpacvq_close(d);
 }
 
+/* Finding 6: QEMU's probe looks at 2 x max pairs only with MQ offered. */
+static void test_probe_index(void)
+{
+	struct vdpacvq_probe p;
+	struct vdpacvq_dev *d;
+	char line[512];
+
+	fake_reset(BASE_F | BIT(VIRTIO_NET_F_MQ), 4, 9);
+	d = dev_open();
+	TAP_EQ(vdpacvq_probe(d, 0, &p), 0, "probe: MQ offered");
+	TAP_OK(p.nsets == 2 && p.set[0].cvq == 8 && p.set[1].cvq == 2 && p.verdict == VDPACVQ_ISOLATED &&
+	       p.qemu_isolated, "probe: MQ: QEMU's set at vq 8, without MQ at vq 2, isolated",
+	       "nsets %d cvq %u %u verdict %d", p.nsets, p.set[0].cvq, p.set[1].cvq, p.verdict);
+	vdpacvq_close(d);
+
+	fake_reset(BASE_F | BIT(VIRTIO_NET_F_RSS), 4, 9);
+	d = dev_open();
+	TAP_EQ(vdpacvq_probe(d, 0, &p), 0, "probe: RSS offered without MQ");
+	TAP_EQ(p.set[0].cvq, 2, "probe: RSS without MQ: QEMU's set looks at vq 2 (spec §3 step 0)");
+	TAP_OK(p.nsets == 3 && p.set[2].cvq == 8 && p.set[2].shared_vq < 0 && p.set[2].features == p.offered,
+	       "probe: RSS without MQ: every offered feature checked at vq 8 as well, alone there",
+	       "nsets %d cvq %u", p.nsets, p.set[2].cvq);
+	TAP_OK(!p.qemu_isolated && p.verdict == VDPACVQ_NOT_ISOLATED && p.bad_set == 0,
+	       "probe: RSS without MQ: QEMU's probe finds data vq 0 beside vq 2: not isolated, as QEMU says",
+	       "qemu %d verdict %d bad %d", p.qemu_isolated, p.verdict, p.bad_set);
+	vdpacvq_probe_describe(&p, line, sizeof(line));
+	TAP_OK(strstr(line, "(vq 2)") && strstr(line, "QEMU's probe: without MQ"), "probe: the reason says why",
+	       "'%s'", line);
+	vdpacvq_close(d);
+}
+
 int main(void)
 {
 	test_features();
 	test_memfd_fail();
 	test_group_error();
 	test_raw_kick();
+	test_probe_index();
 	return tap_done();
 }

@@ -209,13 +209,19 @@ struct vdpacvq_probe_set {
 struct vdpacvq_probe {
 	enum vdpacvq_verdict verdict;
 	enum vdpacvq_reason reason;
-	int qemu_isolated;		/* QEMU's probe alone (§3) would say isolated */
+	int qemu_isolated;		/* QEMU's probe alone (§3, set[0]) would say isolated */
 	uint64_t backend_offered, backend_acked;
 	uint32_t device_id, nvqs, ngroups, nas;
 	uint64_t offered;		/* device features */
 	uint16_t max_pairs;
-	int nsets;			/* 1, or 2 with MQ/RSS offered */
-	struct vdpacvq_probe_set set[2];/* [0]: all offered, [1]: without MQ/RSS */
+	int nsets;			/* 1, 2 with MQ/RSS offered, 3 with RSS without MQ */
+	/*
+	 * [0]: all offered at QEMU's CVQ index (2 x max pairs only with MQ
+	 * offered, else 2: QEMU's probe, §3); [1]: without MQ/RSS (index 2);
+	 * [2]: RSS without MQ, all offered at the index a driver negotiating
+	 * RSS uses (2 x max pairs)
+	 */
+	struct vdpacvq_probe_set set[3];
 	int bad_set;			/* set whose check failed, or -1 */
 };
 

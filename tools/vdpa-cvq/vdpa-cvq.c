@@ -73,7 +73,8 @@ static int cmd_probe(int argc, char **argv)
 	       p.ngroups, p.nas, (unsigned long long)p.offered, p.max_pairs);
 	for (k = 0; k < p.nsets; k++)
 		printf("# features 0x%llx%s: CVQ vq %u in group %u, %s\n", (unsigned long long)p.set[k].features,
-		       k ? " (without MQ/RSS)" : " (all offered)", p.set[k].cvq, p.set[k].group,
+		       k == 0 ? " (all offered, QEMU's CVQ index)" : k == 1 ? " (without MQ/RSS)" :
+		       " (all offered, RSS's CVQ index)", p.set[k].cvq, p.set[k].group,
 		       p.set[k].shared_vq < 0 ? "no data vq in that group" : "shared with a data vq");
 	if (p.verdict == VDPACVQ_NO_CVQ)
 		return EX_NO_CVQ;

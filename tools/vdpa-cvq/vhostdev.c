@@ -292,7 +292,8 @@ void vdpacvq_close(struct vdpacvq_dev *d)
 
 /* ---- probe ----------------------------------------------------------------- */
 
-static int probe_set(struct vdpacvq_dev *d, struct vdpacvq_probe *p, int k, uint64_t features, int *nogroups)
+static int probe_set(struct vdpacvq_dev *d, struct vdpacvq_probe *p, int k, uint64_t features, uint32_t cvq,
+		     int *nogroups)
 {
 	struct vdpacvq_probe_set *s = &p->set[k];
 	long g, h;
@@ -300,7 +301,7 @@ static int probe_set(struct vdpacvq_dev *d, struct vdpacvq_probe *p, int k, uint
 	int r;
 
 	s->features = features;
-	s->cvq = vdpacvq_cvq_index(features, d->max_pairs);
+	s->cvq = cvq;
 	s->shared_vq = -1;
 	r = set_features(d, features);
 	if (r)
@@ -330,7 +331,8 @@ static int probe_set(struct vdpacvq_dev *d, struct vdpacvq_probe *p, int k, uint
 int vdpacvq_probe(struct vdpacvq_dev *d, uint64_t features_mask, struct vdpacvq_probe *p)
 {
 	uint64_t mqrss = BIT(VIRTIO_NET_F_MQ) | BIT(VIRTIO_NET_F_RSS);
-	uint64_t offered = d->offered & (features_mask ? features_mask : ~0ull);
+	uint64_t offered = d->offered & (features_mask ? features_mask : ~0ull), feats[3];
+	uint32_t cvqs[3];
 	int nogroups = 0, r, k;
 
 	memset(p, 0, sizeof(*p));
@@ -359,11 +361,28 @@ int vdpacvq_probe(struct vdpacvq_dev *d, uint64_t features_mask, struct vdpacvq_
 		p->reason = VDPACVQ_R_NO_IOTLB_ASID;
 		return 0;
 	}
-	/* §3 steps 2-8 with every offered feature, then (§6.1a, §10) without MQ/RSS */
-	p->nsets = offered & mqrss ? 2 : 1;
+	/*
+	 * §3 steps 2-8 with every offered feature, at QEMU's CVQ index (2 x
+	 * max_virtqueue_pairs only with MQ offered, §3 step 0); then (§6.1a,
+	 * §10) without MQ/RSS; and, for RSS without MQ, every offered feature
+	 * at the index a driver that negotiates RSS uses (2 x max pairs)
+	 */
+	feats[0] = offered;
+	cvqs[0] = offered & BIT(VIRTIO_NET_F_MQ) ? 2u * d->max_pairs : 2;
+	p->nsets = 1;
+	if (offered & mqrss) {
+		feats[1] = offered & ~mqrss;
+		cvqs[1] = 2;
+		p->nsets = 2;
+	}
+	if (vdpacvq_cvq_index(offered, d->max_pairs) != cvqs[0]) {
+		feats[2] = offered;
+		cvqs[2] = vdpacvq_cvq_index(offered, d->max_pairs);
+		p->nsets = 3;
+	}
 	for (k = 0; k < p->nsets; k++) {
 		set_status(d, 0);
-		r = probe_set(d, p, k, k ? offered & ~mqrss : offered, &nogroups);
+		r = probe_set(d, p, k, feats[k], cvqs[k], &nogroups);
 		if (r) {
 			set_status(d, 0);
 			return r;
@@ -431,7 +450,10 @@ void vdpacvq_probe_describe(const struct vdpacvq_probe *p, char *out, size_t len
 		feature_names(s->features, fn, sizeof(fn));
 		snprintf(out, len, "not isolated: data vq %d shares group %u with the CVQ (vq %u) for features %s%s",
 			 s->shared_vq, s->group, s->cvq, fn,
-			 p->qemu_isolated ? " (QEMU's probe, with every offered feature, would say isolated)" : "");
+			 p->qemu_isolated ? " (QEMU's probe, with every offered feature, would say isolated)" :
+			 p->bad_set == 0 && p->nsets == 3 ?
+			 " (QEMU's probe: without MQ it looks for the CVQ at vq 2, although RSS puts it at 2 x max pairs)" :
+			 "");
 		break;
 	case VDPACVQ_R_ONE_GROUP:
 		snprintf(out, len, "not isolated: the device has %u vq group (GET_GROUP_NUM), 2 needed", p->ngroups);
