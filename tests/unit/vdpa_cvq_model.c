@@ -72,6 +72,26 @@ static void test_encoding(void)
 	TAP_EQ(vdpacvq_cmd_parse(&p, "mac=52:54:00:00:00:01x", err, sizeof(err)), -EINVAL, "parse: trailing junk refused");
 	TAP_EQ(vdpacvq_cmd_parse(&p, "promisc=2", err, sizeof(err)), -EINVAL, "parse: promisc=2 refused");
 	TAP_EQ(vdpacvq_cmd_parse(&p, "mq=0", err, sizeof(err)), -EINVAL, "parse: mq=0 refused");
+	/* strict numbers and hex bytes */
+	TAP_EQ(vdpacvq_cmd_parse(&p, "mq=010", err, sizeof(err)), -EINVAL, "parse: mq=010 (octal) refused");
+	TAP_EQ(vdpacvq_cmd_parse(&p, "vlan-add=010", err, sizeof(err)), -EINVAL, "parse: vlan-add=010 (octal) refused");
+	TAP_EQ(vdpacvq_cmd_parse(&p, "vlan-add=0", err, sizeof(err)), 0, "parse: vlan-add=0 is decimal 0");
+	TAP_EQ(vdpacvq_cmd_parse(&p, "vlan-add=0x10", err, sizeof(err)), 0, "parse: vlan-add=0x10");
+	TAP_OK(bytes_eq(&p, (const uint8_t[]){ 2, 0, 0x10, 0 }, 4), "parse: 0x10 is 16", NULL);
+	TAP_EQ(vdpacvq_cmd_parse(&p, "vlan-add=0x", err, sizeof(err)), -EINVAL, "parse: 0x without digits refused");
+	TAP_EQ(vdpacvq_cmd_parse(&p, "vlan-add=0x0x1", err, sizeof(err)), -EINVAL, "parse: 0x0x1 refused");
+	TAP_EQ(vdpacvq_cmd_parse(&p, "offloads=0x-1", err, sizeof(err)), -EINVAL, "parse: 0x-1 refused");
+	TAP_EQ(vdpacvq_cmd_parse(&p, "offloads=18446744073709551616", err, sizeof(err)), -EINVAL,
+	       "parse: 2^64 refused");
+	TAP_EQ(vdpacvq_cmd_parse(&p, "offloads=0xffffffffffffffff", err, sizeof(err)), 0, "parse: 0xffffffffffffffff");
+	TAP_EQ(vdpacvq_cmd_parse(&p, "mac=-1:02:03:04:05:06", err, sizeof(err)), -EINVAL, "parse: MAC byte -1 refused");
+	TAP_EQ(vdpacvq_cmd_parse(&p, "mac=+1:02:03:04:05:06", err, sizeof(err)), -EINVAL, "parse: MAC byte +1 refused");
+	TAP_EQ(vdpacvq_cmd_parse(&p, "mac= 1:02:03:04:05:06", err, sizeof(err)), -EINVAL, "parse: MAC byte ' 1' refused");
+	TAP_EQ(vdpacvq_cmd_parse(&p, "mac=1:02:03:04:05:06:", err, sizeof(err)), -EINVAL, "parse: one-digit MAC byte refused");
+	TAP_EQ(vdpacvq_cmd_parse(&p, "mac=0A:0b:0C:0d:0E:ff", err, sizeof(err)), 0, "parse: MAC hex in both cases");
+	TAP_EQ(vdpacvq_cmd_parse(&p, "hash=3:-1bb", err, sizeof(err)), -EINVAL, "parse: hash key byte -1 refused");
+	TAP_EQ(vdpacvq_cmd_parse(&p, "rss=7: 1bb:0,1", err, sizeof(err)), -EINVAL, "parse: rss key byte ' 1' refused");
+	TAP_EQ(vdpacvq_cmd_parse(&p, "rss=7:aab:0,1", err, sizeof(err)), -EINVAL, "parse: odd-length key refused");
 	TAP_EQ(vdpacvq_cmd_parse(&p, "bogus=1", err, sizeof(err)), -EINVAL, "parse: unknown command refused");
 	TAP_OK(strstr(err, "bogus") != NULL, "parse: the error names the command", "err '%s'", err);
 }
@@ -258,6 +278,13 @@ static void test_json(void)
 	MUTATE("\"key\": \"00112233\"", "\"key\": \"0x112233\"", "json: non-hex key refused");
 	MUTATE("\"hash_types\": 5", "\"hash_types\": 5.5", "json: fractions refused");
 	MUTATE("\n}\n", "\n}\n}", "json: trailing characters refused");
+	MUTATE("\"pairs\": 2", "\"pairs\": 2, \"pairs\": 1", "json: a duplicate member refused");
+	TAP_OK(strstr(err, "duplicate") && strstr(err, "pairs"), "json: the error names the duplicate member",
+	       "err '%s'", err);
+	MUTATE("\"promisc\": false", "\"promisc\": false, \"promisc\": true", "json: a duplicate rx member refused");
+	TAP_OK(strstr(err, "promisc") != NULL, "json: the error names promisc", "err '%s'", err);
+	MUTATE("\"mac\": \"02:11:22:33:44:55\"", "\"mac\": \"-1:+2: 3:44:55:66\"", "json: MAC bytes with signs refused");
+	MUTATE("\"key\": \"00112233\"", "\"key\": \"00-12233\"", "json: key byte with a sign refused");
 	MUTATE("\"features\": \"0x", "\"features\": \"1x", "json: features not 0x... refused");
 	/* well-formed, but no command sequence reaches it: the restore could not */
 	MUTATE("\"offloads\": \"0x0000000000000002\"", "\"offloads\": \"0x0000000000000004\"",

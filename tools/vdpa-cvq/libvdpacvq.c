@@ -515,34 +515,65 @@ void vdpacvq_state_restored(const struct vdpacvq_state *s, struct vdpacvq_state 
 
 /* ---- text commands -------------------------------------------------------- */
 
+/* The value of hex digit C, or -1. */
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* One byte as exactly two hex digits at P (no sign, no blank), or -1. */
+static int hexbyte(const char *p)
+{
+	int h = hexval(p[0]), l = h < 0 ? -1 : hexval(p[1]);
+
+	return l < 0 ? -1 : h << 4 | l;
+}
+
 static int parse_mac(const char *p, uint8_t mac[6], const char **end)
 {
-	unsigned int v[6];
-	int n = 0;
+	for (int i = 0; i < 6; i++, p += 3) {
+		int b = hexbyte(p);
 
-	if (sscanf(p, "%2x:%2x:%2x:%2x:%2x:%2x%n", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &n) != 6 ||
-	    n != 17)
-		return -EINVAL;
-	for (int i = 0; i < 6; i++)
-		mac[i] = v[i];
+		if (b < 0 || (i < 5 && p[2] != ':'))
+			return -EINVAL;
+		mac[i] = b;
+	}
 	if (end)
-		*end = p + n;
+		*end = p - 1;
 	return 0;
 }
 
+/*
+ * Decimal, or hexadecimal after 0x; a leading 0 before digits (octal in
+ * strtoull's base 0) refused, and no sign or blank.
+ */
 static int parse_u64(const char *p, uint64_t max, uint64_t *out, const char **end)
 {
-	char *e;
+	unsigned int base = p[0] == '0' && (p[1] == 'x' || p[1] == 'X') ? 16 : 10;
+	uint64_t v = 0;
+	int dig, n = 0;
 
-	if (*p < '0' || *p > '9')
+	if (base == 16)
+		p += 2;
+	else if (p[0] == '0' && p[1] >= '0' && p[1] <= '9')
 		return -EINVAL;
-	errno = 0;
-	*out = strtoull(p, &e, 0);
-	if (errno || *out > max || e == p)
+	for (; (dig = hexval(*p)) >= 0 && (unsigned int)dig < base; p++, n++) {
+		if ((uint64_t)dig > max || v > (max - dig) / base)
+			return -EINVAL;	/* beyond MAX (and never wraps) */
+		v = v * base + dig;
+	}
+	if (!n)
 		return -EINVAL;
+	*out = v;
 	if (end)
-		*end = e;
-	else if (*e)
+		*end = p;
+	else if (*p)
 		return -EINVAL;
 	return 0;
 }
@@ -569,11 +600,12 @@ static int parse_mac_list(const char **pp, char stop, uint8_t (*macs)[6], uint32
 static int parse_hex(const char **pp, uint8_t *out, uint32_t max, uint8_t *n)
 {
 	const char *p = *pp;
-	unsigned int v;
+	int v;
 
 	*n = 0;
 	while (p[0] && p[0] != ':') {
-		if (*n >= max || sscanf(p, "%2x", &v) != 1 || !p[1] || p[1] == ':')
+		v = hexbyte(p);
+		if (*n >= max || v < 0)
 			return -EINVAL;
 		out[(*n)++] = v;
 		p += 2;
@@ -945,11 +977,19 @@ static int jget(struct jr *r, int o, const char *key)
 	return -1;
 }
 
-/* Every member of O is one of the NULL-terminated KEYS (strict format). */
+/* Every member of O is one of the NULL-terminated KEYS, once (strict format). */
 static int jonly(struct jr *r, int o, const char *const *keys)
 {
 	for (int c = r->n[o].child; c >= 0; c = r->n[c].next) {
 		int ok = 0;
+
+		/* readers differ on duplicates (first or last wins): refuse them */
+		for (int x = r->n[c].next; x >= 0; x = r->n[x].next)
+			if (r->n[x].klen == r->n[c].klen && !strncmp(r->n[x].key, r->n[c].key, r->n[c].klen)) {
+				seterr(r->err, r->errlen, "duplicate member \"%.*s\"", (int)r->n[c].klen,
+				       r->n[c].key);
+				return -1;
+			}
 
 		for (int i = 0; keys[i]; i++)
 			ok |= r->n[c].klen == strlen(keys[i]) && !strncmp(r->n[c].key, keys[i], r->n[c].klen);
@@ -1172,13 +1212,13 @@ static int json_state(struct jr *r, int root, struct vdpacvq_state *s)
 	if (c < 0 || r->n[c].t != J_STR || r->n[c].slen % 2 || r->n[c].slen > 2 * VDPACVQ_RSS_KEY_MAX)
 		goto obj;
 	for (size_t i = 0; i < r->n[c].slen; i += 2) {
-		char h[3] = { r->n[c].s[i], r->n[c].s[i + 1], 0 }, *e;
+		int b = hexbyte(r->n[c].s + i);	/* both within the string: slen is even */
 
-		s->rss.key[s->rss.key_len++] = strtoul(h, &e, 16);
-		if (*e || !h[0] || h[0] == '-' || h[0] == '+' || h[0] == ' ') {
+		if (b < 0) {
 			seterr(r->err, r->errlen, "\"key\": not hexadecimal");
 			return -1;
 		}
+		s->rss.key[s->rss.key_len++] = b;
 	}
 	o = jget(r, root, "rings");
 	if (o < 0 || r->n[o].t != J_ARR)

@@ -137,6 +137,8 @@ int vdpacvq_enc_rss(struct vdpacvq_cmd *c, const struct vdpacvq_state *s, int re
  * "alluni=1", "nomulti=1", "nouni=1", "nobcast=1", "vlan-add=100",
  * "vlan-del=100", "mq=4", "offloads=0x...", "mac-table=U1,U2/M1,M2",
  * "rss=HASHTYPES:KEYHEX:Q0,Q1,...", "hash=HASHTYPES:KEYHEX", "announce".
+ * Numbers are decimal or 0x-hex (a leading 0 before digits is refused, not
+ * octal); MAC and key bytes are exactly two hex digits.
  * Returns 0, or -EINVAL with a reason in ERR.
  */
 int vdpacvq_cmd_parse(struct vdpacvq_cmd *c, const char *text, char *err, size_t errlen);
@@ -176,7 +178,10 @@ void vdpacvq_state_restored(const struct vdpacvq_state *s, struct vdpacvq_state 
 
 /* JSON (one object, see docs/vdpa-cvq.md); length written or -ENOSPC. */
 int vdpacvq_state_to_json(const struct vdpacvq_state *s, char *buf, size_t len);
-/* Strict reader of that format; 0 or -EINVAL with a reason in ERR. */
+/*
+ * Strict reader of that format (no unknown or duplicate members); 0 or
+ * -EINVAL with a reason in ERR.
+ */
 int vdpacvq_state_from_json(struct vdpacvq_state *s, const char *json, char *err, size_t errlen);
 
 /* ---- device part --------------------------------------------------------- */
