@@ -31,6 +31,26 @@ void *__wrap_calloc(size_t n, size_t sz)
 	return __real_calloc(n, sz);
 }
 
+/* A device on the fake kernel with queue 0's split ring of QN 64-byte buffers, started. */
+static struct vduse_dev *dev_up(const struct vduse_dev_opts *o)
+{
+	struct vduse_dev *dev;
+	int i;
+
+	fk_init(&fk, 1);
+	if (vduse__dev_create(o, &fk_backend, &fk, &dev))
+		abort();
+	fk_map(&fk, 0, RING, 0x100000, 0, VDUSE_ACCESS_RW);
+	fk_map(&fk, 0, BUF, 0x100000, 0x100000, VDUSE_ACCESS_RW);
+	fk.features = (1ull << 32) | (1ull << 33);
+	fk_split_init(&fk, &sr, 0, 0, RING, QN);
+	for (i = 0; i < QN; i++)
+		fk_set_desc(&fk_split_desc(&sr)[i], BUF + i * 64, 64, VRING_DESC_F_WRITE, 0);
+	if (fk_status(&fk, dev, 0x0f))
+		abort();
+	return dev;
+}
+
 enum spoil {
 	NO_LOG,		/* attach without a log */
 	LOG_OK,		/* the log as the old daemon left it */
@@ -69,17 +89,7 @@ static int reattach(enum spoil how)
 		o.inflight = logmem;
 		o.inflight_size = lsz;
 	}
-	fk_init(&fk, 1);
-	if (vduse__dev_create(&o, &fk_backend, &fk, &dev))
-		abort();
-	fk_map(&fk, 0, RING, 0x100000, 0, VDUSE_ACCESS_RW);
-	fk_map(&fk, 0, BUF, 0x100000, 0x100000, VDUSE_ACCESS_RW);
-	fk.features = (1ull << 32) | (1ull << 33);
-	fk_split_init(&fk, &sr, 0, 0, RING, QN);
-	for (i = 0; i < QN; i++)
-		fk_set_desc(&fk_split_desc(&sr)[i], BUF + i * 64, 64, VRING_DESC_F_WRITE, 0);
-	if (fk_status(&fk, dev, 0x0f))
-		abort();
+	dev = dev_up(&o);
 	vq = vduse_dev_vq(dev, 0);
 	for (i = 0; i < 3; i++)
 		fk_split_publish(&sr, i);
@@ -157,17 +167,7 @@ static void resume_enomem(void)
 
 	o.inflight = logmem;
 	o.inflight_size = lsz;
-	fk_init(&fk, 1);
-	if (vduse__dev_create(&o, &fk_backend, &fk, &dev))
-		abort();
-	fk_map(&fk, 0, RING, 0x100000, 0, VDUSE_ACCESS_RW);
-	fk_map(&fk, 0, BUF, 0x100000, 0x100000, VDUSE_ACCESS_RW);
-	fk.features = (1ull << 32) | (1ull << 33);
-	fk_split_init(&fk, &sr, 0, 0, RING, QN);
-	for (i = 0; i < QN; i++)
-		fk_set_desc(&fk_split_desc(&sr)[i], BUF + i * 64, 64, VRING_DESC_F_WRITE, 0);
-	if (fk_status(&fk, dev, 0x0f))
-		abort();
+	dev = dev_up(&o);
 	vq = vduse_dev_vq(dev, 0);
 	for (i = 0; i < 3; i++) {
 		fk_split_publish(&sr, i);
