@@ -326,7 +326,13 @@ int vduse_dev_reg_umem(struct vduse_dev *dev, uint32_t asid, void *addr, size_t 
 int vduse_dev_umem_size(struct vduse_dev *dev, uint32_t asid, uint64_t *size);
 int vduse_dev_dereg_umem(struct vduse_dev *dev, uint32_t asid);
 
-/* Bytes needed for the in-flight log of a device with this layout. */
+/*
+ * Bytes needed for the in-flight log of a device with this layout. The log
+ * format is the library's (docs/library.md): this version's logs take 64
+ * bytes per queue more than those of libvduse 0.2 and 0.3.0, which it reads
+ * and upgrades when attached with memory of the new size (a file reopened
+ * with vduse_inflight_open() and this size is grown, its contents kept).
+ */
 size_t vduse_inflight_size(unsigned int num_queues, unsigned int queue_size,
 			   unsigned int ngroups);
 
