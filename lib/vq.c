@@ -110,6 +110,31 @@ int vduse_vq_map_ring(struct vduse_vq *vq)
 	return 0;
 }
 
+/*
+ * A queue resumed from a previous daemon (an attach, with or without a log,
+ * or a start that continued from a valid log entry): the ring may hold used
+ * entries that daemon wrote but never signalled (it died between a push and
+ * its vduse_vq_notify(); a batch is signalled once, after the last push),
+ * and resume may have finished a packed push itself. Only the driver's
+ * interrupt makes it look; the device notifies after its own pushes only,
+ * and an idle driver would wait forever. So send one, whatever the event
+ * suppression says (it may describe a state the old daemon's used entries
+ * left long ago): a spurious interrupt is harmless, a missing one hangs
+ * the driver. If the injection fails the interrupt stays owed to the next
+ * vduse_vq_notify().
+ */
+static void resume_irq(struct vduse_vq *vq)
+{
+	uint32_t idx = vq->index;
+
+	if (vd_ioctl(vq->dev, VDUSE_VQ_INJECT_IRQ, &idx) < 0) {
+		vd_err(vq->dev, "VQ_INJECT_IRQ(%u) after the restart: %s", idx, strerror(errno));
+		vq->need_notify = true;
+		return;
+	}
+	vq->st.irqs++;
+}
+
 int vduse_vq_start(struct vduse_vq *vq, const struct vduse_vq_info *info)
 {
 	struct vduse_dev *dev = vq->dev;
@@ -201,6 +226,8 @@ int vduse_vq_start(struct vduse_vq *vq, const struct vduse_vq_info *info)
 			st16_rel((uint8_t *)vq->device + 4 + 8ull * vq->num,
 				 htole16(vq->last_avail_idx));
 	}
+	if (err == 1 || dev->attaching)
+		resume_irq(vq);
 	vd_dbg(dev, "vq %u started: %s size %u avail %u used %u ASID %u", vq->index,
 	       vq->packed ? "packed" : "split", vq->num, vq->last_avail_idx, vq->used_idx,
 	       vq->asid);

@@ -245,8 +245,10 @@ int vduse_dev_create(const struct vduse_dev_opts *opts, struct vduse_dev **devp)
  * address spaces needs the in-flight log that recorded its group bindings
  * (the kernel cannot report them): -ENOTRECOVERABLE without it. A log that
  * is blank, mismatched or corrupt is started afresh: split rings then resume
- * at the used index, as without a log. -ENOMEM when a queue's resume from
- * the log runs out of memory; the log is left as it was for a later attach.
+ * at the used index, as without a log. Each restarted queue gets one
+ * interrupt, whatever its event suppression says: the old daemon may have
+ * pushed without notifying. -ENOMEM when a queue's resume from the log runs
+ * out of memory; the log is left as it was for a later attach.
  */
 int vduse_dev_attach(const struct vduse_dev_opts *opts, struct vduse_dev **devp);
 

@@ -151,6 +151,7 @@ static void pending_case(struct vduse_dev_opts *o, enum pend_case how)
 	unsigned int ngot = 0, i;
 	char name[200];
 	uint32_t len = 0;
+	unsigned int irqs;
 	int id0;
 
 	o->inflight = logmem;
@@ -194,10 +195,16 @@ static void pending_case(struct vduse_dev_opts *o, enum pend_case how)
 	}
 	vduse_dev_close(dev);	/* the crash */
 	lg.warnings = 0;
+	irqs = fk.irqs[0];
 	snprintf(name, sizeof(name), "packed, %s: attach", what[how]);
 	TAP_EQ(vduse__dev_attach(o, &fk_backend, &fk, &dev), 0, name);
 	if (!dev)
 		goto out;
+	/* nothing the old daemon pushed was signalled; resume may have pushed id 0 */
+	snprintf(name, sizeof(name), "packed, %s: the attach interrupts the driver once",
+		 what[how]);
+	TAP_OK(irqs == 0 && fk.irqs[0] == 1, name, "%u interrupts before, %u after", irqs,
+	       fk.irqs[0]);
 	vq = vduse_dev_vq(dev, 0);
 	while (ngot < N && vduse_vq_pop(vq, &got[ngot]) == 1)
 		ngot++;

@@ -6,7 +6,8 @@
  * attach without a log does, at the ring's used index: nothing the old
  * daemon completed is run again. And a resume that runs out of memory
  * (calloc wrapped: -Wl,--wrap=calloc) fails the attach and leaves the log
- * for the next one.
+ * for the next one. Every attach interrupts the driver once: the old daemon
+ * may have died between its pushes and its notify.
  */
 #include <stdio.h>
 #include "fake_kernel.h"
@@ -83,6 +84,7 @@ static int reattach(enum spoil how)
 	struct vduse_vq *vq;
 	struct vduse_req *req;
 	int i, again = 0, late = 0;
+	unsigned int irqs;
 	char name[160];
 
 	if (how != NO_LOG) {
@@ -123,8 +125,17 @@ static int reattach(enum spoil how)
 		break;
 	}
 	/* the kernel's VQ_GET_INFO still says avail index 0 */
+	irqs = fk.irqs[0];
 	if (vduse__dev_attach(&o, &fk_backend, &fk, &dev))
 		abort();
+	/*
+	 * The old daemon pushed 3 but never notified (it died before): the
+	 * attach must interrupt the driver once, or an idle one waits forever.
+	 */
+	snprintf(name, sizeof(name), "attach with %s: one interrupt for the old daemon's "
+		 "unsignalled used entries", spoil_name[how]);
+	TAP_OK(irqs == 0 && fk.irqs[0] == 1, name, "%u interrupts before the attach, %u after",
+	       irqs, fk.irqs[0]);
 	vq = vduse_dev_vq(dev, 0);
 	while (vduse_vq_pop(vq, &req) == 1) {
 		again++;
