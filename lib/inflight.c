@@ -41,8 +41,12 @@
  *    no longer shows the completion. If the slot still holds the available
  *    descriptor of the used position's lap, the driver never saw it and
  *    resume writes it; either way the entry is cleared and the used
- *    position moves past it. A packed batch therefore logs each used
- *    descriptor before the next one (at most one pending per queue).
+ *    position moves past it. Before writing, the word must name an entry
+ *    in flight and a length its chain can take (where the ring still holds
+ *    the chain); one that does not is corrupt, and ignored as a version-2
+ *    log would (nothing written, the buffers in flight resubmitted). Each
+ *    used descriptor of a packed batch is logged before the next one
+ *    (at most one pending per queue).
  *
  * Packed rings log the ring slot and lap of each in-flight buffer. A chain
  * can be rebuilt only if its slots still hold it: used descriptors written
@@ -390,18 +394,36 @@ static int resume_packed(struct vduse_vq *vq)
 		 * log it as any completion the walk below finds.
 		 */
 		uint16_t id = pend >> 16;
+		uint32_t len = pend >> 32;
 
 		if (id >= vq->num || !nd[id] || nd[id] > vq->num) {
 			vd_warn(vq->dev, "vq %u: in-flight log pending completion of id %u "
 				"is corrupt; log ignored", vq->index, id);
 			return -EINVAL;
 		}
-		if (vduse_packed_finish(vq, slot, wrap, id, pend >> 32))
-			vd_info(vq->dev, "vq %u: completion of id %u at slot %u finished",
-				vq->index, id, slot);
-		if (st[id] == ENTRY_INFLIGHT)
-			put8(vq, &st[id], ENTRY_FREE);
-		packed_advance(vq, &slot, &wrap, nd[id]);
+		/*
+		 * Before resume writes to the ring: a genuine push whose used
+		 * descriptor is not written yet still has its entry in flight
+		 * (the state is cleared after the flags store) and wrote no
+		 * more than its chain takes, where the ring still holds the
+		 * chain. A word that fails either is corrupt: ignore it, as a
+		 * version-2 log would (the walk stops at the available slot,
+		 * the buffers in flight are resubmitted).
+		 */
+		if (vduse_packed_slot_avail(vq, slot, wrap) &&
+		    (st[id] != ENTRY_INFLIGHT ||
+		     len > vduse_packed_chain_room(vq, pos[id] & 0x7fff, pos[id] >> 15, id))) {
+			vd_warn(vq->dev, "vq %u: in-flight log pending completion of id %u "
+				"(%u bytes) at slot %u matches no buffer in flight; ignored",
+				vq->index, id, len, slot);
+		} else {
+			if (vduse_packed_finish(vq, slot, wrap, id, len))
+				vd_info(vq->dev, "vq %u: completion of id %u at slot %u finished",
+					vq->index, id, slot);
+			if (st[id] == ENTRY_INFLIGHT)
+				put8(vq, &st[id], ENTRY_FREE);
+			packed_advance(vq, &slot, &wrap, nd[id]);
+		}
 	}
 	for (steps = 0; steps < vq->num; steps++) {
 		uint16_t f = le16toh(ld16_acq(&ring[slot].flags)), id = le16toh(ring[slot].id);

@@ -524,6 +524,8 @@ void vduse_packed_disable_notify(struct vduse_vq *vq) HIDDEN;
 int vduse_packed_parse(struct vduse_vq *vq, uint16_t pos, bool wrap, bool resubmit,
 		       struct vduse_req **reqp) HIDDEN;
 bool vduse_packed_chain_intact(struct vduse_vq *vq, uint16_t slot, bool wrap, uint16_t id) HIDDEN;
+uint64_t vduse_packed_chain_room(struct vduse_vq *vq, uint16_t slot, bool wrap, uint16_t id) HIDDEN;
+bool vduse_packed_slot_avail(struct vduse_vq *vq, uint16_t slot, bool wrap) HIDDEN;
 bool vduse_packed_finish(struct vduse_vq *vq, uint16_t slot, bool wrap, uint16_t id,
 			 uint32_t len) HIDDEN;
 

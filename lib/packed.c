@@ -241,15 +241,18 @@ HOT int vduse_packed_need_irq(struct vduse_vq *vq)
 }
 
 /*
- * After a restart: is the chain of buffer @id still in the ring at @slot of
- * lap @wrap? Used descriptors written for buffers completed out of order
- * may have overwritten it; then it cannot be rebuilt.
+ * After a restart: walk the chain of buffer @id at @slot of lap @wrap while
+ * the ring still holds it (used descriptors written for buffers completed
+ * out of order may have overwritten it); false if it does not. *@room: the
+ * bytes its writable descriptors take, UINT64_MAX with an indirect table
+ * (not read here).
  */
-bool vduse_packed_chain_intact(struct vduse_vq *vq, uint16_t slot, bool wrap, uint16_t id)
+static bool chain_walk(struct vduse_vq *vq, uint16_t slot, bool wrap, uint16_t id, uint64_t *room)
 {
 	const struct pdesc *ring = vq->desc;
 	uint32_t count;
 
+	*room = 0;
 	if (slot >= vq->num)
 		return false;
 	for (count = 0; count < vq->num; count++) {
@@ -257,6 +260,10 @@ bool vduse_packed_chain_intact(struct vduse_vq *vq, uint16_t slot, bool wrap, ui
 
 		if (!desc_avail(f, wrap))
 			return false;
+		if (f & PD_INDIRECT)
+			*room = UINT64_MAX;
+		else if ((f & PD_WRITE) && *room != UINT64_MAX)
+			*room += le32toh(ring[slot].len);
 		if (!(f & PD_NEXT))
 			return le16toh(ring[slot].id) == id;
 		if (++slot == vq->num) {
@@ -265,6 +272,34 @@ bool vduse_packed_chain_intact(struct vduse_vq *vq, uint16_t slot, bool wrap, ui
 		}
 	}
 	return false;
+}
+
+/* After a restart: is the chain of buffer @id still in the ring at @slot of lap @wrap? */
+bool vduse_packed_chain_intact(struct vduse_vq *vq, uint16_t slot, bool wrap, uint16_t id)
+{
+	uint64_t room;
+
+	return chain_walk(vq, slot, wrap, id, &room);
+}
+
+/*
+ * After a restart: the most a completion of buffer @id (chain at @slot of
+ * lap @wrap) can have written, its writable descriptors' bytes; UINT64_MAX
+ * when nothing tells (chain overwritten, or indirect).
+ */
+uint64_t vduse_packed_chain_room(struct vduse_vq *vq, uint16_t slot, bool wrap, uint16_t id)
+{
+	uint64_t room;
+
+	return chain_walk(vq, slot, wrap, id, &room) ? room : UINT64_MAX;
+}
+
+/* Does @slot hold an available descriptor of lap @wrap (the device's)? */
+bool vduse_packed_slot_avail(struct vduse_vq *vq, uint16_t slot, bool wrap)
+{
+	const struct pdesc *d = (const struct pdesc *)vq->desc + slot;
+
+	return slot < vq->num && desc_avail(le16toh(ld16_acq(&d->flags)), wrap);
 }
 
 /*

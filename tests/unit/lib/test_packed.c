@@ -184,8 +184,11 @@ static void pending_case(struct vduse_dev_opts *o, enum pend_case how)
 		post1(0, BUF, 16, PW);
 		break;
 	case PEND_UNSEEN:
-		/* push of id 0, 5 bytes, at slot 0 of lap 1: logged, nothing in the ring */
-		*log_pending_word(logmem, lsz) = 0x8000 | 0ull << 16 | 5ull << 32;
+		/*
+		 * push of id 0, all its 16 writable bytes (the most a valid
+		 * word may say), at slot 0 of lap 1: logged, nothing in the ring
+		 */
+		*log_pending_word(logmem, lsz) = 0x8000 | 0ull << 16 | 16ull << 32;
 		break;
 	case PEND_V2:
 		/* what lies where version 3 has the pending word: here, a push of id 0 */
@@ -228,8 +231,8 @@ static void pending_case(struct vduse_dev_opts *o, enum pend_case how)
 		break;
 	}
 	case PEND_UNSEEN:
-		TAP_OK(id0 == 0 && len == 5, "packed, push logged only: resume writes its used "
-		       "descriptor (id 0, 5 bytes) at slot 0", "slot 0: id %d len %u", id0, len);
+		TAP_OK(id0 == 0 && len == 16, "packed, push logged only: resume writes its used "
+		       "descriptor (id 0, 16 bytes) at slot 0", "slot 0: id %d len %u", id0, len);
 		TAP_OK(ngot == 1 && got[0]->id == 1 && used_id(1, true, &len) == 1,
 		       "packed, push logged only: id 1 alone resubmitted, used at slot 1",
 		       "%u popped", ngot);
@@ -243,6 +246,90 @@ static void pending_case(struct vduse_dev_opts *o, enum pend_case how)
 		       ngot, id0);
 		break;
 	}
+	vduse_dev_destroy(dev);
+out:
+	fk_fini(&fk);
+	free(logmem);
+	o->inflight = NULL;
+	o->inflight_size = 0;
+}
+
+enum corrupt_case {
+	CORRUPT_FREE,	/* the id of a buffer completed before */
+	CORRUPT_LONG,	/* more bytes than the buffer's writable descriptors */
+};
+
+/*
+ * A pending word at the logged used position whose slot still holds an
+ * available descriptor, but which no push of the old daemon can have left:
+ * resume must not write it to the ring (the driver would get a buffer it
+ * does not have in flight, or a length past the buffer), but ignore it and
+ * resubmit what is in flight.
+ */
+static void pending_corrupt(struct vduse_dev_opts *o, enum corrupt_case how)
+{
+	static const char *const what[] = {
+		"pending word of a buffer not in flight",
+		"pending word longer than its buffer",
+	};
+	size_t lsz = vduse_inflight_size(1, N, 1);
+	void *logmem = calloc(1, lsz);
+	struct vduse_req *a = NULL, *b = NULL, *got[N];
+	unsigned int ngot = 0, i;
+	uint16_t s0;
+	char name[200];
+	uint32_t len = 0;
+	int untouched;
+
+	o->inflight = logmem;
+	o->inflight_size = lsz;
+	fk_init(&fk, 1);
+	if (vduse__dev_create(o, &fk_backend, &fk, &dev))
+		abort();
+	vq = vduse_dev_vq(dev, 0);
+	fk_map(&fk, 0, RING, 0x100000, 0, VDUSE_ACCESS_RW);
+	fk_map(&fk, 0, BUF, 0x10000, 0x100000, VDUSE_ACCESS_RW);
+	restart(0);
+	if (how == CORRUPT_FREE) {
+		/* id 2 in slot 0, completed and logged: its ndesc stays 1, its state free */
+		post1(2, BUF + 32, 16, PW);
+		if (vduse_vq_pop(vq, &a) != 1 || a->id != 2)
+			abort();
+		vduse_vq_push(a, 3);
+	}
+	s0 = slot;		/* the logged used slot: ids 0 and 1 go from here */
+	post1(0, BUF, 16, PW);
+	post1(1, BUF + 16, 16, PW);
+	if (vduse_vq_pop(vq, &a) != 1 || vduse_vq_pop(vq, &b) != 1 || a->id != 0 || b->id != 1)
+		abort();
+	if (how == CORRUPT_FREE)	/* "push of id 2, 5 bytes, at the used slot" */
+		*log_pending_word(logmem, lsz) = (0x8000 | s0) | 2ull << 16 | 5ull << 32;
+	else				/* "push of id 0 (16 writable bytes), 17 bytes" */
+		*log_pending_word(logmem, lsz) = (0x8000 | s0) | 0ull << 16 | 17ull << 32;
+	vduse_dev_close(dev);	/* the crash */
+	lg.warnings = 0;
+	lg.last[0] = 0;
+	snprintf(name, sizeof(name), "packed, %s: attach", what[how]);
+	TAP_EQ(vduse__dev_attach(o, &fk_backend, &fk, &dev), 0, name);
+	if (!dev)
+		goto out;
+	vq = vduse_dev_vq(dev, 0);
+	/* the driver's view: slot s0 still the available descriptor of id 0 */
+	untouched = used_id(s0, true, &len) == -1 && ring()[s0].id == 0 && ring()[s0].len == 16;
+	snprintf(name, sizeof(name), "packed, %s: ignored (warned), the ring untouched",
+		 what[how]);
+	TAP_OK(untouched && lg.warnings == 1 && strstr(lg.last, "matches no buffer in flight"),
+	       name, "slot %u: id %u len %u flags %#x; %u warnings (%s)", s0, ring()[s0].id,
+	       ring()[s0].len, ring()[s0].flags, lg.warnings, lg.last);
+	while (ngot < N && vduse_vq_pop(vq, &got[ngot]) == 1)
+		ngot++;
+	for (i = 0; i < ngot; i++)
+		vduse_vq_push(got[i], 1);
+	snprintf(name, sizeof(name), "packed, %s: ids 0 and 1 resubmitted and used in "
+		 "their slots", what[how]);
+	TAP_OK(ngot == 2 && got[0]->id == 0 && got[1]->id == 1 &&
+	       used_id(s0, true, &len) == 0 && len == 1 && used_id(s0 + 1, true, &len) == 1,
+	       name, "%u popped, first id %d", ngot, ngot ? got[0]->id : -1);
 	vduse_dev_destroy(dev);
 out:
 	fk_fini(&fk);
@@ -549,5 +636,7 @@ out_log:
 	pending_case(&o, PEND_REUSED);
 	pending_case(&o, PEND_UNSEEN);
 	pending_case(&o, PEND_V2);
+	pending_corrupt(&o, CORRUPT_FREE);
+	pending_corrupt(&o, CORRUPT_LONG);
 	return tap_done();
 }
