@@ -55,7 +55,8 @@ UNIT_PROGS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
 # The module is built against Debian's 6.12 headers, fetched into the cache
 # unless KDIR names another tree (for example /lib/modules/$(uname -r)/build).
-VMTEST_CACHE ?= $(CURDIR)/.cache/vmtest
+# per user, shared by every checkout (tests/vm/cache-dir)
+VMTEST_CACHE ?= $(shell tests/vm/cache-dir)
 export VMTEST_CACHE
 KENV := $(VMTEST_CACHE)/k612.env
 KDIR ?= $(shell [ -r $(KENV) ] || tests/vm/fetch-kernels 6.12 >&2; . $(KENV) && echo $$HDR)

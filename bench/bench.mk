@@ -125,9 +125,9 @@ $(BUILD)/vm/progs/null-raww: bench/null_raw.c bench/syscall_user.c $(NULL_DEPS) 
 	$(CC) $(CFLAGS) $(WARN) -Werror -Iinclude/uapi -Itests/include -Ibench \
 		-static $(SYSCALL_WRAP) -o $@ bench/null_raw.c bench/syscall_user.c
 
-QLIBVDUSE_SUBDIR := $(shell sed -n 's/^QLIBVDUSE_SUBDIR=//p' .cache/vmtest/qemu-libvduse.env 2>/dev/null)
+QLIBVDUSE_SUBDIR := $(shell sed -n 's/^QLIBVDUSE_SUBDIR=//p' $(VMTEST_CACHE)/qemu-libvduse.env 2>/dev/null)
 ifneq ($(QLIBVDUSE_SUBDIR),)
-QLIBVDUSE := .cache/vmtest/$(QLIBVDUSE_SUBDIR)/subprojects/libvduse
+QLIBVDUSE := $(VMTEST_CACHE)/$(QLIBVDUSE_SUBDIR)/subprojects/libvduse
 # built the way its meson.build does (-D_GNU_SOURCE, gnu99), at our -O level
 $(BUILD)/bench/qemu-libvduse.o: $(QLIBVDUSE)/libvduse.c
 	@mkdir -p $(dir $@)
