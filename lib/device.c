@@ -616,9 +616,32 @@ EXPORT int vduse_dev_update_config(struct vduse_dev *dev, uint32_t offset, const
 }
 
 /*
+ * VDUSE_DEV_F_THREADS: every queue thread out of the library (or waiting at
+ * its next call) while the kernel swaps @asid's bounce pages: it zaps the
+ * range's mappings and copies the data across, so a queue reading an
+ * indirect table or a ring through its cached mapping meanwhile would fault
+ * or miss the copy. Device lock held; queue locks in index order.
+ */
+static void umem_quiesce(struct vduse_dev *dev)
+{
+	uint32_t i;
+
+	for (i = 0; dev->threaded && i < dev->nvqs; i++)
+		vduse_vq_lock_msg(&dev->vqs[i]);
+}
+
+static void umem_resume(struct vduse_dev *dev)
+{
+	uint32_t i;
+
+	for (i = 0; dev->threaded && i < dev->nvqs; i++)
+		vduse_vq_unlock(&dev->vqs[i]);
+}
+
+/*
  * Switch @asid's bounce range [iova, iova + len) to @addr (or back to the
  * kernel's pages). Queue threads read the umem fields when they fetch a
- * mapping: every queue lock is held meanwhile (device lock first).
+ * mapping: called between umem_quiesce() and umem_resume().
  */
 static void umem_set(struct vduse_dev *dev, uint32_t asid, void *addr, uint64_t iova,
 		     uint64_t len)
@@ -626,8 +649,6 @@ static void umem_set(struct vduse_dev *dev, uint32_t asid, void *addr, uint64_t 
 	struct vduse_as *as = &dev->as[asid];
 	uint32_t i;
 
-	for (i = 0; dev->threaded && i < dev->nvqs; i++)
-		vduse_vq_lock_msg(&dev->vqs[i]);
 	vduse_iotlb_invalidate(dev, asid, iova, iova + len - 1);
 	for (i = 0; i < dev->nvqs; i++) {
 		if (dev->threaded && dev->vqs[i].asid == asid)
@@ -637,14 +658,13 @@ static void umem_set(struct vduse_dev *dev, uint32_t asid, void *addr, uint64_t 
 	as->umem = addr;
 	as->umem_iova = iova;
 	as->umem_len = addr ? len : 0;
-	for (i = 0; dev->threaded && i < dev->nvqs; i++)
-		vduse_vq_unlock(&dev->vqs[i]);
 }
 
 static int reg_umem(struct vduse_dev *dev, uint32_t asid, void *addr, size_t len)
 {
 	struct vduse_iova_umem u;
 	struct vduse_as *as;
+	int err = 0;
 
 	if (asid >= dev->nas || !addr || !len || ((uintptr_t)addr & (getpagesize() - 1)))
 		return -EINVAL;
@@ -656,16 +676,17 @@ static int reg_umem(struct vduse_dev *dev, uint32_t asid, void *addr, size_t len
 	u.iova = 0;
 	u.size = len;
 	u.asid = asid;
-	if (vd_ioctl(dev, VDUSE_IOTLB_REG_UMEM, &u) < 0) {
-		int err = -errno;
-
-		vd_err(dev, "IOTLB_REG_UMEM(ASID %u, %zu bytes): %s%s", asid, len, strerror(errno),
-		       errno == ENOMEM ? " (the pages count against RLIMIT_MEMLOCK)" : "");
-		return err;
-	}
-	/* cached mappings of the bounce range now point at stale pages */
-	umem_set(dev, asid, addr, 0, len);
-	return 0;
+	umem_quiesce(dev);
+	if (vd_ioctl(dev, VDUSE_IOTLB_REG_UMEM, &u) < 0)
+		err = -errno;
+	else	/* cached mappings of the bounce range now point at stale pages */
+		umem_set(dev, asid, addr, 0, len);
+	umem_resume(dev);
+	/* logged without the queue locks: the log callback may call the library */
+	if (err)
+		vd_err(dev, "IOTLB_REG_UMEM(ASID %u, %zu bytes): %s%s", asid, len, strerror(-err),
+		       err == -ENOMEM ? " (the pages count against RLIMIT_MEMLOCK)" : "");
+	return err;
 }
 
 EXPORT int vduse_dev_reg_umem(struct vduse_dev *dev, uint32_t asid, void *addr, size_t len)
@@ -700,6 +721,7 @@ static int dereg_umem(struct vduse_dev *dev, uint32_t asid)
 {
 	struct vduse_iova_umem u;
 	struct vduse_as *as;
+	int err = 0;
 
 	if (asid >= dev->nas)
 		return -EINVAL;
@@ -711,14 +733,15 @@ static int dereg_umem(struct vduse_dev *dev, uint32_t asid)
 	u.iova = as->umem_iova;
 	u.size = as->umem_len;
 	u.asid = asid;
-	if (vd_ioctl(dev, VDUSE_IOTLB_DEREG_UMEM, &u) < 0) {
-		int err = -errno;
-
-		vd_err(dev, "IOTLB_DEREG_UMEM(ASID %u): %s", asid, strerror(errno));
-		return err;
-	}
-	umem_set(dev, asid, NULL, as->umem_iova, as->umem_len);
-	return 0;
+	umem_quiesce(dev);
+	if (vd_ioctl(dev, VDUSE_IOTLB_DEREG_UMEM, &u) < 0)
+		err = -errno;
+	else
+		umem_set(dev, asid, NULL, as->umem_iova, as->umem_len);
+	umem_resume(dev);
+	if (err)
+		vd_err(dev, "IOTLB_DEREG_UMEM(ASID %u): %s", asid, strerror(-err));
+	return err;
 }
 
 EXPORT int vduse_dev_dereg_umem(struct vduse_dev *dev, uint32_t asid)

@@ -7,6 +7,14 @@
  * vduse_dev_attach() resumes from it and resubmits the requests the old
  * daemon never completed, oldest first.
  *
+ * Layout (version 3): the header, the group words, one block per queue
+ * (used position, valid byte, then state[], pos[] and ndesc[] per entry),
+ * then one 64-bit pending completion word per queue (packed rings), 64
+ * bytes apart so that no two queues' words share a cache line. Version
+ * 2 is the same without the pending words, which follow everything else:
+ * a version-2 log (in memory of the version-3 size, e.g. a file grown by
+ * vduse_inflight_open()) is upgraded on attach by invalidating them.
+ *
  * Crash consistency: the daemon may die between any two stores, so every
  * store leaves the log meaning exactly one thing.
  *  - Pop: the entry's position (and packed chain length) first, then its
@@ -24,6 +32,17 @@
  *    descriptors of the current lap at the logged slot on), their entries
  *    cleared, and the used position caught up; all of it idempotent, so a
  *    crash during resume is fine too.
+ *  - Packed push, first of all: one 64-bit store of the pending completion
+ *    (used position | id << 16 | written length << 32). It is the push in
+ *    progress while its used position equals the logged one (a finished
+ *    push moves the logged position past it), and it lets resume finish
+ *    that push whatever the driver did with the slot meanwhile: the driver
+ *    may have seen the used descriptor and refilled the slot, which then
+ *    no longer shows the completion. If the slot still holds the available
+ *    descriptor of the used position's lap, the driver never saw it and
+ *    resume writes it; either way the entry is cleared and the used
+ *    position moves past it. A packed batch therefore logs each used
+ *    descriptor before the next one (at most one pending per queue).
  *
  * Packed rings log the ring slot and lap of each in-flight buffer. A chain
  * can be rebuilt only if its slots still hold it: used descriptors written
@@ -37,7 +56,14 @@
 #include <string.h>
 #include "internal.h"
 
-#define LOG_VERSION 2
+#define LOG_VERSION 3
+#define LOG_VERSION_V2 2	/* libvduse 0.2 and 0.3.0: no pending words */
+/*
+ * A cache line per pending word: each packed push stores its queue's, and
+ * with VDUSE_DEV_F_THREADS neighbours would bounce one line between the
+ * queue threads.
+ */
+#define PENDING_STRIDE 64
 
 enum { ENTRY_FREE, ENTRY_INFLIGHT, ENTRY_LOST };
 
@@ -58,7 +84,16 @@ EXPORT size_t vduse_inflight_size(unsigned int num_queues, unsigned int queue_si
 	if (!num_queues || num_queues > 0xffff || !queue_size ||
 	    queue_size > VDUSE_MAX_QUEUE_SIZE || ngroups > 0xffff)
 		return 0;
-	return hdr_size(ngroups ? ngroups : 1) + num_queues * vq_stride(queue_size);
+	return hdr_size(ngroups ? ngroups : 1) +
+	       num_queues * (vq_stride(queue_size) + PENDING_STRIDE);
+}
+
+/* Queue @i's pending completion word, after the last queue's block. */
+static uint64_t *log_pending(struct vduse_inflight_hdr *h, uint32_t i)
+{
+	return (uint64_t *)((uint8_t *)h + hdr_size(h->ngroups) +
+			    (size_t)h->num_queues * vq_stride(h->queue_size) +
+			    (size_t)i * PENDING_STRIDE);
 }
 
 static uint32_t *log_groups(struct vduse_inflight_hdr *h)
@@ -116,11 +151,31 @@ int vduse_inflight_setup(struct vduse_dev *dev, bool attach)
 		       dev->o.inflight_size, need);
 		return -EINVAL;
 	}
-	valid = h->magic == VDUSE_INFLIGHT_MAGIC && h->version == LOG_VERSION &&
+	valid = h->magic == VDUSE_INFLIGHT_MAGIC &&
+		(h->version == LOG_VERSION || h->version == LOG_VERSION_V2) &&
 		h->num_queues == dev->nvqs && h->queue_size == qs && h->ngroups == dev->ngroups;
 	if (attach && h->magic && !valid)
 		vd_warn(dev, "in-flight log does not match this device (or this library "
 			"version); starting a new one");
+	if (attach && valid && h->version == LOG_VERSION_V2) {
+		/*
+		 * The previous format: the same without the pending words,
+		 * whose memory holds anything (zeros, which could pass for a
+		 * push in progress at slot 0). Invalidate each against its
+		 * queue's used position, then the version store makes it a
+		 * version-3 log; a crash before that upgrades it again.
+		 */
+		for (i = 0; i < dev->nvqs; i++) {
+			const struct vduse_inflight_vq *e = (const void *)((uint8_t *)h +
+				hdr_size(dev->ngroups) + i * vq_stride(qs));
+
+			__atomic_store_n(log_pending(h, i), (uint64_t)(e->used ^ 0x8000),
+					 __ATOMIC_RELAXED);
+		}
+		__atomic_store_n(&h->version, LOG_VERSION, __ATOMIC_RELEASE);
+		vd_info(dev, "in-flight log of the previous format (version %u) upgraded",
+			LOG_VERSION_V2);
+	}
 	if (!attach || !valid) {
 		memset(h, 0, need);
 		h->num_queues = dev->nvqs;
@@ -143,9 +198,11 @@ int vduse_inflight_setup(struct vduse_dev *dev, bool attach)
 		dev->groups_known = true;
 	}
 	dev->log = h;
-	for (i = 0; i < dev->nvqs; i++)
+	for (i = 0; i < dev->nvqs; i++) {
 		dev->vqs[i].log = (struct vduse_inflight_vq *)((uint8_t *)h + hdr_size(dev->ngroups) +
 							      i * vq_stride(qs));
+		dev->vqs[i].log_pending = log_pending(h, i);
+	}
 	return 0;
 }
 
@@ -174,6 +231,20 @@ void vduse_inflight_log_push(struct vduse_vq *vq, uint16_t id)
 	put8(vq, &log_state(vq)[id], ENTRY_FREE);
 }
 
+/*
+ * Packed push, before it writes the used descriptor: which completion is in
+ * progress at the used position (one 64-bit store). The signal fence keeps
+ * the compiler from moving the ring stores that follow above it (were this
+ * call inlined).
+ */
+void vduse_inflight_log_pending(struct vduse_vq *vq, uint16_t id, uint32_t len)
+{
+	vduse_crash_point(vq->dev);
+	__atomic_store_n(vq->log_pending, (uint64_t)len << 32 | (uint32_t)id << 16 |
+			 vq->used_idx | (uint32_t)vq->used_wrap << 15, __ATOMIC_RELAXED);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
 /* After the used ring (and the states) were written: move the used position. */
 void vduse_inflight_log_commit(struct vduse_vq *vq)
 {
@@ -194,12 +265,20 @@ void vduse_inflight_reset(struct vduse_vq *vq)
 	memset(log_state(vq), 0, vq->dev->log->queue_size);
 }
 
+/* No push in progress at used position @used: a word whose position differs. */
+static void pending_clear(struct vduse_vq *vq, uint16_t used)
+{
+	vduse_crash_point(vq->dev);
+	__atomic_store_n(vq->log_pending, (uint64_t)(uint16_t)(used ^ 0x8000), __ATOMIC_RELAXED);
+}
+
 /* A fresh log entry for a queue starting at its current positions. */
 static void log_init(struct vduse_vq *vq)
 {
 	put8(vq, &vq->log->valid, 0);
 	memset(log_state(vq), 0, vq->dev->log->queue_size);
 	put16(vq, &vq->log->used, used_word(vq));
+	pending_clear(vq, used_word(vq));
 	put8(vq, &vq->log->valid, 1);
 }
 
@@ -294,11 +373,35 @@ static int resume_packed(struct vduse_vq *vq)
 	uint16_t *pos = log_pos(vq), *nd = log_ndesc(vq), slot = vq->log->used & 0x7fff;
 	bool wrap = vq->log->used >> 15;
 	uint32_t k, sum = 0, lost = 0, steps;
+	uint64_t pend;
 
 	if (slot >= vq->num) {
 		vd_warn(vq->dev, "vq %u: in-flight log used slot %u beyond the ring; log ignored",
 			vq->index, slot);
 		return -EINVAL;
+	}
+	pend = __atomic_load_n(vq->log_pending, __ATOMIC_RELAXED);
+	if ((uint16_t)pend == vq->log->used) {
+		/*
+		 * The old daemon died in the push of this used position: it
+		 * may or may not have written the used descriptor, and the
+		 * driver may have taken it and refilled the slot since.
+		 * Finish it: write it if the driver cannot have seen it, then
+		 * log it as any completion the walk below finds.
+		 */
+		uint16_t id = pend >> 16;
+
+		if (id >= vq->num || !nd[id] || nd[id] > vq->num) {
+			vd_warn(vq->dev, "vq %u: in-flight log pending completion of id %u "
+				"is corrupt; log ignored", vq->index, id);
+			return -EINVAL;
+		}
+		if (vduse_packed_finish(vq, slot, wrap, id, pend >> 32))
+			vd_info(vq->dev, "vq %u: completion of id %u at slot %u finished",
+				vq->index, id, slot);
+		if (st[id] == ENTRY_INFLIGHT)
+			put8(vq, &st[id], ENTRY_FREE);
+		packed_advance(vq, &slot, &wrap, nd[id]);
 	}
 	for (steps = 0; steps < vq->num; steps++) {
 		uint16_t f = le16toh(ld16_acq(&ring[slot].flags)), id = le16toh(ring[slot].id);
@@ -311,6 +414,9 @@ static int resume_packed(struct vduse_vq *vq)
 		packed_advance(vq, &slot, &wrap, nd[id]);
 	}
 	put16(vq, &vq->log->used, slot | (wrap ? 0x8000 : 0));
+	/* the walk may end where an old pending word points: it is no push in progress */
+	if ((uint16_t)__atomic_load_n(vq->log_pending, __ATOMIC_RELAXED) == vq->log->used)
+		pending_clear(vq, vq->log->used);
 	for (k = 0; k < vq->num; k++) {
 		if (st[k] == ENTRY_FREE)
 			continue;

@@ -140,6 +140,7 @@ struct vduse_vq {
 
 	/* In-flight log: requests to resubmit after a daemon restart. */
 	struct vduse_inflight_vq *log;
+	uint64_t *log_pending;		/* packed: the push in progress */
 	uint16_t *resubmit;
 	unsigned int nr_resubmit;
 
@@ -523,6 +524,8 @@ void vduse_packed_disable_notify(struct vduse_vq *vq) HIDDEN;
 int vduse_packed_parse(struct vduse_vq *vq, uint16_t pos, bool wrap, bool resubmit,
 		       struct vduse_req **reqp) HIDDEN;
 bool vduse_packed_chain_intact(struct vduse_vq *vq, uint16_t slot, bool wrap, uint16_t id) HIDDEN;
+bool vduse_packed_finish(struct vduse_vq *vq, uint16_t slot, bool wrap, uint16_t id,
+			 uint32_t len) HIDDEN;
 
 /* msg.c */
 int vduse_msg_handle(struct vduse_dev *dev, const struct vduse_dev_request *req,
@@ -554,6 +557,14 @@ struct vduse_inflight_vq {
 	 */
 	uint8_t data[];
 };
+/*
+ * Version 3: after the last queue's block, per queue, 64 bytes apart (a
+ * cache line each), uint64_t pending = used position | id << 16 | written
+ * length << 32: the packed push in progress while its used position equals
+ * the queue's @used.
+ */
+_Static_assert(__atomic_always_lock_free(sizeof(uint64_t), 0),
+	       "the pending completion word must be one store");
 int vduse_inflight_setup(struct vduse_dev *dev, bool attach) HIDDEN;
 int vduse_inflight_log_pop(struct vduse_vq *vq, uint16_t id, uint16_t pos, uint16_t ndesc) HIDDEN;
 void vduse_inflight_log_push(struct vduse_vq *vq, uint16_t id) HIDDEN;
@@ -576,6 +587,15 @@ static inline void vduse_inflight_commit(struct vduse_vq *vq)
 {
 	if (vq->log)
 		vduse_inflight_log_commit(vq);
+}
+
+void vduse_inflight_log_pending(struct vduse_vq *vq, uint16_t id, uint32_t len) HIDDEN;
+
+/* Packed push, before it writes the used descriptor (inflight.c). */
+static inline void vduse_inflight_pending(struct vduse_vq *vq, uint16_t id, uint32_t len)
+{
+	if (vq->log)
+		vduse_inflight_log_pending(vq, id, len);
 }
 void vduse_inflight_group(struct vduse_dev *dev, uint32_t group, uint32_t asid) HIDDEN;
 void vduse_inflight_reset(struct vduse_vq *vq) HIDDEN;

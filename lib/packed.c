@@ -197,6 +197,7 @@ HOT int vduse_packed_push(struct vduse_vq *vq, struct vduse_req_int *r, uint32_t
 
 	if (len)
 		flags |= PD_WRITE;
+	vduse_inflight_pending(vq, r->pub.id, len);
 	vduse_crash_point(vq->dev);
 	d->id = htole16(r->pub.id);
 	d->len = htole32(len);
@@ -264,4 +265,25 @@ bool vduse_packed_chain_intact(struct vduse_vq *vq, uint16_t slot, bool wrap, ui
 		}
 	}
 	return false;
+}
+
+/*
+ * After a restart, the push of buffer @id (@len bytes written) at used slot
+ * @slot of lap @wrap was in progress. If the slot still holds an available
+ * descriptor of that lap, the driver never saw the used descriptor (which
+ * would have made the slot the driver's again): write it, as the push
+ * would have, and return true. Otherwise it was written (and maybe the
+ * slot refilled since): leave the ring alone.
+ */
+bool vduse_packed_finish(struct vduse_vq *vq, uint16_t slot, bool wrap, uint16_t id, uint32_t len)
+{
+	struct pdesc *d = (struct pdesc *)vq->desc + slot;
+
+	if (slot >= vq->num || !desc_avail(le16toh(ld16_acq(&d->flags)), wrap))
+		return false;
+	d->id = htole16(id);
+	d->len = htole32(len);
+	vduse_crash_point(vq->dev);
+	st16_rel(&d->flags, htole16((wrap ? PD_AVAIL | PD_USED : 0) | (len ? PD_WRITE : 0)));
+	return true;
 }

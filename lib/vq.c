@@ -559,10 +559,11 @@ HOT_PATH static int vq_push(struct vduse_req *req, uint32_t written)
 /*
  * Several requests of one queue at once. Split: the used elements first,
  * then one used index store makes them all visible. Packed: one used
- * descriptor after the other, as vduse_vq_push() does (each needs its own
- * flags store anyway; holding back the first one's would leave the later
- * ones written but invisible if the daemon died, which the in-flight log
- * could not tell from buffers never completed).
+ * descriptor after the other, each logged before the next, as
+ * vduse_vq_push() does (each needs its own flags store anyway; holding back
+ * the first one's would leave the later ones written but invisible if the
+ * daemon died, which the in-flight log could not tell from buffers never
+ * completed; and the log keeps one packed completion in progress).
  */
 HOT_PATH EXPORT int vduse_vq_push(struct vduse_req *req, uint32_t written)
 {
@@ -595,10 +596,14 @@ HOT static int vq_push_many(struct vduse_vq *vq, struct vduse_req *const *reqs,
 			continue;
 		if (w > r->pub.writable_len)
 			w = r->pub.writable_len;
-		if (vq->packed)
+		if (vq->packed) {
+			/* the log holds one pending packed completion: each on its own */
 			vduse_packed_push(vq, r, w);
-		else
+			vduse_inflight_push(vq, r->pub.id);
+			vduse_inflight_commit(vq);
+		} else {
 			vduse_split_fill(vq, r, w, done);
+		}
 		done++;
 	}
 	if (done && !vq->packed)
@@ -607,7 +612,7 @@ HOT static int vq_push_many(struct vduse_vq *vq, struct vduse_req *const *reqs,
 	for (i = 0; i < n; i++) {
 		struct vduse_req_int *r = (struct vduse_req_int *)reqs[i];
 
-		if (r->batch_ok)
+		if (r->batch_ok && !vq->packed)
 			vduse_inflight_push(vq, r->pub.id);
 		else if (!err)
 			err = r->generation != vq->generation || !vq->started ? -ESTALE : -EIO;
@@ -616,7 +621,8 @@ HOT static int vq_push_many(struct vduse_vq *vq, struct vduse_req *const *reqs,
 		vduse_req_release(r);
 	}
 	if (done) {
-		vduse_inflight_commit(vq);
+		if (!vq->packed)
+			vduse_inflight_commit(vq);
 		vq->need_notify = true;
 		vq->st.pushes += done;
 	}

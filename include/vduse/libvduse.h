@@ -315,7 +315,13 @@ int vduse_dev_update_config(struct vduse_dev *dev, uint32_t offset,
  * Back the bounce region of address space @asid with @addr (page aligned,
  * vduse_dev_umem_size() bytes; pinned against RLIMIT_MEMLOCK), so that the
  * bounced data lives in memory the device owns. The kernel drops it when
- * the device fd is closed.
+ * the device fd is closed. With VDUSE_DEV_F_THREADS this and
+ * vduse_dev_dereg_umem() hold every queue's lock around the switch (queue
+ * threads wait in their next library call, as for UPDATE_IOTLB), then the
+ * queues translate the bounce range anew. Buffers of requests popped
+ * before keep the old mapping, whose pages the kernel revokes (SIGBUS on
+ * ours; stale data upstream): push or free the requests of @asid's queues
+ * whose buffers may lie in the bounce range first.
  */
 int vduse_dev_reg_umem(struct vduse_dev *dev, uint32_t asid, void *addr, size_t len);
 /*
@@ -326,7 +332,13 @@ int vduse_dev_reg_umem(struct vduse_dev *dev, uint32_t asid, void *addr, size_t 
 int vduse_dev_umem_size(struct vduse_dev *dev, uint32_t asid, uint64_t *size);
 int vduse_dev_dereg_umem(struct vduse_dev *dev, uint32_t asid);
 
-/* Bytes needed for the in-flight log of a device with this layout. */
+/*
+ * Bytes needed for the in-flight log of a device with this layout. The log
+ * format is the library's (docs/library.md): this version's logs take 64
+ * bytes per queue more than those of libvduse 0.2 and 0.3.0, which it reads
+ * and upgrades when attached with memory of the new size (a file reopened
+ * with vduse_inflight_open() and this size is grown, its contents kept).
+ */
 size_t vduse_inflight_size(unsigned int num_queues, unsigned int queue_size,
 			   unsigned int ngroups);
 

@@ -70,6 +70,8 @@ struct fake_kernel {
 	unsigned long last_req;
 	int bogus;			/* GET_FD answers: 1 wrong range, 2 no perm, 3 huge */
 	uint64_t bounce_size[FK_NAS];	/* a map [0, bounce_size - 1] takes umem */
+	/* called at the start of every ioctl, in the caller's thread */
+	void (*ioctl_hook)(struct fake_kernel *fk, unsigned long req, void *arg);
 	struct vduse_dev_config cfg;	/* last: it ends in a flexible array */
 };
 
@@ -153,6 +155,8 @@ static inline int fk_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 	unsigned int i;
 
 	__atomic_store_n(&fk->last_req, req, __ATOMIC_RELAXED);
+	if (fk->ioctl_hook)
+		fk->ioctl_hook(fk, req, arg);
 	if (fk->fail_req == req) {
 		errno = fk->fail_errno;
 		return -1;

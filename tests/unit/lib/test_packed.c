@@ -111,6 +111,139 @@ static int used_id(uint16_t s, bool w, uint32_t *len)
 	return d->id;
 }
 
+/*
+ * The in-flight log of a 1-queue device of N (tests/unit/lib is allowed the
+ * layout): the queue's block after the header and the group word, and its
+ * pending completion word, at the start of the log's last 64 bytes.
+ */
+static struct vduse_inflight_vq *log_vq(void *logmem)
+{
+	return (void *)((uint8_t *)logmem +
+			((sizeof(struct vduse_inflight_hdr) + 4 + 7) & ~(size_t)7));
+}
+
+static uint64_t *log_pending_word(void *logmem, size_t lsz)
+{
+	return (uint64_t *)((uint8_t *)logmem + lsz - 64);
+}
+
+enum pend_case {
+	PEND_REUSED,	/* used descriptor seen and its slot refilled, log behind */
+	PEND_UNSEEN,	/* died between logging the push and its flags store */
+	PEND_V2,	/* a version-2 log: no pending word yet */
+};
+
+/*
+ * Ids 0 (slot 0) and 1 (slot 1) popped with the log on; the old daemon
+ * dies in the push of id 0 as @how says; a new daemon attaches.
+ */
+static void pending_case(struct vduse_dev_opts *o, enum pend_case how)
+{
+	static const char *const what[] = {
+		"used descriptor seen and its slot refilled before the restart",
+		"push logged, used descriptor not written",
+		"a version-2 log",
+	};
+	size_t lsz = vduse_inflight_size(1, N, 1);
+	void *logmem = calloc(1, lsz);
+	struct vduse_inflight_hdr *h = logmem;
+	struct vduse_req *a = NULL, *b = NULL, *got[N];
+	unsigned int ngot = 0, i;
+	char name[200];
+	uint32_t len = 0;
+	int id0;
+
+	o->inflight = logmem;
+	o->inflight_size = lsz;
+	fk_init(&fk, 1);
+	if (vduse__dev_create(o, &fk_backend, &fk, &dev))
+		abort();
+	vq = vduse_dev_vq(dev, 0);
+	fk_map(&fk, 0, RING, 0x100000, 0, VDUSE_ACCESS_RW);
+	fk_map(&fk, 0, BUF, 0x10000, 0x100000, VDUSE_ACCESS_RW);
+	restart(0);
+	post1(0, BUF, 16, PW);
+	post1(1, BUF + 16, 16, PW);
+	if (vduse_vq_pop(vq, &a) != 1 || vduse_vq_pop(vq, &b) != 1 || a->id != 0 || b->id != 1)
+		abort();
+	switch (how) {
+	case PEND_REUSED:
+		/*
+		 * The push of id 0 (5 bytes) to used slot 0, then the log
+		 * rolled back to right after its flags store: entry still
+		 * in flight, used position still slot 0 of lap 1. The driver
+		 * takes id 0 and refills the whole ring: ids 2..7 in slots
+		 * 2..7, id 0 again in slot 0 of the next lap.
+		 */
+		vduse_vq_push(a, 5);
+		log_vq(logmem)->data[0] = 1;
+		log_vq(logmem)->used = 0x8000;
+		for (i = 2; i < N; i++)
+			post1(i, BUF + 16 * i, 16, PW);
+		post1(0, BUF, 16, PW);
+		break;
+	case PEND_UNSEEN:
+		/* push of id 0, 5 bytes, at slot 0 of lap 1: logged, nothing in the ring */
+		*log_pending_word(logmem, lsz) = 0x8000 | 0ull << 16 | 5ull << 32;
+		break;
+	case PEND_V2:
+		/* what lies where version 3 has the pending word: here, a push of id 0 */
+		*log_pending_word(logmem, lsz) = 0x8000 | 5ull << 32;
+		h->version = 2;
+		break;
+	}
+	vduse_dev_close(dev);	/* the crash */
+	lg.warnings = 0;
+	snprintf(name, sizeof(name), "packed, %s: attach", what[how]);
+	TAP_EQ(vduse__dev_attach(o, &fk_backend, &fk, &dev), 0, name);
+	if (!dev)
+		goto out;
+	vq = vduse_dev_vq(dev, 0);
+	while (ngot < N && vduse_vq_pop(vq, &got[ngot]) == 1)
+		ngot++;
+	id0 = used_id(0, true, &len);
+	for (i = 0; i < ngot; i++)
+		vduse_vq_push(got[i], 1);
+	switch (how) {
+	case PEND_REUSED: {
+		static const uint16_t want[N] = { 1, 2, 3, 4, 5, 6, 7, 0 };
+		bool order = ngot == N;
+
+		for (i = 0; order && i < N; i++)
+			order = got[i]->id == want[i];
+		TAP_OK(order && lg.warnings == 0, "packed, refilled slot: id 1 resubmitted, then "
+		       "the driver's 7 new buffers, nothing lost", "%u popped, first id %d, %u "
+		       "warnings (%s)", ngot, ngot ? got[0]->id : -1, lg.warnings, lg.last);
+		TAP_OK(used_id(1, true, &len) == 1 && used_id(7, true, &len) == 7 &&
+		       used_id(0, false, &len) == 0, "packed, refilled slot: used descriptors "
+		       "continue at slot 1, where the driver looks", "slot 1 has %d",
+		       used_id(1, true, &len));
+		break;
+	}
+	case PEND_UNSEEN:
+		TAP_OK(id0 == 0 && len == 5, "packed, push logged only: resume writes its used "
+		       "descriptor (id 0, 5 bytes) at slot 0", "slot 0: id %d len %u", id0, len);
+		TAP_OK(ngot == 1 && got[0]->id == 1 && used_id(1, true, &len) == 1,
+		       "packed, push logged only: id 1 alone resubmitted, used at slot 1",
+		       "%u popped", ngot);
+		break;
+	case PEND_V2:
+		TAP_OK(h->version == 3, "packed, version-2 log: upgraded to version 3",
+		       "version %u", h->version);
+		TAP_OK(id0 == -1 && ngot == 2 && got[0]->id == 0 && got[1]->id == 1,
+		       "packed, version-2 log: read, not started afresh; its stale pending "
+		       "word ignored (ids 0 and 1 resubmitted)", "%u popped, slot 0 id %d",
+		       ngot, id0);
+		break;
+	}
+	vduse_dev_destroy(dev);
+out:
+	fk_fini(&fk);
+	free(logmem);
+	o->inflight = NULL;
+	o->inflight_size = 0;
+}
+
 int main(void)
 {
 	LIBVDUSE_OPTS(vduse_dev_opts, o, .name = "packed", .device_id = 2, .num_queues = 1,
@@ -406,5 +539,8 @@ out_log:
 		fk_fini(&fk);
 		free(logmem);
 	}
+	pending_case(&o, PEND_REUSED);
+	pending_case(&o, PEND_UNSEEN);
+	pending_case(&o, PEND_V2);
 	return tap_done();
 }

@@ -178,6 +178,62 @@ static void getter_locks(bool resubmit, const char *name)
 	TAP_OK(waited && g.done, name, "done %d without the queue lock", g.done);
 }
 
+/*
+ * REG_UMEM / DEREG_UMEM swap the bounce pages under the queues' cached
+ * mappings: while the kernel does it, no queue thread may be inside the
+ * library. The fake kernel's hook asks, from another thread, whether each
+ * queue's lock is free (it must not be).
+ */
+static unsigned int umem_calls, umem_unlocked;
+
+static void *try_queue_locks(void *arg)
+{
+	unsigned int q, *free_locks = arg;
+
+	for (q = 0; q < NQ; q++) {
+		struct vduse_vq *vq = vduse_dev_vq(dev, q);
+
+		if (pthread_mutex_trylock(&vq->lock) == 0) {
+			(*free_locks)++;
+			pthread_mutex_unlock(&vq->lock);
+		}
+	}
+	return NULL;
+}
+
+static void umem_hook(struct fake_kernel *k, unsigned long req, void *arg)
+{
+	unsigned int free_locks = 0;
+	pthread_t t;
+
+	if (req != VDUSE_IOTLB_REG_UMEM && req != VDUSE_IOTLB_DEREG_UMEM)
+		return;
+	umem_calls++;
+	pthread_create(&t, NULL, try_queue_locks, &free_locks);
+	pthread_join(t, NULL);
+	umem_unlocked += free_locks;
+}
+
+static void umem_quiesces(void)
+{
+	void *um = mmap(NULL, 0x10000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t usz = 0;
+
+	/* a bounce region in ASID 1 (queues 2 and 3) */
+	fk_map(&fk, 1, 0, 0x10000, 0x600000, VDUSE_ACCESS_RW);
+	fk.bounce_size[1] = 0x10000;
+	fk.ioctl_hook = umem_hook;
+	TAP_OK(vduse_dev_umem_size(dev, 1, &usz) == 0 && usz == 0x10000 &&
+	       vduse_dev_reg_umem(dev, 1, um, usz) == 0 && vduse_dev_dereg_umem(dev, 1) == 0,
+	       "threaded: REG_UMEM and DEREG_UMEM", "size %#llx", (unsigned long long)usz);
+	TAP_OK(umem_calls == 2 && umem_unlocked == 0,
+	       "threaded: every queue lock held while the kernel switches the bounce pages",
+	       "%u of %u queue locks free in %u calls", umem_unlocked, NQ * umem_calls,
+	       umem_calls);
+	fk.ioctl_hook = NULL;
+	munmap(um, 0x10000);
+}
+
 int main(void)
 {
 	static const uint32_t groups[NQ] = { 0, 0, 1, 1 };
@@ -277,6 +333,7 @@ int main(void)
 	}
 	getter_locks(false, "vduse_vq_get_ring_state() takes the queue lock (message side)");
 	getter_locks(true, "vduse_vq_resubmit_count() takes the queue lock (message side)");
+	umem_quiesces();
 	tap_diag("%lu requests on %u queue threads, %lu UPDATE_IOTLB (%d deferred) and %lu group "
 		 "moves meanwhile", total, NQ, msgs, drains_done, moves);
 	vduse_dev_destroy(dev);
