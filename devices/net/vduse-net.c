@@ -468,11 +468,14 @@ static void ctrl_kicked(unsigned int i)
 {
 	struct vduse_vq *vq = vq_of(i);
 	struct vduse_req *req;
-	unsigned int chg, all = 0;
+	/* resubmitted requests (a restart) are popped first */
+	unsigned int chg, all = 0, replay = vduse_vq_resubmit_count(vq);
 	uint8_t ack;
 	int ret;
 
 	while ((ret = vduse_vq_pop(vq, &req)) == 1) {
+		bool again = replay && replay--;
+
 		if (req->writable_len < 1) {
 			/* no room for the ack: nothing can be answered */
 			g.st->cvq_err++;
@@ -485,7 +488,8 @@ static void ctrl_kicked(unsigned int i)
 			chg = 0;
 		} else {
 			vduse_req_read(req, 0, g.ctrl_buf, req->readable_len);
-			ack = net_ctrl_handle(g.st, g.feat, g.ctrl_buf, req->readable_len, &chg);
+			ack = (again ? net_ctrl_replay : net_ctrl_handle)(g.st, g.feat, g.ctrl_buf,
+									req->readable_len, &chg);
 		}
 		say(VDUSE_LOG_DEBUG, "control %u/%u (%llu bytes): %s",
 		    req->readable_len ? g.ctrl_buf[0] : 0xff,
