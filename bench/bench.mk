@@ -28,7 +28,7 @@ $(BUILD)/bench/native: bench/native.c $(LIB_A) $(LIB_UNIT_HELP) tests/include/ta
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_UNIT_CFLAGS) -o $@ $< $(LIB_A) -pthread
 
-ALL_TARGETS += $(BUILD)/bench/native
+BENCH_TARGETS += $(BUILD)/bench/native
 
 .PHONY: bench-native bench-plot
 # bench/rings.c (issue 12, item 2): rings and translation, natively; its data
@@ -44,7 +44,7 @@ $(BUILD)/unit/bench_rings_smoke: $(BUILD)/bench/rings
 	printf '#!/bin/sh\nexec "$$(dirname "$$0")/../bench/rings" --smoke\n' > $@
 	chmod +x $@
 
-ALL_TARGETS += $(BUILD)/bench/rings
+BENCH_TARGETS += $(BUILD)/bench/rings
 unit-progs: $(BUILD)/unit/bench_rings_smoke
 
 bench-native: $(BUILD)/bench/native $(BUILD)/bench/rings
@@ -64,7 +64,7 @@ $(BUILD)/bench/reqcost: bench/reqcost.c bench/nullblk.h tests/include/rawvblk.h 
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_UNIT_CFLAGS) -Ibench -static -o $@ $< $(LIB_A)
 
-ALL_TARGETS += $(BUILD)/bench/reqcost
+BENCH_TARGETS += $(BUILD)/bench/reqcost
 
 # The same program as a unit test (make check): both devices serve 2000
 # requests right, natively (no valgrind), in milliseconds.

@@ -33,7 +33,11 @@
 #include <liburing.h>
 #include "blk_req.h"
 
-#define VERSION		"0.1"
+/* the project's version (Makefile's VDUSE_ASID_VERSION), for --version */
+#ifndef VDUSE_ASID_VERSION
+#error "build with -DVDUSE_ASID_VERSION=\"X.Y.Z\" (devices/blk/blk.mk does)"
+#endif
+#define VERSION		VDUSE_ASID_VERSION
 #define MAX_QUEUES	64
 /*
  * One preadv/pwritev per request: keep a request's segments under IOV_MAX

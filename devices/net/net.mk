@@ -9,7 +9,7 @@
 
 NET_SRCS    := devices/net/vduse-net.c devices/net/cvq.c
 NET_HDRS    := devices/net/net.h include/vduse/libvduse.h
-NET_CFLAGS  := $(CFLAGS) $(WARN) -Werror -D_GNU_SOURCE -Iinclude -Idevices/net
+NET_CFLAGS  := $(CFLAGS) $(CPPFLAGS) $(WARN) -Werror -D_GNU_SOURCE -Iinclude -Idevices/net
 NET_BINS    := $(BUILD)/devices/vduse-net $(BUILD)/devices/vduse-netctl
 NET_VM      := $(BUILD)/vm/progs/vduse-net $(BUILD)/vm/progs/vduse-netctl
 
@@ -19,11 +19,11 @@ INSTALL_TARGETS += net-install
 
 $(BUILD)/devices/vduse-net: $(NET_SRCS) $(NET_HDRS) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(NET_CFLAGS) -o $@ $(NET_SRCS) $(LIB_A)
+	$(CC) $(NET_CFLAGS) $(LDFLAGS) -o $@ $(NET_SRCS) $(LIB_A)
 
 $(BUILD)/devices/vduse-netctl: devices/net/vduse-netctl.c
 	@mkdir -p $(dir $@)
-	$(CC) $(NET_CFLAGS) -o $@ $<
+	$(CC) $(NET_CFLAGS) $(LDFLAGS) -o $@ $<
 
 $(BUILD)/vm/progs/vduse-net: $(NET_SRCS) $(NET_HDRS) $(LIB_A)
 	@mkdir -p $(dir $@)

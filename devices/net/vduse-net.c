@@ -1341,6 +1341,13 @@ int main(int argc, char **argv)
 		}
 		offer += n + (offer[n] == ',');
 	}
+	/* refused before anything is created (ctl_listen() would be too late) */
+	if (strlen(g.sock_path) >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
+		fprintf(stderr, "vduse-net: control socket path %s is longer than %zu bytes: "
+			"use a shorter NAME or --run-dir\n", g.sock_path,
+			sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1);
+		return 2;
+	}
 	if (!have_mac) {
 		uint32_t h = 2166136261u;
 
