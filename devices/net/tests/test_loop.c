@@ -169,10 +169,11 @@ static void test_budget(void)
 	for (passes = 0; passes < 10 && used_idx() != 200; passes++) {
 		took = pass(1000);
 		got += drain_peer();
-		if (took > 100)
+		if (took > 500)
 			break;
 	}
-	TAP_OK(took <= 100, "budget: the passes with frames left poll without waiting",
+	/* a pass that waited would take its whole 1000 ms: half is the bound */
+	TAP_OK(took <= 500, "budget: the passes with frames left poll without waiting",
 	       "%llu ms", (unsigned long long)took);
 	TAP_EQ(got, 200, "budget: every frame sent without another kick (no lost wakeup)");
 	TAP_EQ(used_idx(), 200, "budget: every buffer returned");
@@ -296,7 +297,8 @@ static void test_silent_client(void)
 		if (took > worst)
 			worst = took;
 	}
-	TAP_OK(worst < 300, "silent client: a client sending nothing or half a line holds no pass up",
+	/* a blocking read would hold a pass up for the client's whole second */
+	TAP_OK(worst < 500, "silent client: a client sending nothing or half a line holds no pass up",
 	       "worst %llu ms", (unsigned long long)worst);
 	/* frames still flow while they are connected */
 	for (i = 0; i < 10; i++)
@@ -309,8 +311,8 @@ static void test_silent_client(void)
 	fd = client();
 	if (write(fd, "link up\n", 8) != 8)
 		abort();
-	TAP_OK(reply(fd, buf, sizeof(buf), 500) && !strcmp(buf, "ok\n"),
-	       "silent client: another client is answered within 500 ms", "'%s'", buf);
+	TAP_OK(reply(fd, buf, sizeof(buf), 900) && !strcmp(buf, "ok\n"),
+	       "silent client: another client is answered within 900 ms", "'%s'", buf);
 	close(fd);
 	/* the half line, completed, is a command */
 	if (write(half, "te\n", 3) != 3)
