@@ -316,6 +316,8 @@ out:
  * running it again gives the same answer. An ANNOUNCE_ACK finds the
  * announcement it acknowledged cleared: that is its effect, so OK (QEMU's
  * ERR for an ACK with nothing pending stays for commands not resubmitted).
+ * The crash may have come before the config space was rewritten, so the
+ * status is reported changed: the daemon writes it again.
  */
 uint8_t net_ctrl_replay(struct net_state *st, uint64_t features,
 			const uint8_t *cmd, size_t len, unsigned int *changed)
@@ -324,7 +326,7 @@ uint8_t net_ctrl_replay(struct net_state *st, uint64_t features,
 	    cmd[1] == VIRTIO_NET_CTRL_ANNOUNCE_ACK &&
 	    (features & F(VIRTIO_NET_F_CTRL_VQ)) && (features & F(VIRTIO_NET_F_GUEST_ANNOUNCE)) &&
 	    !(st->status & VIRTIO_NET_S_ANNOUNCE)) {
-		*changed = 0;
+		*changed = NET_CHG_STATUS;
 		st->cvq_ok++;
 		return VIRTIO_NET_OK;
 	}
