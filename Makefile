@@ -43,7 +43,9 @@ PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 MANDIR  ?= $(PREFIX)/share/man
-SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+# /etc whatever the PREFIX: the units' configuration files are where the
+# documentation says (/etc/vduse/{blk,net}/NAME.conf) after make install too.
+SYSCONFDIR ?= /etc
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DKMS_SRC = $(DESTDIR)/usr/src/vduse-asid-$(VDUSE_ASID_VERSION)
 
@@ -55,7 +57,8 @@ UNIT_PROGS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
 # The module is built against Debian's 6.12 headers, fetched into the cache
 # unless KDIR names another tree (for example /lib/modules/$(uname -r)/build).
-VMTEST_CACHE ?= $(CURDIR)/.cache/vmtest
+# per user, shared by every checkout (tests/vm/cache-dir)
+VMTEST_CACHE ?= $(shell tests/vm/cache-dir)
 export VMTEST_CACHE
 KENV := $(VMTEST_CACHE)/k612.env
 KDIR ?= $(shell [ -r $(KENV) ] || tests/vm/fetch-kernels 6.12 >&2; . $(KENV) && echo $$HDR)
@@ -63,14 +66,18 @@ KDIR ?= $(shell [ -r $(KENV) ] || tests/vm/fetch-kernels 6.12 >&2; . $(KENV) && 
 .PHONY: all check check-fresh check-debug check-vmm check-trixie check-long demo demo-kernels bench install clean vm-progs unit-progs \
 	module module_install fuzz userspace dkms-install deb module-debug
 
-# Each part adds its targets to ALL_TARGETS, INSTALL_TARGETS and CLEAN_FILES.
+# Each part adds its targets to ALL_TARGETS (what install and the packages
+# build: the installed programs and libraries only), INSTALL_TARGETS and
+# CLEAN_FILES; bench/bench.mk its native benchmarks to BENCH_TARGETS (built by
+# make, never by make install or make deb).
 ALL_TARGETS :=
+BENCH_TARGETS :=
 INSTALL_TARGETS :=
 CLEAN_FILES :=
 FUZZ_TARGETS :=
 -include lib/lib.mk devices/devices.mk tools/tools.mk bench/bench.mk dist/dist.mk
 
-all: $(ALL_TARGETS) unit-progs vm-progs module
+all: $(ALL_TARGETS) $(BENCH_TARGETS) unit-progs vm-progs module
 
 $(BUILD)/vm/progs/%: tests/vm/guest/%.c include/uapi/linux/vduse.h $(wildcard tests/include/*.h)
 	@mkdir -p $(dir $@)

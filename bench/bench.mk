@@ -28,7 +28,7 @@ $(BUILD)/bench/native: bench/native.c $(LIB_A) $(LIB_UNIT_HELP) tests/include/ta
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_UNIT_CFLAGS) -o $@ $< $(LIB_A) -pthread
 
-ALL_TARGETS += $(BUILD)/bench/native
+BENCH_TARGETS += $(BUILD)/bench/native
 
 .PHONY: bench-native bench-plot
 # bench/rings.c (issue 12, item 2): rings and translation, natively; its data
@@ -44,7 +44,7 @@ $(BUILD)/unit/bench_rings_smoke: $(BUILD)/bench/rings
 	printf '#!/bin/sh\nexec "$$(dirname "$$0")/../bench/rings" --smoke\n' > $@
 	chmod +x $@
 
-ALL_TARGETS += $(BUILD)/bench/rings
+BENCH_TARGETS += $(BUILD)/bench/rings
 unit-progs: $(BUILD)/unit/bench_rings_smoke
 
 bench-native: $(BUILD)/bench/native $(BUILD)/bench/rings
@@ -64,7 +64,7 @@ $(BUILD)/bench/reqcost: bench/reqcost.c bench/nullblk.h tests/include/rawvblk.h 
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_UNIT_CFLAGS) -Ibench -static -o $@ $< $(LIB_A)
 
-ALL_TARGETS += $(BUILD)/bench/reqcost
+BENCH_TARGETS += $(BUILD)/bench/reqcost
 
 # The same program as a unit test (make check): both devices serve 2000
 # requests right, natively (no valgrind), in milliseconds.
@@ -125,9 +125,9 @@ $(BUILD)/vm/progs/null-raww: bench/null_raw.c bench/syscall_user.c $(NULL_DEPS) 
 	$(CC) $(CFLAGS) $(WARN) -Werror -Iinclude/uapi -Itests/include -Ibench \
 		-static $(SYSCALL_WRAP) -o $@ bench/null_raw.c bench/syscall_user.c
 
-QLIBVDUSE_SUBDIR := $(shell sed -n 's/^QLIBVDUSE_SUBDIR=//p' .cache/vmtest/qemu-libvduse.env 2>/dev/null)
+QLIBVDUSE_SUBDIR := $(shell sed -n 's/^QLIBVDUSE_SUBDIR=//p' $(VMTEST_CACHE)/qemu-libvduse.env 2>/dev/null)
 ifneq ($(QLIBVDUSE_SUBDIR),)
-QLIBVDUSE := .cache/vmtest/$(QLIBVDUSE_SUBDIR)/subprojects/libvduse
+QLIBVDUSE := $(VMTEST_CACHE)/$(QLIBVDUSE_SUBDIR)/subprojects/libvduse
 # built the way its meson.build does (-D_GNU_SOURCE, gnu99), at our -O level
 $(BUILD)/bench/qemu-libvduse.o: $(QLIBVDUSE)/libvduse.c
 	@mkdir -p $(dir $@)

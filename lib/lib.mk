@@ -127,6 +127,10 @@ $(LIB_FUZZ_RUNS): lib-run-%: $(BUILD)/fuzz/%
 	$< -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 		$(BUILD)/fuzz/corpus-$* tests/fuzz/corpus/$*
 
+# The dynamic linker finds a new library in /usr/local/lib only through its
+# cache: lib-install refreshes it after an install into the running system (as
+# root, who owns the cache), not into a DESTDIR (the packages' triggers do).
+LDCONFIG ?= ldconfig
 # LIBDIR, INCLUDEDIR and MANDIR come from the top-level Makefile (Debian
 # packaging sets LIBDIR to /usr/lib/<multiarch>).
 lib-install: $(LIB_A) $(BUILD)/lib/libvduse.so.0 $(BUILD)/lib/libvduse.so $(LIB_PC)
@@ -141,6 +145,7 @@ lib-install: $(LIB_A) $(BUILD)/lib/libvduse.so.0 $(BUILD)/lib/libvduse.so $(LIB_
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 		-e 's|@VERSION@|$(LIBVDUSE_VERSION)|' lib/libvduse.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/libvduse.pc
 	install -m 644 $(wildcard docs/man/man3/*.3) $(DESTDIR)$(MANDIR)/man3/
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then echo $(LDCONFIG); $(LDCONFIG); fi
 
 # The ABI test opens the shared library.
 $(BUILD)/unit/lib_abi: $(BUILD)/lib/libvduse.so.0

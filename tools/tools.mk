@@ -12,7 +12,7 @@
 VDPACVQ_DIR  := tools/vdpa-cvq
 VDPACVQ_SRCS := $(VDPACVQ_DIR)/libvdpacvq.c $(VDPACVQ_DIR)/vhostdev.c
 VDPACVQ_HDRS := $(VDPACVQ_DIR)/libvdpacvq.h
-VDPACVQ_CFLAGS := $(CFLAGS) $(WARN) -Werror -D_GNU_SOURCE -Iinclude/uapi -I$(VDPACVQ_DIR)
+VDPACVQ_CFLAGS := $(CFLAGS) $(CPPFLAGS) $(WARN) -Werror -D_GNU_SOURCE -Iinclude/uapi -I$(VDPACVQ_DIR)
 VDPACVQ_OBJS := $(patsubst $(VDPACVQ_DIR)/%.c,$(BUILD)/tools/obj/%.o,$(VDPACVQ_SRCS))
 VDPACVQ_A    := $(BUILD)/tools/libvdpacvq.a
 
@@ -30,7 +30,7 @@ $(VDPACVQ_A): $(VDPACVQ_OBJS)
 	$(AR) rcs $@ $^
 
 $(BUILD)/tools/vdpa-cvq: $(VDPACVQ_DIR)/vdpa-cvq.c $(VDPACVQ_A) $(VDPACVQ_HDRS)
-	$(CC) $(VDPACVQ_CFLAGS) -o $@ $< $(VDPACVQ_A)
+	$(CC) $(VDPACVQ_CFLAGS) $(LDFLAGS) -o $@ $< $(VDPACVQ_A)
 
 $(BUILD)/vm/progs/vdpa-cvq: $(VDPACVQ_DIR)/vdpa-cvq.c $(VDPACVQ_SRCS) $(VDPACVQ_HDRS)
 	@mkdir -p $(dir $@)

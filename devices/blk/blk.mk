@@ -7,7 +7,9 @@
 #   build/devices/blk/blk_req.o  virtio-blk request handling, also linked by
 #                                bench/benchdev and tests/vm/lib/libblk
 
-BLK_CFLAGS := $(CFLAGS) $(WARN) -Werror -D_GNU_SOURCE -Iinclude -Iinclude/uapi -Idevices/blk
+BLK_CFLAGS := $(CFLAGS) $(CPPFLAGS) $(WARN) -Werror -D_GNU_SOURCE -Iinclude -Iinclude/uapi -Idevices/blk
+# --version prints the project's version
+BLK_VERSION := -DVDUSE_ASID_VERSION='"$(VDUSE_ASID_VERSION)"'
 BLK_DEPS   := devices/blk/vduse-blk.c devices/blk/blk_req.h $(BUILD)/devices/blk/blk_req.o \
 	      $(LIB_A) include/vduse/libvduse.h
 BLK_REQ_O  := $(BUILD)/devices/blk/blk_req.o
@@ -23,11 +25,11 @@ $(BLK_REQ_O): devices/blk/blk_req.c devices/blk/blk_req.h include/vduse/libvduse
 
 $(BUILD)/devices/vduse-blk: $(BLK_DEPS)
 	@mkdir -p $(dir $@)
-	$(CC) $(BLK_CFLAGS) -pthread -o $@ $< $(BLK_REQ_O) $(LIB_A) -l:liburing.a
+	$(CC) $(BLK_CFLAGS) $(BLK_VERSION) $(LDFLAGS) -pthread -o $@ $< $(BLK_REQ_O) $(LIB_A) -l:liburing.a
 
 $(BUILD)/vm/progs/vduse-blk: $(BLK_DEPS)
 	@mkdir -p $(dir $@)
-	$(CC) $(BLK_CFLAGS) -static -pthread -o $@ $< $(BLK_REQ_O) $(LIB_A) -luring
+	$(CC) $(BLK_CFLAGS) $(BLK_VERSION) -static -pthread -o $@ $< $(BLK_REQ_O) $(LIB_A) -luring
 
 vm-progs: $(BUILD)/vm/progs/vduse-blk
 

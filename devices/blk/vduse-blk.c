@@ -33,7 +33,11 @@
 #include <liburing.h>
 #include "blk_req.h"
 
-#define VERSION		"0.1"
+/* the project's version (Makefile's VDUSE_ASID_VERSION), for --version */
+#ifndef VDUSE_ASID_VERSION
+#error "build with -DVDUSE_ASID_VERSION=\"X.Y.Z\" (devices/blk/blk.mk does)"
+#endif
+#define VERSION		VDUSE_ASID_VERSION
 #define MAX_QUEUES	64
 /*
  * One preadv/pwritev per request: keep a request's segments under IOV_MAX
@@ -87,7 +91,13 @@ struct blkq {
 	bool broken_logged;
 };
 
-enum state { RUNNING, UNBINDING, FINISHING };
+/*
+ * RUNNING; BINDING_STOP: a stop signal came while --bind's vdpa dev add was
+ * under way, serving until it ends (then UNBINDING, or FINISHING if it
+ * failed); UNBINDING: vdpa dev del under way, serving until it ends;
+ * FINISHING: leave the loop.
+ */
+enum state { RUNNING, BINDING_STOP, UNBINDING, FINISHING };
 
 struct blkd {
 	const char *name;
@@ -870,6 +880,18 @@ static void begin_shutdown(struct blkd *bd)
 {
 	if (bd->state != RUNNING)
 		return;
+	/*
+	 * --bind's vdpa dev add is under way: the driver's probe it runs
+	 * needs this thread's answers, and the vDPA device may not be there
+	 * yet to remove. Serve until the add ends (end_bind()), then remove
+	 * what it made. Stopping now would leave the probe unanswered for
+	 * the kernel's message timeout, and the devices behind.
+	 */
+	if (bd->bind_efd >= 0) {
+		msg(VDUSE_LOG_INFO, "stopping once the vDPA device being added is there (then removing it)");
+		bd->state = BINDING_STOP;
+		return;
+	}
 	if (!vduse_vdpa_dev_exists(bd->name)) {
 		bd->state = FINISHING;
 		return;
@@ -1427,15 +1449,21 @@ int main(int argc, char **argv)
 				} else if (bd->state == RUNNING) {
 					begin_shutdown(bd);
 				} else {
-					msg(VDUSE_LOG_WARN, "second %s: not waiting for the vDPA device to go",
-					    strsignal(si.ssi_signo));
+					msg(VDUSE_LOG_WARN, "second %s: not waiting for the vDPA device to %s",
+					    strsignal(si.ssi_signo),
+					    bd->state == BINDING_STOP ? "be added" : "go");
 					forced = 1;
 					bd->state = FINISHING;
 				}
 			}
 		}
-		if (pfd[3].revents)
+		if (pfd[3].revents) {
 			end_bind(bd);
+			if (bd->state == BINDING_STOP) {
+				bd->state = RUNNING;
+				begin_shutdown(bd);
+			}
+		}
 		if (pfd[2].revents) {
 			if (bd->unbind_err)
 				msg(VDUSE_LOG_ERROR, "vdpa dev del %s: %s", name, strerror(-bd->unbind_err));
@@ -1465,7 +1493,8 @@ int main(int argc, char **argv)
 	}
 	if (forced || bd->state != FINISHING) {
 		vduse_dev_close(bd->dev);
-		msg(VDUSE_LOG_WARN, "left %s in place (a restarted daemon can take it over)", devpath);
+		msg(VDUSE_LOG_WARN, "left %s in place (a restarted daemon can take it over)%s", devpath,
+		    bd->bind_efd >= 0 ? "; the vDPA device being added may appear, unserved: vdpa dev del it" : "");
 		return 1;
 	}
 	vduse_dev_close(bd->dev);

@@ -310,6 +310,29 @@ out:
 	return ack;
 }
 
+/*
+ * The state is shared memory, so a command resubmitted after a crash may
+ * have taken effect already. Every command but ANNOUNCE_ACK sets a value:
+ * running it again gives the same answer. An ANNOUNCE_ACK finds the
+ * announcement it acknowledged cleared: that is its effect, so OK (QEMU's
+ * ERR for an ACK with nothing pending stays for commands not resubmitted).
+ * The crash may have come before the config space was rewritten, so the
+ * status is reported changed: the daemon writes it again.
+ */
+uint8_t net_ctrl_replay(struct net_state *st, uint64_t features,
+			const uint8_t *cmd, size_t len, unsigned int *changed)
+{
+	if (len == 2 && cmd[0] == VIRTIO_NET_CTRL_ANNOUNCE &&
+	    cmd[1] == VIRTIO_NET_CTRL_ANNOUNCE_ACK &&
+	    (features & F(VIRTIO_NET_F_CTRL_VQ)) && (features & F(VIRTIO_NET_F_GUEST_ANNOUNCE)) &&
+	    !(st->status & VIRTIO_NET_S_ANNOUNCE)) {
+		*changed = NET_CHG_STATUS;
+		st->cvq_ok++;
+		return VIRTIO_NET_OK;
+	}
+	return net_ctrl_handle(st, features, cmd, len, changed);
+}
+
 static bool mac_in(const uint8_t (*tab)[6], uint32_t count, const uint8_t *mac)
 {
 	uint32_t i;

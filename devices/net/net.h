@@ -102,6 +102,14 @@ uint8_t net_ctrl_handle(struct net_state *st, uint64_t features,
 			const uint8_t *cmd, size_t len, unsigned int *changed);
 
 /*
+ * Handle a control command resubmitted from the in-flight log after a
+ * restart: as net_ctrl_handle(), but an ANNOUNCE_ACK that finds no
+ * announcement pending is answered OK (it cleared it before the crash).
+ */
+uint8_t net_ctrl_replay(struct net_state *st, uint64_t features,
+			const uint8_t *cmd, size_t len, unsigned int *changed);
+
+/*
  * The RX filter: should a frame (starting at its Ethernet header) reach
  * the driver? @features are the negotiated features.
  */

@@ -47,6 +47,17 @@
 #define FRAME_MAX	(HDR_LEN + 65536 + 64)
 #define CTRL_MAX	65536	/* largest control command accepted */
 #define DEFAULT_RUN_DIR	"/run/vduse-net"
+/*
+ * Frames a transmit queue sends per pass of the loop: a driver that keeps
+ * its ring full must not starve the other queues, the messages, the
+ * signals and the control socket. The rest is taken on the next pass,
+ * without waiting for a kick (the driver sends none while buffers wait).
+ */
+#define TX_BUDGET	64
+/* Control socket clients served at once; each has CTL_TIMEOUT_MS. */
+#define CTL_CLIENTS	4
+#define CTL_LINE	128
+#define CTL_TIMEOUT_MS	1000
 
 /* Features QEMU 10.0's shadow virtqueue accepts (vhost-vdpa-cvq.md §7.7). */
 #define SVQ_TRANSPORT	(F(VIRTIO_F_VERSION_1) | F(VIRTIO_RING_F_EVENT_IDX))
@@ -73,6 +84,19 @@ struct pair {
 	unsigned int nstash;
 };
 
+/*
+ * A control socket client: its command line, then the reply; non-blocking,
+ * so that a slow client holds only its own slot (never the loop).
+ */
+struct ctl_conn {
+	int fd;				/* -1: free */
+	size_t in_len;
+	char in[CTL_LINE];
+	char *out;			/* the reply, while being written */
+	size_t out_len, out_off;
+	uint64_t deadline;		/* CLOCK_MONOTONIC ms */
+};
+
 static struct {
 	const char *name;
 	const char *run_dir;
@@ -90,6 +114,9 @@ static struct {
 	size_t inflight_size;
 	uint8_t *ctrl_buf;
 	unsigned int deferred;		/* NET_CHG_* to apply outside callbacks */
+	uint64_t tx_more;		/* pairs whose tx queue has frames left (TX_BUDGET) */
+	struct ctl_conn ctl[CTL_CLIENTS];
+	int status;			/* exit status, set by serve_pass() */
 } g = { .sig_fd = -1, .listen_fd = -1 };
 
 static void say(enum vduse_log_level lvl, const char *fmt, ...)
@@ -424,15 +451,22 @@ static void rx_kicked(unsigned int pair)
 			tap_read(k);
 }
 
+/*
+ * Send up to TX_BUDGET frames of pair @pair's transmit queue. If it stops
+ * at the budget, the pair's bit in g.tx_more makes the loop come back to
+ * it on its next pass (tx_resume()) without a kick.
+ */
 static void tx_kicked(unsigned int pair)
 {
-	unsigned int txi = 2 * pair + 1;
+	unsigned int txi = 2 * pair + 1, budget = TX_BUDGET;
 	struct vduse_vq *vq = vq_of(txi);
 	struct pair *p = &g.pairs[pair < g.st->pairs && g.pairs[pair].attached ? pair : 0];
 	struct vduse_req *req;
-	int ret;
+	int ret = 0;
 
-	while ((ret = vduse_vq_pop(vq, &req)) == 1) {
+	g.tx_more &= ~(1ull << pair);
+	while (budget && (ret = vduse_vq_pop(vq, &req)) == 1) {
+		budget--;
 		if (req->readable_len < HDR_LEN + 14 || req->readable_len > FRAME_MAX ||
 		    !g.st->link_up) {
 			g.st->q[txi].dropped++;
@@ -447,7 +481,25 @@ static void tx_kicked(unsigned int pair)
 	}
 	if (ret < 0)
 		say(VDUSE_LOG_WARN, "tx queue %u: %s", txi, strerror(-ret));
+	else if (!budget)
+		g.tx_more |= 1ull << pair;
 	vduse_vq_notify(vq);
+}
+
+/* The transmit queues left at their budget, but for those in @done. */
+static void tx_resume(uint64_t done)
+{
+	uint64_t more = g.tx_more & ~done;
+	unsigned int k;
+
+	for (k = 0; more && k < NET_MAX_PAIRS; k++)
+		if (more & (1ull << k)) {
+			more &= ~(1ull << k);
+			if (g.running && 2 * k + 1 < g.nvqs && vq_role(2 * k + 1) >= 0)
+				tx_kicked(k);
+			else
+				g.tx_more &= ~(1ull << k);
+		}
 }
 
 static void ctrl_apply(unsigned int chg)
@@ -468,11 +520,14 @@ static void ctrl_kicked(unsigned int i)
 {
 	struct vduse_vq *vq = vq_of(i);
 	struct vduse_req *req;
-	unsigned int chg, all = 0;
+	/* resubmitted requests (a restart) are popped first */
+	unsigned int chg, all = 0, replay = vduse_vq_resubmit_count(vq);
 	uint8_t ack;
 	int ret;
 
 	while ((ret = vduse_vq_pop(vq, &req)) == 1) {
+		bool again = replay && replay--;
+
 		if (req->writable_len < 1) {
 			/* no room for the ack: nothing can be answered */
 			g.st->cvq_err++;
@@ -485,7 +540,8 @@ static void ctrl_kicked(unsigned int i)
 			chg = 0;
 		} else {
 			vduse_req_read(req, 0, g.ctrl_buf, req->readable_len);
-			ack = net_ctrl_handle(g.st, g.feat, g.ctrl_buf, req->readable_len, &chg);
+			ack = (again ? net_ctrl_replay : net_ctrl_handle)(g.st, g.feat, g.ctrl_buf,
+									req->readable_len, &chg);
 		}
 		say(VDUSE_LOG_DEBUG, "control %u/%u (%llu bytes): %s",
 		    req->readable_len ? g.ctrl_buf[0] : 0xff,
@@ -544,6 +600,7 @@ static void on_stopped(struct vduse_dev *dev, void *user)
 	unsigned int k;
 
 	g.running = false;
+	g.tx_more = 0;
 	for (k = 0; k < max_pairs(); k++) {
 		rx_release_stash(&g.pairs[k]);
 		g.pairs[k].pending = false;
@@ -713,26 +770,17 @@ static void json_state(FILE *f)
 	fputs("]}\n", f);
 }
 
-static void ctl_client(int fd)
+static uint64_t now_ms(void)
 {
-	struct timeval tv = { .tv_sec = 1 };
-	char cmd[128], *nl, *reply = NULL;
-	size_t rlen = 0;
-	ssize_t n;
-	FILE *f;
+	struct timespec t;
 
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	n = read(fd, cmd, sizeof(cmd) - 1);
-	if (n <= 0)
-		return;
-	cmd[n] = 0;
-	nl = strchr(cmd, '\n');
-	if (nl)
-		*nl = 0;
-	f = open_memstream(&reply, &rlen);
-	if (!f)
-		return;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Run the control command @cmd, its reply to @f. */
+static void ctl_command(const char *cmd, FILE *f)
+{
 	if (!strcmp(cmd, "state")) {
 		json_state(f);
 	} else if (!strcmp(cmd, "link up") || !strcmp(cmd, "link down")) {
@@ -751,13 +799,119 @@ static void ctl_client(int fd)
 		fprintf(f, "error: unknown command '%s' (state, link up, link down, announce)\n",
 			cmd);
 	}
-	fclose(f);
-	for (size_t off = 0; off < rlen; off += n) {
-		n = write(fd, reply + off, rlen - off);
+}
+
+static void ctl_close(struct ctl_conn *c)
+{
+	close(c->fd);
+	free(c->out);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+}
+
+/* Write what the socket takes of the reply; close the client once it is all out. */
+static void ctl_write(struct ctl_conn *c)
+{
+	ssize_t n;
+
+	while (c->out_off < c->out_len) {
+		n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+			 MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;		/* the loop polls for POLLOUT */
 		if (n <= 0)
 			break;
+		c->out_off += n;
 	}
-	free(reply);
+	ctl_close(c);
+}
+
+/*
+ * Input (or an error) on client @c. A command is one line of at most
+ * CTL_LINE - 1 bytes, ended by a newline or by the client closing its
+ * sending side; it is run as soon as it is complete, and the reply written.
+ */
+static void ctl_io(struct ctl_conn *c, short revents)
+{
+	char *nl;
+	size_t rlen = 0;
+	ssize_t n;
+	FILE *f;
+
+	if (c->out) {
+		if (revents & (POLLOUT | POLLERR | POLLHUP))
+			ctl_write(c);
+		return;
+	}
+	if (!(revents & (POLLIN | POLLERR | POLLHUP)))
+		return;
+	n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n < 0 || (n == 0 && !c->in_len)) {
+		ctl_close(c);
+		return;
+	}
+	c->in_len += n;
+	c->in[c->in_len] = 0;
+	nl = strchr(c->in, '\n');
+	if (!nl && n && c->in_len < sizeof(c->in) - 1)
+		return;		/* more to come */
+	if (nl)
+		*nl = 0;
+	f = open_memstream(&c->out, &rlen);
+	if (!f) {
+		ctl_close(c);
+		return;
+	}
+	ctl_command(c->in, f);
+	fclose(f);
+	c->out_len = rlen;
+	ctl_write(c);
+}
+
+/* New clients, as many as there are free slots (the rest wait in the backlog). */
+static void ctl_accept(void)
+{
+	unsigned int i;
+	int fd;
+
+	for (i = 0; i < CTL_CLIENTS; i++) {
+		if (g.ctl[i].fd >= 0)
+			continue;
+		fd = accept4(g.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0)
+			return;
+		g.ctl[i].fd = fd;
+		g.ctl[i].deadline = now_ms() + CTL_TIMEOUT_MS;
+	}
+}
+
+/*
+ * Drop the clients that did not send a command or take their reply within
+ * CTL_TIMEOUT_MS; the poll timeout (ms, -1 none) until the next deadline,
+ * at most @timeout.
+ */
+static int ctl_expire(int timeout)
+{
+	uint64_t now = now_ms();
+	unsigned int i;
+
+	for (i = 0; i < CTL_CLIENTS; i++) {
+		if (g.ctl[i].fd < 0)
+			continue;
+		if (g.ctl[i].deadline <= now) {
+			say(VDUSE_LOG_DEBUG, "control client: nothing %s in %d ms; dropped",
+			    g.ctl[i].out ? "taken" : "asked", CTL_TIMEOUT_MS);
+			ctl_close(&g.ctl[i]);
+			continue;
+		}
+		if (timeout < 0 || g.ctl[i].deadline - now < (uint64_t)timeout)
+			timeout = g.ctl[i].deadline - now;
+	}
+	return timeout;
 }
 
 static int ctl_listen(void)
@@ -931,6 +1085,138 @@ static int create_device(uint32_t *groups, struct vduse_dev_opts *o)
 	return 0;
 }
 
+enum { SERVE_ON, SERVE_STOP, SERVE_LEAVE };
+
+/*
+ * One pass of the loop: wait (at most @cap ms, -1 for no limit) for
+ * something to do, and do it. Returns SERVE_ON to go on, SERVE_STOP to shut
+ * down (destroy the device, the TAP, the files) and SERVE_LEAVE to exit
+ * leaving them; g.status is the exit status.
+ */
+static int serve_pass(int cap)
+{
+	struct pollfd pfd[3 + 2 * NET_MAX_PAIRS + 1 + NET_MAX_PAIRS + CTL_CLIENTS];
+	unsigned int n = 0, i, k, kick0, tap0, ctl0, np = max_pairs();
+	uint64_t kicked = 0;
+	int timeout = cap, ret;
+
+	pfd[n++] = (struct pollfd){ .fd = g.sig_fd, .events = POLLIN };
+	pfd[n++] = (struct pollfd){ .fd = vduse_dev_fd(g.dev), .events = POLLIN };
+	/* with every client slot taken, new clients wait in the backlog */
+	pfd[n++] = (struct pollfd){ .fd = g.listen_fd, .events = POLLIN };
+	kick0 = n;
+	for (i = 0; i < g.nvqs; i++)
+		pfd[n++] = (struct pollfd){ .fd = vduse_vq_kick_fd(vq_of(i)), .events = POLLIN };
+	tap0 = n;
+	for (k = 0; k < np; k++)
+		pfd[n++] = (struct pollfd){ .fd = g.pairs[k].fd,
+			.events = g.pairs[k].pending ? 0 : POLLIN };
+	ctl0 = n;
+	for (k = 0; k < CTL_CLIENTS; k++) {
+		pfd[n++] = (struct pollfd){ .fd = g.ctl[k].fd,
+			.events = g.ctl[k].out ? POLLOUT : POLLIN };
+	}
+	pfd[2].fd = -1;
+	for (k = 0; k < CTL_CLIENTS; k++)
+		if (g.ctl[k].fd < 0)
+			pfd[2].fd = g.listen_fd;
+	if (g.stopping && (timeout < 0 || timeout > 200))
+		timeout = 200;
+	if (g.tx_more)
+		timeout = 0;	/* frames left over: come back at once */
+	timeout = ctl_expire(timeout);
+	ret = poll(pfd, n, timeout);
+	if (ret < 0 && errno != EINTR) {
+		say(VDUSE_LOG_ERROR, "poll: %s", strerror(errno));
+		g.status = 1;
+		return SERVE_STOP;
+	}
+	if (ret < 0)
+		return SERVE_ON;
+	if (pfd[0].revents & POLLIN) {
+		struct signalfd_siginfo si;
+
+		while (read(g.sig_fd, &si, sizeof(si)) == sizeof(si)) {
+			if (g.stopping) {
+				say(VDUSE_LOG_WARN, "second signal: leaving %s in the "
+				    "kernel (remove it later: vduse-net --destroy %s)",
+				    g.name, g.name);
+				vduse_dev_close(g.dev);
+				g.dev = NULL;
+				return SERVE_LEAVE;
+			}
+			g.stopping = true;
+			if (vduse_vdpa_dev_exists(g.name))
+				say(VDUSE_LOG_INFO, "stopping: %s is still on the vDPA "
+				    "bus; serving until `vdpa dev del %s` (a second "
+				    "signal leaves it behind)", g.name, g.name);
+		}
+	}
+	/*
+	 * POLLERR: the kernel marked the device broken (a message was
+	 * not answered within its timeout); it polls so for good with
+	 * nothing to read. It cannot serve again: stop, or spin.
+	 */
+	if (pfd[1].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+		say(VDUSE_LOG_ERROR, "the kernel marked the device broken (a message was "
+		    "not answered in time); exiting: remove it with `vdpa dev del %s` and "
+		    "`vduse-net --destroy %s`", g.name, g.name);
+		vduse_dev_close(g.dev);
+		g.dev = NULL;
+		g.status = 1;
+		return SERVE_LEAVE;
+	}
+	if (pfd[1].revents & POLLIN) {
+		ret = vduse_dev_handle_msgs(g.dev);
+		if (ret < 0) {
+			say(VDUSE_LOG_ERROR, "device messages: %s", strerror(-ret));
+			g.status = 1;
+			return SERVE_STOP;
+		}
+	}
+	if (g.deferred) {
+		ctrl_apply(g.deferred);
+		g.deferred = 0;
+	}
+	for (i = 0; i < g.nvqs; i++)
+		if (pfd[kick0 + i].revents & POLLIN) {
+			vduse_vq_ack_kick(vq_of(i));
+			vq_kicked(i);
+			if (i % 2 && i / 2 < NET_MAX_PAIRS)
+				kicked |= 1ull << (i / 2);
+		}
+	/* transmit queues left at their budget on the last pass, not kicked now */
+	tx_resume(kicked);
+	/*
+	 * POLLERR on a TAP queue: the TAP is gone (ip link del, or its
+	 * network namespace deleted); tun detached every queue and
+	 * polls POLLERR for good. Exit, leaving the device and the
+	 * files: a restarted daemon re-attaches and re-creates the TAP.
+	 */
+	for (k = 0; k < np; k++)
+		if (pfd[tap0 + k].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+			say(VDUSE_LOG_ERROR, "TAP %s is gone (deleted, or its network "
+			    "namespace was); exiting, leaving %s for a restarted daemon "
+			    "(it re-creates the TAP) or `vduse-net --destroy %s`",
+			    g.st->tap, g.name, g.name);
+			vduse_dev_close(g.dev);
+			g.dev = NULL;
+			g.status = 1;
+			return SERVE_LEAVE;
+		}
+	for (k = 0; k < np; k++)
+		if (pfd[tap0 + k].revents & POLLIN)
+			tap_read(k);
+	for (k = 0; k < CTL_CLIENTS; k++)
+		if (pfd[ctl0 + k].revents && g.ctl[k].fd == pfd[ctl0 + k].fd)
+			ctl_io(&g.ctl[k], pfd[ctl0 + k].revents);
+	if (pfd[2].revents & POLLIN)
+		ctl_accept();
+	if (g.stopping && !vduse_vdpa_dev_exists(g.name))
+		return SERVE_STOP;
+	return SERVE_ON;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
@@ -959,7 +1245,6 @@ int main(int argc, char **argv)
 	uint64_t extra = 0;
 	struct virtio_net_config cfg;
 	uint32_t groups[2 * NET_MAX_PAIRS + 1];
-	struct pollfd pfd[3 + 2 * NET_MAX_PAIRS + 1 + NET_MAX_PAIRS];
 	struct net_state *st;
 	sigset_t sigs;
 	int c, ret, status = 0;
@@ -1055,6 +1340,13 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		offer += n + (offer[n] == ',');
+	}
+	/* refused before anything is created (ctl_listen() would be too late) */
+	if (strlen(g.sock_path) >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
+		fprintf(stderr, "vduse-net: control socket path %s is longer than %zu bytes: "
+			"use a shorter NAME or --run-dir\n", g.sock_path,
+			sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1);
+		return 2;
 	}
 	if (!have_mac) {
 		uint32_t h = 2166136261u;
@@ -1245,110 +1537,13 @@ int main(int argc, char **argv)
 	    st->cfg_mac[4], st->cfg_mac[5], st->max_pairs, g.sock_path, g.name);
 
 	/* ---- the loop ---- */
-	for (;;) {
-		unsigned int n = 0, kick0, tap0;
-		int timeout = -1;
-
-		pfd[n++] = (struct pollfd){ .fd = g.sig_fd, .events = POLLIN };
-		pfd[n++] = (struct pollfd){ .fd = vduse_dev_fd(g.dev), .events = POLLIN };
-		pfd[n++] = (struct pollfd){ .fd = g.listen_fd, .events = POLLIN };
-		kick0 = n;
-		for (i = 0; i < g.nvqs; i++)
-			pfd[n++] = (struct pollfd){ .fd = vduse_vq_kick_fd(vq_of(i)),
-						    .events = POLLIN };
-		tap0 = n;
-		for (k = 0; k < st->max_pairs; k++)
-			pfd[n++] = (struct pollfd){ .fd = g.pairs[k].fd,
-				.events = g.pairs[k].pending ? 0 : POLLIN };
-		if (g.stopping)
-			timeout = 200;
-		ret = poll(pfd, n, timeout);
-		if (ret < 0 && errno != EINTR) {
-			say(VDUSE_LOG_ERROR, "poll: %s", strerror(errno));
-			status = 1;
-			break;
-		}
-		if (pfd[0].revents & POLLIN) {
-			struct signalfd_siginfo si;
-
-			while (read(g.sig_fd, &si, sizeof(si)) == sizeof(si)) {
-				if (g.stopping) {
-					say(VDUSE_LOG_WARN, "second signal: leaving %s in the "
-					    "kernel (remove it later: vduse-net --destroy %s)",
-					    g.name, g.name);
-					vduse_dev_close(g.dev);
-					g.dev = NULL;
-					goto out;
-				}
-				g.stopping = true;
-				if (vduse_vdpa_dev_exists(g.name))
-					say(VDUSE_LOG_INFO, "stopping: %s is still on the vDPA "
-					    "bus; serving until `vdpa dev del %s` (a second "
-					    "signal leaves it behind)", g.name, g.name);
-			}
-		}
-		/*
-		 * POLLERR: the kernel marked the device broken (a message was
-		 * not answered within its timeout); it polls so for good with
-		 * nothing to read. It cannot serve again: stop, or spin.
-		 */
-		if (pfd[1].revents & (POLLERR | POLLHUP | POLLNVAL)) {
-			say(VDUSE_LOG_ERROR, "the kernel marked the device broken (a message was "
-			    "not answered in time); exiting: remove it with `vdpa dev del %s` and "
-			    "`vduse-net --destroy %s`", g.name, g.name);
-			vduse_dev_close(g.dev);
-			g.dev = NULL;
-			status = 1;
-			goto out;
-		}
-		if (pfd[1].revents & POLLIN) {
-			ret = vduse_dev_handle_msgs(g.dev);
-			if (ret < 0) {
-				say(VDUSE_LOG_ERROR, "device messages: %s", strerror(-ret));
-				status = 1;
-				break;
-			}
-		}
-		if (g.deferred) {
-			ctrl_apply(g.deferred);
-			g.deferred = 0;
-		}
-		for (i = 0; i < g.nvqs; i++)
-			if (pfd[kick0 + i].revents & POLLIN) {
-				vduse_vq_ack_kick(vq_of(i));
-				vq_kicked(i);
-			}
-		/*
-		 * POLLERR on a TAP queue: the TAP is gone (ip link del, or its
-		 * network namespace deleted); tun detached every queue and
-		 * polls POLLERR for good. Exit, leaving the device and the
-		 * files: a restarted daemon re-attaches and re-creates the TAP.
-		 */
-		for (k = 0; k < st->max_pairs; k++)
-			if (pfd[tap0 + k].revents & (POLLERR | POLLHUP | POLLNVAL)) {
-				say(VDUSE_LOG_ERROR, "TAP %s is gone (deleted, or its network "
-				    "namespace was); exiting, leaving %s for a restarted daemon "
-				    "(it re-creates the TAP) or `vduse-net --destroy %s`",
-				    st->tap, g.name, g.name);
-				vduse_dev_close(g.dev);
-				g.dev = NULL;
-				status = 1;
-				goto out;
-			}
-		for (k = 0; k < st->max_pairs; k++)
-			if (pfd[tap0 + k].revents & POLLIN)
-				tap_read(k);
-		if (pfd[2].revents & POLLIN) {
-			int cfd = accept4(g.listen_fd, NULL, NULL, SOCK_CLOEXEC);
-
-			if (cfd >= 0) {
-				ctl_client(cfd);
-				close(cfd);
-			}
-		}
-		if (g.stopping && !vduse_vdpa_dev_exists(g.name))
-			break;
-	}
+	for (k = 0; k < CTL_CLIENTS; k++)
+		g.ctl[k].fd = -1;
+	while (!(ret = serve_pass(-1)))
+		;
+	status = g.status;
+	if (ret == SERVE_LEAVE)
+		goto out;
 	/* shut down: the kernel device, then the TAP and the files */
 	if (g.dev) {
 		on_stopped(g.dev, NULL);

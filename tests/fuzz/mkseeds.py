@@ -190,6 +190,20 @@ STATE = """{
 write("fuzz_cvqtext", "state", b"\0" + STATE.encode())
 write("fuzz_cvqtext", "state-overflow", b"\0" + STATE.replace('"unicast_overflow": false', '"unicast_overflow": true')
       .replace('["02:00:00:00:00:01"]', '[]').encode())
+# QEMU 10.0.2's restore values: a HASH_CONFIG state with RSS and HASH_REPORT
+# (bit 57) negotiated, sent as RSS_CONFIG, its 2-byte key as 40 bytes; 40
+# unicast + 30 multicast entries (QEMU's model: 64 in all, so all-multicast)
+UNI40 = ", ".join('"02:00:00:00:01:%02x"' % i for i in range(40))
+MULTI30 = ", ".join('"01:00:5e:00:01:%02x"' % i for i in range(30))
+write("fuzz_cvqtext", "state-hash", b"\0" + STATE.replace('"0x1000000310df0022"', '"0x1200000310df0022"')
+      .replace('"redirect": true', '"redirect": false').replace('[0, 1, 2, 0]', '[]')
+      .replace('"max_tx_vq": 3', '"max_tx_vq": 0').replace('6d5a56da255b0ec2', '6d5a')
+      .replace('["02:00:00:00:00:01"]', '[' + UNI40 + ']').replace('["01:00:5e:00:00:01"]', '[' + MULTI30 + ']')
+      .encode())
+# CTRL_RX_EXTRA without CTRL_RX (bit 18): QEMU's load_rx sends no RX mode at all
+write("fuzz_cvqtext", "state-rxextra", b"\0" + STATE.replace('"0x1000000310df0022"', '"0x1000000310db0022"')
+      .replace('"promisc": false, "allmulti": true', '"promisc": true, "allmulti": false')
+      .replace('["02:00:00:00:00:01"]', '[]').replace('["01:00:5e:00:00:01"]', '[]').encode())
 for i, c in enumerate(["mac=52:54:00:12:34:56", "promisc=0", "vlan-add=100", "mq=4", "offloads=0x80",
                        "mac-table=02:00:00:00:00:01,02:00:00:00:00:02/01:00:5e:00:00:01",
                        "rss=5:6d5a56da255b0ec2:0,1,2,0", "hash=5:6d5a", "announce"]):

@@ -3,7 +3,7 @@
 # Shared helpers for the VM test harness (sourced, not run).
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-CACHE=${VMTEST_CACHE:-$TOP/.cache/vmtest}
+CACHE=$("$TOP/tests/vm/cache-dir")
 mkdir -p "$CACHE"
 
 # What in the kernel's log fails a run: in dmesg at the end of the guest's

@@ -427,10 +427,76 @@ int vdpacvq_model_apply(struct vdpacvq_state *s, const uint8_t *buf, size_t len)
 
 /* ---- restore plan --------------------------------------------------------- */
 
+/*
+ * The device state QEMU 10.0.2's restore (vhost_vdpa_net_load_*) brings a
+ * freshly reset device to, field by field; docs/migration.md, "QEMU 10.0.2
+ * facts", names the functions. The plan sends the commands that reach it,
+ * so vdpacvq_state_restored() is this, and the start compares the two.
+ */
+static void qemu_restored(const struct vdpacvq_state *s, struct vdpacvq_state *t)
+{
+	*t = *s;
+	/*
+	 * virtio_net_handle_mac: 64 entries in all, unicast first; a multicast
+	 * list that does not fit after the unicast one is an overflow, and
+	 * vhost_vdpa_net_load_mac sends the unicast entries alone
+	 */
+	if (!t->uni_overflow && t->n_uni + t->n_multi > VDPACVQ_MAC_TABLE_MAX) {
+		t->n_multi = 0;
+		memset(t->multi, 0, sizeof(t->multi));
+		t->multi_overflow = 1;
+	}
+	/*
+	 * vhost_vdpa_net_load_mac sends the table without its overflow flags;
+	 * vhost_vdpa_net_load_rx leaves promiscuous mode on for a unicast
+	 * overflow and turns all-multicast on for a multicast one
+	 */
+	if (t->uni_overflow) {
+		t->promisc = 1;
+		t->uni_overflow = 0;
+	}
+	if (t->multi_overflow) {
+		t->allmulti = 1;
+		t->multi_overflow = 0;
+	}
+	/* vhost_vdpa_net_load_rx returns before the RX_EXTRA modes without CTRL_RX */
+	if (!HAS(s, CTRL_RX))
+		t->alluni = t->nomulti = t->nouni = t->nobcast = 0;
+	/*
+	 * vhost_vdpa_net_load_mq: nothing without MQ (the reset's one pair, no
+	 * RSS); RSS only when enabled with hash types, as RSS_CONFIG whenever
+	 * RSS is negotiated (a HASH_CONFIG state too: a one-entry table
+	 * { 0 }, unclassified 0), else as HASH_CONFIG with HASH_REPORT;
+	 * max_tx_vq is the pair count; vhost_vdpa_net_load_rss sends
+	 * hash_key_length 40 (sizeof(rss_data.key)) and 40 key bytes
+	 */
+	if (!HAS(s, MQ))
+		t->pairs = 1;
+	memset(&t->rss, 0, sizeof(t->rss));
+	if (!HAS(s, MQ) || !s->rss.enabled || !s->rss.hash_types || !(HAS(s, RSS) || HAS(s, HASH_REPORT)))
+		return;
+	t->rss.enabled = 1;
+	t->rss.hash_types = s->rss.hash_types;
+	t->rss.key_len = VDPACVQ_RSS_KEY_MAX;
+	memcpy(t->rss.key, s->rss.key, s->rss.key_len < VDPACVQ_RSS_KEY_MAX ? s->rss.key_len : VDPACVQ_RSS_KEY_MAX);
+	if (!HAS(s, RSS))
+		return;
+	t->rss.redirect = 1;
+	t->rss.max_tx_vq = s->pairs;
+	if (s->rss.redirect) {
+		t->rss.table_len = s->rss.table_len <= VDPACVQ_RSS_TABLE_MAX ? s->rss.table_len : 0;
+		memcpy(t->rss.table, s->rss.table, 2 * t->rss.table_len);
+		t->rss.unclassified = s->rss.unclassified;
+	} else {
+		t->rss.table_len = 1;
+	}
+}
+
 int vdpacvq_restore_plan(const struct vdpacvq_state *s, struct vdpacvq_cmd *out, int max)
 {
 	static const uint8_t extra[] = { VIRTIO_NET_CTRL_RX_ALLUNI, VIRTIO_NET_CTRL_RX_NOMULTI,
 					 VIRTIO_NET_CTRL_RX_NOUNI, VIRTIO_NET_CTRL_RX_NOBCAST };
+	struct vdpacvq_state t;
 	const uint8_t extra_on[] = { s->alluni, s->nomulti, s->nouni, s->nobcast };
 	int n = 0;
 	unsigned int i;
@@ -443,32 +509,30 @@ int vdpacvq_restore_plan(const struct vdpacvq_state *s, struct vdpacvq_cmd *out,
 		n++; \
 	} while (0)
 
+	/* the values QEMU's load functions send, in their order */
+	qemu_restored(s, &t);
 	if (HAS(s, CTRL_MAC_ADDR))
-		EMIT(vdpacvq_enc_mac_addr(&out[n], s->mac));
-	if (HAS(s, CTRL_RX) && (s->n_uni || s->n_multi))
-		EMIT(vdpacvq_enc_mac_table(&out[n], s->n_uni, (const uint8_t (*)[6])s->uni,
-					   s->n_multi, (const uint8_t (*)[6])s->multi));
+		EMIT(vdpacvq_enc_mac_addr(&out[n], t.mac));
+	if (HAS(s, CTRL_RX) && (t.n_uni || t.n_multi))
+		EMIT(vdpacvq_enc_mac_table(&out[n], t.n_uni, (const uint8_t (*)[6])t.uni,
+					   t.n_multi, (const uint8_t (*)[6])t.multi));
 	if (HAS(s, MQ)) {
-		EMIT(vdpacvq_enc_mq_pairs(&out[n], s->pairs));
-		if (s->rss.enabled && s->rss.hash_types) {
-			if (s->rss.redirect && HAS(s, RSS))
-				EMIT(vdpacvq_enc_rss(&out[n], s, 1));
-			else if (!s->rss.redirect && HAS(s, HASH_REPORT))
-				EMIT(vdpacvq_enc_rss(&out[n], s, 0));
-		}
+		EMIT(vdpacvq_enc_mq_pairs(&out[n], t.pairs));
+		if (t.rss.enabled)
+			EMIT(vdpacvq_enc_rss(&out[n], &t, t.rss.redirect));
 	}
 	if (HAS(s, CTRL_GUEST_OFFLOADS) && s->offloads != vdpacvq_guest_offloads(s->features))
 		EMIT(vdpacvq_enc_offloads(&out[n], s->offloads));
 	if (HAS(s, CTRL_RX)) {
-		if (!s->promisc && !s->uni_overflow)
+		if (!t.promisc)
 			EMIT(vdpacvq_enc_rx(&out[n], VIRTIO_NET_CTRL_RX_PROMISC, 0));
-		if (s->allmulti || s->multi_overflow)
+		if (t.allmulti)
 			EMIT(vdpacvq_enc_rx(&out[n], VIRTIO_NET_CTRL_RX_ALLMULTI, 1));
+		if (HAS(s, CTRL_RX_EXTRA))
+			for (i = 0; i < sizeof(extra); i++)
+				if (extra_on[i])
+					EMIT(vdpacvq_enc_rx(&out[n], extra[i], 1));
 	}
-	if (HAS(s, CTRL_RX_EXTRA))
-		for (i = 0; i < sizeof(extra); i++)
-			if (extra_on[i])
-				EMIT(vdpacvq_enc_rx(&out[n], extra[i], 1));
 	if (HAS(s, CTRL_VLAN))
 		for (i = 0; i < 4096; i++)
 			if (s->vlans[i / 8] & (1u << (i % 8)))
@@ -477,39 +541,11 @@ int vdpacvq_restore_plan(const struct vdpacvq_state *s, struct vdpacvq_cmd *out,
 	return n;
 }
 
-/*
- * What the restore plan (QEMU 10.0.2's load order) brings a freshly reset
- * device to, stated field by field rather than by replaying the plan, so
- * that the fuzzer and the start can compare the two.
- */
 void vdpacvq_state_restored(const struct vdpacvq_state *s, struct vdpacvq_state *out)
 {
-	struct vdpacvq_state t = *s;
+	struct vdpacvq_state t;
 
-	/*
-	 * vhost_vdpa_net_load_mq: nothing without MQ (the reset's one pair, no
-	 * RSS); RSS only when enabled with hash types (and its feature)
-	 */
-	if (!HAS(s, MQ)) {
-		t.pairs = 1;
-		memset(&t.rss, 0, sizeof(t.rss));
-	} else if (!t.rss.enabled || !t.rss.hash_types ||
-		   !(t.rss.redirect ? HAS(s, RSS) : HAS(s, HASH_REPORT))) {
-		memset(&t.rss, 0, sizeof(t.rss));
-	}
-	/*
-	 * vhost_vdpa_net_load_mac sends the table without its overflow
-	 * flags; vhost_vdpa_net_load_rx leaves promiscuous mode on for a
-	 * unicast overflow and turns all-multicast on for a multicast one
-	 */
-	if (t.uni_overflow) {
-		t.promisc = 1;
-		t.uni_overflow = 0;
-	}
-	if (t.multi_overflow) {
-		t.allmulti = 1;
-		t.multi_overflow = 0;
-	}
+	qemu_restored(s, &t);
 	*out = t;
 }
 

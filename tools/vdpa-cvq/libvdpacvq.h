@@ -155,23 +155,33 @@ void vdpacvq_cmd_describe(const struct vdpacvq_cmd *c, char *out, size_t len);
 int vdpacvq_model_apply(struct vdpacvq_state *s, const uint8_t *buf, size_t len);
 
 /*
- * The commands that bring a freshly reset device to state S, in QEMU's
- * load order (§6.2): MAC, MAC table, MQ pairs, RSS/hash, offloads, RX modes,
- * VLANs; only values that differ from the post-reset defaults, except the
- * MAC and the pair count. Returns the number of commands written (at most
- * MAX), or -ENOSPC.
+ * The commands QEMU 10.0.2's restore (vhost_vdpa_net_cvq_load) sends for
+ * state S to a freshly reset device, in its order (§6.2): MAC, MAC table,
+ * MQ pairs, RSS/hash, offloads, RX modes, VLANs; only values that differ
+ * from the post-reset defaults, except the MAC and the pair count; with
+ * QEMU's values where they are not S's (see vdpacvq_state_restored()).
+ * Returns the number of commands written (at most MAX), or -ENOSPC.
  */
 int vdpacvq_restore_plan(const struct vdpacvq_state *s, struct vdpacvq_cmd *out, int max);
 
 /*
  * The state the restore plan of S brings a freshly reset device to, which
- * is S except where QEMU 10.0.2's load order restores only approximately:
+ * is S except where QEMU 10.0.2's load functions restore only approximately
+ * (docs/migration.md, "QEMU 10.0.2 facts"):
  *  - RSS or hash configuration disabled (no hash types, e.g. Linux's
  *    "ethtool -K ethX rxhash off"): not sent, so all zero after the restore;
  *  - MQ not negotiated (RSS alone): neither the pairs nor RSS are sent,
  *    so one pair and RSS all zero;
+ *  - the RSS key: always 40 bytes (hash_key_length 40), a shorter saved key
+ *    zero-padded;
+ *  - RSS negotiated and a HASH_CONFIG state: sent as RSS_CONFIG with a
+ *    one-entry table { 0 }, unclassified queue 0, max_tx_vq the pair count;
  *  - a unicast table overflow: promiscuous mode on, no overflow flag;
- *  - a multicast table overflow: all-multicast mode on, no overflow flag.
+ *  - a multicast table overflow, or more than 64 table entries in all
+ *    (QEMU's model holds 64, unicast first): all-multicast mode on, no
+ *    multicast entries, no overflow flag;
+ *  - CTRL_RX_EXTRA without CTRL_RX: the ALLUNI, NOMULTI, NOUNI and NOBCAST
+ *    modes are not sent, so off.
  * Ring positions (nvqs, ring_pos) are copied. OUT may be S.
  */
 void vdpacvq_state_restored(const struct vdpacvq_state *s, struct vdpacvq_state *out);

@@ -11,6 +11,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -40,16 +41,48 @@ static void usage(void)
 		"see vdpa-cvq(8)\n");
 }
 
+/*
+ * An option's number, by the rules of the control commands: decimal, or
+ * hexadecimal after 0x; no sign, no leading 0 before digits, nothing after,
+ * within MIN..MAX.  A usage message and -1 otherwise.
+ */
+static int opt_num(const char *opt, const char *s, unsigned long long min, unsigned long long max,
+		   unsigned long long *v)
+{
+	int hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+	const char *p = s + (hex ? 2 : 0);
+	char *end;
+
+	if (hex ? !isxdigit((unsigned char)*p) : (!isdigit((unsigned char)*p) || (p[0] == '0' && p[1])))
+		goto bad;
+	errno = 0;
+	*v = strtoull(p, &end, hex ? 16 : 10);
+	if (!errno && !*end && *v >= min && *v <= max)
+		return 0;
+bad:
+	if (max == ~0ull)
+		fprintf(stderr, "vdpa-cvq: %s wants a non-zero mask (decimal, or hexadecimal after 0x), "
+			"not '%s'\n", opt, s);
+	else
+		fprintf(stderr, "vdpa-cvq: %s wants a number from %llu to %llu (decimal, or hexadecimal "
+			"after 0x), not '%s'\n", opt, min, max, s);
+	return -1;
+}
+
 static int cmd_probe(int argc, char **argv)
 {
 	struct vdpacvq_probe p;
 	struct vdpacvq_dev *d;
+	unsigned long long n;
 	uint64_t mask = 0;
 	char line[512];
 	int r, k;
 
 	if (argc == 3 && !strcmp(argv[1], "--features")) {
-		mask = strtoull(argv[2], NULL, 0);
+		/* 0 is no mask at all in vdpacvq_probe(): refused */
+		if (opt_num("--features", argv[2], 1, ~0ull, &n))
+			return EX_USAGE;
+		mask = n;
 		argc = 1;
 	}
 	if (argc != 1) {
@@ -257,6 +290,7 @@ static int cmd_session(int argc, char **argv, int restore)
 	char err[256], what[160];
 	int i, r, migrate = 0, ncmd = 0, frames = 0, echo = 0;
 	const char *holdpath = NULL;
+	unsigned long long n;
 	char **cmds;
 
 	if (argc < 1 + restore) {
@@ -286,15 +320,22 @@ static int cmd_session(int argc, char **argv, int restore)
 		if (!strcmp(argv[i], "-o") && i + 1 < argc) {
 			out = argv[++i];
 		} else if (!strcmp(argv[i], "--features") && i + 1 < argc) {
-			o.features_mask = strtoull(argv[++i], NULL, 0);
+			/* 0 is no mask at all in vdpacvq_start(): refused */
+			if (opt_num(argv[i], argv[i + 1], 1, ~0ull, &n))
+				return EX_USAGE;
+			o.features_mask = n;
+			i++;
 		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
-			o.timeout_ms = atoi(argv[++i]);
-		} else if (!strcmp(argv[i], "--loopback") && i + 1 < argc) {
-			frames = atoi(argv[++i]);
-			echo = 0;
-		} else if (!strcmp(argv[i], "--tap-echo") && i + 1 < argc) {
-			frames = atoi(argv[++i]);
-			echo = 1;
+			if (opt_num(argv[i], argv[i + 1], 1, 3600000, &n))
+				return EX_USAGE;
+			o.timeout_ms = (int)n;
+			i++;
+		} else if ((!strcmp(argv[i], "--loopback") || !strcmp(argv[i], "--tap-echo")) && i + 1 < argc) {
+			if (opt_num(argv[i], argv[i + 1], 1, 65536, &n))
+				return EX_USAGE;
+			frames = (int)n;
+			echo = !strcmp(argv[i], "--tap-echo");
+			i++;
 		} else if (!strcmp(argv[i], "--hold") && i + 1 < argc) {
 			holdpath = argv[++i];
 		} else if (!strcmp(argv[i], "--migration-start")) {

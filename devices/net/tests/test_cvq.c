@@ -235,6 +235,41 @@ static void test_announce(void)
 	       "ANNOUNCE ACK clears S_ANNOUNCE only", "status %u", st.status);
 }
 
+/*
+ * A command resubmitted from the in-flight log after a crash may have taken
+ * effect already (the state file is shared memory): every command but
+ * ANNOUNCE_ACK sets a value, so running it again gives the same answer;
+ * ANNOUNCE_ACK would find ANNOUNCE clear, and must be answered OK again.
+ */
+static void test_replay(void)
+{
+	static const uint8_t ack[2] = { VIRTIO_NET_CTRL_ANNOUNCE, VIRTIO_NET_CTRL_ANNOUNCE_ACK };
+	static const uint8_t promisc[3] = { VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, 0 };
+	unsigned int chg;
+
+	fresh();
+	st.status = VIRTIO_NET_S_LINK_UP | VIRTIO_NET_S_ANNOUNCE;
+	TAP_EQ(net_ctrl_handle(&st, ALL, ack, 2, &chg), VIRTIO_NET_OK,
+	       "replay: the ANNOUNCE ACK before the crash: OK");
+	TAP_EQ(net_ctrl_replay(&st, ALL, ack, 2, &chg), VIRTIO_NET_OK,
+	       "replay: the same ANNOUNCE ACK resubmitted after the restart: OK again");
+	TAP_OK(st.status == VIRTIO_NET_S_LINK_UP && chg == NET_CHG_STATUS,
+	       "replay: the resubmitted ACK keeps the status and has the config space's status rewritten",
+	       "status %u chg %#x", st.status, chg);
+	TAP_EQ(net_ctrl_handle(&st, ALL, ack, 2, &chg), VIRTIO_NET_ERR,
+	       "replay: a new ANNOUNCE ACK with nothing announced is still ERR (QEMU's rule)");
+	st.status |= VIRTIO_NET_S_ANNOUNCE;
+	TAP_EQ(net_ctrl_replay(&st, ALL, ack, 2, &chg), VIRTIO_NET_OK,
+	       "replay: a resubmitted ACK the crash came before takes effect");
+	TAP_OK(st.status == VIRTIO_NET_S_LINK_UP && (chg & NET_CHG_STATUS),
+	       "replay: ... and clears S_ANNOUNCE", "status %u", st.status);
+	TAP_EQ(net_ctrl_replay(&st, ALL & ~F(VIRTIO_NET_F_GUEST_ANNOUNCE), ack, 2, &chg),
+	       VIRTIO_NET_ERR, "replay: ANNOUNCE ACK without GUEST_ANNOUNCE: still ERR");
+	TAP_EQ(net_ctrl_replay(&st, ALL, promisc, 3, &chg), VIRTIO_NET_OK,
+	       "replay: other commands run as usual (RX PROMISC off)");
+	TAP_EQ(st.promisc, 0, "replay: ... and take effect");
+}
+
 static void test_mq(void)
 {
 	unsigned int chg;
@@ -502,6 +537,7 @@ int main(void)
 	test_mac();
 	test_vlan();
 	test_announce();
+	test_replay();
 	test_mq();
 	test_rss();
 	test_offloads();

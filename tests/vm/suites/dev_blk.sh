@@ -5,7 +5,8 @@
 # image equal to the backing file) with 1 and 4 queues and with synchronous
 # I/O, resize seen by the guest kernel, read-only, kill -9 during writes and
 # a restart with the in-flight log, and a clean exit on SIGTERM (the daemon
-# removes the vDPA device and destroys its VDUSE device).
+# removes the vDPA device and destroys its VDUSE device), also when SIGTERM
+# comes while --bind's vdpa dev add is under way.
 load_mod vduse && load_mod virtio_vdpa && load_mod virtio_blk || return 0
 unload_mod vhost_vdpa || return 0
 load_mod ext4
@@ -279,6 +280,55 @@ if load_mod vhost_vdpa; then
 	db_stop dbv
 	unload_mod vhost_vdpa
 fi
+
+# ---- --bind, stopped while its vdpa dev add is under way -----------------------
+# SIGTERM before the vDPA device is there: the daemon must go on answering
+# the driver's probe that its add runs, then remove the vDPA device and
+# destroy its own, promptly (it used to wait for the add with nobody
+# answering the probe: the kernel's 30 s message timeout, a broken device,
+# both devices left). The add is held open on purpose: another device's
+# daemon (dbh) is stopped while its own vdpa dev add probes it, and the vdpa
+# core holds its lock across an add, so dbq's add waits behind it.
+dd if=/dev/zero of=/run/dbh.img bs=1M count=8 2>/dev/null
+dd if=/dev/zero of=/run/dbq.img bs=1M count=8 2>/dev/null
+db_start dbh /run/dbh.img
+hpid=$DB_PID
+kill -STOP $hpid
+vdpa dev add name dbh mgmtdev vduse > /dev/null 2>&1 &
+hadd=$!
+wait_for /sys/bus/vdpa/devices/dbh 20
+db_start dbq /run/dbq.img --bind virtio_vdpa
+db_wait_log dbq 'adding the vDPA device' && usleep 500000 && [ ! -e /sys/bus/vdpa/devices/dbq ]
+tap_ok $? "dbq: --bind's vdpa dev add is held open behind dbh's" \
+	"$(tail -n 3 /run/db-dbq.log | tr '\n' ' ')"
+kill -TERM $DB_PID
+usleep 500000
+kill -CONT $hpid
+i=0
+while kill -0 $DB_PID 2>/dev/null && [ $i -lt 150 ]; do usleep 100000; i=$((i + 1)); done
+kill -0 $DB_PID 2>/dev/null && kill -9 $DB_PID
+wait $DB_PID
+rc=$?
+[ $rc = 0 ] && grep -q 'stopping once the vDPA device being added is there' /run/db-dbq.log &&
+	grep -q 'bound to virtio_vdpa' /run/db-dbq.log && grep -q 'destroyed /dev/vduse/dbq' /run/db-dbq.log
+tap_ok $? "dbq: SIGTERM during --bind's add: the daemon serves the probe, then exits 0 within 15 s" \
+	"exit $rc after ${i}00 ms; $(tail -n 4 /run/db-dbq.log | tr '\n' ' ')"
+[ ! -e /sys/bus/vdpa/devices/dbq ] && [ ! -e /dev/vduse/dbq ] && [ ! -e /sys/class/vduse/dbq ]
+tap_ok $? "dbq: vDPA and VDUSE devices gone"
+if [ -e /dev/vduse/dbq ]; then
+	vdpa dev del dbq 2>/dev/null
+	usleep 500000
+	vduse-blk --destroy dbq > /dev/null 2>&1
+fi
+wait $hadd
+DB_PID=$hpid
+if db_wait_disk dbh; then
+	db_stop dbh
+else
+	tap_ok 1 "dbh: bound to virtio-vdpa once continued"
+	db_abort dbh
+fi
+rm -f /run/dbh.img /run/dbq.img
 
 # ---- resize while running -----------------------------------------------------
 img=/run/dbr.img
