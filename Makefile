@@ -38,7 +38,7 @@ CPPFLAGS += -Iinclude/uapi -Itests/include
 BUILD   ?= build
 # Version of the project as a whole (packages, DKMS); lib/lib.mk has the
 # library's own.
-VDUSE_ASID_VERSION := 0.3.0
+VDUSE_ASID_VERSION := 0.4.0
 PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include

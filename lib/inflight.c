@@ -61,7 +61,7 @@
 #include "internal.h"
 
 #define LOG_VERSION 3
-#define LOG_VERSION_V2 2	/* libvduse 0.2 and 0.3.0: no pending words */
+#define LOG_VERSION_V2 2	/* libvduse 0.2 and 0.3: no pending words */
 /*
  * A cache line per pending word: each packed push stores its queue's, and
  * with VDUSE_DEV_F_THREADS neighbours would bounce one line between the

@@ -6,7 +6,7 @@
 #   visibility), build/lib/libvduse.pc; unit tests in build/unit/lib_*;
 #   static VM test programs in build/vm/progs/; fuzz targets (clang).
 
-LIBVDUSE_VERSION := 0.3.0
+LIBVDUSE_VERSION := 0.4.0
 LIB_SRCS   := $(wildcard lib/*.c)
 LIB_HDRS   := include/vduse/libvduse.h lib/internal.h include/uapi/linux/vduse.h
 LIB_OBJS   := $(patsubst lib/%.c,$(BUILD)/lib/obj/%.o,$(LIB_SRCS))

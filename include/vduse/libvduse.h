@@ -50,7 +50,7 @@ extern "C" {
 #endif
 
 #define LIBVDUSE_MAJOR_VERSION 0
-#define LIBVDUSE_MINOR_VERSION 3
+#define LIBVDUSE_MINOR_VERSION 4
 
 struct vduse_dev;
 struct vduse_vq;
@@ -336,8 +336,8 @@ int vduse_dev_dereg_umem(struct vduse_dev *dev, uint32_t asid);
 
 /*
  * Bytes needed for the in-flight log of a device with this layout. The log
- * format is the library's (docs/library.md): this version's logs take 64
- * bytes per queue more than those of libvduse 0.2 and 0.3.0, which it reads
+ * format is the library's (docs/library.md): since libvduse 0.4 logs take 64
+ * bytes per queue more than those of libvduse 0.2 and 0.3, which it reads
  * and upgrades when attached with memory of the new size (a file reopened
  * with vduse_inflight_open() and this size is grown, its contents kept).
  */
