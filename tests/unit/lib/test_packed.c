@@ -127,6 +127,20 @@ static uint64_t *log_pending_word(void *logmem, size_t lsz)
 	return (uint64_t *)((uint8_t *)logmem + lsz - 64);
 }
 
+/* A device on the fake kernel with its in-flight log in @logmem, started. */
+static void log_dev_up(struct vduse_dev_opts *o, void *logmem, size_t lsz)
+{
+	o->inflight = logmem;
+	o->inflight_size = lsz;
+	fk_init(&fk, 1);
+	if (vduse__dev_create(o, &fk_backend, &fk, &dev))
+		abort();
+	vq = vduse_dev_vq(dev, 0);
+	fk_map(&fk, 0, RING, 0x100000, 0, VDUSE_ACCESS_RW);
+	fk_map(&fk, 0, BUF, 0x10000, 0x100000, VDUSE_ACCESS_RW);
+	restart(0);
+}
+
 enum pend_case {
 	PEND_REUSED,	/* used descriptor seen and its slot refilled, log behind */
 	PEND_UNSEEN,	/* died between logging the push and its flags store */
@@ -154,15 +168,7 @@ static void pending_case(struct vduse_dev_opts *o, enum pend_case how)
 	unsigned int irqs;
 	int id0;
 
-	o->inflight = logmem;
-	o->inflight_size = lsz;
-	fk_init(&fk, 1);
-	if (vduse__dev_create(o, &fk_backend, &fk, &dev))
-		abort();
-	vq = vduse_dev_vq(dev, 0);
-	fk_map(&fk, 0, RING, 0x100000, 0, VDUSE_ACCESS_RW);
-	fk_map(&fk, 0, BUF, 0x10000, 0x100000, VDUSE_ACCESS_RW);
-	restart(0);
+	log_dev_up(o, logmem, lsz);
 	post1(0, BUF, 16, PW);
 	post1(1, BUF + 16, 16, PW);
 	if (vduse_vq_pop(vq, &a) != 1 || vduse_vq_pop(vq, &b) != 1 || a->id != 0 || b->id != 1)
@@ -281,15 +287,7 @@ static void pending_corrupt(struct vduse_dev_opts *o, enum corrupt_case how)
 	uint32_t len = 0;
 	int untouched;
 
-	o->inflight = logmem;
-	o->inflight_size = lsz;
-	fk_init(&fk, 1);
-	if (vduse__dev_create(o, &fk_backend, &fk, &dev))
-		abort();
-	vq = vduse_dev_vq(dev, 0);
-	fk_map(&fk, 0, RING, 0x100000, 0, VDUSE_ACCESS_RW);
-	fk_map(&fk, 0, BUF, 0x10000, 0x100000, VDUSE_ACCESS_RW);
-	restart(0);
+	log_dev_up(o, logmem, lsz);
 	if (how == CORRUPT_FREE) {
 		/* id 2 in slot 0, completed and logged: its ndesc stays 1, its state free */
 		post1(2, BUF + 32, 16, PW);
