@@ -588,6 +588,13 @@ static int on_started(struct vduse_dev *dev, void *user)
 	 * which the TAP ioctls take; the main loop applies them.
 	 */
 	g.deferred |= NET_CHG_OFFLOADS | NET_CHG_PAIRS;
+	/*
+	 * A daemon that died between a control command's store in the state
+	 * file and its config write left the kernel's config space behind
+	 * the state (a MAC, an announcement acknowledged): write it again.
+	 */
+	if (g.attaching)
+		g.deferred |= NET_CHG_MAC | NET_CHG_STATUS;
 	say(VDUSE_LOG_INFO, "driver started: features %#llx, %s, %u pair(s)%s",
 	    (unsigned long long)g.feat,
 	    g.feat & F(VIRTIO_NET_F_CTRL_VQ) ? "control queue" : "no control queue",

@@ -332,6 +332,30 @@ static void test_silent_client(void)
 	TAP_EQ(i, CTL_CLIENTS, "silent client: every slot free again");
 }
 
+/*
+ * The old daemon stored a control command's effect in the state file (a
+ * MAC, an ANNOUNCE_ACK) and died before writing the config space: the
+ * re-attach writes both again.
+ */
+static void test_attach_config(void)
+{
+	struct virtio_net_config *c = (struct virtio_net_config *)fk.config;
+	static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc };
+
+	memcpy(nst.mac, mac, 6);
+	nst.status = VIRTIO_NET_S_LINK_UP;
+	c->status = htole16(VIRTIO_NET_S_LINK_UP | VIRTIO_NET_S_ANNOUNCE);
+	g.attaching = true;
+	on_started(g.dev, NULL);
+	pass(10);
+	g.attaching = false;
+	TAP_EQ(le16toh(c->status), VIRTIO_NET_S_LINK_UP,
+	       "re-attach: the config space's status is the state's again (ANNOUNCE acknowledged)");
+	TAP_OK(!memcmp(c->mac, mac, 6), "re-attach: the config space's MAC is the state's again",
+	       "%02x:%02x:%02x:%02x:%02x:%02x", c->mac[0], c->mac[1], c->mac[2], c->mac[3],
+	       c->mac[4], c->mac[5]);
+}
+
 int main(void)
 {
 	signal(SIGALRM, watchdog);
@@ -341,6 +365,7 @@ int main(void)
 	test_budget();
 	test_silent_client();
 	test_flood();
+	test_attach_config();
 	close(g.listen_fd);
 	unlink(g.sock_path);
 	rmdir(run_dir);
