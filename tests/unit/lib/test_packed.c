@@ -141,6 +141,14 @@ static void log_dev_up(struct vduse_dev_opts *o, void *logmem, size_t lsz)
 	restart(0);
 }
 
+static void log_dev_down(struct vduse_dev_opts *o, void *logmem)
+{
+	fk_fini(&fk);
+	free(logmem);
+	o->inflight = NULL;
+	o->inflight_size = 0;
+}
+
 enum pend_case {
 	PEND_REUSED,	/* used descriptor seen and its slot refilled, log behind */
 	PEND_UNSEEN,	/* died between logging the push and its flags store */
@@ -254,10 +262,7 @@ static void pending_case(struct vduse_dev_opts *o, enum pend_case how)
 	}
 	vduse_dev_destroy(dev);
 out:
-	fk_fini(&fk);
-	free(logmem);
-	o->inflight = NULL;
-	o->inflight_size = 0;
+	log_dev_down(o, logmem);
 }
 
 enum corrupt_case {
@@ -330,10 +335,7 @@ static void pending_corrupt(struct vduse_dev_opts *o, enum corrupt_case how)
 	       name, "%u popped, first id %d", ngot, ngot ? got[0]->id : -1);
 	vduse_dev_destroy(dev);
 out:
-	fk_fini(&fk);
-	free(logmem);
-	o->inflight = NULL;
-	o->inflight_size = 0;
+	log_dev_down(o, logmem);
 }
 
 int main(void)
